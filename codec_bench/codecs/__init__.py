@@ -1,0 +1,23 @@
+"""Codecs: audio -> discrete tokens. ``CODECS`` maps a name to a factory taking keyword options."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..errors import CodecBenchError
+from .base import Codec
+from .embedded import EmbeddedCodec
+
+CODECS: dict[str, Callable[..., Codec]] = {
+    "embedded": EmbeddedCodec,
+}
+
+
+def make_codec(name: str, **options) -> Codec:
+    """Build codec ``name`` with ``options`` (for example ``model_id`` or ``dtype`` for xcodec2)."""
+    if name not in CODECS:
+        raise CodecBenchError(f"unknown codec {name!r}; choose one of {', '.join(sorted(CODECS))}")
+    return CODECS[name](**options)
+
+
+__all__ = ["CODECS", "Codec", "EmbeddedCodec", "make_codec"]

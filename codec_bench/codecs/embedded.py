@@ -1,0 +1,96 @@
+"""The embedded codec: log-mel k-means units fitted on the training split (HuBERT's first iteration).
+
+It runs offline on any CPU with no weights to download. Audio is RMS-normalised (so gain does not pick the
+unit), cut into 20-ms log-mel frames (50 frames/s, like XCodec2), standardised with the training split's
+statistics and assigned to the nearest of ``codebook_size`` k-means centroids. One codebook. The fitted state
+(centroids, mean, std) is saved as safetensors and its hash is part of the codec identity, so tokens from a
+codec fitted on other data are never mixed up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from sklearn.cluster import MiniBatchKMeans
+
+from ..features import log_mel
+from .base import Codec
+
+
+class EmbeddedCodec(Codec):
+    """Mel k-means units: 16 kHz in, 50 tokens/s out, one codebook of ``codebook_size`` entries."""
+
+    name = "embedded"
+    needs_fit = True
+
+    def __init__(self, codebook_size: int = 256, n_mels: int = 64, max_fit_frames: int = 60_000, seed: int = 0):
+        self.sample_rate_hz = 16_000
+        self.hop = 320
+        self.frame_rate_hz = self.sample_rate_hz / self.hop
+        self.num_codebooks = 1
+        self.codebook_size = codebook_size
+        self.n_mels = n_mels
+        self.max_fit_frames = max_fit_frames
+        self.seed = seed
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def _frames(self, wave: np.ndarray) -> torch.Tensor:
+        wave = np.asarray(wave, dtype=np.float32)
+        wave = wave / (np.sqrt(np.mean(wave ** 2)) + 1e-8)
+        return log_mel(wave, self.sample_rate_hz, self.n_mels, self.hop)
+
+    def fit(self, waveforms: Sequence[np.ndarray]) -> None:
+        """Fit mean, std and k-means centroids on the frames of ``waveforms`` (the training split)."""
+        frames = torch.cat([self._frames(w) for w in waveforms]).numpy()
+        rng = np.random.default_rng(self.seed)
+        if len(frames) > self.max_fit_frames:
+            frames = frames[rng.choice(len(frames), self.max_fit_frames, replace=False)]
+        mean, std = frames.mean(0), frames.std(0) + 1e-5
+        kmeans = MiniBatchKMeans(self.codebook_size, random_state=self.seed, n_init=3, batch_size=4096, max_iter=100)
+        kmeans.fit((frames - mean) / std)
+        self.state = {
+            "centroids": torch.from_numpy(kmeans.cluster_centers_.astype(np.float32)),
+            "mean": torch.from_numpy(mean.astype(np.float32)),
+            "std": torch.from_numpy(std.astype(np.float32)),
+        }
+
+    def save(self, path: str | Path) -> None:
+        save_file(self._require_state(), str(path))
+
+    def load(self, path: str | Path) -> None:
+        self.state = load_file(str(path))
+
+    def preprocess(self, wave: np.ndarray) -> torch.Tensor:
+        """``(samples,)`` -> log-mel frames ``(frames, n_mels)``."""
+        return self._frames(wave)
+
+    def encode_preprocessed(self, items: Sequence[torch.Tensor]) -> list[np.ndarray]:
+        state = self._require_state()
+        centroids = state["centroids"]
+        half_norm = 0.5 * (centroids ** 2).sum(1)
+        out = []
+        for frames in items:
+            x = (frames - state["mean"]) / state["std"]
+            # argmin ||x - c||^2 == argmax (x.c - |c|^2 / 2)
+            out.append((x @ centroids.T - half_norm).argmax(1).numpy().astype(np.int64)[None, :])
+        return out
+
+    def identity(self) -> dict:
+        state = self.state
+        digest = None if state is None else hashlib.sha256(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest()[:16]
+        return {"codec": "embedded-mel-kmeans", "version": 1, "codebook_size": self.codebook_size, "n_mels": self.n_mels,
+                "hop": self.hop, "sample_rate_hz": self.sample_rate_hz, "seed": self.seed, "state": digest}
+
+    def fit_identity(self) -> dict:
+        """What determines the fitted state, apart from the training clips."""
+        return {k: v for k, v in self.identity().items() if k != "state"} | {"max_fit_frames": self.max_fit_frames}
+
+    def _require_state(self) -> dict[str, torch.Tensor]:
+        if self.state is None:
+            raise RuntimeError("EmbeddedCodec.encode called before fit() or load()")
+        return self.state

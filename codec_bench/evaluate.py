@@ -1,0 +1,143 @@
+"""Evaluation: label scoring (probabilities per label) and greedy generation, on held-out splits.
+
+Scoring runs the shared prompt once and keeps its KV cache. All candidate answers are then scored in one
+forward pass as a *tree*: their tokens are laid side by side after the cached prompt, each attending to the
+prompt and to its own earlier tokens only (a 4-D attention mask, position ids restarting after the prompt). No
+cache is copied, and the log-likelihood of every candidate comes from next-token log-probabilities (the logit at
+position t scores the token at t + 1).
+
+- single-label: candidates are "label<END>"; probabilities are the softmax of their log-likelihoods.
+- multi-label ("item" scoring): the next answer item is one of "label, " or "label<END>". Following the greedy
+  answer path item by item, each label's probability is the largest probability it gets as the next item.
+  Answers are sorted, so a label that comes after another present label only shows up once the path reaches
+  it; per-label thresholds are tuned on the validation split.
+- generation: greedy decoding until <|TEXT_GENERATION_END|>, parsed into labels, exact match.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from rich.progress import track
+
+from .model import PromptEncoder
+from .prompts import Example, parse_answer
+
+
+class PrefixScorer:
+    """Log-likelihoods of many continuations of one prefix, from its KV cache."""
+
+    def __init__(self, model, prefix_ids: Sequence[int]):
+        self.model = model
+        self.device = next(model.parameters()).device
+        out = model(input_ids=torch.tensor([list(prefix_ids)], device=self.device), use_cache=True, logits_to_keep=1)
+        self.cache = out.past_key_values
+        self.length = len(prefix_ids)
+        self.last_logp = torch.log_softmax(out.logits[0, -1].float(), -1)
+
+    def extend(self, ids: Sequence[int]) -> None:
+        """Append ``ids`` to the prefix (causal, through the cache)."""
+        positions = torch.arange(self.length, self.length + len(ids), device=self.device)[None]
+        out = self.model(input_ids=torch.tensor([list(ids)], device=self.device), position_ids=positions,
+                         past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        self.cache = out.past_key_values
+        self.length += len(ids)
+        self.last_logp = torch.log_softmax(out.logits[0, -1].float(), -1)
+
+    def score(self, candidates: Sequence[Sequence[int]]) -> np.ndarray:
+        """``(n_candidates,)`` float64: log P(candidate | prefix), summed over its tokens."""
+        totals = self.last_logp[[c[0] for c in candidates]].double()
+        bodies = [list(c[:-1]) for c in candidates]  # a candidate's last token is predicted, never fed
+        if not any(bodies):
+            return totals.cpu().numpy()
+        tokens, positions, owner, starts = [], [], [], []
+        for index, body in enumerate(bodies):
+            starts.append(len(tokens))
+            tokens += body
+            positions += range(self.length, self.length + len(body))
+            owner += [index] * len(body)
+        logp = torch.log_softmax(self._tree_logits(tokens, positions, owner).float(), -1)
+        for index, cand in enumerate(candidates):
+            if len(cand) > 1:
+                rows = torch.arange(starts[index], starts[index] + len(cand) - 1, device=self.device)
+                totals[index] += logp[rows, torch.tensor(list(cand[1:]), device=self.device)].double().sum()
+        self.cache.crop(self.length)
+        return totals.cpu().numpy()
+
+    def _tree_logits(self, tokens: list[int], positions: list[int], owner: list[int]) -> torch.Tensor:
+        owner_t = torch.tensor(owner, device=self.device)
+        order = torch.arange(len(tokens), device=self.device)
+        tree = (owner_t[:, None] == owner_t[None, :]) & (order[None, :] <= order[:, None])
+        allowed = torch.cat([torch.ones(len(tokens), self.length, dtype=torch.bool, device=self.device), tree], 1)
+        dtype = next(self.model.parameters()).dtype
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=self.device).masked_fill(~allowed, torch.finfo(dtype).min)
+        out = self.model(
+            input_ids=torch.tensor([tokens], device=self.device), position_ids=torch.tensor([positions], device=self.device),
+            attention_mask=mask[None, None], past_key_values=self.cache, use_cache=True,
+        )
+        return out.logits[0]
+
+
+@torch.inference_mode()
+def score_single_label(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str], progress: bool = True) -> np.ndarray:
+    """``(n_examples, n_classes)`` probabilities: softmax over the log-likelihoods of "label<END>"."""
+    candidates = [encoder.answer_ids([c]) for c in classes]
+    out = np.zeros((len(examples), len(classes)))
+    for i, example in enumerate(_progress(examples, "scoring", progress)):
+        loglik = PrefixScorer(model, encoder.prompt_ids(example.prompt)).score(candidates)
+        out[i] = _softmax(loglik)
+    return out
+
+
+@torch.inference_mode()
+def score_multi_label(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str],
+                      max_items: int | None = None, progress: bool = True) -> np.ndarray:
+    """``(n_examples, n_classes)`` per-label probabilities by item scoring along the greedy answer path."""
+    items = [list(encoder.text_ids(c)) for c in classes]
+    candidates = [ids + list(encoder.separator) for ids in items] + [ids + [encoder.end_id] for ids in items]
+    n = len(classes)
+    out = np.zeros((len(examples), n))
+    for i, example in enumerate(_progress(examples, "scoring", progress)):
+        scorer = PrefixScorer(model, encoder.prompt_ids(example.prompt))
+        for _ in range(max_items or n):
+            p = _softmax(scorer.score(candidates))
+            out[i] = np.maximum(out[i], p[:n] + p[n:])
+            best = int(np.argmax(p))
+            if best >= n:
+                break
+            scorer.extend(candidates[best])
+    return out
+
+
+@torch.inference_mode()
+def generate_answers(model, encoder: PromptEncoder, examples: Sequence[Example], max_new_tokens: int = 48,
+                     batch_size: int = 16, progress: bool = True) -> list[tuple[str, ...]]:
+    """Greedy answers, parsed into label items."""
+    device = next(model.parameters()).device
+    answers: list[tuple[str, ...]] = []
+    batches = [examples[i:i + batch_size] for i in range(0, len(examples), batch_size)]
+    for batch in _progress(batches, "generating", progress):
+        prompts = [encoder.prompt_ids(e.prompt) for e in batch]
+        length = max(len(p) for p in prompts)
+        ids = torch.full((len(batch), length), encoder.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, p in enumerate(prompts):
+            ids[row, length - len(p):] = torch.tensor(p)
+            mask[row, length - len(p):] = 1
+        out = model.generate(
+            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens, do_sample=False,
+            eos_token_id=encoder.end_id, pad_token_id=encoder.pad_id,
+        )
+        answers += [parse_answer(encoder.decode(row[length:].tolist())) for row in out]
+    return answers
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - np.max(x))
+    return z / z.sum()
+
+
+def _progress(items, description: str, show: bool):
+    return track(items, description=description, transient=True) if show else items

@@ -1,0 +1,180 @@
+"""Fine-tuning on ``transformers.Trainer`` with the answer-only, shifted next-token loss.
+
+Batches are left-padded, so every answer ends at the last position of its row. The model is then asked for
+logits at the last ``k`` positions only (``logits_to_keep=k``, k = longest answer + 1): the full-vocabulary
+projection (a quarter of Llasa-1B's weights) runs on a handful of rows instead of every position. The loss is the
+cross-entropy of the logits at position t against the token at t + 1, on answer tokens only. Position ids follow
+the real tokens, so left padding changes nothing.
+
+Everything else is the Trainer's: seeding, AdamW with warm-up and cosine decay, length-grouped sampling,
+gradient accumulation, bf16, gradient checkpointing, checkpoints and ``resume``, accelerate / DDP / FSDP /
+DeepSpeed through ``accelerate launch``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from transformers import Trainer, TrainingArguments
+
+from . import io
+from .errors import CodecBenchError
+from .model import PromptEncoder, apply_lora, parameter_count
+from .prompts import Example
+
+IGNORE = -100
+
+
+@dataclass
+class TrainConfig:
+    """One training recipe. ``method`` is "full" or "lora"."""
+
+    method: str = "full"
+    epochs: float = 10
+    learning_rate: float = 2e-3
+    batch_size: int = 16
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    num_workers: int = 0
+    max_steps: int = -1
+
+
+def shifted_answer_loss(logits: torch.Tensor, labels: torch.Tensor, num_items: int | torch.Tensor | None = None) -> torch.Tensor:
+    """Next-token loss over answer tokens.
+
+    ``logits: (batch, k, vocab)`` are the model's outputs at the last ``k`` positions; ``labels: (batch, time)``
+    hold the answer ids and -100 elsewhere. The logit at position t is scored against the label at t + 1, so a
+    model that copies its current input token gets no credit. Returns the mean over answer tokens, or the sum
+    over ``num_items`` (Trainer's count across gradient-accumulation steps).
+    """
+    k = logits.shape[1]
+    targets = labels[:, labels.shape[1] - k + 1:]  # label at t + 1 for each kept position t except the last
+    flat_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
+    loss = F.cross_entropy(flat_logits, targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
+    count = num_items if num_items is not None else (targets != IGNORE).sum().clamp(min=1)
+    return loss / count
+
+
+def answer_span(labels: torch.Tensor) -> int:
+    """Positions to keep logits for: from the one before the earliest answer token to the end."""
+    is_answer = labels != IGNORE
+    first = torch.where(is_answer.any(1), is_answer.int().argmax(1), labels.shape[1]).min()
+    return int(labels.shape[1] - first + 1)
+
+
+class LeftPadCollator:
+    """Left-pad ``input_ids``/``labels`` and add ``attention_mask`` and ``position_ids`` for real tokens."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, features: Sequence[dict]) -> dict[str, torch.Tensor]:
+        length = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), length), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(features), length), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(features), length), dtype=torch.long)
+        for row, f in enumerate(features):
+            n = len(f["input_ids"])
+            ids[row, length - n:] = torch.tensor(f["input_ids"])
+            labels[row, length - n:] = torch.tensor(f["labels"])
+            mask[row, length - n:] = 1
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        return {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "labels": labels}
+
+
+class AnswerOnlyTrainer(Trainer):
+    """Trainer whose loss is :func:`shifted_answer_loss` on logits computed only where the answer is."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs, logits_to_keep=answer_span(labels), use_cache=False)
+        loss = shifted_answer_loss(outputs.logits, labels, num_items_in_batch)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
+
+
+class FeatureDataset(torch.utils.data.Dataset):
+    def __init__(self, features: list[dict]):
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.features[index]
+
+
+def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example], validation_examples: list[Example],
+          run_dir: str | Path, config: TrainConfig, progress: bool = True) -> Path:
+    """Fine-tune ``model`` on the examples; returns ``run_dir/model`` (weights or LoRA adapter, safetensors).
+
+    Resumes from the newest checkpoint in ``run_dir/checkpoints``; a finished run (``train_done.json``) is not
+    trained again. The checkpoint with the lowest validation loss is kept.
+    """
+    run_dir = Path(run_dir)
+    final = run_dir / "model"
+    if (final / "train_done.json").is_file():
+        return final
+    if config.method == "lora":
+        model = apply_lora(model, config.lora_rank, config.lora_alpha)
+    elif config.method != "full":
+        raise CodecBenchError(f"unknown training method {config.method!r}; choose full or lora")
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        if config.method == "lora":
+            model.enable_input_require_grads()
+    train_set = FeatureDataset([encoder.training_features(e) for e in train_examples])
+    val_set = FeatureDataset([encoder.training_features(e) for e in validation_examples])
+    args = _training_arguments(run_dir / "checkpoints", config, len(train_set), progress, has_validation=len(val_set) > 0)
+    trainer = AnswerOnlyTrainer(
+        model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
+        data_collator=LeftPadCollator(encoder.pad_id), processing_class=tokenizer,
+    )
+    checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"))
+    start = time.time()
+    try:
+        result = trainer.train(resume_from_checkpoint=bool(checkpoints) or None)
+    except torch.cuda.OutOfMemoryError as err:
+        raise CodecBenchError(
+            f"CUDA out of memory while training in {run_dir}; lower --batch-size (and raise --grad-accum), "
+            "or add --gradient-checkpointing"
+        ) from err
+    trainer.save_model(str(final))
+    trainable, total = parameter_count(model)
+    io.write_json(final / "train_done.json", {
+        "config": asdict(config), "train_loss": result.training_loss, "steps": result.global_step,
+        "seconds": time.time() - start, "trainable_parameters": trainable, "parameters": total,
+        "train_examples": len(train_set), "validation_examples": len(val_set),
+        "best_validation_loss": trainer.state.best_metric,
+    })
+    return final
+
+
+def _training_arguments(out: Path, config: TrainConfig, n_train: int, progress: bool, has_validation: bool) -> TrainingArguments:
+    steps_per_epoch = max(1, math.ceil(n_train / (config.batch_size * config.grad_accum)))
+    strategy = "epoch" if has_validation else "no"
+    return TrainingArguments(
+        output_dir=str(out), num_train_epochs=config.epochs, max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay, warmup_steps=max(1, int(config.warmup_ratio * steps_per_epoch * config.epochs)),
+        lr_scheduler_type="cosine", seed=config.seed, data_seed=config.seed, bf16=config.bf16,
+        eval_strategy=strategy, save_strategy="epoch" if has_validation else "steps", save_steps=steps_per_epoch,
+        save_total_limit=2, load_best_model_at_end=has_validation, metric_for_best_model="eval_loss", greater_is_better=False,
+        prediction_loss_only=True, logging_steps=max(1, steps_per_epoch // 2), report_to="none",
+        disable_tqdm=not progress, remove_unused_columns=False, dataloader_num_workers=config.num_workers,
+        train_sampling_strategy="group_by_length", save_safetensors=True, use_cpu=not torch.cuda.is_available(),
+    )

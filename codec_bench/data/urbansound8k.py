@@ -1,0 +1,58 @@
+"""UrbanSound8K: 8,732 labelled urban sound excerpts (<= 4 s) in 10 classes, in 10 predefined folds.
+
+- Source: J. Salamon, C. Jacoby, J. P. Bello, "A Dataset and Taxonomy for Urban Sound Research" (ACM MM 2014);
+  zenodo.org/record/1203745 (``UrbanSound8K.tar.gz``).
+- License: CC BY-NC 3.0 (stated in the corpus README; [uncertain] in DATASETS.md, not re-checked here).
+- Layout: ``audio/fold1 .. fold10/{fsID}-{classID}-{occurrenceID}-{sliceID}.wav`` and
+  ``metadata/UrbanSound8K.csv`` (``slice_file_name, fsID, start, end, salience, fold, classID, class``).
+  The audio keeps each file's original rate, depth and channels; ``audio.py`` resamples and downmixes.
+- Label: ``class`` made readable (``air_conditioner`` -> ``air conditioner``); single-label, 10 classes.
+- Protocols (10 folds; the README asks for the predefined folds, never a reshuffle; fold k = test):
+  ``official``: validation = the next fold (cyclic), train = the other 8 folds;
+  ``arch``: validation = a random 20 % of the other 9 folds (seed 42), train = the rest.
+  The validation fold is never inside training (the original project's fold map had that bug for folds 2-10).
+- Assumed: the file path is ``audio/fold{fold}/{slice_file_name}`` with ``fold`` from the CSV (as ARCH reads it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import fold_number, keep_existing, kfold_split, read_table, readable, require
+from .manifest import Clip, DatasetSpec, Manifest, finalize
+
+NAME = "urbansound8k"
+NUM_FOLDS = 10
+INSTRUCTION = "Which urban sound is this? Answer with its name."
+LAYOUT = """ROOT/                        (UrbanSound8K/)
+  audio/
+    fold1/ ... fold10/
+      100032-3-0-0.wav         {fsID}-{classID}-{occurrenceID}-{sliceID}.wav
+  metadata/
+    UrbanSound8K.csv           slice_file_name,fsID,start,end,salience,fold,classID,class"""
+
+
+def load(root: Path, protocol: str = "official", fold: str | None = None) -> Manifest:
+    """Read UrbanSound8K from its official layout; ``fold`` "1".."10" is the test fold (None = "1")."""
+    root = Path(root).resolve()
+    meta = root / "metadata" / "UrbanSound8K.csv"
+    require(root, NAME, LAYOUT, "metadata/UrbanSound8K.csv", "audio")
+    test_fold = fold_number(fold, NUM_FOLDS, NAME)
+    rows = read_table(meta, ["slice_file_name", "fold", "class"])
+    relpaths = {r["slice_file_name"]: f"audio/fold{int(r['fold'])}/{r['slice_file_name']}" for r in rows}
+    split_of = kfold_split({r["slice_file_name"]: int(r["fold"]) for r in rows}, test_fold, NUM_FOLDS, protocol)
+    clips = [
+        Clip(id=relpaths[r["slice_file_name"]], path=str(root / relpaths[r["slice_file_name"]]),
+             labels=(readable(r["class"]),), split=split_of[r["slice_file_name"]])
+        for r in rows
+    ]
+    skipped: list[dict] = []
+    clips = keep_existing(clips, skipped, str(meta))
+    return finalize(Manifest(NAME, "single_label", "sound", INSTRUCTION, [], clips, protocol, str(test_fold), skipped))
+
+
+FOLDS = [str(k) for k in range(1, NUM_FOLDS + 1)]
+SPEC = DatasetSpec(
+    name=NAME, domain="sound", task="single_label", instruction=INSTRUCTION, protocols=("official", "arch"),
+    layout=LAYOUT, load=load, folds={"official": FOLDS, "arch": FOLDS}, num_classes=10,
+)

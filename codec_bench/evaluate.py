@@ -63,7 +63,7 @@ class PrefixScorer:
             if len(cand) > 1:
                 rows = torch.arange(starts[index], starts[index] + len(cand) - 1, device=self.device)
                 totals[index] += logp[rows, torch.tensor(list(cand[1:]), device=self.device)].double().sum()
-        self.cache.crop(self.length)
+        self.cache.crop(self.length - self.cache.get_seq_length())  # drop the candidates again (negative = remove)
         return totals.cpu().numpy()
 
     def _tree_logits(self, tokens: list[int], positions: list[int], owner: list[int]) -> torch.Tensor:

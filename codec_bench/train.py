@@ -176,5 +176,5 @@ def _training_arguments(out: Path, config: TrainConfig, n_train: int, progress: 
         save_total_limit=2, load_best_model_at_end=has_validation, metric_for_best_model="eval_loss", greater_is_better=False,
         prediction_loss_only=True, logging_steps=max(1, steps_per_epoch // 2), report_to="none",
         disable_tqdm=not progress, remove_unused_columns=False, dataloader_num_workers=config.num_workers,
-        train_sampling_strategy="group_by_length", save_safetensors=True, use_cpu=not torch.cuda.is_available(),
+        train_sampling_strategy="group_by_length", use_cpu=not torch.cuda.is_available(),
     )

@@ -1,0 +1,61 @@
+"""Settings of one run, one dataclass per stage; the CLI and YAML only fill in values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .train import TrainConfig
+
+EMBEDDED_MODEL = "tiny"
+
+
+@dataclass
+class CodecConfig:
+    """Which codec and how: ``name`` from ``codecs.CODECS``; ``options`` go to its constructor."""
+
+    name: str = "embedded"
+    options: dict = field(default_factory=dict)
+    batch_size: int = 16
+    num_workers: int = 0
+    max_seconds: float | None = 30.0
+
+
+@dataclass
+class ModelConfig:
+    """``name``: "tiny" (the embedded LM, built and trained from scratch) or a hub id / local path."""
+
+    name: str = EMBEDDED_MODEL
+    dtype: str = "auto"
+    offline: bool | None = None
+    tiny_sizes: dict | None = None
+
+
+@dataclass
+class EvalConfig:
+    splits: tuple[str, ...] = ("validation", "test")
+    generation: bool = True
+    generation_batch_size: int = 16
+
+
+@dataclass
+class RunConfig:
+    """One dataset under one protocol (all its folds, or the ones listed), one codec, one model, one recipe."""
+
+    dataset: str
+    out: Path
+    root: Path | None = None
+    protocol: str | None = None
+    folds: list[str] | None = None
+    cache_root: Path | None = None
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    baseline: bool = True
+    progress: bool = True
+    dataset_options: dict = field(default_factory=dict)
+
+    @property
+    def cache_folder(self) -> Path:
+        return self.cache_root or Path(self.out) / "cache"

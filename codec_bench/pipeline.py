@@ -1,0 +1,272 @@
+"""The stages chained for one dataset: manifest -> tokens -> prompts -> training -> evaluation (+ baseline).
+
+Each stage writes inspectable files under ``OUT/<manifest name>/`` and the next reads them; a stage whose
+finished file exists is skipped, so an interrupted run resumes where it stopped:
+
+    OUT/<name>/manifest/{clips.jsonl,info.json}
+    OUT/cache/<dataset>/<codec key>/shard-*.parquet                 (token cache, shared by folds)
+    OUT/<name>/<run>/prompts/{train,validation,test}.jsonl
+    OUT/<name>/<run>/model/ (+ checkpoints/)                       (fine-tuned weights or LoRA adapter)
+    OUT/<name>/<run>/eval/{records.json,*_predictions.jsonl}
+    OUT/<name>/baseline/{records.json,*_predictions.jsonl}
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from . import baseline, data, io
+from .cache import TokenCache, fit_codec
+from .codecs import make_codec
+from .codecs.base import Codec
+from .config import EMBEDDED_MODEL, RunConfig
+from .data import manifest as manifests
+from .data.manifest import Manifest
+from .errors import CodecBenchError
+from .evaluate import generate_answers, score_multi_label, score_single_label
+from .metrics import HEADLINE, apply_thresholds, multi_label_metrics, single_label_metrics, tune_thresholds
+from .model import PromptEncoder, build_tiny_llm, load_llm
+from .prompts import ITEM_SEPARATOR, Example, build_example
+from .train import train
+
+console = Console(stderr=True)
+
+
+def run(config: RunConfig) -> list[dict]:
+    """Run every stage for every fold of ``config``; returns the result records (see ``report``)."""
+    spec = data.get_spec(config.dataset)
+    protocol = config.protocol or spec.protocols[0]
+    folds = config.folds or spec.fold_names(protocol)
+    records: list[dict] = []
+    for fold in folds:
+        manifest = prepare_manifest(config, protocol, fold)
+        records += run_fold(config, manifest)
+    return records
+
+
+def prepare_manifest(config: RunConfig, protocol: str, fold: str | None) -> Manifest:
+    """Load the dataset from its layout and write ``OUT/<name>/manifest``."""
+    spec = data.get_spec(config.dataset)
+    manifest = spec.load(config.root, protocol=protocol, fold=fold, **config.dataset_options) if config.dataset_options \
+        else data.prepare(config.dataset, config.root, protocol, fold)
+    manifests.save(manifest, Path(config.out) / manifest.name / "manifest")
+    counts = manifest.counts()
+    console.print(f"[bold]{manifest.name}[/]: {counts['clips']} clips, {len(manifest.classes)} classes, {counts['skipped']} skipped")
+    return manifest
+
+
+def run_fold(config: RunConfig, manifest: Manifest) -> list[dict]:
+    folder = Path(config.out) / manifest.name
+    codec = make_codec(config.codec.name, **config.codec.options)
+    fit_codec(codec, manifest.split("train"), Path(config.cache_folder) / manifest.dataset, config.progress)
+    codes = encode_tokens(config, manifest, codec)
+    run_dir = folder / f"{codec.cache_key()}__{model_tag(config.model.name)}__{config.train.method}"
+    examples = write_prompts(manifest, codes, codec, run_dir / "prompts")
+    model_dir = train_model(config, manifest, codec, examples, run_dir)
+    records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval")
+    if config.baseline:
+        records += run_baseline(config, manifest, folder / "baseline")
+    return records
+
+
+def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> dict[str, np.ndarray]:
+    """Fill the token cache for the manifest's clips; returns ``{clip id: codes}``; skips are recorded."""
+    cache = TokenCache(config.cache_folder, manifest.dataset, codec, config.codec.max_seconds)
+    counts = cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress)
+    codes, errors = cache.load()
+    wanted = {c.id for c in manifest.clips}
+    skipped = {i: e for i, e in errors.items() if i in wanted}
+    if skipped:
+        console.print(f"[yellow]{len(skipped)} clips skipped while encoding[/], e.g. {next(iter(skipped.values()))}")
+    console.print(f"tokens: {counts['encoded']} encoded, {counts['cached']} from cache ({cache.folder})")
+    return {i: c for i, c in codes.items() if i in wanted}
+
+
+def write_prompts(manifest: Manifest, codes: dict[str, np.ndarray], codec: Codec, folder: Path) -> dict[str, list[Example]]:
+    """Build the prompts of every split (clips without tokens are left out) and write them as JSONL."""
+    examples: dict[str, list[Example]] = {}
+    for split in manifests.SPLITS:
+        path = folder / f"{split}.jsonl"
+        if path.is_file():
+            examples[split] = [Example(r["id"], r["prompt"], tuple(r["answer_items"])) for r in io.read_jsonl(path)]
+            continue
+        examples[split] = [build_example(c.id, manifest.instruction, codes[c.id], codec.codebook_size, c.labels)
+                           for c in manifest.split(split) if c.id in codes]
+        io.write_jsonl(path, ({"id": e.id, "prompt": e.prompt, "answer_items": list(e.answer_items)} for e in examples[split]))
+    return examples
+
+
+def model_tag(name: str) -> str:
+    return "tiny-llama" if name == EMBEDDED_MODEL else re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name or name)
+
+
+def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, list[Example]], run_dir: Path) -> Path:
+    """Fine-tune (or resume) and return the folder of the trained model."""
+    if (run_dir / "model" / "train_done.json").is_file():
+        return run_dir / "model"
+    model_id = base_model(config, manifest, codec, run_dir)
+    model, tokenizer = load_llm(model_id, config.model.dtype, config.model.offline)
+    encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
+    console.print(f"training {model_tag(config.model.name)} ({config.train.method}) on {len(examples['train'])} prompts")
+    return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train, config.progress)
+
+
+def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Path) -> str:
+    """The model to start from: a hub id / path, or the embedded tiny LM written into the run folder."""
+    if config.model.name != EMBEDDED_MODEL:
+        return config.model.name
+    folder = run_dir / "base_model"
+    if not (folder / "config.json").is_file():
+        corpus = [manifest.instruction, ITEM_SEPARATOR.join(manifest.classes)] + list(manifest.classes) * 4
+        build_tiny_llm(folder, codec.codebook_size * codec.num_codebooks, corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
+    return str(folder)
+
+
+def load_trained(model_dir: Path, config: RunConfig):
+    """Load the fine-tuned model: full weights, or a LoRA adapter on its base model."""
+    if (model_dir / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base_id = io.read_json(model_dir / "adapter_config.json")["base_model_name_or_path"]
+        model, tokenizer = load_llm(base_id, config.model.dtype, config.model.offline)
+        model = PeftModel.from_pretrained(model, str(model_dir)).merge_and_unload()
+        return model, tokenizer
+    return load_llm(str(model_dir), config.model.dtype, config.model.offline)
+
+
+def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_dir: Path,
+                   examples: dict[str, list[Example]], folder: Path) -> list[dict]:
+    """Score (and generate) on the held-out splits; write predictions and records."""
+    if (folder / "records.json").is_file():
+        return io.read_json(folder / "records.json")
+    model, tokenizer = load_trained(model_dir, config)
+    model.eval()
+    if hasattr(model, "cuda") and _cuda():
+        model.cuda()
+    encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
+    base = {"codec": codec.cache_key(), "model": model_tag(config.model.name) + f"/{config.train.method}"}
+    scores = {s: _score(model, encoder, examples[s], manifest, config.progress) for s in config.eval.splits if examples.get(s)}
+    records = scoring_records(manifest, scores, examples, folder, base | {"method": "llm_scoring"}, config.out)
+    if config.eval.generation:
+        for split in scores:
+            answers = generate_answers(model, encoder, examples[split], batch_size=config.eval.generation_batch_size, progress=config.progress)
+            records.append(generation_record(manifest, split, examples[split], answers, folder, base, config.out))
+    io.write_json(folder / "records.json", records)
+    return records
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _score(model, encoder, examples, manifest: Manifest, progress: bool) -> np.ndarray:
+    if manifest.task == "multi_label":
+        return score_multi_label(model, encoder, examples, manifest.classes, progress=progress)
+    return score_single_label(model, encoder, examples, manifest.classes, progress=progress)
+
+
+def truth_matrix(label_sets: list[tuple[str, ...]], classes: list[str]) -> np.ndarray:
+    """``(n, C)`` 0/1 matrix of the label sets."""
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((len(label_sets), len(classes)), dtype=int)
+    for row, labels in enumerate(label_sets):
+        out[row, [index[l] for l in labels if l in index]] = 1
+    return out
+
+
+def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples: dict[str, list[Example]], folder: Path,
+                    base: dict, out: Path) -> list[dict]:
+    """Metrics and predictions from probabilities; multi-label thresholds are tuned on validation."""
+    labels = {s: [e.answer_items for e in examples[s]] for s in scores}
+    thresholds = np.full(len(manifest.classes), 0.5)
+    if manifest.task == "multi_label" and "validation" in scores:
+        thresholds = tune_thresholds(truth_matrix(labels["validation"], manifest.classes), scores["validation"])
+    records = []
+    for split, probabilities in scores.items():
+        truth = truth_matrix(labels[split], manifest.classes)
+        if manifest.task == "multi_label":
+            predicted = apply_thresholds(probabilities, thresholds)
+            metrics = multi_label_metrics(truth, probabilities, predicted)
+            predictions = [[c for c, on in zip(manifest.classes, row) if on] for row in predicted]
+        else:
+            predicted = probabilities.argmax(1)
+            metrics = single_label_metrics(truth.argmax(1), predicted, len(manifest.classes))
+            predictions = [[manifest.classes[i]] for i in predicted]
+        records.append(_record(manifest, split, base, metrics, examples[split], labels[split], predictions, probabilities, folder, out))
+    return records
+
+
+def generation_record(manifest: Manifest, split: str, examples: list[Example], answers: list[tuple[str, ...]],
+                      folder: Path, base: dict, out: Path) -> dict:
+    """Exact-match metrics of generated answers (an answer outside the classes counts as wrong)."""
+    labels = [e.answer_items for e in examples]
+    index = {c: i for i, c in enumerate(manifest.classes)}
+    valid = [all(a in index for a in answer) and len(answer) > 0 for answer in answers]
+    if manifest.task == "multi_label":
+        truth, predicted = truth_matrix(labels, manifest.classes), truth_matrix(answers, manifest.classes)
+        metrics = {k: v for k, v in multi_label_metrics(truth, predicted, predicted).items() if k != "map"}
+        metrics["exact_match"] = float(np.mean([set(a) == set(l) for a, l in zip(answers, labels)]))
+    else:
+        truth = np.array([index[l[0]] for l in labels])
+        predicted = np.array([index[a[0]] if ok and len(a) == 1 else len(index) for a, ok in zip(answers, valid)])
+        metrics = single_label_metrics(truth, predicted, len(manifest.classes))
+    metrics["invalid_rate"] = float(1 - np.mean(valid))
+    return _record(manifest, split, base | {"method": "llm_generation"}, metrics, examples, labels, [list(a) for a in answers], None, folder, out)
+
+
+def _record(manifest: Manifest, split: str, base: dict, metrics: dict, examples, labels, predictions, probabilities,
+            folder: Path, out: Path) -> dict:
+    path = folder / f"{split}_{base['method']}_predictions.jsonl"
+    rows = []
+    for i, example in enumerate(examples):
+        row = {"id": example.id, "labels": list(labels[i]), "prediction": list(predictions[i])}
+        if probabilities is not None:
+            row["probabilities"] = {c: round(float(p), 6) for c, p in zip(manifest.classes, probabilities[i])}
+        rows.append(row)
+    io.write_jsonl(path, rows)
+    headline = HEADLINE[manifest.task] if HEADLINE[manifest.task] in metrics else next(iter(metrics))
+    if manifest.task == "multi_label" and base["method"] == "llm_generation":
+        headline = "micro_f1"
+    return {
+        "dataset": manifest.dataset, "task": manifest.task, "domain": manifest.domain, "protocol": manifest.protocol,
+        "fold": manifest.fold, "codec": base["codec"], "model": base["model"], "method": base["method"], "split": split,
+        "n_clips": len(examples), "metrics": metrics, "headline": headline,
+        "predictions": str(path.relative_to(out)),
+    }
+
+
+def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[dict]:
+    """The log-mel logistic-regression reference row on the same splits."""
+    if (folder / "records.json").is_file():
+        return io.read_json(folder / "records.json")
+    features = {}
+    for clip in manifest.clips:
+        vector = baseline.clip_features(clip, config.codec.max_seconds)
+        if vector is not None:
+            features[clip.id] = vector
+    by_split = {s: [c for c in manifest.split(s) if c.id in features] for s in manifest_splits(manifest)}
+    train_labels = {c.id: c.labels for c in by_split["train"]}
+    scores, examples = {}, {}
+    for split in config.eval.splits:
+        if by_split.get(split):
+            scores[split] = baseline.fit_predict(manifest.task, manifest.classes, {c.id: features[c.id] for c in by_split["train"]},
+                                                 train_labels, {c.id: features[c.id] for c in by_split[split]})
+            examples[split] = [Example(c.id, "", tuple(sorted(c.labels))) for c in by_split[split]]
+    records = scoring_records(manifest, scores, examples, folder, {"codec": "none", "model": "logmel-logreg", "method": baseline.METHOD}, config.out)
+    io.write_json(folder / "records.json", records)
+    return records
+
+
+def manifest_splits(manifest: Manifest) -> tuple[str, ...]:
+    return manifests.SPLITS
+
+
+def require_records(records: list[dict], dataset: str) -> None:
+    if not records:
+        raise CodecBenchError(f"{dataset}: no evaluation records were produced; is the test split empty?")

@@ -11,6 +11,11 @@ from pathlib import Path
 
 from ..errors import CodecBenchError
 from . import csv_dataset, generated
+from . import (  # sound and music corpora
+    arca23k_fsd, esc50, flusense, fma_small, folder, fsd50k, gtzan, irmas, magnatagatune, medley_solos_db,
+    mtg_jamendo, urbansound8k, vivae,
+)
+from . import audio_mnist, clotho_aqa, crema_d, emovo, ravdess, slurp, timit, vctk  # speech corpora and AQA
 from .manifest import Clip, DatasetSpec, Manifest
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -18,7 +23,30 @@ DATASETS: dict[str, DatasetSpec] = {
     "mixtures": generated.MIXTURES,
     "csv": csv_dataset.SPEC,
     # sound and music corpora (one module each)
+    "esc50": esc50.SPEC,
+    "urbansound8k": urbansound8k.SPEC,
+    "fsd50k": fsd50k.SPEC,
+    "arca23k_fsd": arca23k_fsd.SPEC,
+    "vivae": vivae.SPEC,
+    "flusense": flusense.SPEC,
+    "fma_small": fma_small.SPEC,
+    "magnatagatune": magnatagatune.SPEC,
+    "irmas": irmas.SPEC,
+    "medley_solos_db": medley_solos_db.SPEC,
+    "gtzan": gtzan.SPEC,
+    "mtg_jamendo_genre": mtg_jamendo.GENRE,
+    "mtg_jamendo_instrument": mtg_jamendo.INSTRUMENT,
+    "mtg_jamendo_moodtheme": mtg_jamendo.MOODTHEME,
+    "folder": folder.SPEC,
     # speech corpora and audio question answering (one module each)
+    "ravdess": ravdess.SPEC,
+    "crema_d": crema_d.SPEC,
+    "audio_mnist": audio_mnist.SPEC,
+    "emovo": emovo.SPEC,
+    "slurp": slurp.SPEC,
+    "timit": timit.SPEC,
+    "vctk": vctk.SPEC,
+    "clotho_aqa": clotho_aqa.SPEC,
 }
 
 

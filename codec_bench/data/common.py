@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import random
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Hashable, Sequence
+from typing import Hashable, Mapping, Sequence
 
 from ..errors import CodecBenchError
 from .manifest import Clip
@@ -88,3 +89,65 @@ def random_validation(keys: Sequence[Hashable], fraction: float, seed: int = 42)
     members = sorted(keys, key=str)
     random.Random(seed).shuffle(members)
     return set(members[: int(round(len(members) * fraction))])
+
+
+# --- sound and music loaders: fold numbers, fold-based splits, metadata tables, audio listing ---
+
+def fold_number(fold: str | int | None, num_folds: int, dataset: str) -> int:
+    """A loader's ``fold`` argument ("1".."k", or None for the first fold) as an int, checked."""
+    if fold is None:
+        return 1
+    if str(fold).isdigit() and 1 <= int(fold) <= num_folds:
+        return int(fold)
+    raise CodecBenchError(f"{dataset}: fold {fold!r} is not one of 1..{num_folds}; pass --fold with one of those")
+
+
+def kfold_split(fold_of: Mapping[Hashable, int], test_fold: int, num_folds: int, protocol: str,
+                seed: int = 42) -> dict[Hashable, str]:
+    """Splits from predefined folds. ``official``: test = fold k, validation = the next fold (``fold_split``),
+    train = the rest. ``arch``: test = fold k, validation = a random 20 % of the other folds' keys (ARCH)."""
+    if protocol == "official":
+        return {key: fold_split(f, test_fold, num_folds) for key, f in fold_of.items()}
+    if protocol != "arch":
+        raise CodecBenchError(f"unknown protocol {protocol!r}; choose official or arch")
+    validation = random_validation([k for k, f in fold_of.items() if f != test_fold], 0.2, seed)
+    return {k: "test" if f == test_fold else "validation" if k in validation else "train" for k, f in fold_of.items()}
+
+
+def read_table(path: Path, columns: Sequence[str], delimiter: str = ",", header: bool = True) -> list[dict]:
+    """Rows of a CSV/TSV as dicts (stripped values); fails naming the file if a needed column is absent.
+    Without ``header`` the rows are keyed by ``columns`` in order (extra fields go under None)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f, fieldnames=None if header else list(columns), delimiter=delimiter)
+        rows = list(reader)
+        found = reader.fieldnames or []
+    missing = [c for c in columns if c not in found]
+    if missing:
+        raise CodecBenchError(f"{path}: missing column(s) {', '.join(missing)}; is this the corpus's original file?")
+    return [{k: v.strip() if isinstance(v, str) else v for k, v in row.items()} for row in rows]
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """Audio files under ``folder`` (recursively, by suffix), sorted so manifests are stable."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+
+# --- speech loaders: protocol names, unknown codes in file names ---
+
+def check_protocol(dataset: str, protocol: str, protocols: Sequence[str]) -> str:
+    """The protocol to use: ``official`` stands for the dataset's default (first) protocol where the corpus
+    has no official split of its own; anything else must be one of ``protocols``."""
+    if protocol == "official" and "official" not in protocols:
+        return protocols[0]
+    if protocol not in protocols:
+        raise CodecBenchError(f"{dataset}: unknown protocol {protocol!r}; choose one of {', '.join(protocols)}")
+    return protocol
+
+
+def decode(codes: Mapping[str, str], code: str, path: Path | str, what: str) -> str:
+    """Look ``code`` up in ``codes``; an unknown one fails naming the file and the fix."""
+    if code not in codes:
+        raise CodecBenchError(
+            f"{path}: unknown {what} code {code!r} (known: {', '.join(codes)}); remove or rename the file"
+        )
+    return codes[code]

@@ -1,0 +1,88 @@
+"""Clotho-AQA: crowd-sourced audio question answering over Clotho sound clips.
+
+- Source: Lipping, Sudarsanam, Drossos & Virtanen, "Clotho-AQA: A Crowdsourced Dataset for Audio Question
+  Answering", EUSIPCO 2022; Zenodo record 6473207: ``audio_files.zip``, ``clotho_aqa_{train,val,test}.csv``,
+  ``clotho_aqa_metadata.csv``, ``LICENSE.txt``.
+- License: the Tampere University terms in ``LICENSE.txt`` [uncertain: not re-read here]; the audio comes
+  from Clotho (Freesound clips, CC licenses).
+- Layout: ``audio_files/*.wav`` (15-30 s clips) and the three split CSVs at ROOT. CSV columns
+  ``file_name, QuestionText, answer, confidence``: one row per annotator answer, 3 annotators x 6
+  questions per clip (35,838 rows over 1,991 clips). ``question`` is accepted for ``QuestionText``
+  [uncertain: re-exported copies rename it]; ``confidence`` is optional.
+- Samples: one clip per (audio file, question): ``extra = {"question": ..., "answers": [the annotators'
+  answers in file order], "confidences": [...]}``, answers lower-cased and stripped. ``labels`` =
+  (majority answer,); with no majority (three different answers) the first annotator's answer. Clip id =
+  ``{file_name}#q{n}``, n = the question's 1-based order for that file in its CSV.
+- Protocol ``official``: ``clotho_aqa_train.csv`` -> train, ``_val`` -> validation, ``_test`` -> test. Task
+  ``aqa`` (yes/no and open single-word answers); the class list is every majority answer seen. A listed
+  audio file missing from ``audio_files/`` is skipped and counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from .common import check_protocol, keep_existing, read_table, require
+from .manifest import Clip, DatasetSpec, Manifest, finalize
+
+NAME = "clotho_aqa"
+PROTOCOLS = ("official",)
+INSTRUCTION = "Answer the question about the sound with one word."
+SPLIT_FILES = {"train": "clotho_aqa_train.csv", "validation": "clotho_aqa_val.csv", "test": "clotho_aqa_test.csv"}
+LAYOUT = """ROOT/                          (Zenodo 6473207, audio_files.zip unpacked)
+  audio_files/
+    Ambience Birds.wav  ...
+  clotho_aqa_train.csv           file_name,QuestionText,answer,confidence (3 rows per question)
+  clotho_aqa_val.csv
+  clotho_aqa_test.csv
+  clotho_aqa_metadata.csv        (not used)"""
+
+
+def load(root: Path, protocol: str = "official", fold: str | None = None) -> Manifest:
+    """Read Clotho-AQA under ``root``: one clip per (audio file, question) with all annotators' answers."""
+    root = Path(root).resolve()
+    protocol = check_protocol(NAME, protocol, PROTOCOLS)
+    require(root, NAME, LAYOUT, "audio_files", *SPLIT_FILES.values())
+    clips = [c for split, name in SPLIT_FILES.items() for c in _clips(root, root / name, split)]
+    skipped: list[dict] = []
+    clips = keep_existing(clips, skipped, "the Clotho-AQA CSV files")
+    return finalize(Manifest(NAME, "aqa", "sound", INSTRUCTION, [], clips, protocol, None, skipped))
+
+
+def _clips(root: Path, csv_path: Path, split: str) -> list[Clip]:
+    questions: dict[tuple[str, str], list[dict]] = {}
+    for row in _rows(csv_path):
+        questions.setdefault((row["file_name"], row["question"]), []).append(row)
+    number: Counter[str] = Counter()
+    clips = []
+    for (file_name, question), rows in questions.items():
+        number[file_name] += 1
+        answers = [r["answer"].strip().lower() for r in rows]
+        extra = {"question": question, "answers": answers, "confidences": [r.get("confidence") or "" for r in rows]}
+        clips.append(Clip(id=f"{file_name}#q{number[file_name]}", path=str(root / "audio_files" / file_name),
+                          labels=(majority(answers),), split=split, extra=extra))
+    return clips
+
+
+def _rows(csv_path: Path) -> list[dict]:
+    """The CSV's rows with ``question`` set; rows without an answer are left out (no vote to count)."""
+    with open(csv_path, encoding="utf-8-sig") as f:
+        header = f.readline()
+    question_column = "QuestionText" if "QuestionText" in header else "question"
+    rows = read_table(csv_path, ["file_name", question_column, "answer"])
+    for row in rows:
+        row["question"] = row.pop(question_column)
+    return [r for r in rows if r["file_name"] and r["question"] and r["answer"]]
+
+
+def majority(answers: list[str]) -> str:
+    """The most frequent answer; ties go to the answer given first."""
+    counts = Counter(answers)
+    return max(answers, key=lambda a: (counts[a], -answers.index(a)))
+
+
+SPEC = DatasetSpec(
+    name=NAME, domain="sound", task="aqa", instruction=INSTRUCTION, protocols=PROTOCOLS,
+    layout=LAYOUT, load=load, num_classes=None,  # open answer vocabulary, counted at load time
+)

@@ -7,9 +7,11 @@ from typing import Callable
 from ..errors import CodecBenchError
 from .base import Codec
 from .embedded import EmbeddedCodec
+from .xcodec2 import Xcodec2Codec
 
 CODECS: dict[str, Callable[..., Codec]] = {
     "embedded": EmbeddedCodec,
+    "xcodec2": Xcodec2Codec,
 }
 
 
@@ -20,4 +22,4 @@ def make_codec(name: str, **options) -> Codec:
     return CODECS[name](**options)
 
 
-__all__ = ["CODECS", "Codec", "EmbeddedCodec", "make_codec"]
+__all__ = ["CODECS", "Codec", "EmbeddedCodec", "Xcodec2Codec", "make_codec"]

@@ -1,0 +1,270 @@
+"""XCodec2 (the codec Llasa was trained on): 16 kHz audio -> one codebook of 65,536 FSQ codes at 50 tokens/s.
+
+The model is transformers' native ``Xcodec2Model`` (no remote code). Its w2v-BERT input features are computed
+here without torchaudio: :func:`kaldi_fbank` is ``torchaudio.compliance.kaldi.fbank`` with the arguments
+``Xcodec2FeatureExtractor`` passes (80 bins, 25/10 ms Povey frames, pre-emphasis 0.97, 20 Hz-8 kHz, log floor
+float32 eps), written in torch; tests check it against ``SeamlessM4TFeatureExtractor``'s numpy Kaldi port.
+
+Per clip, as the extractor does: append one zero sample, zero-pad to a multiple of the hop (320 samples) - the
+acoustic branch's input; pad that 160 samples on both sides, take the fbank, normalise each bin over the clip
+(unbiased variance), stack frame pairs into 160-dim vectors - the semantic branch's input. The clip owns
+``(samples + 1) // 320`` code frames (``Xcodec2Model.encode``'s ``audio_codes_mask``).
+
+Batches are exact: the acoustic encoder's convolutions (replicate-padded anti-aliasing filters, biases) and the
+semantic adapter's convolutions let zero padding change the last frames of a shorter clip, which masks cannot
+undo. So :meth:`Xcodec2Codec.encode_preprocessed` runs clips of equal padded length together (length
+bucketing); a batch of equal-length clips (all 5-s clips, or long clips cut to ``max_seconds``) is one model
+call, a batch of mixed lengths is one call per length. Feed batches sorted by length for speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import CodecBenchError
+from .base import Codec
+
+FBANK = {"num_mel_bins": 80, "frame_length": 400, "frame_shift": 160, "fft_length": 512, "preemphasis": 0.97,
+         "low_freq_hz": 20.0, "stride": 2, "scale": 2 ** 15, "norm_eps": 1e-7}
+DTYPES = ("float32", "tf32", "bfloat16")
+LONG_CLIPS = ("truncate", "chunk")
+_CONFIG_KEYS_IGNORED = {"transformers_version", "_name_or_path", "architectures", "dtype", "torch_dtype",
+                        "_attn_implementation_autoset", "output_attentions", "output_hidden_states"}
+
+
+@functools.lru_cache(maxsize=4)
+def _kaldi_mel_banks(num_bins: int, fft_length: int, sample_rate_hz: int, low_freq_hz: float) -> torch.Tensor:
+    """Kaldi's triangular mel filters (``torchaudio.compliance.kaldi.get_mel_banks``, no VTLN), float32,
+    ``(fft_length // 2 + 1, num_bins)`` with a zero row for the Nyquist bin."""
+    mel = lambda f: 1127.0 * torch.log(1.0 + f / 700.0)  # noqa: E731
+    low, high = 1127.0 * math.log(1.0 + low_freq_hz / 700.0), 1127.0 * math.log(1.0 + sample_rate_hz / 2 / 700.0)
+    delta = (high - low) / (num_bins + 1)
+    index = torch.arange(num_bins).unsqueeze(1)
+    left, centre, right = low + index * delta, low + (index + 1.0) * delta, low + (index + 2.0) * delta
+    bin_mel = mel(sample_rate_hz / fft_length * torch.arange(fft_length // 2)).unsqueeze(0)
+    up, down = (bin_mel - left) / (centre - left), (right - bin_mel) / (right - centre)
+    banks = torch.clamp(torch.minimum(up, down), min=0.0)
+    return torch.nn.functional.pad(banks, (0, 1)).T.contiguous()
+
+
+@functools.lru_cache(maxsize=4)
+def _povey_window(length: int) -> torch.Tensor:
+    return torch.hann_window(length, periodic=False).pow(0.85)
+
+
+def kaldi_fbank(wave: torch.Tensor, sample_rate_hz: int = 16_000) -> torch.Tensor:
+    """``wave: (samples,)`` float32 in [-1, 1] -> log mel filterbank ``(frames, 80)``, ``frames = 1 + (samples -
+    400) // 160`` (Kaldi ``snip_edges``), equal to torchaudio's Kaldi fbank with Xcodec2FeatureExtractor's arguments."""
+    size, shift = FBANK["frame_length"], FBANK["frame_shift"]
+    wave = wave.to(torch.float32) * FBANK["scale"]
+    frames = wave.as_strided((1 + (wave.numel() - size) // shift, size), (shift, 1))
+    frames = frames - frames.mean(dim=1, keepdim=True)  # remove DC offset
+    previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+    frames = (frames - FBANK["preemphasis"] * previous) * _povey_window(size)
+    power = torch.fft.rfft(frames, n=FBANK["fft_length"]).abs().pow(2.0)
+    banks = _kaldi_mel_banks(FBANK["num_mel_bins"], FBANK["fft_length"], sample_rate_hz, FBANK["low_freq_hz"])
+    return torch.clamp(power @ banks, min=torch.finfo(torch.float32).eps).log()
+
+
+def semantic_features(padded_wave: np.ndarray, hop_length: int) -> np.ndarray:
+    """Hop-padded waveform ``(samples,)`` -> w2v-BERT input ``(samples // hop_length, 160)`` float32: the fbank of
+    the waveform padded by ``hop_length // 2`` on both sides, normalised per bin over the clip, frame pairs stacked."""
+    wave = torch.nn.functional.pad(torch.from_numpy(padded_wave), (hop_length // 2, hop_length // 2))
+    feats = kaldi_fbank(wave)
+    feats = (feats - feats.mean(0)) / torch.sqrt(feats.var(0, unbiased=True) + FBANK["norm_eps"])
+    stride = FBANK["stride"]
+    usable = feats.shape[0] - feats.shape[0] % stride
+    return feats[:usable].reshape(usable // stride, stride * feats.shape[1]).numpy()
+
+
+def _offline(offline: bool | None) -> bool:
+    if offline is not None:
+        return offline
+    from huggingface_hub import constants
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def load_xcodec2(model_id: str, offline: bool | None = None) -> torch.nn.Module:
+    """``Xcodec2Model.from_pretrained`` (hub id or local folder, safetensors) with a one-line error if unreachable."""
+    from transformers import Xcodec2Model
+
+    local = Path(model_id).expanduser()
+    try:
+        return Xcodec2Model.from_pretrained(str(local) if local.is_dir() else model_id, use_safetensors=True,
+                                            local_files_only=_offline(offline))
+    except OSError as err:
+        if local.is_dir():
+            raise CodecBenchError(f"cannot load XCodec2 from {local}: {' '.join(str(err).split())}") from err
+        raise CodecBenchError(
+            f"XCodec2 weights {model_id!r} are not in the Hugging Face cache and the hub cannot be reached (offline); "
+            f"download them once, or pass a local copy with --codec-model /path/to/xcodec2") from err
+
+
+class Xcodec2Codec(Codec):
+    """XCodec2 tokens: 16 kHz in, 50 tokens/s, one codebook of ``prod(quantization_levels)`` (65,536) codes.
+
+    ``dtype``: ``"float32"`` (default, exact: TF32 is switched off for matmuls and cuDNN convolutions during encode),
+    ``"tf32"`` (TF32 matmuls and convolutions on CUDA; changed ~1% of codes on an H200) or ``"bfloat16"``
+    (autocast; changed ~11% of codes on an H200, see PERFORMANCE.md). On a CPU ``"tf32"`` computes like fp32.
+
+    ``long_clips``: clips longer than ``max_seconds`` are either cut to their first ``max_seconds``
+    (``"truncate"``, default) or encoded as consecutive ``max_seconds`` chunks whose codes are concatenated
+    (``"chunk"``; each chunk gets ``(chunk_samples + 1) // 320`` frames, as if it were a clip of its own).
+
+    ``model``: an already-built ``Xcodec2Model`` (tests); then ``model_id`` only names it in ``identity()``.
+    """
+
+    name = "xcodec2"
+    version = 1  # bump when preprocessing or batching changes the codes
+
+    def __init__(self, model_id: str = "hf-audio/xcodec2", device: str | None = None, dtype: str = "float32",
+                 max_seconds: float = 30.0, long_clips: str = "truncate", offline: bool | None = None,
+                 model: torch.nn.Module | None = None):
+        if dtype not in DTYPES:
+            raise CodecBenchError(f"xcodec2 dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        if long_clips not in LONG_CLIPS:
+            raise CodecBenchError(f"xcodec2 long_clips {long_clips!r} is not one of {', '.join(LONG_CLIPS)}")
+        if not max_seconds > 0:
+            raise CodecBenchError(f"xcodec2 max_seconds must be positive, got {max_seconds}")
+        self.model_id = model_id
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dtype = dtype
+        self.max_seconds = float(max_seconds)
+        self.long_clips = long_clips
+        self.model = (model if model is not None else load_xcodec2(model_id, offline)).to(self.device).eval()
+        config = self.model.config
+        self.sample_rate_hz = int(config.sampling_rate)
+        self.hop_length = int(config.hop_length)
+        self.frame_rate_hz = self.sample_rate_hz / self.hop_length
+        self.num_codebooks = 1
+        self.codebook_size = int(np.prod(config.quantization_levels))
+        self.max_samples = int(round(self.max_seconds * self.sample_rate_hz))
+
+    def __getstate__(self) -> dict:
+        """A pickled copy (a DataLoader worker started by spawn) only preprocesses, so the model stays behind."""
+        return {**self.__dict__, "model": None}
+
+    # ----- CPU side (DataLoader workers) -----
+    def preprocess(self, wave: np.ndarray) -> dict[str, Any]:
+        """``(samples,)`` float32 at 16 kHz -> ``{"chunks": [chunk, ...]}``, one chunk unless ``long_clips="chunk"``
+        splits a long clip. A chunk holds ``input_values: (padded_samples,)`` float32, ``input_features:
+        (padded_samples // 320, 160)`` float32 and ``num_frames`` (the code frames the chunk owns)."""
+        wave = np.asarray(wave, dtype=np.float32).reshape(-1)
+        if self.long_clips == "truncate" or wave.size <= self.max_samples:
+            segments = [wave[: self.max_samples]]
+        else:
+            segments = [wave[start: start + self.max_samples] for start in range(0, wave.size, self.max_samples)]
+        return {"chunks": [self._prepare_chunk(segment) for segment in segments]}
+
+    def _prepare_chunk(self, segment: np.ndarray) -> dict[str, Any]:
+        valid = segment.size + 1  # the extractor appends one zero sample, counted as audio by its padding mask
+        padded = np.zeros(math.ceil(valid / self.hop_length) * self.hop_length, dtype=np.float32)
+        padded[: segment.size] = segment
+        return {"input_values": padded, "input_features": semantic_features(padded, self.hop_length),
+                "valid_samples": valid, "num_frames": valid // self.hop_length}
+
+    # ----- model device -----
+    def encode_preprocessed(self, items: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+        """``preprocess`` outputs -> one ``codes: (1, frames) int64`` per clip. Chunks of equal padded length run as
+        one model call (at most ``len(items)`` chunks at a time), so every clip's codes equal its codes alone."""
+        chunks = [(i, j, chunk) for i, item in enumerate(items) for j, chunk in enumerate(item["chunks"])]
+        by_length: dict[int, list] = defaultdict(list)
+        for entry in chunks:
+            by_length[entry[2]["input_values"].size].append(entry)
+        parts: list[dict[int, np.ndarray]] = [{} for _ in items]
+        limit = max(1, len(items))
+        for length in sorted(by_length):
+            group = by_length[length]
+            for start in range(0, len(group), limit):
+                batch = group[start: start + limit]
+                for (i, j, _), codes in zip(batch, self._encode_batch([c for _, _, c in batch])):
+                    parts[i][j] = codes
+        return [np.concatenate([p[j] for j in sorted(p)], axis=1) for p in parts]
+
+    def _encode_batch(self, chunks: list[dict[str, Any]]) -> list[np.ndarray]:
+        inputs = {name: tensor.to(self.device, non_blocking=True) for name, tensor in collate(chunks).items()}
+        try:
+            with torch.inference_mode(), self._precision():
+                codes = self.model.encode(**inputs).audio_codes[:, 0]  # (batch, frames)
+        except torch.OutOfMemoryError as err:
+            torch.cuda.empty_cache()
+            seconds = max(c["input_values"].size for c in chunks) / self.sample_rate_hz
+            raise CodecBenchError(
+                f"out of GPU memory encoding {len(chunks)} clips of {seconds:.1f} s with xcodec2; "
+                f"pass a smaller --batch-size (for example {max(1, len(chunks) // 2)})") from err
+        codes = codes.to("cpu", torch.int64).numpy()
+        return [codes[k: k + 1, : c["num_frames"]] for k, c in enumerate(chunks)]
+
+    @contextlib.contextmanager
+    def _precision(self) -> Iterator[None]:
+        """fp32 without TF32 (or TF32, or bf16 autocast) for the duration of one encode; restores the flags."""
+        if self.device.type != "cuda":
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == "bfloat16"):
+                yield
+            return
+        saved = _tf32_flags()
+        _set_tf32_flags(self.dtype == "tf32")
+        try:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.dtype == "bfloat16"):
+                yield
+        finally:
+            _set_tf32_flags(*saved)
+
+    def identity(self) -> dict:
+        config = {k: v for k, v in self.model.config.to_dict().items() if k not in _CONFIG_KEYS_IGNORED}
+        semantic = config.get("semantic_model_config")
+        if isinstance(semantic, dict):
+            config["semantic_model_config"] = {k: v for k, v in semantic.items() if k not in _CONFIG_KEYS_IGNORED}
+        config_sha = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return {"codec": "xcodec2", "version": self.version, "model": self.model_id, "config_sha": config_sha,
+                "dtype": self.dtype, "max_seconds": self.max_seconds, "long_clips": self.long_clips,
+                "features": {"fbank": FBANK, "hop_length": self.hop_length, "sample_rate_hz": self.sample_rate_hz},
+                "attn_implementation": self.model.config._attn_implementation}
+
+
+def _tf32_flags() -> tuple:
+    """TF32 state of CUDA matmuls and cuDNN convolutions (the ``fp32_precision`` API of torch >= 2.9, else the old flags)."""
+    if hasattr(torch.backends.cudnn, "conv"):
+        return torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision
+    return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+
+
+def _set_tf32_flags(matmul: bool | str, conv: bool | str | None = None) -> None:
+    conv = matmul if conv is None else conv
+    if hasattr(torch.backends.cudnn, "conv"):
+        as_name = lambda flag: flag if isinstance(flag, str) else ("tf32" if flag else "ieee")  # noqa: E731
+        torch.backends.cuda.matmul.fp32_precision = as_name(matmul)
+        torch.backends.cudnn.conv.fp32_precision = as_name(conv)
+    else:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = bool(matmul), bool(conv)
+
+
+def collate(chunks: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Pad chunks into ``Xcodec2Model.encode`` inputs: ``input_values: (batch, 1, samples)``, ``padding_mask:
+    (batch, samples)``, ``input_features: (batch, feature_frames, 160)`` padded with 1.0 (the extractor's
+    ``padding_value``) and ``input_features_mask: (batch, feature_frames)``. Pinned memory when CUDA is present."""
+    samples = max(c["input_values"].size for c in chunks)
+    frames = max(c["input_features"].shape[0] for c in chunks)
+    pin = torch.cuda.is_available()
+    batch = {"input_values": torch.zeros(len(chunks), 1, samples, pin_memory=pin),
+             "padding_mask": torch.zeros(len(chunks), samples, dtype=torch.long, pin_memory=pin),
+             "input_features": torch.ones(len(chunks), frames, chunks[0]["input_features"].shape[1], pin_memory=pin),
+             "input_features_mask": torch.zeros(len(chunks), frames, dtype=torch.long, pin_memory=pin)}
+    for k, chunk in enumerate(chunks):
+        wave, feats = torch.from_numpy(chunk["input_values"]), torch.from_numpy(chunk["input_features"])
+        batch["input_values"][k, 0, : wave.numel()] = wave
+        batch["padding_mask"][k, : chunk["valid_samples"]] = 1
+        batch["input_features"][k, : feats.shape[0]] = feats
+        batch["input_features_mask"][k, : feats.shape[0]] = 1
+    return batch

@@ -55,6 +55,7 @@ class RunConfig:
     baseline: bool = True
     progress: bool = True
     dataset_options: dict = field(default_factory=dict)
+    source: str = "local"  # "local": the official layout under root; "hub": the known Hugging Face mirror
 
     @property
     def cache_folder(self) -> Path:

@@ -13,6 +13,7 @@ finished file exists is skipped, so an interrupted run resumes where it stopped:
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -31,42 +32,58 @@ from .evaluate import generate_answers, score_multi_label, score_single_label
 from .metrics import HEADLINE, apply_thresholds, multi_label_metrics, single_label_metrics, tune_thresholds
 from .model import PromptEncoder, build_tiny_llm, load_llm
 from .prompts import ITEM_SEPARATOR, Example, build_example
+from .report import write_report
 from .train import train
 
 console = Console(stderr=True)
 
 
-def run(config: RunConfig) -> list[dict]:
-    """Run every stage for every fold of ``config``; returns the result records (see ``report``)."""
+STAGES = ("encode", "train", "all")
+
+
+def run(config: RunConfig, stop_after: str = "all") -> list[dict]:
+    """Run every stage for every fold of ``config``, up to ``stop_after`` (encode, train or all); returns the
+    result records (see ``report``). Under several processes only rank 0 evaluates."""
+    if stop_after not in STAGES:
+        raise CodecBenchError(f"unknown stage {stop_after!r}; choose one of {', '.join(STAGES)}")
     spec = data.get_spec(config.dataset)
     protocol = config.protocol or spec.protocols[0]
     folds = config.folds or spec.fold_names(protocol)
     records: list[dict] = []
     for fold in folds:
         manifest = prepare_manifest(config, protocol, fold)
-        records += run_fold(config, manifest)
+        records += run_fold(config, manifest, stop_after)
     return records
 
 
 def prepare_manifest(config: RunConfig, protocol: str, fold: str | None) -> Manifest:
     """Load the dataset from its layout and write ``OUT/<name>/manifest``."""
-    spec = data.get_spec(config.dataset)
-    manifest = spec.load(config.root, protocol=protocol, fold=fold, **config.dataset_options) if config.dataset_options \
-        else data.prepare(config.dataset, config.root, protocol, fold)
+    if config.source == "hub":
+        from .data.hub import load_mirror
+
+        manifest = load_mirror(config.dataset, Path(config.out) / "hub")
+    elif config.dataset_options:
+        manifest = data.get_spec(config.dataset).load(config.root, protocol=protocol, fold=fold, **config.dataset_options)
+    else:
+        manifest = data.prepare(config.dataset, config.root, protocol, fold)
     manifests.save(manifest, Path(config.out) / manifest.name / "manifest")
     counts = manifest.counts()
     console.print(f"[bold]{manifest.name}[/]: {counts['clips']} clips, {len(manifest.classes)} classes, {counts['skipped']} skipped")
     return manifest
 
 
-def run_fold(config: RunConfig, manifest: Manifest) -> list[dict]:
+def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> list[dict]:
     folder = Path(config.out) / manifest.name
     codec = make_codec(config.codec.name, **config.codec.options)
     fit_codec(codec, manifest.split("train"), Path(config.cache_folder) / manifest.dataset, config.progress)
     codes = encode_tokens(config, manifest, codec)
+    if stop_after == "encode":
+        return []
     run_dir = folder / f"{codec.cache_key()}__{model_tag(config.model.name)}__{config.train.method}"
     examples = write_prompts(manifest, codes, codec, run_dir / "prompts")
     model_dir = train_model(config, manifest, codec, examples, run_dir)
+    if stop_after == "train" or int(os.environ.get("RANK", 0)) != 0:
+        return []
     records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval")
     if config.baseline:
         records += run_baseline(config, manifest, folder / "baseline")
@@ -77,6 +94,10 @@ def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> dict[s
     """Fill the token cache for the manifest's clips; returns ``{clip id: codes}``; skips are recorded."""
     cache = TokenCache(config.cache_folder, manifest.dataset, codec, config.codec.max_seconds)
     counts = cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress)
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1:  # under accelerate launch: every rank's shards must be written
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
     codes, errors = cache.load()
     wanted = {c.id for c in manifest.clips}
     skipped = {i: e for i, e in errors.items() if i in wanted}
@@ -250,7 +271,7 @@ def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[di
         vector = baseline.clip_features(clip, config.codec.max_seconds)
         if vector is not None:
             features[clip.id] = vector
-    by_split = {s: [c for c in manifest.split(s) if c.id in features] for s in manifest_splits(manifest)}
+    by_split = {s: [c for c in manifest.split(s) if c.id in features] for s in manifests.SPLITS}
     train_labels = {c.id: c.labels for c in by_split["train"]}
     scores, examples = {}, {}
     for split in config.eval.splits:
@@ -263,10 +284,18 @@ def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[di
     return records
 
 
-def manifest_splits(manifest: Manifest) -> tuple[str, ...]:
-    return manifests.SPLITS
+def collect_records(out: str | Path) -> tuple[list[dict], dict[str, list[str]]]:
+    """All finished result records under ``out`` (runs and baselines) and each dataset's classes."""
+    out = Path(out)
+    records = [r for path in sorted(out.glob("*/*/eval/records.json")) + sorted(out.glob("*/baseline/records.json"))
+               for r in io.read_json(path)]
+    classes = {io.read_json(p)["dataset"]: io.read_json(p)["classes"] for p in sorted(out.glob("*/manifest/info.json"))}
+    return records, classes
 
 
-def require_records(records: list[dict], dataset: str) -> None:
+def write_run_report(out: str | Path) -> dict[str, Path]:
+    """Report over everything finished under ``out``: results.json, report.md, radar and confusion PNGs."""
+    records, classes = collect_records(out)
     if not records:
-        raise CodecBenchError(f"{dataset}: no evaluation records were produced; is the test split empty?")
+        raise CodecBenchError(f"{out}: no finished results here; run `codec-bench run` or `codec-bench demo` first")
+    return write_report(records, out, classes)

@@ -1,0 +1,204 @@
+"""Command line: each command maps its options onto a config and calls one public function; no logic here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import CodecBenchError
+
+app = typer.Typer(help="Classify audio with a speech LLM over neural-codec tokens: encode, prompt, fine-tune, score, report.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+
+OUT = typer.Option(Path("runs"), "--out", help="Output folder: manifests, token cache, runs, report.")
+ROOT = typer.Option(None, "--root", help="Folder of the unpacked corpus in its official layout (see `codec-bench datasets`).")
+PROTOCOL = typer.Option(None, "--protocol", help="Split protocol (default: the dataset's first; see `codec-bench datasets`).")
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+
+
+def _run_config(dataset: str, root, out, protocol, fold, codec, codec_model, codec_dtype, model, method, epochs,
+                learning_rate, batch_size, grad_accum, encode_batch_size, workers, max_seconds, offline, bf16,
+                gradient_checkpointing, generation, cache, source, seed):
+    from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig
+    from .train import TrainConfig
+
+    codec_options = {}
+    if codec == "xcodec2":
+        codec_options = {"dtype": codec_dtype, "max_seconds": max_seconds}
+        if codec_model:
+            codec_options["model_id"] = codec_model
+        if offline:
+            codec_options["offline"] = True
+    tiny = model == "tiny"
+    train = TrainConfig(method=method or ("full" if tiny else "lora"), epochs=epochs if epochs is not None else (10 if tiny else 3),
+                        learning_rate=learning_rate if learning_rate is not None else (2e-3 if tiny else 2e-4),
+                        batch_size=batch_size, grad_accum=grad_accum, bf16=bf16, gradient_checkpointing=gradient_checkpointing, seed=seed)
+    return RunConfig(
+        dataset=dataset, out=out, root=root, protocol=protocol, folds=fold or None, cache_root=cache,
+        codec=CodecConfig(codec, codec_options, encode_batch_size, workers, max_seconds),
+        model=ModelConfig(model, dtype="bfloat16" if bf16 else "auto", offline=offline), train=train,
+        eval=EvalConfig(generation=generation), source=source,
+    )
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Output folder."),
+         quick: bool = typer.Option(False, "--quick", help="A smaller, faster demo (for smoke tests).")) -> None:
+    """Run the whole pipeline offline on generated data (embedded codec + tiny LM) and print the results table."""
+    from .demo import DEMO_TRAIN, run_demo
+    from .train import TrainConfig
+
+    _quiet_libraries()
+    sizes = {"train": 120, "validation": 40, "test": 40} if quick else None
+    train = TrainConfig(epochs=2, learning_rate=DEMO_TRAIN.learning_rate) if quick else None
+    paths = run_demo(out, sizes, train)
+    console.print((Path(out) / "report.md").read_text())
+    console.print(f"done in {paths['seconds']:.0f} s; report: {paths['report']}, radar: {paths['radar']}")
+
+
+@app.command()
+def run(
+    dataset: str = typer.Argument(..., help="Dataset name (`codec-bench datasets`), e.g. esc50, csv, instruments."),
+    root: Optional[Path] = ROOT,
+    out: Path = OUT,
+    protocol: Optional[str] = PROTOCOL,
+    fold: Optional[List[str]] = typer.Option(None, "--fold", help="Run only these folds (repeat the option); default all."),
+    codec: str = typer.Option("embedded", "--codec", help="embedded (CPU, fitted on the training split) or xcodec2."),
+    codec_model: Optional[str] = typer.Option(None, "--codec-model", help="XCodec2 hub id or local path (default hf-audio/xcodec2)."),
+    codec_dtype: str = typer.Option("float32", "--codec-dtype", help="XCodec2 precision: float32 (exact), tf32 (~1% of codes change) or bfloat16 (~11% change)."),
+    model: str = typer.Option("tiny", "--model", help="tiny (embedded LM trained from scratch) or a hub id / local path, e.g. HKUSTAudio/Llasa-1B-Multilingual."),
+    method: Optional[str] = typer.Option(None, "--method", help="full or lora (default: full for tiny, lora otherwise)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Training epochs (default 10 for tiny, 3 otherwise)."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 2e-3 tiny, 2e-4 otherwise)."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Training batch size per device."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
+    encode_batch_size: int = typer.Option(16, "--encode-batch-size", help="Clips per codec batch."),
+    workers: int = typer.Option(0, "--workers", help="DataLoader workers decoding audio for the codec."),
+    max_seconds: float = typer.Option(30.0, "--max-seconds", help="Clips longer than this are truncated (XCodec2: see --help of the codec)."),
+    offline: bool = typer.Option(False, "--offline", help="Never contact the hub; ids must be in the local cache (or pass paths)."),
+    bf16: bool = typer.Option(False, "--bf16", help="Train and evaluate the LLM in bfloat16 (GPU)."),
+    gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory when training."),
+    generation: bool = typer.Option(True, "--generation/--no-generation", help="Also evaluate by greedy generation (exact match)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache)."),
+    source: str = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known Hugging Face mirror)."),
+    seed: int = typer.Option(0, "--seed", help="Training seed."),
+    stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
+) -> None:
+    """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold)."""
+    from . import pipeline
+
+    _quiet_libraries()
+    config = _run_config(dataset, root, out, protocol, fold, codec, codec_model, codec_dtype, model, method, epochs,
+                         learning_rate, batch_size, grad_accum, encode_batch_size, workers, max_seconds, offline, bf16,
+                         gradient_checkpointing, generation, cache, source, seed)
+    pipeline.run(config, stop_after=stage)
+    if stage == "all" and int(os.environ.get("RANK", 0)) == 0:
+        paths = pipeline.write_run_report(out)
+        console.print(paths["report"].read_text())
+
+
+@app.command()
+def encode(
+    dataset: str = typer.Argument(..., help="Dataset name."),
+    root: Optional[Path] = ROOT,
+    out: Path = OUT,
+    protocol: Optional[str] = PROTOCOL,
+    codec: str = typer.Option("xcodec2", "--codec", help="xcodec2 or embedded."),
+    codec_model: Optional[str] = typer.Option(None, "--codec-model", help="XCodec2 hub id or local path (default hf-audio/xcodec2)."),
+    codec_dtype: str = typer.Option("float32", "--codec-dtype", help="float32 (exact), tf32 or bfloat16."),
+    encode_batch_size: int = typer.Option(32, "--encode-batch-size", help="Clips per codec batch."),
+    workers: int = typer.Option(4, "--workers", help="DataLoader workers decoding audio and computing features."),
+    max_seconds: float = typer.Option(30.0, "--max-seconds", help="Longer clips are truncated."),
+    offline: bool = typer.Option(False, "--offline", help="Never contact the hub."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache)."),
+    source: str = typer.Option("local", "--source", help="local or hub."),
+) -> None:
+    """Fill the token cache only (resumable). Under `accelerate launch` each process encodes its share of clips."""
+    from . import pipeline
+
+    _quiet_libraries()
+    config = _run_config(dataset, root, out, protocol, None, codec, codec_model, codec_dtype, "tiny", None, None, None, 16, 1,
+                         encode_batch_size, workers, max_seconds, offline, False, False, False, cache, source, 0)
+    pipeline.run(config, stop_after="encode")
+
+
+@app.command("datasets")
+def list_datasets() -> None:
+    """List the registered datasets: domain, task, classes, split protocols and expected layout."""
+    from .data import DATASETS
+
+    table = Table(show_lines=True)
+    for column in ("name", "domain", "task", "classes", "protocols (folds)", "expected root layout"):
+        table.add_column(column, overflow="fold")
+    for name, spec in sorted(DATASETS.items()):
+        protocols = ", ".join(f"{p} ({len(spec.folds[p])})" if p in spec.folds else p for p in spec.protocols)
+        table.add_row(name, spec.domain, spec.task, str(spec.num_classes or "from data"), protocols, spec.layout)
+    console.print(table)
+
+
+@app.command()
+def prepare(dataset: str = typer.Argument(..., help="Dataset name."), root: Optional[Path] = ROOT, out: Path = OUT,
+            protocol: Optional[str] = PROTOCOL, fold: Optional[str] = typer.Option(None, "--fold", help="Fold (default: the first).")) -> None:
+    """Validate a corpus layout and write its manifest with per-split and per-class counts."""
+    from . import data
+    from .data import manifest as manifests
+
+    manifest = data.prepare(dataset, root, protocol, fold)
+    folder = manifests.save(manifest, Path(out) / manifest.name / "manifest")
+    counts = manifest.counts()
+    table = Table(title=f"{manifest.name}: {len(manifest.classes)} classes, {counts['skipped']} skipped")
+    table.add_column("class")
+    for split in manifests.SPLITS:
+        table.add_column(f"{split} ({counts['clips'][split]})", justify="right")
+    for label in manifest.classes:
+        table.add_row(label, *(str(counts["classes"][s].get(label, 0)) for s in manifests.SPLITS))
+    console.print(table)
+    for skip in manifest.skipped[:5]:
+        console.print(f"[yellow]skipped[/] {skip['path']}: {skip['reason']}")
+    console.print(f"manifest written to {folder}")
+
+
+@app.command()
+def report(results: List[Path] = typer.Argument(..., help="Output folders of runs (OUT of `run` / `demo`)."),
+           out: Optional[Path] = typer.Option(None, "--out", help="Where to write the report (default: the first folder).")) -> None:
+    """Aggregate finished runs (folds -> mean ± std) into results.json, report.md, radar and confusion plots."""
+    from .pipeline import collect_records
+    from .report import write_report
+
+    records, classes = [], {}
+    for folder in results:
+        found, found_classes = collect_records(folder)
+        records += found
+        classes |= found_classes
+    if not records:
+        raise CodecBenchError(f"{', '.join(map(str, results))}: no finished results found")
+    paths = write_report(records, out or results[0], classes)
+    console.print(paths["report"].read_text())
+
+
+def main() -> None:
+    try:
+        app()
+    except CodecBenchError as err:
+        Console(stderr=True).print(f"[red]error:[/] {err}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -46,8 +46,8 @@ def _run_config(dataset: str, root, out, protocol, fold, codec, codec_model, cod
         if offline:
             codec_options["offline"] = True
     tiny = model == "tiny"
-    train = TrainConfig(method=method or ("full" if tiny else "lora"), epochs=epochs if epochs is not None else (10 if tiny else 3),
-                        learning_rate=learning_rate if learning_rate is not None else (2e-3 if tiny else 2e-4),
+    train = TrainConfig(method=method or ("full" if tiny else "lora"), epochs=epochs if epochs is not None else (15 if tiny else 3),
+                        learning_rate=learning_rate if learning_rate is not None else (1e-3 if tiny else 2e-4),
                         batch_size=batch_size, grad_accum=grad_accum, bf16=bf16, gradient_checkpointing=gradient_checkpointing, seed=seed)
     return RunConfig(
         dataset=dataset, out=out, root=root, protocol=protocol, folds=fold or None, cache_root=cache,
@@ -84,8 +84,8 @@ def run(
     codec_dtype: str = typer.Option("float32", "--codec-dtype", help="XCodec2 precision: float32 (exact), tf32 (~1% of codes change) or bfloat16 (~11% change)."),
     model: str = typer.Option("tiny", "--model", help="tiny (embedded LM trained from scratch) or a hub id / local path, e.g. HKUSTAudio/Llasa-1B-Multilingual."),
     method: Optional[str] = typer.Option(None, "--method", help="full or lora (default: full for tiny, lora otherwise)."),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="Training epochs (default 10 for tiny, 3 otherwise)."),
-    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 2e-3 tiny, 2e-4 otherwise)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Training epochs (default 15 for tiny, 3 otherwise)."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 1e-3 tiny, 2e-4 otherwise)."),
     batch_size: int = typer.Option(16, "--batch-size", help="Training batch size per device."),
     grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
     encode_batch_size: int = typer.Option(16, "--encode-batch-size", help="Clips per codec batch."),

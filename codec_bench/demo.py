@@ -17,7 +17,7 @@ from .train import TrainConfig
 
 DEMO_TASKS = ("instruments", "mixtures")
 DEMO_SIZES = {"train": 600, "validation": 120, "test": 200}
-DEMO_TRAIN = TrainConfig(method="full", epochs=10, learning_rate=2e-3, batch_size=16)
+DEMO_TRAIN = TrainConfig(method="full", epochs=15, learning_rate=1e-3, batch_size=16)
 
 
 def run_demo(out: str | Path, sizes: dict[str, int] | None = None, train: TrainConfig | None = None,

@@ -169,7 +169,7 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
     if hasattr(model, "cuda") and _cuda():
         model.cuda()
     encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
-    base = {"codec": codec.cache_key(), "model": model_tag(config.model.name) + f"/{config.train.method}"}
+    base = {"codec": codec_label(codec), "model": model_tag(config.model.name) + f"/{config.train.method}"}
     scores = {s: _score(model, encoder, examples[s], manifest, config.progress) for s in config.eval.splits if examples.get(s)}
     records = scoring_records(manifest, scores, examples, folder, base | {"method": "llm_scoring"}, config.out)
     if config.eval.generation:
@@ -178,6 +178,13 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
             records.append(generation_record(manifest, split, examples[split], answers, folder, base, config.out))
     io.write_json(folder / "records.json", records)
     return records
+
+
+def codec_label(codec: Codec) -> str:
+    """The codec as results name it: its registry name, plus its precision when not the exact float32 (the cache
+    key is not used: a fitted codec has a new key per fold, and folds must aggregate)."""
+    dtype = getattr(codec, "dtype", "float32")
+    return codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
 
 
 def _cuda() -> bool:

@@ -51,7 +51,8 @@ def _aggregate_group(key: tuple, members: list[dict]) -> dict:
     for name in names:
         mean, std = mean_std([m["metrics"][name] for m in members])
         metrics[name] = {"mean": mean, "std": std}
-    headline = members[0].get("headline") or HEADLINE[members[0]["task"]]
+    # one headline per task, so every cell of a dataset's row shows the same metric (n/a where a run lacks it)
+    headline = HEADLINE.get(members[0]["task"]) or members[0].get("headline")
     return {**dict(zip(GROUP_KEYS, key)), "headline": headline, "metrics": metrics, "n_folds": len(members),
             "n_clips": sum(int(m["n_clips"]) for m in members), "folds": folds}
 
@@ -62,11 +63,14 @@ def _runs(rows: list[dict]) -> list[tuple[str, str, str]]:
 
 
 def run_labels(rows: list[dict]) -> dict[tuple[str, str, str], str]:
-    """``(method, codec, model)`` -> column name, leaving out the codec and/or model when all runs share it."""
+    """``(method, codec, model)`` -> column name, leaving out the codec and/or model when all LLM runs share it
+    (a baseline column is named by its method alone)."""
     runs = _runs(rows)
-    same_codec = len({codec for _, codec, _ in runs}) == 1
-    same_model = len({model for _, _, model in runs}) == 1
-    return {run: " · ".join([run[0]] + ([] if same_codec else [run[1]]) + ([] if same_model else [run[2]]))
+    llm_runs = [run for run in runs if not run[0].startswith("baseline_")]  # a baseline's method names it
+    same_codec = len({codec for _, codec, _ in llm_runs}) <= 1
+    same_model = len({model for _, _, model in llm_runs}) <= 1
+    return {run: run[0] if run[0].startswith("baseline_") else
+            " · ".join([run[0]] + ([] if same_codec else [run[1]]) + ([] if same_model else [run[2]]))
             for run in runs}
 
 
@@ -291,6 +295,24 @@ def _clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
     return lines
 
 
+def metrics_table(aggregated: list[dict], split: str = "test") -> str:
+    """Every metric of every run, one small table per dataset (percent, mean ± std over folds)."""
+    rows = [r for r in aggregated if r["split"] == split]
+    labels = run_labels(rows)
+    parts = []
+    for dataset, _ in _datasets(rows):
+        members = [r for r in rows if r["dataset"] == dataset]
+        names = list(dict.fromkeys(m for r in members for m in r["metrics"]))
+        lines = [f"**{dataset}** ({split})", "", "| run | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for r in members:
+            values = [r["metrics"].get(m) for m in names]
+            cells = ["–" if v is None else (f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}" if r["n_folds"] > 1 else f"{100 * v['mean']:.1f}")
+                     for v in values]
+            lines.append(f"| {labels[(r['method'], r['codec'], r['model'])]} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
 def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]]) -> dict[str, Path]:
     """Write results.json, report.md, radar.png and confusion_<dataset>_<method>.png into ``out_dir``.
 
@@ -309,7 +331,8 @@ def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: d
         paths[stem] = confusion_plot(truth, pred, classes, out_dir / f"{stem}.png", f"{dataset}: llm_scoring (test)")
     sections = ["# codec-bench results", "",
                 "Headline metric per dataset on the test split, in percent (mean ± sample std over folds).", "",
-                markdown_table(aggregated, "test"), "## Clips", "", *_clip_counts(aggregated, "test"), "",
+                markdown_table(aggregated, "test"), "## All metrics", "", metrics_table(aggregated, "test"),
+                "## Clips", "", *_clip_counts(aggregated, "test"), "",
                 "## Figures", "", "![radar](radar.png)", ""]
     sections += [f"![{stem}]({paths[stem].name})\n" for stem in paths if stem.startswith("confusion_")]
     write_text(paths["report"], "\n".join(sections))

@@ -36,8 +36,8 @@ class TrainConfig:
     """One training recipe. ``method`` is "full" or "lora"."""
 
     method: str = "full"
-    epochs: float = 10
-    learning_rate: float = 2e-3
+    epochs: float = 15
+    learning_rate: float = 1e-3
     batch_size: int = 16
     grad_accum: int = 1
     warmup_ratio: float = 0.1

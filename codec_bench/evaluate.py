@@ -16,6 +16,7 @@ position t scores the token at t + 1).
 
 from __future__ import annotations
 
+import inspect
 from typing import Sequence
 
 import numpy as np
@@ -32,8 +33,9 @@ class PrefixScorer:
     def __init__(self, model, prefix_ids: Sequence[int]):
         self.model = model
         self.device = next(model.parameters()).device
+        self.cache_name = cache_argument(model)
         out = model(input_ids=torch.tensor([list(prefix_ids)], device=self.device), use_cache=True, logits_to_keep=1)
-        self.cache = out.past_key_values
+        self.cache = out[self.cache_name]
         self.length = len(prefix_ids)
         self.last_logp = torch.log_softmax(out.logits[0, -1].float(), -1)
 
@@ -41,8 +43,8 @@ class PrefixScorer:
         """Append ``ids`` to the prefix (causal, through the cache)."""
         positions = torch.arange(self.length, self.length + len(ids), device=self.device)[None]
         out = self.model(input_ids=torch.tensor([list(ids)], device=self.device), position_ids=positions,
-                         past_key_values=self.cache, use_cache=True, logits_to_keep=1)
-        self.cache = out.past_key_values
+                         use_cache=True, logits_to_keep=1, **{self.cache_name: self.cache})
+        self.cache = out[self.cache_name]
         self.length += len(ids)
         self.last_logp = torch.log_softmax(out.logits[0, -1].float(), -1)
 
@@ -75,9 +77,15 @@ class PrefixScorer:
         mask = torch.zeros(allowed.shape, dtype=dtype, device=self.device).masked_fill(~allowed, torch.finfo(dtype).min)
         out = self.model(
             input_ids=torch.tensor([tokens], device=self.device), position_ids=torch.tensor([positions], device=self.device),
-            attention_mask=mask[None, None], past_key_values=self.cache, use_cache=True,
+            attention_mask=mask[None, None], use_cache=True, **{self.cache_name: self.cache},
         )
         return out.logits[0]
+
+
+def cache_argument(model) -> str:
+    """The name transformers uses for the KV cache: ``cache`` from 5.24 on, ``past_key_values`` before."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 @torch.inference_mode()

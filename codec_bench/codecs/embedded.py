@@ -51,7 +51,9 @@ class EmbeddedCodec(Codec):
         if len(frames) > self.max_fit_frames:
             frames = frames[rng.choice(len(frames), self.max_fit_frames, replace=False)]
         mean, std = frames.mean(0), frames.std(0) + 1e-5
-        kmeans = MiniBatchKMeans(self.codebook_size, random_state=self.seed, n_init=3, batch_size=4096, max_iter=100)
+        # a tiny training split may hold fewer frames than units: fit as many as it can, the rest stay unused
+        units = min(self.codebook_size, len(frames))
+        kmeans = MiniBatchKMeans(units, random_state=self.seed, n_init=3, batch_size=4096, max_iter=100)
         kmeans.fit((frames - mean) / std)
         self.state = {
             "centroids": torch.from_numpy(kmeans.cluster_centers_.astype(np.float32)),

@@ -1,0 +1,43 @@
+"""Shared tiny fixtures: everything offline, built by the tests themselves."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+TINY_LM = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1}
+CORPUS = ["Which sound is this? Answer with its name.", "dog bark, cat, siren", "dog bark", "cat", "siren"]
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama + tokenizer with Llasa's token strings and 16 speech tokens."""
+    from codec_bench.model import build_tiny_llm
+
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny-lm"), 16, CORPUS, seed=0, text_vocab_size=300, sizes=TINY_LM)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tiny_lm_dir):
+    from codec_bench.model import load_llm
+
+    model, tokenizer = load_llm(str(tiny_lm_dir), "float32")
+    return model.eval(), tokenizer
+
+
+def write_wave(path: Path, seconds: float = 0.3, rate: int = 16_000, channels: int = 1, freq: float = 440.0, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    wave = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(len(t))
+    data = np.stack([wave] * channels, 1) if channels > 1 else wave
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data.astype(np.float32), rate)
+    return path

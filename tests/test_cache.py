@@ -1,0 +1,87 @@
+"""Token cache: written once, resumable at shard level, keyed by codec identity, skips recorded."""
+
+import numpy as np
+import pytest
+
+from codec_bench import io
+from codec_bench.cache import TokenCache
+from codec_bench.codecs.base import Codec
+from codec_bench.data.manifest import Clip
+from codec_bench.errors import CodecBenchError
+from conftest import write_wave
+
+
+class CountingCodec(Codec):
+    """Deterministic toy codec: one code per 20 ms, the frame's peak quantized to 8 levels; counts its clips."""
+
+    name = "counting"
+
+    def __init__(self, levels: int = 8, fail_after: int | None = None):
+        self.sample_rate_hz, self.frame_rate_hz, self.num_codebooks, self.codebook_size = 16_000, 50.0, 1, levels
+        self.encoded, self.fail_after = 0, fail_after
+
+    def encode_preprocessed(self, items):
+        if self.fail_after is not None and self.encoded >= self.fail_after:
+            raise KeyboardInterrupt("killed")
+        self.encoded += len(items)
+        return [np.minimum(np.abs(w[: len(w) // 320 * 320]).reshape(-1, 320).max(1) * self.codebook_size, self.codebook_size - 1)
+                .astype(np.int64)[None] for w in items]
+
+    def identity(self):
+        return {"codec": "counting", "levels": self.codebook_size}
+
+
+def clips(tmp_path, n=6):
+    return [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.2 + 0.02 * i, freq=200 + 50 * i)), ("x",), "train")
+            for i in range(n)]
+
+
+def test_build_then_load(tmp_path):
+    codec, items = CountingCodec(), clips(tmp_path)
+    cache = TokenCache(tmp_path / "cache", "toy", codec)
+    assert cache.build(items, batch_size=2, progress=False) == {"encoded": 6, "cached": 0, "skipped": 0}
+    codes, errors = cache.load()
+    assert set(codes) == {c.id for c in items} and not errors
+    assert codes["c0"].shape == (1, 10) and codes["c5"].shape == (1, 15)
+    again = CountingCodec()
+    TokenCache(tmp_path / "cache", "toy", again).build(items, progress=False)
+    assert again.encoded == 0  # everything was cached
+
+
+def test_killed_encode_resumes_without_recomputing(tmp_path):
+    items = clips(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        TokenCache(tmp_path / "cache", "toy", CountingCodec(fail_after=4)).build(items, batch_size=2, shard_size=2, progress=False)
+    folder = tmp_path / "cache" / "toy" / CountingCodec().cache_key()
+    assert len(list(folder.glob("shard-*.parquet"))) == 2
+    (folder / "shard-r0-00099.parquet.tmp-1").write_bytes(b"half written")  # a partial file is never read
+    resumed = CountingCodec()
+    counts = TokenCache(tmp_path / "cache", "toy", resumed).build(items, batch_size=2, shard_size=2, progress=False)
+    assert resumed.encoded == 2 and counts["cached"] == 4
+    codes, _ = TokenCache(tmp_path / "cache", "toy", resumed).load()
+    fresh = CountingCodec()
+    TokenCache(tmp_path / "fresh", "toy", fresh).build(items, progress=False)
+    reference, _ = TokenCache(tmp_path / "fresh", "toy", fresh).load()
+    assert all(np.array_equal(codes[k], reference[k]) for k in reference)
+
+
+def test_other_codec_config_gets_another_folder_and_tampering_is_caught(tmp_path):
+    items = clips(tmp_path, 2)
+    a, b = TokenCache(tmp_path / "c", "toy", CountingCodec(8)), TokenCache(tmp_path / "c", "toy", CountingCodec(16))
+    assert a.folder != b.folder
+    a.build(items, progress=False)
+    header = io.read_json(a.folder / "cache.json")
+    header["identity"]["levels"] = 99
+    io.write_json(a.folder / "cache.json", header)
+    with pytest.raises(CodecBenchError, match="another codec configuration"):
+        TokenCache(tmp_path / "c", "toy", CountingCodec(8))
+
+
+def test_bad_audio_is_a_recorded_skip(tmp_path):
+    items = clips(tmp_path, 2)
+    (tmp_path / "bad.wav").write_bytes(b"junk")
+    items.append(Clip("bad", str(tmp_path / "bad.wav"), ("x",), "train"))
+    cache = TokenCache(tmp_path / "cache", "toy", CountingCodec())
+    assert cache.build(items, progress=False)["skipped"] == 1
+    codes, errors = cache.load()
+    assert set(codes) == {"c0", "c1"} and "cannot decode" in errors["bad"]

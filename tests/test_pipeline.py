@@ -1,0 +1,149 @@
+"""End to end on the CPU: the demo at a reduced size through the CLI, resume, the CSV dataset, XCodec2 + LoRA."""
+
+import json
+import os
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from codec_bench import io
+from codec_bench.cli import app
+from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig
+from codec_bench.model import PromptEncoder, build_tiny_llm, load_llm
+from codec_bench.pipeline import load_trained, run
+from codec_bench.prompts import build_example
+from codec_bench.train import AnswerOnlyTrainer, TrainConfig, train
+from conftest import CORPUS, TINY_LM, write_wave
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = runner.invoke(app, ["demo", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_demo_writes_a_report_on_held_out_clips(demo_out):
+    results = io.read_json(demo_out / "results.json")
+    test_rows = {(r["dataset"], r["method"]): r for r in results["records"] if r["split"] == "test"}
+    assert {("instruments", "llm_scoring"), ("instruments", "llm_generation"), ("instruments", "baseline_logmel_logreg"),
+            ("mixtures", "llm_scoring"), ("mixtures", "baseline_logmel_logreg")} <= set(test_rows)
+    assert set(test_rows[("instruments", "llm_scoring")]["metrics"]) == {"accuracy", "macro_f1"}
+    assert set(test_rows[("mixtures", "llm_scoring")]["metrics"]) == {"micro_f1", "macro_f1", "map"}
+    for name in ("report.md", "radar.png", "confusion_instruments_llm_scoring.png"):
+        assert (demo_out / name).stat().st_size > 0
+    # the scored clips are the test split and none of them was trained on
+    run_dir = next((demo_out / "instruments").glob("embedded-*"))
+    train_ids = {r["id"] for r in io.read_jsonl(run_dir / "prompts" / "train.jsonl")}
+    scored = io.read_jsonl(demo_out / test_rows[("instruments", "llm_scoring")]["predictions"])
+    assert len(scored) == 40 and not train_ids & {r["id"] for r in scored}
+    assert abs(sum(scored[0]["probabilities"].values()) - 1) < 1e-4
+
+
+def test_demo_rerun_resumes_without_recomputing(demo_out):
+    done = next((demo_out / "instruments").glob("embedded-*")) / "model" / "train_done.json"
+    before = done.stat().st_mtime_ns
+    result = runner.invoke(app, ["demo", "--quick", "--out", str(demo_out)])
+    assert result.exit_code == 0, result.output
+    assert done.stat().st_mtime_ns == before
+    assert "0 encoded" in result.output or "from cache" in result.output
+
+
+def test_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    lm = build_tiny_llm(tmp_path / "lm", 16, CORPUS, sizes=TINY_LM, text_vocab_size=300)
+    model, tokenizer = load_llm(str(lm), "float32")
+    encoder = PromptEncoder(tokenizer, 16)
+    examples = [build_example(str(i), "Which sound is this?", torch.randint(0, 16, (1, 6)).numpy(), 16, [["cat"], ["siren"]][i % 2]) for i in range(16)]
+    config = TrainConfig(epochs=3, batch_size=8, learning_rate=1e-3)  # 2 steps per epoch, a checkpoint each epoch
+    calls = {"n": 0}
+    original = AnswerOnlyTrainer.compute_loss
+
+    def dies_in_epoch_three(self, *args, **kwargs):
+        calls["n"] += self.model.training
+        if calls["n"] == 5 and self.model.training:  # the first step of epoch 3
+            raise KeyboardInterrupt("killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AnswerOnlyTrainer, "compute_loss", dies_in_epoch_three)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "run", config, progress=False)
+    assert not (tmp_path / "run" / "model" / "train_done.json").exists()
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    monkeypatch.setattr(AnswerOnlyTrainer, "compute_loss", original)
+    model, _ = load_llm(str(lm), "float32")
+    final = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "run", config, progress=False)
+    state = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text())
+    assert io.read_json(final / "train_done.json")["steps"] == 6
+    assert len([h for h in state["log_history"] if "eval_loss" in h]) == 3  # epochs 1-2 from before, 3 after resume
+
+
+def _csv_folder(root, n=12):
+    rows = ["path,label,split"]
+    for i in range(n):
+        label = ["dog bark", "siren"][i % 2]
+        split = ["train", "train", "train", "train", "validation", "test"][i % 6] if i < 12 else "train"
+        rows.append(f"{label.replace(' ', '_')}/{i}.wav,{label},{split}")
+        write_wave(root / label.replace(" ", "_") / f"{i}.wav", seconds=0.3, rate=44_100 if i % 3 == 0 else 16_000,
+                   channels=2 if i % 4 == 0 else 1, freq=300 if label == "siren" else 900, seed=i)
+    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_run_on_a_csv_folder_with_the_cli(tmp_path):
+    root = _csv_folder(tmp_path / "data")
+    (root / "siren" / "bad.wav").write_bytes(b"not audio")
+    with open(root / "metadata.csv", "a") as f:
+        f.write("siren/bad.wav,siren,train\n")
+    result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(tmp_path / "out"), "--epochs", "1", "--no-generation"])
+    assert result.exit_code == 0, result.output
+    assert "1 clips skipped while encoding" in result.output.replace("\n", " ")
+    records = io.read_json(tmp_path / "out" / "results.json")["records"]
+    assert {r["method"] for r in records} == {"llm_scoring", "baseline_logmel_logreg"}
+    assert {r["n_clips"] for r in records if r["split"] == "test"} == {2}
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
+    from codec_bench.cli import main
+    import sys
+
+    argv = sys.argv
+    sys.argv = ["codec-bench", "prepare", "esc50", "--root", str(tmp_path)]
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        sys.argv = argv
+    assert exit_info.value.code == 2
+
+
+def test_datasets_command_lists_every_dataset():
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 0
+    for name in ("esc50", "urbansound8k", "fsd50k", "ravdess", "timit", "csv", "instruments", "clotho_aqa"):
+        assert name in result.output
+
+
+def test_xcodec2_tokens_and_lora_on_a_llasa_layout_model(tmp_path):
+    from test_xcodec2 import tiny_model
+
+    tiny_model().save_pretrained(tmp_path / "xcodec2")
+    lm = build_tiny_llm(tmp_path / "llasa-tiny", 65_536, CORPUS, sizes=TINY_LM, text_vocab_size=300)
+    config = RunConfig(
+        dataset="csv", out=tmp_path / "out", root=_csv_folder(tmp_path / "data"),
+        codec=CodecConfig("xcodec2", {"model_id": str(tmp_path / "xcodec2"), "device": "cpu"}, batch_size=4),
+        model=ModelConfig(name=str(lm), dtype="float32"), train=TrainConfig(method="lora", max_steps=2, batch_size=4),
+        eval=EvalConfig(generation=False), baseline=False, progress=False,
+    )
+    records = run(config)
+    assert {(r["method"], r["split"]) for r in records} == {("llm_scoring", "validation"), ("llm_scoring", "test")}
+    assert records[0]["codec"] == "xcodec2"
+    run_dir = next((tmp_path / "out" / "csv").glob("xcodec2-*"))
+    assert (run_dir / "model" / "adapter_config.json").is_file() and (run_dir / "model" / "adapter_model.safetensors").is_file()
+    prompt = io.read_jsonl(run_dir / "prompts" / "test.jsonl")[0]["prompt"]
+    assert prompt.count("<|s_") == 15  # 0.3 s at 50 tokens/s
+    model, _ = load_trained(run_dir / "model", config)
+    assert not hasattr(model, "peft_config")  # adapter merged for evaluation

@@ -48,7 +48,7 @@ def run(config: RunConfig, stop_after: str = "all") -> list[dict]:
         raise CodecBenchError(f"unknown stage {stop_after!r}; choose one of {', '.join(STAGES)}")
     spec = data.get_spec(config.dataset)
     protocol = config.protocol or spec.protocols[0]
-    folds = config.folds or spec.fold_names(protocol)
+    folds = config.folds or (spec.fold_names(protocol) if config.source == "local" else [None])  # a mirror has one split
     records: list[dict] = []
     for fold in folds:
         manifest = prepare_manifest(config, protocol, fold)

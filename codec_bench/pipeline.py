@@ -153,10 +153,11 @@ def load_trained(model_dir: Path, config: RunConfig):
         from peft import PeftModel
 
         base_id = io.read_json(model_dir / "adapter_config.json")["base_model_name_or_path"]
-        model, tokenizer = load_llm(base_id, config.model.dtype, config.model.offline)
+        model, tokenizer = load_llm(base_id, config.model.dtype, config.model.offline, attn_implementation="sdpa")
         model = PeftModel.from_pretrained(model, str(model_dir)).merge_and_unload()
         return model, tokenizer
-    return load_llm(str(model_dir), config.model.dtype, config.model.offline)
+    # scoring passes a 4-D tree mask, which SDPA takes and flash-attention does not
+    return load_llm(str(model_dir), config.model.dtype, config.model.offline, attn_implementation="sdpa")
 
 
 def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_dir: Path,

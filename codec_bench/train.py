@@ -152,6 +152,9 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example
             f"CUDA out of memory while training in {run_dir}; lower --batch-size (and raise --grad-accum), "
             "or add --gradient-checkpointing"
         ) from err
+    fsdp = getattr(trainer.accelerator.state, "fsdp_plugin", None)
+    if fsdp is not None:  # sharded checkpoints while training; one full set of weights at the end
+        fsdp.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(final))
     trainable, total = parameter_count(model)
     io.write_json(final / "train_done.json", {

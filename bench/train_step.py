@@ -104,11 +104,30 @@ def length_grouped_batches(examples: list[dict], size: int, seed: int, mega: int
 
 def full_logits_loss(model, batch: Batch) -> torch.Tensor:
     """(a): transformers' causal-LM loss over logits at every position."""
+    _checkpointing(model, False)
     return model(**batch, use_cache=False).loss
+
+
+def _checkpointing(model, on: bool) -> None:
+    """Each variant sets the activation checkpointing it wants before its forward (the step's backward follows
+    before the next variant's forward, so the setting holds for the whole step)."""
+    if model.is_gradient_checkpointing != on:
+        model.gradient_checkpointing_enable() if on else model.gradient_checkpointing_disable()
+
+
+def checkpointed_answer_only_loss(model, batch: Batch) -> torch.Tensor:
+    """(d): (c) with activation checkpointing (``--gradient-checkpointing`` of ``codec-bench run``)."""
+    _checkpointing(model, True)
+    return _answer_only(model, batch)
 
 
 def answer_only_loss(model, batch: Batch) -> torch.Tensor:
     """(b)/(c): what ``AnswerOnlyTrainer.compute_loss`` does."""
+    _checkpointing(model, False)
+    return _answer_only(model, batch)
+
+
+def _answer_only(model, batch: Batch) -> torch.Tensor:
     inputs = dict(batch)
     labels = inputs.pop("labels")
     logits = model(**inputs, logits_to_keep=answer_span(labels), use_cache=False).logits
@@ -219,13 +238,16 @@ def main() -> None:
     plain = random_batches(examples, batch_size)
     grouped = length_grouped_batches(examples, batch_size, seed=3)
     left = LeftPadCollator(PAD_ID)
+    left64 = LeftPadCollator(PAD_ID, 64)  # as train() pads on a GPU: one kernel choice per 64-token bucket
     variants = [
         ("(a) full logits, right-padded, HF loss", full_logits_loss, [right_pad(b) for b in plain],
          [right_pad(b) for b in random_batches(warmup, batch_size)]),
         ("(b) answer-only logits, left-padded", answer_only_loss, [left(b) for b in plain],
          [left(b) for b in random_batches(warmup, batch_size)]),
-        ("(c) (b) + length-grouped batches", answer_only_loss, [left(b) for b in grouped],
-         [left(b) for b in random_batches(warmup, batch_size)]),
+        ("(c) (b) + length-grouped, padded to x64", answer_only_loss, [left64(b) for b in grouped],
+         [left64(b) for b in random_batches(warmup, batch_size)]),
+        ("(d) (c) + activation checkpointing", checkpointed_answer_only_loss, [left64(b) for b in grouped],
+         [left64(b) for b in random_batches(warmup, batch_size)]),
     ]
     results = run_interleaved(model, [(loss_fn, batches, warm) for _, loss_fn, batches, warm in variants], device,
                               autocast)

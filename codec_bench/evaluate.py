@@ -28,19 +28,26 @@ from .prompts import Example, parse_answer
 
 
 class PrefixScorer:
-    """Log-likelihoods of many continuations of one prefix, from its KV cache."""
+    """Log-likelihoods of many continuations of one prefix: one forward over prefix + candidate tree, then the
+    prefix's KV cache for later steps."""
 
     def __init__(self, model, prefix_ids: Sequence[int]):
         self.model = model
         self.device = next(model.parameters()).device
         self.cache_name = cache_argument(model)
-        out = model(input_ids=torch.tensor([list(prefix_ids)], device=self.device), use_cache=True, logits_to_keep=1)
-        self.cache = out[self.cache_name]
-        self.length = len(prefix_ids)
-        self.last_logp = torch.log_softmax(out.logits[0, -1].float(), -1)
+        self.prefix = list(prefix_ids)
+        self.cache = None  # filled by the first score() or extend()
+        self.length = len(self.prefix)
+        self.last_logp: torch.Tensor | None = None
 
     def extend(self, ids: Sequence[int]) -> None:
         """Append ``ids`` to the prefix (causal, through the cache)."""
+        if self.cache is None:  # nothing run yet: the prefix and the new ids are one causal pass
+            self.prefix += list(ids)
+            self.length = len(self.prefix)
+            out = self.model(input_ids=torch.tensor([self.prefix], device=self.device), use_cache=True, logits_to_keep=1)
+            self.cache, self.last_logp = out[self.cache_name], torch.log_softmax(out.logits[0, -1].float(), -1)
+            return
         positions = torch.arange(self.length, self.length + len(ids), device=self.device)[None]
         out = self.model(input_ids=torch.tensor([list(ids)], device=self.device), position_ids=positions,
                          use_cache=True, logits_to_keep=1, **{self.cache_name: self.cache})
@@ -50,17 +57,18 @@ class PrefixScorer:
 
     def score(self, candidates: Sequence[Sequence[int]]) -> np.ndarray:
         """``(n_candidates,)`` float64: log P(candidate | prefix), summed over its tokens."""
-        totals = self.last_logp[[c[0] for c in candidates]].double()
         bodies = [list(c[:-1]) for c in candidates]  # a candidate's last token is predicted, never fed
-        if not any(bodies):
-            return totals.cpu().numpy()
         tokens, positions, owner, starts = [], [], [], []
         for index, body in enumerate(bodies):
             starts.append(len(tokens))
             tokens += body
             positions += range(self.length, self.length + len(body))
             owner += [index] * len(body)
-        logp = torch.log_softmax(self._tree_logits(tokens, positions, owner).float(), -1)
+        tree_logits = self._tree_logits(tokens, positions, owner)
+        totals = self.last_logp[[c[0] for c in candidates]].double()
+        if not tokens:
+            return totals.cpu().numpy()
+        logp = torch.log_softmax(tree_logits.float(), -1)
         for index, cand in enumerate(candidates):
             if len(cand) > 1:
                 rows = torch.arange(starts[index], starts[index] + len(cand) - 1, device=self.device)
@@ -69,16 +77,31 @@ class PrefixScorer:
         return totals.cpu().numpy()
 
     def _tree_logits(self, tokens: list[int], positions: list[int], owner: list[int]) -> torch.Tensor:
-        owner_t = torch.tensor(owner, device=self.device)
-        order = torch.arange(len(tokens), device=self.device)
-        tree = (owner_t[:, None] == owner_t[None, :]) & (order[None, :] <= order[:, None])
-        allowed = torch.cat([torch.ones(len(tokens), self.length, dtype=torch.bool, device=self.device), tree], 1)
+        """Logits of the tree tokens ``(len(tokens), vocab)``; sets ``last_logp`` on the first call.
+
+        The first call runs the prefix and the tree in ONE forward (prefix causal, each candidate attending to
+        the prefix and its own earlier tokens), so scoring costs one pass over prompt + candidates; later calls
+        (after ``extend``) run the tree over the cached prefix. The tree is cropped off the cache afterwards.
+        """
+        first = self.cache is None
+        head = self.prefix if first else []
+        owner_t = torch.tensor([-1] * len(head) + owner, device=self.device)
+        order = torch.arange(len(head) + len(tokens), device=self.device)
+        # causal within the prefix; the tree sees the whole prefix and its own branch only
+        visible = (order[None, :] <= order[:, None]) & ((owner_t[None, :] == -1) | (owner_t[None, :] == owner_t[:, None]))
+        allowed = visible if first else torch.cat([torch.ones(len(tokens), self.length, dtype=torch.bool, device=self.device), visible], 1)
         dtype = next(self.model.parameters()).dtype
         mask = torch.zeros(allowed.shape, dtype=dtype, device=self.device).masked_fill(~allowed, torch.finfo(dtype).min)
         out = self.model(
-            input_ids=torch.tensor([tokens], device=self.device), position_ids=torch.tensor([positions], device=self.device),
-            attention_mask=mask[None, None], use_cache=True, **{self.cache_name: self.cache},
+            input_ids=torch.tensor([head + tokens], device=self.device),
+            position_ids=torch.tensor([list(range(len(head))) + positions], device=self.device),
+            attention_mask=mask[None, None], use_cache=True, logits_to_keep=len(tokens) + 1 if first else 0,
+            **({} if first else {self.cache_name: self.cache}),
         )
+        self.cache = out[self.cache_name]
+        if first:
+            self.last_logp = torch.log_softmax(out.logits[0, 0].float(), -1)
+            return out.logits[0, 1:]
         return out.logits[0]
 
 

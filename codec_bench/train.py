@@ -77,11 +77,13 @@ def answer_span(labels: torch.Tensor) -> int:
 class LeftPadCollator:
     """Left-pad ``input_ids``/``labels`` and add ``attention_mask`` and ``position_ids`` for real tokens."""
 
-    def __init__(self, pad_id: int):
+    def __init__(self, pad_id: int, pad_to_multiple_of: int = 1):
         self.pad_id = pad_id
+        self.multiple = pad_to_multiple_of  # fewer distinct shapes: GPU kernels are picked once per shape
 
     def __call__(self, features: Sequence[dict]) -> dict[str, torch.Tensor]:
         length = max(len(f["input_ids"]) for f in features)
+        length = -(-length // self.multiple) * self.multiple
         ids = torch.full((len(features), length), self.pad_id, dtype=torch.long)
         labels = torch.full((len(features), length), IGNORE, dtype=torch.long)
         mask = torch.zeros((len(features), length), dtype=torch.long)
@@ -141,7 +143,7 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example
     args = _training_arguments(run_dir / "checkpoints", config, len(train_set), progress, has_validation=len(val_set) > 0)
     trainer = AnswerOnlyTrainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
-        data_collator=LeftPadCollator(encoder.pad_id), processing_class=tokenizer,
+        data_collator=LeftPadCollator(encoder.pad_id, 64 if torch.cuda.is_available() else 1), processing_class=tokenizer,
     )
     checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"))
     start = time.time()

@@ -73,6 +73,9 @@ def prepare_manifest(config: RunConfig, protocol: str, fold: str | None) -> Mani
 
 
 def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> list[dict]:
+    if manifest.task == "aqa" and stop_after != "encode":
+        raise CodecBenchError(f"{manifest.dataset}: question answering is not trainable yet (its loader is); "
+                              "use `codec-bench encode` to cache its tokens")
     folder = Path(config.out) / manifest.name
     codec = make_codec(config.codec.name, **config.codec.options)
     fit_codec(codec, manifest.split("train"), Path(config.cache_folder) / manifest.dataset, config.progress)

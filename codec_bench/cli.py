@@ -32,9 +32,11 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
 
 
-def _run_config(dataset: str, root, out, protocol, fold, codec, codec_model, codec_dtype, model, method, epochs,
-                learning_rate, batch_size, grad_accum, encode_batch_size, workers, max_seconds, offline, bf16,
-                gradient_checkpointing, generation, cache, source, seed):
+def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fold=None, codec="embedded", codec_model=None,
+                codec_dtype="float32", model="tiny", method=None, epochs=None, learning_rate=None, batch_size=16,
+                grad_accum=1, encode_batch_size=16, workers=0, max_seconds=30.0, offline=False, bf16=False,
+                gradient_checkpointing=False, generation=True, cache=None, source="local", seed=0, stage="all"):
+    """Command-line options -> RunConfig; the defaults depend on the model (tiny: full training from scratch)."""
     from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig
     from .train import TrainConfig
 
@@ -104,10 +106,8 @@ def run(
     from . import pipeline
 
     _quiet_libraries()
-    config = _run_config(dataset, root, out, protocol, fold, codec, codec_model, codec_dtype, model, method, epochs,
-                         learning_rate, batch_size, grad_accum, encode_batch_size, workers, max_seconds, offline, bf16,
-                         gradient_checkpointing, generation, cache, source, seed)
-    pipeline.run(config, stop_after=stage)
+    options = {k: v for k, v in locals().items() if k != "pipeline"}
+    pipeline.run(_run_config(**options), stop_after=stage)
     if stage == "all" and int(os.environ.get("RANK", 0)) == 0:
         paths = pipeline.write_run_report(out)
         console.print(paths["report"].read_text())
@@ -133,9 +133,8 @@ def encode(
     from . import pipeline
 
     _quiet_libraries()
-    config = _run_config(dataset, root, out, protocol, None, codec, codec_model, codec_dtype, "tiny", None, None, None, 16, 1,
-                         encode_batch_size, workers, max_seconds, offline, False, False, False, cache, source, 0)
-    pipeline.run(config, stop_after="encode")
+    options = {k: v for k, v in locals().items() if k != "pipeline"}
+    pipeline.run(_run_config(**options), stop_after="encode")
 
 
 @app.command("datasets")

@@ -7,10 +7,16 @@ cache is copied, and the log-likelihood of every candidate comes from next-token
 position t scores the token at t + 1).
 
 - single-label: candidates are "label<END>"; probabilities are the softmax of their log-likelihoods.
-- multi-label ("item" scoring): the next answer item is one of "label, " or "label<END>". Following the greedy
-  answer path item by item, each label's probability is the largest probability it gets as the next item.
-  Answers are sorted, so a label that comes after another present label only shows up once the path reaches
-  it; per-label thresholds are tuned on the validation split.
+- multi-label, two ways to get a probability per label; the pipeline keeps, per run, the one with the higher
+  micro-F1 on the validation split (thresholds tuned there too):
+  * "label_sets": every label set seen in training is a candidate answer ("a, b<END>"); a label's probability
+    is the summed probability of the sets that hold it. Exact for the answers the model was taught; used
+    while the training split has at most 512 distinct sets.
+  * "item_path": the next answer item is one of "label, " or "label<END>"; following the greedy answer path
+    item by item, each label's probability is the largest it gets as the next item (scales to any number of
+    labels; sorted answers mean a label shows up once the path reaches it).
+  Measured on the demo's ``mixtures`` validation split: label_sets micro-F1 0.782, item_path 0.767, the first
+  item alone 0.693.
 - generation: greedy decoding until <|TEXT_GENERATION_END|>, parsed into labels, exact match.
 """
 
@@ -139,6 +145,22 @@ def score_multi_label(model, encoder: PromptEncoder, examples: Sequence[Example]
             if best >= n:
                 break
             scorer.extend(candidates[best])
+    return out
+
+
+@torch.inference_mode()
+def score_label_sets(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str],
+                     label_sets: Sequence[tuple[str, ...]], progress: bool = True) -> np.ndarray:
+    """``(n_examples, n_classes)`` per-label marginals: every label set seen in training is a candidate answer,
+    the candidates' probabilities (softmax of their log-likelihoods) are summed over the sets holding each label."""
+    candidates = [encoder.answer_ids(answer) for answer in label_sets]
+    index = {c: i for i, c in enumerate(classes)}
+    member = np.zeros((len(label_sets), len(classes)))
+    for row, answer in enumerate(label_sets):
+        member[row, [index[l] for l in answer if l in index]] = 1
+    out = np.zeros((len(examples), len(classes)))
+    for i, example in enumerate(_progress(examples, "scoring", progress)):
+        out[i] = _softmax(PrefixScorer(model, encoder.prompt_ids(example.prompt)).score(candidates)) @ member
     return out
 
 

@@ -28,7 +28,7 @@ from .config import EMBEDDED_MODEL, RunConfig
 from .data import manifest as manifests
 from .data.manifest import Manifest
 from .errors import CodecBenchError
-from .evaluate import generate_answers, score_multi_label, score_single_label
+from .evaluate import generate_answers, score_label_sets, score_multi_label, score_single_label
 from .metrics import HEADLINE, apply_thresholds, multi_label_metrics, single_label_metrics, tune_thresholds
 from .model import PromptEncoder, build_tiny_llm, load_llm
 from .prompts import ITEM_SEPARATOR, Example, build_example
@@ -174,7 +174,12 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
         model.cuda()
     encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
     base = {"codec": codec_label(codec), "model": model_tag(config.model.name) + f"/{config.train.method}"}
-    scores = {s: _score(model, encoder, examples[s], manifest, config.progress) for s in config.eval.splits if examples.get(s)}
+    splits = [s for s in config.eval.splits if examples.get(s)]
+    if manifest.task == "multi_label":
+        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
+        io.write_json(folder / "multi_label_scoring.json", choice)
+    else:
+        scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
     records = scoring_records(manifest, scores, examples, folder, base | {"method": "llm_scoring"}, config.out)
     if config.eval.generation:
         for split in scores:
@@ -197,10 +202,30 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _score(model, encoder, examples, manifest: Manifest, progress: bool) -> np.ndarray:
-    if manifest.task == "multi_label":
-        return score_multi_label(model, encoder, examples, manifest.classes, progress=progress)
-    return score_single_label(model, encoder, examples, manifest.classes, progress=progress)
+MAX_LABEL_SETS = 512
+
+
+def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], splits: list[str], manifest: Manifest,
+                           progress: bool) -> tuple[dict[str, np.ndarray], dict]:
+    """Per-label probabilities from the scoring method with the best validation micro-F1 (see ``evaluate``)."""
+    label_sets = sorted({e.answer_items for e in examples["train"]})
+    methods = {"item_path": lambda ex: score_multi_label(model, encoder, ex, manifest.classes, progress=progress)}
+    if len(label_sets) <= MAX_LABEL_SETS:
+        methods["label_sets"] = lambda ex: score_label_sets(model, encoder, ex, manifest.classes, label_sets, progress)
+    choice: dict = {"validation_micro_f1": {}}
+    scores_by_method: dict[str, dict[str, np.ndarray]] = {}
+    if "validation" in splits and len(methods) > 1:
+        truth = truth_matrix([e.answer_items for e in examples["validation"]], manifest.classes)
+        for name, method in methods.items():
+            validation = method(examples["validation"])
+            predicted = apply_thresholds(validation, tune_thresholds(truth, validation))
+            choice["validation_micro_f1"][name] = multi_label_metrics(truth, validation, predicted)["micro_f1"]
+            scores_by_method[name] = {"validation": validation}
+        choice["method"] = max(choice["validation_micro_f1"], key=choice["validation_micro_f1"].get)
+    else:
+        choice["method"] = "label_sets" if "label_sets" in methods else "item_path"
+    chosen = scores_by_method.get(choice["method"], {})
+    return {s: chosen[s] if s in chosen else methods[choice["method"]](examples[s]) for s in splits}, choice
 
 
 def truth_matrix(label_sets: list[tuple[str, ...]], classes: list[str]) -> np.ndarray:

@@ -56,3 +56,15 @@ def test_generation_returns_parsed_items(tiny_lm):
     model, tokenizer = tiny_lm
     answers = generate_answers(model, PromptEncoder(tokenizer, 16), _examples(3), max_new_tokens=4, batch_size=2, progress=False)
     assert len(answers) == 3 and all(isinstance(a, tuple) for a in answers)
+
+
+def test_label_set_marginals(tiny_lm):
+    from codec_bench.evaluate import score_label_sets
+
+    model, tokenizer = tiny_lm
+    encoder = PromptEncoder(tokenizer, 16)
+    sets = [("cat",), ("cat", "siren"), ("dog bark",)]
+    probabilities = score_label_sets(model, encoder, _examples(2), ["cat", "dog bark", "siren"], sets, progress=False)
+    # every set holds cat or dog bark, never both: their marginals sum to 1; siren only with cat
+    np.testing.assert_allclose(probabilities[:, 0] + probabilities[:, 1], 1.0, rtol=1e-6)
+    assert np.all(probabilities[:, 2] < probabilities[:, 0])

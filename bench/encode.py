@@ -31,33 +31,17 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from transformers import Xcodec2Config, Xcodec2Model
+from transformers import Xcodec2Model
 
 from codec_bench.codecs.xcodec2 import Xcodec2Codec
+from codec_bench.debug import random_xcodec2, small_xcodec2_config
 
 SR = 16_000
 
 
-def small_config() -> Xcodec2Config:
-    """The real 50 Hz frame rate and 65,536 FSQ codes, widths and depths cut so a 2-core CPU runs it."""
-    semantic = {"model_type": "wav2vec2-bert", "hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                "intermediate_size": 256, "output_hidden_size": 128, "conv_depthwise_kernel_size": 31}
-    return Xcodec2Config(hidden_size=128, intermediate_size=256, num_hidden_layers=1, num_attention_heads=4,
-                         num_key_value_heads=4, head_dim=32, encoder_hidden_size=4, semantic_model_config=semantic,
-                         quantization_dim=128 + 128)
-
-
 def build_model(real_size: bool, device: torch.device, seed: int = 0) -> Xcodec2Model:
-    """Random weights. The default init (std 0.02) sends every frame to one code, so weights get fan-in scale."""
-    torch.manual_seed(seed)
-    with torch.device(device):
-        model = Xcodec2Model(Xcodec2Config() if real_size else small_config())
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (torch.nn.Linear, torch.nn.Conv1d)):
-                module.weight.normal_(0, module.weight[0].numel() ** -0.5)
-        model.quantizer.project_in.weight.mul_(3)
-    return model.eval()
+    """Random weights of the real config (629M parameters) or a small one (fan-in scaled: varied codes)."""
+    return random_xcodec2(None if real_size else small_xcodec2_config(), device, seed)
 
 
 def synthetic_clips(count: int, seconds: float, seed: int = 0) -> list[np.ndarray]:

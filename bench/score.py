@@ -26,35 +26,17 @@ from typing import Callable
 
 import numpy as np
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from codec_bench.evaluate import PrefixScorer
+from codec_bench.debug import random_llama
 from codec_bench.model import default_attention
-
-LLASA_1B = {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
-            "num_key_value_heads": 8, "vocab_size": 193_800}
-SMALL = {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4, "num_attention_heads": 4,
-         "num_key_value_heads": 2, "vocab_size": 32_000}
 
 
 def build_model(real_size: bool, device: torch.device, dtype: torch.dtype, seed: int = 0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    config = LlamaConfig(**(LLASA_1B if real_size else SMALL), tie_word_embeddings=True, max_position_embeddings=4096)
-    config._attn_implementation = default_attention()
-    with torch.device(device):
-        model = spread_weights(LlamaForCausalLM(config))
+    model = random_llama(real_size, device, seed)
+    model.config._attn_implementation = default_attention()
     return model.to(dtype).eval()
-
-
-@torch.no_grad()
-def spread_weights(model: LlamaForCausalLM) -> LlamaForCausalLM:
-    """Fan-in scale weights: the default init (std 0.02) gives near-uniform next-token distributions, which
-    would make the equality check below pass for almost any bug."""
-    for module in model.modules():
-        if isinstance(module, torch.nn.Linear) and module.weight is not model.model.embed_tokens.weight:
-            module.weight.normal_(0, module.in_features ** -0.5)
-    model.model.embed_tokens.weight.normal_(0, 3 * model.config.hidden_size ** -0.5)  # tied: logits std ~3
-    return model
 
 
 def candidate_loglik(logits: torch.Tensor, prompt_length: int, candidates: torch.Tensor) -> torch.Tensor:

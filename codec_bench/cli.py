@@ -20,6 +20,12 @@ console = Console()
 OUT = typer.Option(Path("runs"), "--out", help="Output folder: manifests, token cache, runs, report.")
 ROOT = typer.Option(None, "--root", help="Folder of the unpacked corpus in its official layout (see `codec-bench datasets`).")
 PROTOCOL = typer.Option(None, "--protocol", help="Split protocol (default: the dataset's first; see `codec-bench datasets`).")
+CODEC_MODEL = typer.Option(None, "--codec-model", help="XCodec2 hub id or local path (default hf-audio/xcodec2).")
+OFFLINE = typer.Option(False, "--offline", help="Never contact the hub; ids must be in the local cache (or pass paths).")
+CACHE = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache).")
+SOURCE = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known Hugging Face mirror).")
+CODEC_DTYPE = typer.Option("float32", "--codec-dtype", help="XCodec2 precision: float32 (exact), tf32 (~1% of codes change) or bfloat16 (~11% change).")
+MAX_SECONDS = typer.Option(30.0, "--max-seconds", help="Clips longer than this many seconds are truncated before encoding.")
 
 
 def _quiet_libraries() -> None:
@@ -82,8 +88,8 @@ def run(
     protocol: Optional[str] = PROTOCOL,
     fold: Optional[List[str]] = typer.Option(None, "--fold", help="Run only these folds (repeat the option); default all."),
     codec: str = typer.Option("embedded", "--codec", help="embedded (CPU, fitted on the training split) or xcodec2."),
-    codec_model: Optional[str] = typer.Option(None, "--codec-model", help="XCodec2 hub id or local path (default hf-audio/xcodec2)."),
-    codec_dtype: str = typer.Option("float32", "--codec-dtype", help="XCodec2 precision: float32 (exact), tf32 (~1% of codes change) or bfloat16 (~11% change)."),
+    codec_model: Optional[str] = CODEC_MODEL,
+    codec_dtype: str = CODEC_DTYPE,
     model: str = typer.Option("tiny", "--model", help="tiny (embedded LM trained from scratch) or a hub id / local path, e.g. HKUSTAudio/Llasa-1B-Multilingual."),
     method: Optional[str] = typer.Option(None, "--method", help="full or lora (default: full for tiny, lora otherwise)."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Training epochs (default 15 for tiny, 3 otherwise)."),
@@ -92,13 +98,13 @@ def run(
     grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
     encode_batch_size: int = typer.Option(16, "--encode-batch-size", help="Clips per codec batch."),
     workers: int = typer.Option(0, "--workers", help="DataLoader workers decoding audio for the codec."),
-    max_seconds: float = typer.Option(30.0, "--max-seconds", help="Clips longer than this are truncated (XCodec2: see --help of the codec)."),
-    offline: bool = typer.Option(False, "--offline", help="Never contact the hub; ids must be in the local cache (or pass paths)."),
+    max_seconds: float = MAX_SECONDS,
+    offline: bool = OFFLINE,
     bf16: bool = typer.Option(False, "--bf16", help="Train and evaluate the LLM in bfloat16 (GPU)."),
     gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory when training."),
     generation: bool = typer.Option(True, "--generation/--no-generation", help="Also evaluate by greedy generation (exact match)."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache)."),
-    source: str = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known Hugging Face mirror)."),
+    cache: Optional[Path] = CACHE,
+    source: str = SOURCE,
     seed: int = typer.Option(0, "--seed", help="Training seed."),
     stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
 ) -> None:
@@ -120,14 +126,14 @@ def encode(
     out: Path = OUT,
     protocol: Optional[str] = PROTOCOL,
     codec: str = typer.Option("xcodec2", "--codec", help="xcodec2 or embedded."),
-    codec_model: Optional[str] = typer.Option(None, "--codec-model", help="XCodec2 hub id or local path (default hf-audio/xcodec2)."),
-    codec_dtype: str = typer.Option("float32", "--codec-dtype", help="float32 (exact), tf32 or bfloat16."),
+    codec_model: Optional[str] = CODEC_MODEL,
+    codec_dtype: str = CODEC_DTYPE,
     encode_batch_size: int = typer.Option(32, "--encode-batch-size", help="Clips per codec batch."),
     workers: int = typer.Option(4, "--workers", help="DataLoader workers decoding audio and computing features."),
-    max_seconds: float = typer.Option(30.0, "--max-seconds", help="Longer clips are truncated."),
-    offline: bool = typer.Option(False, "--offline", help="Never contact the hub."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache)."),
-    source: str = typer.Option("local", "--source", help="local or hub."),
+    max_seconds: float = MAX_SECONDS,
+    offline: bool = OFFLINE,
+    cache: Optional[Path] = CACHE,
+    source: str = SOURCE,
 ) -> None:
     """Fill the token cache only (resumable). Under `accelerate launch` each process encodes its share of clips."""
     from . import pipeline
@@ -153,12 +159,18 @@ def list_datasets() -> None:
 
 @app.command()
 def prepare(dataset: str = typer.Argument(..., help="Dataset name."), root: Optional[Path] = ROOT, out: Path = OUT,
-            protocol: Optional[str] = PROTOCOL, fold: Optional[str] = typer.Option(None, "--fold", help="Fold (default: the first).")) -> None:
-    """Validate a corpus layout and write its manifest with per-split and per-class counts."""
+            protocol: Optional[str] = PROTOCOL, fold: Optional[str] = typer.Option(None, "--fold", help="Fold (default: the first)."),
+            source: str = SOURCE) -> None:
+    """Validate a corpus layout (or fetch its hub mirror) and write its manifest with per-split and per-class counts."""
     from . import data
     from .data import manifest as manifests
 
-    manifest = data.prepare(dataset, root, protocol, fold)
+    if source == "hub":
+        from .data.hub import load_mirror
+
+        manifest = load_mirror(dataset, Path(out) / "hub")
+    else:
+        manifest = data.prepare(dataset, root, protocol, fold)
     folder = manifests.save(manifest, Path(out) / manifest.name / "manifest")
     counts = manifest.counts()
     table = Table(title=f"{manifest.name}: {len(manifest.classes)} classes, {counts['skipped']} skipped")

@@ -13,6 +13,7 @@ Token ids are only ever found by looking up their strings in the tokenizer.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from pathlib import Path
 from typing import Sequence
@@ -84,11 +85,8 @@ def load_llm(model_id: str, dtype: str = "auto", offline: bool | None = None, at
 
 def default_attention() -> str:
     """flash-attention 2 when installed and on a GPU, else PyTorch SDPA."""
-    try:
-        import flash_attn  # noqa: F401
-        return "flash_attention_2" if torch.cuda.is_available() else "sdpa"
-    except ImportError:
-        return "sdpa"
+    installed = importlib.util.find_spec("flash_attn") is not None
+    return "flash_attention_2" if installed and torch.cuda.is_available() else "sdpa"
 
 
 def _offline(offline: bool | None) -> bool:

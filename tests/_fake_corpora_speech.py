@@ -7,23 +7,12 @@ and returns ``root``. Audio bytes are made once and copied, so building a corpus
 from __future__ import annotations
 
 import csv
-import io
 import json
-from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 
+from _fake_corpora_sound import _encoded  # one 0.1-s noise clip per format, shared
 from codec_bench.data.audio_mnist import GROUPS
-
-
-@lru_cache(maxsize=None)
-def _encoded(fmt: str) -> bytes:
-    noise = np.random.default_rng(0).uniform(-0.1, 0.1, 1600).astype(np.float32)  # 0.1 s at 16 kHz
-    buffer = io.BytesIO()
-    sf.write(buffer, noise, 16000, format=fmt, subtype="PCM_16")
-    return buffer.getvalue()
 
 
 def audio(path: Path, fmt: str = "WAV") -> Path:

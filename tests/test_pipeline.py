@@ -1,7 +1,6 @@
 """End to end on the CPU: the demo at a reduced size through the CLI, resume, the CSV dataset, XCodec2 + LoRA."""
 
 import json
-import os
 
 import pytest
 import torch

@@ -9,35 +9,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import pytest
 import torch
-from transformers import SeamlessM4TFeatureExtractor, Xcodec2Config, Xcodec2Model
+from transformers import SeamlessM4TFeatureExtractor, Xcodec2Model
 
 from codec_bench.codecs import CODECS, make_codec
+from codec_bench.debug import random_xcodec2, small_xcodec2_config
 from codec_bench.codecs.xcodec2 import Xcodec2Codec, collate, semantic_features
 from codec_bench.errors import CodecBenchError
 
 SR = 16_000
 
 
-def tiny_config() -> Xcodec2Config:
-    """Real frame rate (hop 320 = 2*2*4*4*5) and real FSQ levels (65,536 codes); every width and depth shrunk."""
-    semantic = {"model_type": "wav2vec2-bert", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-                "intermediate_size": 64, "output_hidden_size": 32, "conv_depthwise_kernel_size": 5,
-                "left_max_position_embeddings": 16, "right_max_position_embeddings": 4}
-    return Xcodec2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2,
-                         num_key_value_heads=2, head_dim=32, encoder_hidden_size=4, semantic_model_config=semantic,
-                         quantization_dim=64 + 32)
-
-
 def tiny_model(seed: int = 0) -> Xcodec2Model:
-    """Default init (std 0.02) maps every frame to the middle code; fan-in scaled weights give varied codes."""
-    torch.manual_seed(seed)
-    model = Xcodec2Model(tiny_config())
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (torch.nn.Linear, torch.nn.Conv1d)):
-                module.weight.normal_(0, module.weight[0].numel() ** -0.5)
-        model.quantizer.project_in.weight.mul_(3)
-    return model.eval()
+    """Real frame rate and FSQ levels, every width and depth shrunk, fan-in scaled random weights."""
+    return random_xcodec2(small_xcodec2_config(hidden=64, semantic=32, kernel=5), seed=seed)
 
 
 @pytest.fixture(scope="module")

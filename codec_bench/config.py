@@ -56,6 +56,13 @@ class RunConfig:
     progress: bool = True
     dataset_options: dict = field(default_factory=dict)
     source: str = "local"  # "local": the official layout under root; "hub": the known Hugging Face mirror
+    recipe: str | None = None  # name of the training recipe in results (default: the training method)
+
+    @property
+    def run_name(self) -> str:
+        """``<recipe>`` plus ``-seed<N>`` for seeds other than 0: one run folder per recipe and seed."""
+        name = self.recipe or self.train.method
+        return name if self.train.seed == 0 else f"{name}-seed{self.train.seed}"
 
     @property
     def cache_folder(self) -> Path:

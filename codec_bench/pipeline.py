@@ -82,8 +82,9 @@ def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> 
     codes = encode_tokens(config, manifest, codec)
     if stop_after == "encode":
         return []
-    run_dir = folder / f"{codec.cache_key()}__{model_tag(config.model.name)}__{config.train.method}"
+    run_dir = folder / f"{codec.cache_key()}__{model_tag(config.model.name)}__{config.run_name}"
     examples = write_prompts(manifest, codes, codec, run_dir / "prompts")
+    write_run_card(config, manifest, codec, run_dir)
     model_dir = train_model(config, manifest, codec, examples, run_dir)
     if stop_after == "train" or int(os.environ.get("RANK", 0)) != 0:
         return []
@@ -91,6 +92,20 @@ def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> 
     if config.baseline:
         records += run_baseline(config, manifest, folder / "baseline")
     return records
+
+
+def write_run_card(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Path) -> None:
+    """``run.json``: what ``predict`` needs to use this run on new audio (codec, its fitted state, classes,
+    instruction, task). A fitted codec's state is copied next to it."""
+    card = {"dataset": manifest.dataset, "task": manifest.task, "instruction": manifest.instruction,
+            "classes": manifest.classes, "codec": {"name": codec.name, "options": config.codec.options,
+                                                   "max_seconds": config.codec.max_seconds, "key": codec.cache_key()},
+            "model": config.model.name, "recipe": config.run_name, "seed": config.train.seed}
+    if codec.needs_fit:
+        card["codec"]["state"] = "codec.safetensors"
+        with io.atomic_path(run_dir / "codec.safetensors") as tmp:
+            codec.save(tmp)
+    io.write_json(run_dir / "run.json", card)
 
 
 def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> dict[str, np.ndarray]:
@@ -173,7 +188,8 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
     if hasattr(model, "cuda") and _cuda():
         model.cuda()
     encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
-    base = {"codec": codec_label(codec), "model": model_tag(config.model.name) + f"/{config.train.method}"}
+    base = {"codec": codec_label(codec), "model": model_tag(config.model.name) + f"/{config.recipe or config.train.method}",
+            "seed": config.train.seed}
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":
         scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
@@ -292,7 +308,8 @@ def _record(manifest: Manifest, split: str, base: dict, metrics: dict, examples,
         headline = "micro_f1"
     return {
         "dataset": manifest.dataset, "task": manifest.task, "domain": manifest.domain, "protocol": manifest.protocol,
-        "fold": manifest.fold, "codec": base["codec"], "model": base["model"], "method": base["method"], "split": split,
+        "fold": manifest.fold, "seed": base.get("seed", 0), "codec": base["codec"], "model": base["model"],
+        "method": base["method"], "split": split,
         "n_clips": len(examples), "metrics": metrics, "headline": headline,
         "predictions": str(path.relative_to(out)),
     }

@@ -1,0 +1,137 @@
+"""Use a finished run on new audio: files or folders in, the most probable labels out.
+
+Everything comes from the run folder: ``run.json`` (codec, its options and fitted state, ``max_seconds``, the
+instruction, classes and task, written by ``pipeline.write_run_card``) and ``model/`` (the fine-tuned weights or
+LoRA adapter). Clips are decoded, encoded and prompted exactly as in training, then scored exactly as in
+evaluation:
+
+- single-label: ``score_single_label``, probabilities over the classes (they sum to 1);
+- multi-label: per-label probabilities (each in [0, 1], independent) from the method the run chose on its
+  validation split (``eval/multi_label_scoring.json``; label sets from ``prompts/train.jsonl``), else item scoring.
+
+A file that cannot be decoded gives a row with its ``error`` and no labels; it never stops the others.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from rich.table import Table
+
+from . import io, pipeline  # module import: safe if pipeline ever imports this module
+from .audio import load_audio
+from .codecs import make_codec
+from .codecs.base import Codec
+from .config import CodecConfig, ModelConfig, RunConfig
+from .data.common import AUDIO_SUFFIXES, audio_files
+from .errors import AudioError, CodecBenchError
+from .evaluate import score_label_sets, score_multi_label, score_single_label
+from .model import PromptEncoder
+from .prompts import Example, build_prompt
+
+
+def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: int = 16, dtype: str = "auto",
+            offline: bool | None = None) -> list[dict]:
+    """Label every audio file in ``inputs`` (files, or folders searched recursively) with the run in ``run_dir``.
+
+    Returns one row per file, in input order (a folder's files sorted): ``{"path": str, "top": [{"label": str,
+    "probability": float}, ...] (at most top_k, most probable first), "error": None}``, or ``"top": []`` and
+    ``"error": message`` for a file that cannot be decoded.
+    """
+    run_dir = Path(run_dir)
+    card = read_run_card(run_dir)
+    codec = load_codec(card, run_dir)
+    paths = expand_inputs(inputs)
+    rows: dict[int, dict] = {}
+    decoded: list[tuple[int, np.ndarray]] = []
+    for index, path in enumerate(paths):
+        try:
+            decoded.append((index, load_audio(path, codec.sample_rate_hz, card["codec"].get("max_seconds"))))
+        except AudioError as err:
+            rows[index] = {"path": str(path), "top": [], "error": str(err)}
+    examples: list[tuple[int, Example]] = []
+    for start in range(0, len(decoded), batch_size):
+        batch = decoded[start: start + batch_size]
+        for (index, _), codes in zip(batch, codec.encode([wave for _, wave in batch])):
+            prompt = build_prompt(card["instruction"], codes, codec.codebook_size)
+            examples.append((index, Example(str(paths[index]), prompt, ())))
+    if examples:
+        probabilities = score_run(run_dir, card, codec, [e for _, e in examples], dtype, offline)
+        for (index, _), p in zip(examples, probabilities):
+            rows[index] = {"path": str(paths[index]), "top": top_labels(p, card["classes"], top_k), "error": None}
+    return [rows[i] for i in range(len(paths))]
+
+
+def read_run_card(run_dir: Path) -> dict:
+    """``run_dir/run.json``, after checking that the folder holds a finished run."""
+    if not (run_dir / "run.json").is_file():
+        raise CodecBenchError(f"{run_dir}: no run.json here; pass a run folder (OUT/<dataset>/<codec>__<model>__<recipe>) "
+                              "written by `codec-bench run`")
+    model_dir = run_dir / "model"
+    if not ((model_dir / "config.json").is_file() or (model_dir / "adapter_config.json").is_file()):
+        raise CodecBenchError(f"{run_dir}: no trained model in {model_dir}; finish training with `codec-bench run` first")
+    return io.read_json(run_dir / "run.json")
+
+
+def load_codec(card: dict, run_dir: Path) -> Codec:
+    """The run's codec with its options, and its fitted state where it has one."""
+    codec = make_codec(card["codec"]["name"], **card["codec"].get("options", {}))
+    if codec.needs_fit:
+        state = run_dir / card["codec"].get("state", "codec.safetensors")
+        if not state.is_file():
+            raise CodecBenchError(f"{state}: the fitted codec state of this run is missing; rerun `codec-bench run` to rewrite it")
+        codec.load(state)
+    return codec
+
+
+def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
+    """Files as given, folders replaced by their audio files (suffixes in ``AUDIO_SUFFIXES``, recursive, sorted)."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = audio_files(item)
+            if not found:
+                raise CodecBenchError(f"{item}: no audio files here (looked for {', '.join(AUDIO_SUFFIXES)})")
+            paths += found
+        else:
+            paths.append(item)  # a missing or broken file becomes an error row
+    return paths
+
+
+def score_run(run_dir: Path, card: dict, codec: Codec, examples: list[Example], dtype: str = "auto",
+              offline: bool | None = None) -> np.ndarray:
+    """``(n_examples, n_classes)`` probabilities from the run's trained model, scored as its evaluation did."""
+    config = RunConfig(dataset=card["dataset"], out=run_dir, codec=CodecConfig(card["codec"]["name"]),
+                       model=ModelConfig(name=card.get("model", "tiny"), dtype=dtype, offline=offline), progress=False)
+    model, tokenizer = pipeline.load_trained(run_dir / "model", config)
+    model.eval()
+    if torch.cuda.is_available():
+        model.cuda()
+    encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
+    classes = card["classes"]
+    if card["task"] != "multi_label":
+        return score_single_label(model, encoder, examples, classes, progress=False)
+    choice = run_dir / "eval" / "multi_label_scoring.json"
+    train_prompts = run_dir / "prompts" / "train.jsonl"
+    if choice.is_file() and io.read_json(choice).get("method") == "label_sets" and train_prompts.is_file():
+        label_sets = sorted({tuple(r["answer_items"]) for r in io.read_jsonl(train_prompts)})
+        return score_label_sets(model, encoder, examples, classes, label_sets, progress=False)
+    return score_multi_label(model, encoder, examples, classes, progress=False)
+
+
+def top_labels(probabilities: np.ndarray, classes: Sequence[str], top_k: int) -> list[dict]:
+    """The ``top_k`` most probable classes, most probable first (ties keep the class order)."""
+    order = np.argsort(-np.asarray(probabilities), kind="stable")[:top_k]
+    return [{"label": classes[i], "probability": round(float(probabilities[i]), 6)} for i in order]
+
+
+def format_table(rows: list[dict]) -> Table:
+    """A rich table of ``predict`` rows: file, its labels with probabilities, and the error if any."""
+    table = Table("file", "labels (probability)", "error")
+    for row in rows:
+        labels = ", ".join(f"{t['label']} ({t['probability']:.3f})" for t in row["top"])
+        table.add_row(row["path"], labels, row["error"] or "")
+    return table

@@ -1,0 +1,172 @@
+"""Reference rows without fine-tuning (ARCH-style probes), on the same splits and metrics as the LLM.
+
+Two kinds of clip vectors, each probed two ways:
+
+- ``codec``: what the tokens carry by themselves, mean-pooled over the clip's frames (:func:`codec_embeddings`):
+  the embedded codec's k-means centroids of its codes; a codec with at most ``HISTOGRAM_LIMIT`` codes, the
+  normalised histogram of its codes; a larger one (XCodec2: 65,536 codes), the base LLM's input-embedding rows
+  of the speech tokens ``<|s_N|>`` (a 65,536-bin histogram of a 5-s clip would be 250 ones in a sea of zeros).
+- ``llm``: the base (not fine-tuned) LLM's last hidden states, averaged over the speech-token positions of the
+  prompt (:func:`llm_hidden_states`). With the embedded tiny model the base is a random initialisation, so this
+  row measures random features.
+
+Probes: ``linear`` (standardised logistic regression, one per label for multi-label; ``baseline.fit_predict``)
+and ``knn`` (cosine k-nearest-neighbour vote fractions). Methods are named ``probe_<probe>_<vectors>``.
+``zero_shot_records`` scores the base LLM exactly like the fine-tuned one (method ``zero_shot``).
+Both cache their records in ``folder/records.json``, like ``pipeline.run_baseline``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from . import baseline, io, pipeline  # module import: pipeline.run_fold may import this module
+from .codecs import EmbeddedCodec
+from .codecs.base import Codec
+from .config import RunConfig
+from .data.manifest import Manifest
+from .evaluate import score_single_label
+from .model import PromptEncoder, load_llm, speech_id_table
+from .prompts import Example
+
+HISTOGRAM_LIMIT = 4096  # codes; above this, codec vectors are the LLM's input embeddings of the speech tokens
+
+
+def codec_embeddings(codec: Codec, codes: np.ndarray, token_embeddings: torch.Tensor | None = None) -> np.ndarray:
+    """``codes: (num_codebooks, frames) int64`` -> one ``(dim,) float32`` vector for the clip (see the module doc).
+
+    ``token_embeddings: (num_codebooks * codebook_size, hidden)`` (:func:`speech_token_embeddings`) is needed only
+    for codecs with more than ``HISTOGRAM_LIMIT`` codes.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    if isinstance(codec, EmbeddedCodec):
+        centroids = codec._require_state()["centroids"].numpy()
+        return centroids[codes.reshape(-1)].mean(0) if codes.size else np.zeros(centroids.shape[1], np.float32)
+    vocab = codec.codebook_size * codec.num_codebooks
+    flat = (codes + np.arange(codes.shape[0])[:, None] * codec.codebook_size).reshape(-1)  # codebook k offset by k * size
+    if vocab <= HISTOGRAM_LIMIT:
+        return (np.bincount(flat, minlength=vocab) / max(flat.size, 1)).astype(np.float32)
+    if token_embeddings is None:
+        raise ValueError(f"{codec.name} has {vocab} codes: pass the LLM's speech-token embeddings (speech_token_embeddings)")
+    rows = token_embeddings[torch.from_numpy(flat).to(token_embeddings.device)]
+    return rows.float().mean(0).cpu().numpy() if flat.size else np.zeros(token_embeddings.shape[1], np.float32)
+
+
+def speech_token_embeddings(model, encoder: PromptEncoder) -> torch.Tensor:
+    """``(codebook_size, hidden)``: the input-embedding rows of ``<|s_0|>`` ... in code order (a view when the
+    tokenizer numbers them consecutively, as Llasa's does; a copy otherwise)."""
+    ids = speech_id_table(encoder.tokenizer, encoder.codebook_size)
+    weight = model.get_input_embeddings().weight.detach()
+    if np.array_equal(ids, ids[0] + np.arange(len(ids))):
+        return weight[int(ids[0]): int(ids[0]) + len(ids)]
+    return weight[torch.from_numpy(ids).to(weight.device)]
+
+
+@torch.inference_mode()
+def llm_hidden_states(model, encoder: PromptEncoder, examples: Sequence[Example], layer: int = -1) -> np.ndarray:
+    """``(n_examples, hidden) float32``: hidden states of ``layer`` averaged over each prompt's speech tokens
+    (one prompt per forward pass, so no padding enters the mean)."""
+    speech_ids = torch.from_numpy(speech_id_table(encoder.tokenizer, encoder.codebook_size))
+    device = next(model.parameters()).device
+    out = np.zeros((len(examples), model.config.hidden_size), dtype=np.float32)
+    for row, example in enumerate(examples):
+        ids = torch.tensor(encoder.prompt_ids(example.prompt))
+        speech = torch.isin(ids, speech_ids).to(device)
+        hidden = model(input_ids=ids[None].to(device), output_hidden_states=True, logits_to_keep=1).hidden_states[layer][0]
+        out[row] = (hidden[speech] if speech.any() else hidden).float().mean(0).cpu().numpy()
+    return out
+
+
+def linear_probe(train_x: np.ndarray, train_labels: Sequence[Sequence[str]], eval_x: np.ndarray, task: str,
+                 classes: Sequence[str], seed: int = 0) -> np.ndarray:
+    """``(n_eval, n_classes)`` probabilities of standardised logistic regression (one-vs-rest for multi-label)
+    fitted on ``train_x: (n_train, dim)`` with each row's labels."""
+    train = {str(i): x for i, x in enumerate(train_x)}
+    labels = {str(i): list(l) for i, l in enumerate(train_labels)}
+    return baseline.fit_predict(task, classes, train, labels, {str(i): x for i, x in enumerate(eval_x)}, seed)
+
+
+def knn(train_x: np.ndarray, train_labels: Sequence[Sequence[str]], eval_x: np.ndarray, task: str,
+        classes: Sequence[str], k: int = 10) -> np.ndarray:
+    """``(n_eval, n_classes)``: the fraction of the ``k`` nearest training rows (cosine similarity) holding each
+    label. Single-label rows sum to 1; multi-label entries are independent fractions. ``task`` only documents."""
+    index = {c: i for i, c in enumerate(classes)}
+    member = np.zeros((len(train_labels), len(classes)))
+    for row, labels in enumerate(train_labels):
+        member[row, [index[l] for l in labels if l in index]] = 1
+    similarity = _unit(eval_x) @ _unit(train_x).T
+    k = min(k, len(train_x))
+    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    return member[nearest].mean(1)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
+
+
+PROBES: dict[str, Callable[..., np.ndarray]] = {"linear": linear_probe, "knn": knn}
+
+
+def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: dict[str, np.ndarray],
+               examples: dict[str, list[Example]], base_model_id: str, folder: Path) -> list[dict]:
+    """Probe records (``probe_{linear,knn}_{codec,llm}``) on the evaluated splits, trained on the training split;
+    cached in ``folder/records.json``."""
+    folder = Path(folder)
+    if (folder / "records.json").is_file():
+        return io.read_json(folder / "records.json")
+    splits = [s for s in config.eval.splits if examples.get(s)]
+    model, encoder = _base_llm(config, codec, base_model_id)
+    large = not isinstance(codec, EmbeddedCodec) and codec.codebook_size * codec.num_codebooks > HISTOGRAM_LIMIT
+    table = speech_token_embeddings(model, encoder) if large else None
+    vectors = {
+        "codec": {s: np.stack([codec_embeddings(codec, codes[e.id], table) for e in examples[s]]) for s in ["train"] + splits},
+        "llm": {s: llm_hidden_states(model, encoder, examples[s]) for s in ["train"] + splits},
+    }
+    del model, table
+    train_labels = [e.answer_items for e in examples["train"]]
+    llm_name = pipeline.model_tag(config.model.name) + "/base"
+    records: list[dict] = []
+    for source, x in vectors.items():
+        for name, probe in PROBES.items():
+            scores = {s: probe(x["train"], train_labels, x[s], manifest.task, manifest.classes) for s in splits}
+            base = {"codec": pipeline.codec_label(codec), "model": "none" if source == "codec" else llm_name,
+                    "seed": config.train.seed, "method": f"probe_{name}_{source}"}
+            split_examples = {s: examples[s] for s in splits}
+            records += pipeline.scoring_records(manifest, scores, split_examples, folder, base, config.out)
+    io.write_json(folder / "records.json", records)
+    return records
+
+
+def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, list[Example]],
+                      base_model_id: str, folder: Path) -> list[dict]:
+    """The base LLM, not fine-tuned, scored like the fine-tuned one (method ``zero_shot``); cached in
+    ``folder/records.json``."""
+    folder = Path(folder)
+    if (folder / "records.json").is_file():
+        return io.read_json(folder / "records.json")
+    model, encoder = _base_llm(config, codec, base_model_id)
+    splits = [s for s in config.eval.splits if examples.get(s)]
+    if manifest.task == "multi_label":
+        scores, choice = pipeline.score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
+        io.write_json(folder / "multi_label_scoring.json", choice)
+    else:
+        scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
+    base = {"codec": pipeline.codec_label(codec), "model": pipeline.model_tag(config.model.name) + "/base",
+            "seed": config.train.seed, "method": "zero_shot"}
+    records = pipeline.scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, base, config.out)
+    io.write_json(folder / "records.json", records)
+    return records
+
+
+def _base_llm(config: RunConfig, codec: Codec, base_model_id: str):
+    """The base model in eval mode (on the GPU when there is one) and its prompt encoder."""
+    model, tokenizer = load_llm(base_model_id, config.model.dtype, config.model.offline, attn_implementation="sdpa")
+    model.eval()
+    if torch.cuda.is_available():
+        model.cuda()
+    return model, PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)

@@ -1,0 +1,113 @@
+"""``predict`` on a finished tiny run, the probe and zero-shot reference rows, and the probes on hand-made data."""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from codec_bench import io
+from codec_bench.codecs import EmbeddedCodec, make_codec
+from codec_bench.config import EvalConfig, ModelConfig, RunConfig
+from codec_bench.data import manifest as manifests
+from codec_bench.errors import CodecBenchError
+from codec_bench.pipeline import base_model, encode_tokens, run, write_prompts
+from codec_bench.predict import format_table, predict
+from codec_bench.probes import codec_embeddings, knn, linear_probe, run_probes, zero_shot_records
+from codec_bench.train import TrainConfig
+from conftest import TINY_LM
+
+SIZES = {"train": 24, "validation": 8, "test": 8}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished single-label run (generated ``instruments``, embedded codec, tiny LM, one epoch)."""
+    out = tmp_path_factory.mktemp("run")
+    config = RunConfig(dataset="instruments", out=out, root=out / "data", dataset_options={"sizes": SIZES},
+                       model=ModelConfig(dtype="float32", tiny_sizes=TINY_LM), train=TrainConfig(epochs=1, batch_size=8),
+                       eval=EvalConfig(generation=False), baseline=False, progress=False)
+    run(config)
+    run_dir = next((out / "instruments").glob("embedded-*"))
+    return config, run_dir
+
+
+@pytest.fixture(scope="module")
+def run_inputs(tiny_run):
+    """What the pipeline hands the probe hooks: manifest, fitted codec, codes, examples, base model."""
+    config, run_dir = tiny_run
+    manifest = manifests.load(config.out / "instruments" / "manifest")
+    codec = make_codec("embedded")
+    codec.load(run_dir / "codec.safetensors")
+    codes = encode_tokens(config, manifest, codec)
+    examples = write_prompts(manifest, codes, codec, run_dir / "prompts")
+    return manifest, codec, codes, examples, base_model(config, manifest, codec, run_dir)
+
+
+def test_predict_ranks_labels_and_reports_broken_files(tiny_run, tmp_path):
+    config, run_dir = tiny_run
+    clips = sorted((config.out / "data").rglob("*.wav"))[:3]
+    for i, clip in enumerate(clips):
+        shutil.copy(clip, tmp_path / f"clip{i}.wav")
+    (tmp_path / "broken.wav").write_bytes(b"not audio")
+    (tmp_path / "notes.txt").write_text("not an audio suffix: ignored")
+    rows = predict(run_dir, [tmp_path], top_k=3)
+    assert [r["path"].rsplit("/", 1)[1] for r in rows] == ["broken.wav", "clip0.wav", "clip1.wav", "clip2.wav"]
+    assert rows[0]["top"] == [] and "cannot decode" in rows[0]["error"]
+    classes = io.read_json(run_dir / "run.json")["classes"]
+    for row in rows[1:]:
+        probabilities = [t["probability"] for t in row["top"]]
+        assert row["error"] is None and len(row["top"]) == 3 and {t["label"] for t in row["top"]} <= set(classes)
+        assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-6
+    assert format_table(rows).row_count == 4
+
+
+def test_predict_needs_a_finished_run_folder(tmp_path):
+    with pytest.raises(CodecBenchError, match="no run.json"):
+        predict(tmp_path / "nowhere", [tmp_path])
+    io.write_json(tmp_path / "run.json", {})
+    with pytest.raises(CodecBenchError, match="no trained model"):
+        predict(tmp_path, [tmp_path])
+
+
+def test_probe_records_cover_every_method_and_split(tiny_run, run_inputs):
+    config, run_dir = tiny_run
+    manifest, codec, codes, examples, base_id = run_inputs
+    records = run_probes(config, manifest, codec, codes, examples, base_id, run_dir / "probes")
+    methods = {"probe_linear_codec", "probe_knn_codec", "probe_linear_llm", "probe_knn_llm"}
+    assert {(r["method"], r["split"]) for r in records} == {(m, s) for m in methods for s in ("validation", "test")}
+    for record in records:
+        assert set(record["metrics"]) == {"accuracy", "macro_f1"} and record["n_clips"] == len(examples[record["split"]])
+        assert (config.out / record["predictions"]).is_file()
+    assert {r["model"] for r in records if r["method"].endswith("_codec")} == {"none"}
+    assert run_probes(config, manifest, codec, codes, examples, base_id, run_dir / "probes") == records  # cached
+
+
+def test_zero_shot_records_score_the_base_model(tiny_run, run_inputs):
+    config, run_dir = tiny_run
+    manifest, codec, _, examples, base_id = run_inputs
+    records = zero_shot_records(config, manifest, codec, examples, base_id, run_dir / "zero_shot")
+    assert {(r["method"], r["split"]) for r in records} == {("zero_shot", "validation"), ("zero_shot", "test")}
+    assert all(r["model"] == "tiny-llama/base" for r in records)
+    row = io.read_jsonl(config.out / records[0]["predictions"])[0]
+    assert abs(sum(row["probabilities"].values()) - 1) < 1e-4
+
+
+def test_embedded_codec_vectors_are_the_mean_of_the_code_centroids():
+    codec = EmbeddedCodec(codebook_size=4)
+    codec.state = {"centroids": torch.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, -1.0], [5.0, 5.0]]),
+                   "mean": torch.zeros(2), "std": torch.ones(2)}
+    vector = codec_embeddings(codec, np.array([[1, 2, 2]]))  # three frames
+    np.testing.assert_allclose(vector, [(1 + 3 + 3) / 3, (2 - 1 - 1) / 3])
+
+
+def test_knn_and_linear_probe_on_separable_points():
+    train_x = np.array([[1.0, 0.1], [1.0, -0.1], [0.9, 0.0], [0.1, 1.0], [-0.1, 1.0], [0.0, 0.9]])
+    train_labels = [("left",)] * 3 + [("up",)] * 3
+    eval_x = np.array([[2.0, 0.3], [0.2, 3.0]])
+    votes = knn(train_x, train_labels, eval_x, "single_label", ["left", "up"], k=3)
+    np.testing.assert_allclose(votes, [[1, 0], [0, 1]])
+    assert linear_probe(train_x, train_labels, eval_x, "single_label", ["left", "up"]).argmax(1).tolist() == [0, 1]
+    multi = knn(train_x, [("a", "left"), ("a",), ("left",), ("up",), ("up",), ("a", "up")], eval_x, "multi_label",
+                ["a", "left", "up"], k=3)
+    np.testing.assert_allclose(multi, [[2 / 3, 2 / 3, 0], [1 / 3, 0, 1]])

@@ -41,7 +41,8 @@ def _quiet_libraries() -> None:
 def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fold=None, codec="embedded", codec_model=None,
                 codec_dtype="float32", model="tiny", method=None, epochs=None, learning_rate=None, batch_size=16,
                 grad_accum=1, encode_batch_size=16, workers=0, max_seconds=30.0, offline=False, bf16=False,
-                gradient_checkpointing=False, generation=True, cache=None, source="local", seed=0, stage="all"):
+                gradient_checkpointing=False, generation=True, cache=None, source="local", seed=0, stage="all",
+                probes=False, zero_shot=False):
     """Command-line options -> RunConfig; the defaults depend on the model (tiny: full training from scratch)."""
     from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig
     from .train import TrainConfig
@@ -61,7 +62,7 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
         dataset=dataset, out=out, root=root, protocol=protocol, folds=fold or None, cache_root=cache,
         codec=CodecConfig(codec, codec_options, encode_batch_size, workers, max_seconds),
         model=ModelConfig(model, dtype="bfloat16" if bf16 else "auto", offline=offline), train=train,
-        eval=EvalConfig(generation=generation), source=source,
+        eval=EvalConfig(generation=generation), source=source, probes=probes, zero_shot=zero_shot,
     )
 
 
@@ -107,6 +108,8 @@ def run(
     source: str = SOURCE,
     seed: int = typer.Option(0, "--seed", help="Training seed."),
     stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
+    probes: bool = typer.Option(False, "--probes", help="Add linear-probe and kNN rows (codec vectors, base-LLM hidden states)."),
+    zero_shot: bool = typer.Option(False, "--zero-shot", help="Add the base LLM scored without fine-tuning."),
 ) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold)."""
     from . import pipeline
@@ -183,6 +186,24 @@ def prepare(dataset: str = typer.Argument(..., help="Dataset name."), root: Opti
     for skip in manifest.skipped[:5]:
         console.print(f"[yellow]skipped[/] {skip['path']}: {skip['reason']}")
     console.print(f"manifest written to {folder}")
+
+
+@app.command()
+def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset>/<run>/ with run.json and model/)."),
+            inputs: List[Path] = typer.Argument(..., help="Audio files or folders of audio files."),
+            top_k: int = typer.Option(5, "--top-k", help="Labels to show per file."),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """Top-k labels with probabilities for new audio, from a trained run."""
+    import json
+
+    from .predict import format_table, predict as predict_files
+
+    _quiet_libraries()
+    rows = predict_files(run_dir, inputs, top_k=top_k)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        console.print(format_table(rows))
 
 
 @app.command()

@@ -53,6 +53,8 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     baseline: bool = True
+    probes: bool = False  # linear-probe and kNN rows on codec vectors and base-LLM hidden states (ARCH's protocol)
+    zero_shot: bool = False  # the base LLM scored without fine-tuning
     progress: bool = True
     dataset_options: dict = field(default_factory=dict)
     source: str = "local"  # "local": the official layout under root; "hub": the known Hugging Face mirror

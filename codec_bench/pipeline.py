@@ -89,8 +89,26 @@ def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> 
     if stop_after == "train" or int(os.environ.get("RANK", 0)) != 0:
         return []
     records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval")
+    records += reference_rows(config, manifest, codec, codes, examples, run_dir)
     if config.baseline:
         records += run_baseline(config, manifest, folder / "baseline")
+    return records
+
+
+def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: dict[str, np.ndarray],
+                   examples: dict[str, list[Example]], run_dir: Path) -> list[dict]:
+    """Zero-shot and probe rows, when asked for; shared by every recipe of one codec and model."""
+    if not (config.probes or config.zero_shot):
+        return []
+    from . import probes
+
+    base_id = base_model(config, manifest, codec, run_dir)
+    shared = f"{codec.cache_key()}__{model_tag(config.model.name)}"
+    records = []
+    if config.probes:
+        records += probes.run_probes(config, manifest, codec, codes, examples, base_id, run_dir.parent / f"probes__{shared}")
+    if config.zero_shot:
+        records += probes.zero_shot_records(config, manifest, codec, examples, base_id, run_dir.parent / f"zero_shot__{shared}")
     return records
 
 
@@ -340,8 +358,8 @@ def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[di
 def collect_records(out: str | Path) -> tuple[list[dict], dict[str, list[str]]]:
     """All finished result records under ``out`` (runs and baselines) and each dataset's classes."""
     out = Path(out)
-    records = [r for path in sorted(out.glob("*/*/eval/records.json")) + sorted(out.glob("*/baseline/records.json"))
-               for r in io.read_json(path)]
+    patterns = ("*/*/eval/records.json", "*/baseline/records.json", "*/probes__*/records.json", "*/zero_shot__*/records.json")
+    records = [r for pattern in patterns for path in sorted(out.glob(pattern)) for r in io.read_json(path)]
     classes = {io.read_json(p)["dataset"]: io.read_json(p)["classes"] for p in sorted(out.glob("*/manifest/info.json"))}
     return records, classes
 

@@ -146,3 +146,18 @@ def test_xcodec2_tokens_and_lora_on_a_llasa_layout_model(tmp_path):
     assert prompt.count("<|s_") == 15  # 0.3 s at 50 tokens/s
     model, _ = load_trained(run_dir / "model", config)
     assert not hasattr(model, "peft_config")  # adapter merged for evaluation
+
+
+def test_reference_rows_and_predict_through_the_cli(tmp_path):
+    root = _csv_folder(tmp_path / "data")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation",
+                                 "--probes", "--zero-shot"])
+    assert result.exit_code == 0, result.output
+    methods = {r["method"] for r in io.read_json(out / "results.json")["records"]}
+    assert {"zero_shot", "probe_linear_codec", "probe_knn_codec", "probe_linear_llm", "probe_knn_llm", "llm_scoring"} <= methods
+    run_dir = next((out / "csv").glob("embedded-*__tiny-llama__full"))
+    result = runner.invoke(app, ["predict", str(run_dir), str(root / "siren"), "--top-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert len(rows) == 6 and all(len(r["top"]) == 2 and r["error"] is None for r in rows)

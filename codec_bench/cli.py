@@ -189,6 +189,26 @@ def prepare(dataset: str = typer.Argument(..., help="Dataset name."), root: Opti
 
 
 @app.command()
+def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x codecs x models x recipes (see configs/)."),
+              out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the config's `out`)."),
+              seeds: Optional[List[int]] = typer.Option(None, "--seeds", help="Training seeds (repeat: --seeds 0 --seeds 1); default the config's."),
+              engine: Optional[str] = typer.Option(None, "--engine", help="serial (default), ray or submitit: cells as independent jobs."),
+              dry_run: bool = typer.Option(False, "--dry-run", help="Check the config and list the cells, run nothing.")) -> None:
+    """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report."""
+    from .benchmark import cell_name, load_study, run_study, study_cells
+
+    _quiet_libraries()
+    if dry_run:
+        study = load_study(config, out, seeds or None, engine)
+        for cell in study_cells(study):
+            console.print(cell_name(study, cell))
+        return
+    folder = run_study(config, out, seeds or None, engine)
+    console.print((folder / "report.md").read_text())
+    console.print(f"HTML report: {folder / 'report.html'}")
+
+
+@app.command()
 def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset>/<run>/ with run.json and model/)."),
             inputs: List[Path] = typer.Argument(..., help="Audio files or folders of audio files."),
             top_k: int = typer.Option(5, "--top-k", help="Labels to show per file."),
@@ -209,19 +229,25 @@ def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset
 @app.command()
 def report(results: List[Path] = typer.Argument(..., help="Output folders of runs (OUT of `run` / `demo`)."),
            out: Optional[Path] = typer.Option(None, "--out", help="Where to write the report (default: the first folder).")) -> None:
-    """Aggregate finished runs (folds -> mean ± std) into results.json, report.md, radar and confusion plots."""
+    """Aggregate finished runs (folds and seeds -> mean ± std) into results.json, report.md, report.html (self-contained),
+    radar and confusion plots, per-class F1 and a comparison of runs."""
     from .pipeline import collect_records
-    from .report import write_report
+    from .report import load_results, write_report
 
-    records, classes = [], {}
+    records, classes, failed, skipped = [], {}, [], []
     for folder in results:
         found, found_classes = collect_records(folder)
         records += found
         classes |= found_classes
+        if (Path(folder) / "results").is_dir():
+            loaded = load_results(Path(folder) / "results")
+            failed += loaded.failed_cells
+            skipped += loaded.skipped_files
     if not records:
         raise CodecBenchError(f"{', '.join(map(str, results))}: no finished results found")
-    paths = write_report(records, out or results[0], classes)
+    paths = write_report(records, out or results[0], classes, failed, skipped)
     console.print(paths["report"].read_text())
+    console.print(f"HTML report: {paths['html']}")
 
 
 def main() -> None:

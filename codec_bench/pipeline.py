@@ -32,7 +32,7 @@ from .evaluate import generate_answers, score_label_sets, score_multi_label, sco
 from .metrics import HEADLINE, apply_thresholds, multi_label_metrics, single_label_metrics, tune_thresholds
 from .model import PromptEncoder, build_tiny_llm, load_llm
 from .prompts import ITEM_SEPARATOR, Example, build_example
-from .report import write_report
+from .report import load_results, write_report
 from .train import train
 
 console = Console(stderr=True)
@@ -369,4 +369,8 @@ def write_run_report(out: str | Path) -> dict[str, Path]:
     records, classes = collect_records(out)
     if not records:
         raise CodecBenchError(f"{out}: no finished results here; run `codec-bench run` or `codec-bench demo` first")
-    return write_report(records, out, classes)
+    failed, skipped = [], []
+    if (Path(out) / "results").is_dir():  # a study's cell files: failed cells are listed in the report
+        loaded = load_results(Path(out) / "results")
+        failed, skipped = loaded.failed_cells, loaded.skipped_files
+    return write_report(records, out, classes, failed, skipped)

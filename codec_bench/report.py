@@ -1,6 +1,7 @@
-"""Results records -> fold means, a markdown table, the radar figure and confusion matrices.
+"""Results records -> means over folds and seeds, markdown tables, the radar figure and confusion matrices.
 
-A record is one evaluated run on one fold (written by the evaluation stage); see ``aggregate`` for its keys.
+A record is one evaluated run on one fold and one training seed (written by the evaluation stage); see
+``aggregate`` for its keys and ``load_results`` for the files records are read from.
 Every headline metric is "higher is better". Figures use ``matplotlib.figure.Figure`` directly, which renders
 with the Agg canvas and leaves pyplot's global state (and other users' backends) alone. Every file is written
 under a temporary name and renamed, so a file that exists is complete.
@@ -8,9 +9,13 @@ under a temporary name and renamed, so a file that exists is complete.
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import re
+import warnings
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from codec_bench.errors import CodecBenchError
-from codec_bench.io import atomic_path, read_jsonl, write_json, write_text
+from codec_bench.io import atomic_path, read_json, read_jsonl, write_json, write_text
 from codec_bench.metrics import HEADLINE, mean_std
 
 GROUP_KEYS = ("dataset", "task", "domain", "protocol", "codec", "model", "method", "split")
@@ -27,14 +32,20 @@ DOMAIN_ORDER = ("sound", "music", "speech")
 DOMAIN_COLOURS = {"sound": "#1b9e77", "music": "#d95f02", "speech": "#7570b3"}
 OTHER_DOMAIN_COLOUR = "#666666"
 OUT_OF_CLASSES = "(other)"  # column for generated answers that are not one of the classes
+RESULTS_FORMAT_VERSION = 1  # of results.json and of a study's per-cell files OUT/results/*.json
+COMPARED_PARTS = ("codec", "model", "recipe")  # a run pair differing in exactly one of these is compared
 
 
 def aggregate(records: list[dict]) -> list[dict]:
-    """Group fold records by ``GROUP_KEYS`` -> one dict per group with fold mean and sample std per metric.
+    """Group records by ``GROUP_KEYS`` -> one dict per group with mean and sample std per metric.
 
-    Output keys: the group keys, ``headline``, ``metrics: {name: {"mean", "std"}}`` (only metrics that every
-    fold reports), ``n_folds``, ``n_clips`` (sum over folds) and ``folds`` (fold ids). Groups keep the order of
-    first appearance. The same fold twice in one group raises: it would be counted twice in the mean.
+    The unit of the mean is one (fold, training seed) pair: mean and sample std (ddof=1) are taken over all
+    units of the group, so the std mixes the spread over folds with the spread over seeds (a record without
+    ``seed`` has seed 0). Output keys: the group keys, ``headline``, ``metrics: {name: {"mean", "std"}}``
+    (only metrics that every unit reports), ``n_folds``/``folds`` and ``n_seeds``/``seeds`` (distinct ids in
+    order of first appearance), ``n_units`` (records averaged) and ``n_clips`` (clips per seed summed over
+    folds, each fold counted once). Groups keep the order of first appearance. The same (fold, seed) twice
+    in one group raises: it would be counted twice in the mean.
     """
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for record in records:
@@ -42,19 +53,33 @@ def aggregate(records: list[dict]) -> list[dict]:
     return [_aggregate_group(key, members) for key, members in groups.items()]
 
 
+def _seed(record: dict) -> Any:
+    return 0 if record.get("seed") is None else record["seed"]
+
+
 def _aggregate_group(key: tuple, members: list[dict]) -> dict:
-    folds = [m.get("fold") for m in members]
-    if len(set(folds)) != len(folds):
-        raise CodecBenchError(f"duplicate fold in results for {dict(zip(GROUP_KEYS, key))}: folds {folds}")
+    units = [(m.get("fold"), _seed(m)) for m in members]
+    if len(set(units)) != len(units):
+        raise CodecBenchError(f"duplicate fold and seed in results for {dict(zip(GROUP_KEYS, key))}: "
+                              f"(fold, seed) units {units}")
     names = [n for n in members[0]["metrics"] if all(n in m["metrics"] for m in members)]
     metrics = {}
     for name in names:
         mean, std = mean_std([m["metrics"][name] for m in members])
         metrics[name] = {"mean": mean, "std": std}
+    clips_per_fold: dict[Any, int] = {}
+    for m in members:  # seeds of one fold see the same clips: count them once
+        clips_per_fold[m.get("fold")] = max(clips_per_fold.get(m.get("fold"), 0), int(m["n_clips"]))
     # one headline per task, so every cell of a dataset's row shows the same metric (n/a where a run lacks it)
     headline = HEADLINE.get(members[0]["task"]) or members[0].get("headline")
-    return {**dict(zip(GROUP_KEYS, key)), "headline": headline, "metrics": metrics, "n_folds": len(members),
-            "n_clips": sum(int(m["n_clips"]) for m in members), "folds": folds}
+    folds, seeds = list(clips_per_fold), list(dict.fromkeys(seed for _, seed in units))
+    return {**dict(zip(GROUP_KEYS, key)), "headline": headline, "metrics": metrics, "n_folds": len(folds),
+            "n_seeds": len(seeds), "n_units": len(members), "n_clips": sum(clips_per_fold.values()),
+            "folds": folds, "seeds": seeds}
+
+
+def _n_units(row: dict) -> int:
+    return row.get("n_units", row["n_folds"])  # rows aggregated before seeds had one unit per fold
 
 
 def _runs(rows: list[dict]) -> list[tuple[str, str, str]]:
@@ -105,7 +130,7 @@ def _cell(row: dict | None) -> str:
     mean, std = _headline(row)
     if math.isnan(mean):
         return "n/a"
-    return f"{mean:.1f} ± {std:.1f}" if row["n_folds"] > 1 else f"{mean:.1f}"
+    return f"{mean:.1f} ± {std:.1f}" if _n_units(row) > 1 else f"{mean:.1f}"
 
 
 def baseline_losses(aggregated: list[dict], split: str = "test") -> list[str]:
@@ -125,8 +150,8 @@ def baseline_losses(aggregated: list[dict], split: str = "test") -> list[str]:
 
 
 def markdown_table(aggregated: list[dict], split: str = "test") -> str:
-    """Datasets x runs table of the headline metric in percent ("mean ± std" over folds when > 1 fold),
-    followed by one line per dataset where an LLM run scores below a baseline run."""
+    """Datasets x runs table of the headline metric in percent ("mean ± std" over (fold, seed) units when
+    there are several), followed by one line per dataset where an LLM run scores below a baseline run."""
     rows = [r for r in aggregated if r["split"] == split]
     if not rows:
         return f"_No results for split {split!r}._\n"
@@ -143,11 +168,23 @@ def markdown_table(aggregated: list[dict], split: str = "test") -> str:
 def _save(fig: Figure, path: str | Path) -> Path:
     """Render ``fig`` to PNG under a temporary name, then rename onto ``path``."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+        tmp.write_bytes(png_bytes(fig))
     return Path(path)
 
 
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` rendered as PNG bytes (what ``_save`` writes, and what the HTML report embeds)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    return buffer.getvalue()
+
+
 def radar_plot(aggregated: list[dict], path: str | Path, split: str = "test") -> Path:
+    """Write ``radar_figure`` as a PNG to ``path``."""
+    return _save(radar_figure(aggregated, split), path)
+
+
+def radar_figure(aggregated: list[dict], split: str = "test") -> Figure:
     """The paper's figure: one axis per dataset (headline metric, 0–100 %), axes grouped and coloured by
     domain, one polygon per run. With fewer than 3 datasets a radar is meaningless, so draw grouped bars."""
     rows = [r for r in aggregated if r["split"] == split]
@@ -173,7 +210,7 @@ def radar_plot(aggregated: list[dict], path: str | Path, split: str = "test") ->
         fig.legend(handles=[Patch(color=DOMAIN_COLOURS.get(d, OTHER_DOMAIN_COLOUR), label=d) for d in domains],
                    loc="lower left", bbox_to_anchor=(0.92, 0.08), title="domain")
     ax.set_title(title if rows else f"No results for split {split!r}")
-    return _save(fig, path)
+    return fig
 
 
 def _draw_radar(fig: Figure, values: np.ndarray, colours: list[str]) -> tuple[Any, list]:
@@ -212,7 +249,12 @@ def _draw_bars(fig: Figure, values: np.ndarray) -> tuple[Any, list]:
 
 def confusion_plot(labels_true: list[str], labels_pred: list[str], classes: list[str], path: str | Path,
                    title: str) -> Path:
-    """Row-normalised confusion matrix PNG (row = true class, sums to 1 where the class occurs).
+    """Write ``confusion_figure`` as a PNG to ``path``."""
+    return _save(confusion_figure(labels_true, labels_pred, classes, title), path)
+
+
+def confusion_figure(labels_true: list[str], labels_pred: list[str], classes: list[str], title: str) -> Figure:
+    """Row-normalised confusion matrix (row = true class, sums to 1 where the class occurs).
 
     A prediction outside ``classes`` (a generated answer) is counted in an extra "(other)" column rather than
     dropped, so errors are not hidden.
@@ -241,7 +283,7 @@ def confusion_plot(labels_true: list[str], labels_pred: list[str], classes: list
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if value > 0.5 else "black")
     ax.set_title(title)
-    return _save(fig, path)
+    return fig
 
 
 def per_class_f1(rows: list[dict], classes: list[str]) -> dict[str, float]:
@@ -263,8 +305,15 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
+def _read_predictions(out_dir: Path, record: dict) -> list[dict]:
+    path = out_dir / record["predictions"]
+    if not path.is_file():
+        raise CodecBenchError(f"{path}: predictions file named in the results is missing; rerun evaluation")
+    return read_jsonl(path)
+
+
 def _confusion_inputs(records: list[dict], out_dir: Path) -> dict[str, tuple[str, list[dict]]]:
-    """File stem -> (dataset, prediction rows of all folds) for single-label ``llm_scoring`` test runs."""
+    """File stem -> (dataset, prediction rows of all folds and seeds) for single-label ``llm_scoring`` test runs."""
     chosen = [r for r in records if r["task"] == "single_label" and r["method"] == "llm_scoring"
               and r["split"] == "test" and r.get("predictions")]
     runs_per_dataset = defaultdict(set)
@@ -275,28 +324,42 @@ def _confusion_inputs(records: list[dict], out_dir: Path) -> dict[str, tuple[str
         stem = f"confusion_{r['dataset']}_{r['method']}"
         if len(runs_per_dataset[r["dataset"]]) > 1:  # several codecs/models: keep their files apart
             stem += f"_{r['codec']}_{r['model']}"
-        path = out_dir / r["predictions"]
-        if not path.is_file():
-            raise CodecBenchError(f"{path}: predictions file named in the results is missing; rerun evaluation")
-        inputs.setdefault(_safe_name(stem), (r["dataset"], []))[1].extend(read_jsonl(path))
+        inputs.setdefault(_safe_name(stem), (r["dataset"], []))[1].extend(_read_predictions(out_dir, r))
     return inputs
 
 
+def confusion_figures(records: list[dict], out_dir: str | Path,
+                      classes_by_dataset: dict[str, list[str]]) -> dict[str, Figure]:
+    """File stem (``confusion_<dataset>_<method>[_<codec>_<model>]``) -> confusion figure of a single-label
+    ``llm_scoring`` test run, prediction rows of all folds and seeds pooled. Prediction paths in the records
+    are relative to ``out_dir``; a dataset missing from ``classes_by_dataset`` uses the sorted labels seen."""
+    figures = {}
+    for stem, (dataset, rows) in _confusion_inputs(records, Path(out_dir)).items():
+        truth = [row["labels"][0] for row in rows]
+        pred = [row["prediction"][0] if row["prediction"] else "" for row in rows]
+        classes = classes_by_dataset.get(dataset) or sorted(set(truth))
+        figures[stem] = confusion_figure(truth, pred, classes, f"{dataset}: llm_scoring (test)")
+    return figures
+
+
 def _clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
-    """One markdown bullet per dataset: test clips per run (summed over folds), and whether runs differ."""
+    """One markdown bullet per dataset: test clips per run (summed over folds), folds and seeds per run, and
+    whether runs differ."""
     rows = [r for r in aggregated if r["split"] == split]
     lines = []
     for dataset, _ in _datasets(rows):
         mine = [r for r in rows if r["dataset"] == dataset]
         counts = sorted({r["n_clips"] for r in mine})
         folds = sorted({r["n_folds"] for r in mine})
+        seeds = sorted({r.get("n_seeds", 1) for r in mine})
         text = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]} (differs between runs)"
-        lines.append(f"- **{dataset}**: {text} {split} clips over {'/'.join(map(str, folds))} fold(s)")
+        lines.append(f"- **{dataset}**: {text} {split} clips over {'/'.join(map(str, folds))} fold(s) "
+                     f"× {'/'.join(map(str, seeds))} seed(s)")
     return lines
 
 
 def metrics_table(aggregated: list[dict], split: str = "test") -> str:
-    """Every metric of every run, one small table per dataset (percent, mean ± std over folds)."""
+    """Every metric of every run, one small table per dataset (percent, mean ± std over folds and seeds)."""
     rows = [r for r in aggregated if r["split"] == split]
     labels = run_labels(rows)
     parts = []
@@ -306,34 +369,232 @@ def metrics_table(aggregated: list[dict], split: str = "test") -> str:
         lines = [f"**{dataset}** ({split})", "", "| run | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         for r in members:
             values = [r["metrics"].get(m) for m in names]
-            cells = ["–" if v is None else (f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}" if r["n_folds"] > 1 else f"{100 * v['mean']:.1f}")
+            cells = ["–" if v is None else (f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}" if _n_units(r) > 1 else f"{100 * v['mean']:.1f}")
                      for v in values]
             lines.append(f"| {labels[(r['method'], r['codec'], r['model'])]} | " + " | ".join(cells) + " |")
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 
 
-def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]]) -> dict[str, Path]:
-    """Write results.json, report.md, radar.png and confusion_<dataset>_<method>.png into ``out_dir``.
+def _run_parts(run: tuple[str, str, str]) -> tuple[str, str, str, str]:
+    """``(method, codec, "<model tag>/<recipe>")`` -> ``(method, codec, model tag, recipe)``."""
+    method, codec, model = run
+    tag, recipe = model.rsplit("/", 1) if "/" in model else (model, "")
+    return method, codec, tag, recipe
 
-    Prediction paths in the records are relative to ``out_dir``. Returns ``{"results", "report", "radar",
-    <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
+
+def compare_runs(aggregated: list[dict], split: str = "test") -> list[dict]:
+    """Every pair of LLM runs with the same method that differ in exactly one of codec, model tag and recipe.
+
+    -> ``{"differs": "codec" | "model" | "recipe", "a": label, "b": label, "per_dataset": {dataset: B − A},
+    "mean": mean over those datasets}``, differences of the headline mean in percentage points, only over
+    datasets where both runs have a headline value. Pairs in order of first appearance (A before B); pairs
+    without a shared dataset are left out.
     """
+    rows = [r for r in aggregated if r["split"] == split]
+    labels, cells = run_labels(rows), _headline_by_cell(rows)
+    llm_runs = [run for run in labels if not run[0].startswith("baseline_")]
+    comparisons = []
+    for i, run_a in enumerate(llm_runs):
+        for run_b in llm_runs[i + 1:]:
+            parts_a, parts_b = _run_parts(run_a), _run_parts(run_b)
+            differs = [name for name, x, y in zip(COMPARED_PARTS, parts_a[1:], parts_b[1:]) if x != y]
+            if parts_a[0] != parts_b[0] or len(differs) != 1:
+                continue
+            per_dataset = {}
+            for dataset, _ in _datasets(rows):
+                if (dataset, run_a) in cells and (dataset, run_b) in cells:
+                    diff = _headline(cells[(dataset, run_b)])[0] - _headline(cells[(dataset, run_a)])[0]
+                    if not math.isnan(diff):
+                        per_dataset[dataset] = diff
+            if per_dataset:
+                comparisons.append({"differs": differs[0], "a": labels[run_a], "b": labels[run_b],
+                                    "per_dataset": per_dataset, "mean": float(np.mean(list(per_dataset.values())))})
+    return comparisons
+
+
+def comparison_markdown(aggregated: list[dict], split: str = "test") -> str:
+    """``compare_runs`` as one table: a row per run pair, B − A per dataset and their mean (percentage points)."""
+    comparisons = compare_runs(aggregated, split)
+    if not comparisons:
+        return "_No pair of runs differs in exactly one of codec, model and recipe._\n"
+    datasets = [d for d, _ in _datasets([r for r in aggregated if r["split"] == split])]
+    lines = ["| differs in | run A | run B | " + " | ".join(f"{d} (B − A)" for d in datasets) + " | mean |",
+             "|---|---|---|" + "---|" * (len(datasets) + 1)]
+    for c in comparisons:
+        diffs = [f"{c['per_dataset'][d]:+.1f}" if d in c["per_dataset"] else "–" for d in datasets]
+        lines.append(f"| {c['differs']} | {c['a']} | {c['b']} | " + " | ".join(diffs) + f" | {c['mean']:+.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def per_class_f1_by_dataset(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
+                            split: str = "test") -> dict[str, dict]:
+    """dataset -> ``{"classes": [...], "runs": {run label: {class: F1}}}`` from the prediction files of every run
+    on ``split`` that has one; rows of all folds and seeds are pooled, as in the confusion matrices."""
+    rows = [r for r in records if r["split"] == split]
+    labels = run_labels(rows)
+    pooled: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r.get("predictions") and r["task"] in ("single_label", "multi_label"):
+            pooled[r["dataset"]][labels[(r["method"], r["codec"], r["model"])]].extend(_read_predictions(Path(out_dir), r))
+    tables = {}
+    for dataset, _ in _datasets(rows):
+        if dataset in pooled:
+            seen = sorted({label for run_rows in pooled[dataset].values() for row in run_rows for label in row["labels"]})
+            classes = classes_by_dataset.get(dataset) or seen
+            tables[dataset] = {"classes": classes, "runs": {label: per_class_f1(run_rows, classes)
+                                                            for label, run_rows in pooled[dataset].items()}}
+    return tables
+
+
+def per_class_markdown(tables: dict[str, dict], split: str = "test") -> str:
+    """``per_class_f1_by_dataset`` as one table per dataset: a row per class, a column per run, F1 in percent
+    ("n/a" where a class is neither true nor predicted)."""
+    if not tables:
+        return "_No prediction files to compute per-class F1 from._\n"
+    parts = []
+    for dataset, table in tables.items():
+        runs = list(table["runs"])
+        lines = [f"**{dataset}** ({split}; folds and seeds pooled)", "", "| class | " + " | ".join(runs) + " |",
+                 "|---|" + "---|" * len(runs)]
+        for cls in table["classes"]:
+            values = [table["runs"][run][cls] for run in runs]
+            lines.append(f"| {cls} | " + " | ".join("n/a" if math.isnan(v) else f"{100 * v:.1f}" for v in values) + " |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+@dataclass
+class LoadedResults:
+    """What ``load_results`` read: result records, failed cells (``{"file", "cell", "error"}``, the error as
+    one line) and the files skipped because they are not valid JSON."""
+
+    records: list[dict] = field(default_factory=list)
+    failed_cells: list[dict] = field(default_factory=list)
+    skipped_files: list[Path] = field(default_factory=list)
+
+
+def load_results(paths: str | Path | list[str | Path]) -> LoadedResults:
+    """Read results.json files (``write_report``) and a study's per-cell files ``OUT/results/*.json``.
+
+    A path is a file, or a folder: its ``results/*.json`` cell files when there are any, else its
+    ``results.json``, else its own ``*.json`` (a cell folder given directly). Every file is a JSON object with
+    ``format_version`` 1 and ``records``; a cell file adds ``status`` ("ok" or "failed"), ``cell`` and
+    ``error``. Another format_version raises; a file that is not valid JSON (half-written, truncated) is
+    skipped with a warning and listed in ``skipped_files``, as is a cell with an unknown status.
+    """
+    loaded = LoadedResults()
+    for file in _result_files(paths):
+        try:
+            content = read_json(file)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            _skip(loaded, file, f"not valid JSON, half-written? ({err})")
+            continue
+        version = content.get("format_version") if isinstance(content, dict) else None
+        if version != RESULTS_FORMAT_VERSION:
+            raise CodecBenchError(f"{file}: results format_version {version!r}; this codec-bench reads "
+                                  f"format_version {RESULTS_FORMAT_VERSION} (upgrade codec-bench or rerun the cell)")
+        status = content.get("status", "ok")
+        if status == "failed":
+            loaded.failed_cells.append({"file": str(file), "cell": content.get("cell") or {},
+                                        "error": _error_line(content.get("error"))})
+        elif status == "ok":
+            if not isinstance(content.get("records"), list):
+                raise CodecBenchError(f"{file}: has no list of \"records\"; not a codec-bench results file")
+            loaded.records += content["records"]
+            loaded.failed_cells += content.get("failed_cells", [])  # a report's results.json keeps them
+        else:
+            _skip(loaded, file, f"unknown cell status {status!r}")
+    return loaded
+
+
+def _result_files(paths: str | Path | list[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
+        cells = sorted((path / "results").glob("*.json")) if path.is_dir() else []
+        if path.is_file():
+            files.append(path)
+        elif cells:
+            files += cells
+        elif (path / "results.json").is_file():
+            files.append(path / "results.json")
+        elif path.is_dir():
+            files += sorted(path.glob("*.json"))
+        else:
+            raise CodecBenchError(f"{path}: no such results file or folder")
+    return files
+
+
+def _skip(loaded: LoadedResults, file: Path, why: str) -> None:
+    warnings.warn(f"{file}: {why}; skipped", stacklevel=3)
+    loaded.skipped_files.append(file)
+
+
+def _error_line(error: Any) -> str:
+    """A cell's error as one line: the exception line of a traceback, else the first line."""
+    if isinstance(error, dict):
+        error = error.get("message") or json.dumps(error)
+    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
+    if not lines:
+        return "(no error recorded)"
+    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+
+
+def failed_cells_markdown(failed_cells: list[dict], skipped_files: list[str | Path] = ()) -> str:
+    """One bullet per failed cell (its name, else its scalar settings, and its error line) and per skipped file."""
+    lines = []
+    for failed in failed_cells:
+        cell = failed.get("cell") or {}
+        name = cell.get("name") or ", ".join(f"{k}={v}" for k, v in cell.items()
+                                             if isinstance(v, (str, int, float))) or failed.get("file")
+        lines.append(f"- {name}: `{failed['error']}`")
+    lines += [f"- skipped (not valid JSON): {file}" for file in skipped_files]
+    return "\n".join(lines) + "\n" if lines else "_None._\n"
+
+
+def report_sections(aggregated: list[dict], per_class: dict[str, dict], failed_cells: list[dict] = (),
+                    skipped_files: list[str | Path] = (), split: str = "test") -> list[tuple[str, str]]:
+    """The text of the report as ``(heading, markdown body)`` pairs, shared by report.md and report.html
+    (figures are added by each writer)."""
+    units = "folds and training seeds: one value per (fold, seed) unit"
+    sections = [("", f"Headline metric per dataset on the {split} split, in percent (mean ± sample std over "
+                     f"{units}).\n\n" + markdown_table(aggregated, split)),
+                ("Comparison of runs", "Pairs of runs that differ in exactly one of codec, model and recipe: "
+                 "difference B − A of the headline mean, in percentage points.\n\n" + comparison_markdown(aggregated, split)),
+                ("All metrics", metrics_table(aggregated, split)),
+                ("Per-class F1", per_class_markdown(per_class, split)),
+                ("Clips", "\n".join(_clip_counts(aggregated, split)) + "\n")]
+    if failed_cells or skipped_files:
+        sections.append(("Failed cells", failed_cells_markdown(list(failed_cells), list(skipped_files))))
+    return sections
+
+
+def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
+                 failed_cells: list[dict] = (), skipped_files: list[str | Path] = ()) -> dict[str, Path]:
+    """Write results.json, report.md, report.html, radar.png and confusion_<dataset>_<method>.png into ``out_dir``.
+
+    Prediction paths in the records are relative to ``out_dir``. ``failed_cells`` and ``skipped_files`` come
+    from ``load_results`` and are listed under "Failed cells". Returns ``{"results", "report", "html",
+    "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
+    """
+    from codec_bench.report_html import write_html_report  # it builds on this module
+
     out_dir = Path(out_dir)
     aggregated = aggregate(records)
     paths = {"results": out_dir / "results.json", "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
-    write_json(paths["results"], {"format_version": 1, "records": records, "aggregated": aggregated})
+    write_json(paths["results"], {"format_version": RESULTS_FORMAT_VERSION, "records": records,
+                                  "aggregated": aggregated, "failed_cells": list(failed_cells)})
     radar_plot(aggregated, paths["radar"])
-    for stem, (dataset, rows) in _confusion_inputs(records, out_dir).items():
-        truth = [row["labels"][0] for row in rows]
-        pred = [row["prediction"][0] if row["prediction"] else "" for row in rows]
-        classes = classes_by_dataset.get(dataset) or sorted(set(truth))
-        paths[stem] = confusion_plot(truth, pred, classes, out_dir / f"{stem}.png", f"{dataset}: llm_scoring (test)")
-    sections = ["# codec-bench results", "",
-                "Headline metric per dataset on the test split, in percent (mean ± sample std over folds).", "",
-                markdown_table(aggregated, "test"), "## All metrics", "", metrics_table(aggregated, "test"),
-                "## Clips", "", *_clip_counts(aggregated, "test"), "",
-                "## Figures", "", "![radar](radar.png)", ""]
-    sections += [f"![{stem}]({paths[stem].name})\n" for stem in paths if stem.startswith("confusion_")]
-    write_text(paths["report"], "\n".join(sections))
+    for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
+        paths[stem] = _save(figure, out_dir / f"{stem}.png")
+    per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
+    text = ["# codec-bench results", ""]
+    for heading, body in report_sections(aggregated, per_class, failed_cells, skipped_files):
+        text += ([f"## {heading}", ""] if heading else []) + [body]
+    text += ["## Figures", "", "![radar](radar.png)", ""]
+    text += [f"![{stem}]({paths[stem].name})\n" for stem in paths if stem.startswith("confusion_")]
+    write_text(paths["report"], "\n".join(text))
+    figures = {stem: path for stem, path in paths.items() if stem == "radar" or stem.startswith("confusion_")}
+    paths["html"] = write_html_report(aggregated, records, out_dir, classes_by_dataset, failed_cells=failed_cells,
+                                      skipped_files=skipped_files, figures=figures, per_class=per_class)
     return paths

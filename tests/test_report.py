@@ -1,4 +1,5 @@
-"""Report writer: fold aggregation, the pinned markdown table, the baseline line, valid PNGs, all files."""
+"""Report writer: fold and seed aggregation, the pinned markdown table, the baseline line, run comparisons,
+results files (cells ok / failed / half-written / other version), valid PNGs, the self-contained HTML, all files."""
 
 from __future__ import annotations
 
@@ -8,19 +9,25 @@ import pytest
 
 from codec_bench.errors import CodecBenchError
 from codec_bench.io import write_jsonl
-from codec_bench.report import (aggregate, confusion_plot, markdown_table, per_class_f1, radar_plot,
-                                write_report)
+from codec_bench.report import (aggregate, compare_runs, comparison_markdown, confusion_plot, load_results,
+                                markdown_table, per_class_f1, radar_plot, write_report)
+from codec_bench.report_html import write_html_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DOMAINS = {"esc50": "sound", "instruments": "music", "commands": "speech", "birds": "sound"}
 
 
 def record(dataset: str, method: str, value: float, fold: str | None = None, codec: str = "embedded-4f630c4c0024",
-           predictions: str | None = None, split: str = "test") -> dict:
+           predictions: str | None = None, split: str = "test", model: str = "tiny-llama") -> dict:
+    """A record as written before seeds existed (no "seed" key); ``seeded`` adds one."""
     return {"dataset": dataset, "task": "single_label", "domain": DOMAINS[dataset], "protocol": "official",
-            "fold": fold, "codec": codec, "model": "tiny-llama", "method": method, "split": split, "n_clips": 40,
+            "fold": fold, "codec": codec, "model": model, "method": method, "split": split, "n_clips": 40,
             "metrics": {"accuracy": value, "macro_f1": value - 0.05}, "headline": "accuracy",
             "predictions": predictions}
+
+
+def seeded(seed: int, **kwargs) -> dict:
+    return {**record(**kwargs), "seed": seed}
 
 
 def assert_png(path) -> None:
@@ -110,13 +117,14 @@ def test_write_report_writes_every_file(tmp_path):
     records = [record("esc50", "llm_scoring", 0.67, fold=f, predictions=f"predictions/esc50_{f}.jsonl")
                for f in ("1", "2")] + [record("esc50", "baseline_logmel_logreg", 0.9)]
     paths = write_report(records, tmp_path, {"esc50": ["cat", "dog"]})
-    assert set(paths) == {"results", "report", "radar", "confusion_esc50_llm_scoring"}
+    assert set(paths) == {"results", "report", "html", "radar", "confusion_esc50_llm_scoring"}
     results = json.loads(paths["results"].read_text())
     assert results["format_version"] == 1 and results["records"] == records and len(results["aggregated"]) == 2
     report = paths["report"].read_text()
     assert "**esc50**: llm_scoring (67.0) is below baseline_logmel_logreg (90.0)" in report
     assert "![radar](radar.png)" in report and "(confusion_esc50_llm_scoring.png)" in report
     assert "- **esc50**: 40–80 (differs between runs) test clips" in report
+    assert "## Per-class F1" in report and "| cat | 66.7 |" in report  # folds pooled: cat TP 2, FP 2 -> 4/6
     assert_png(paths["radar"])
     assert_png(paths["confusion_esc50_llm_scoring"])
 
@@ -125,3 +133,101 @@ def test_write_report_names_a_missing_predictions_file(tmp_path):
     records = [record("esc50", "llm_scoring", 0.7, predictions="predictions/missing.jsonl")]
     with pytest.raises(CodecBenchError, match="missing.jsonl"):
         write_report(records, tmp_path, {"esc50": ["cat", "dog"]})
+
+
+def seeds_case() -> list[dict]:
+    # (fold, seed) units 0.6, 0.7, 0.8, 0.9 -> mean 0.75, sample std sqrt(0.05 / 3) = 0.1291
+    values = {("1", 0): 0.6, ("1", 1): 0.7, ("2", 0): 0.8, ("2", 1): 0.9}
+    return [seeded(seed, dataset="esc50", method="llm_scoring", value=v, fold=fold) for (fold, seed), v in values.items()]
+
+
+def test_aggregate_mean_and_sample_std_over_fold_seed_units():
+    [row] = aggregate(seeds_case())
+    assert row["metrics"]["accuracy"] == {"mean": pytest.approx(0.75), "std": pytest.approx((0.05 / 3) ** 0.5)}
+    assert (row["n_folds"], row["folds"], row["n_seeds"], row["seeds"]) == (2, ["1", "2"], 2, [0, 1])
+    assert (row["n_units"], row["n_clips"]) == (4, 80)  # a fold's clips are counted once, not once per seed
+    assert markdown_table([row]).splitlines()[2] == "| esc50 | accuracy | 75.0 ± 12.9 |"
+
+
+def test_aggregate_refuses_a_fold_seed_unit_counted_twice():
+    records = seeds_case() + [seeded(1, dataset="esc50", method="llm_scoring", value=0.5, fold="2")]
+    with pytest.raises(CodecBenchError, match=r"duplicate fold and seed.*\('2', 1\)"):
+        aggregate(records)
+    with pytest.raises(CodecBenchError, match="duplicate fold"):  # a record without "seed" has seed 0
+        aggregate([record("esc50", "llm_scoring", 0.7, fold="1"), seeded(0, dataset="esc50", method="llm_scoring",
+                                                                         value=0.8, fold="1")])
+
+
+def test_aggregate_reads_records_without_seed_as_seed_0():
+    llm = next(r for r in aggregate(small_case()) if r["dataset"] == "instruments" and r["method"] == "llm_scoring")
+    assert (llm["n_seeds"], llm["seeds"], llm["n_units"]) == (1, [0], 3)
+
+
+def comparison_case() -> list[dict]:
+    # codec a vs b (same model and recipe) on esc50 and instruments; lora vs full with codec a on esc50 only;
+    # codec b + full differs from codec a + lora in two parts, and baselines are never compared
+    llm = dict(method="llm_scoring", model="tiny-llama/lora")
+    return [record("esc50", value=0.70, codec="a", **llm), record("esc50", value=0.80, codec="b", **llm),
+            record("instruments", value=0.90, codec="a", **llm), record("instruments", value=0.85, codec="b", **llm),
+            record("esc50", "llm_scoring", 0.60, codec="a", model="tiny-llama/full"),
+            record("esc50", "baseline_logmel_logreg", 0.75, codec="none", model="logmel-logreg")]
+
+
+def test_compare_runs_pinned():
+    comparisons = compare_runs(aggregate(comparison_case()))
+    assert [(c["differs"], c["a"], c["b"]) for c in comparisons] == [
+        ("codec", "llm_scoring · a · tiny-llama/lora", "llm_scoring · b · tiny-llama/lora"),
+        ("recipe", "llm_scoring · a · tiny-llama/lora", "llm_scoring · a · tiny-llama/full")]
+    assert comparisons[0]["per_dataset"] == {"esc50": pytest.approx(10.0), "instruments": pytest.approx(-5.0)}
+    assert comparisons[0]["mean"] == pytest.approx(2.5)
+    assert comparisons[1]["per_dataset"] == {"esc50": pytest.approx(-10.0)}
+    assert comparison_markdown(aggregate(comparison_case())) == (
+        "| differs in | run A | run B | esc50 (B − A) | instruments (B − A) | mean |\n"
+        "|---|---|---|---|---|---|\n"
+        "| codec | llm_scoring · a · tiny-llama/lora | llm_scoring · b · tiny-llama/lora | +10.0 | -5.0 | +2.5 |\n"
+        "| recipe | llm_scoring · a · tiny-llama/lora | llm_scoring · a · tiny-llama/full | -10.0 | – | -10.0 |\n"
+    )
+
+
+def write_cell(path, status: str, records: list[dict], error: str | None = None, version: int = 1) -> None:
+    cell = {"dataset": "esc50", "codec": "a", "model": "tiny-llama", "recipe": "lora", "seed": 0}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format_version": version, "status": status, "records": records, "cell": cell,
+                                "error": error}))
+
+
+def test_load_results_reads_cells_lists_failures_and_skips_half_written_files(tmp_path):
+    records = seeds_case()
+    write_cell(tmp_path / "results" / "ok.json", "ok", records)
+    write_cell(tmp_path / "results" / "failed.json", "failed", [],
+               "Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: CUDA out of memory\n")
+    (tmp_path / "results" / "half.json").write_text('{"format_version": 1, "status": "ok", "records": [{"data')
+    with pytest.warns(UserWarning, match="half.json"):
+        loaded = load_results([tmp_path])
+    assert loaded.records == records
+    assert loaded.skipped_files == [tmp_path / "results" / "half.json"]
+    assert [(f["cell"]["dataset"], f["error"]) for f in loaded.failed_cells] == [("esc50", "RuntimeError: CUDA out of memory")]
+    paths = write_report(loaded.records, tmp_path, {}, loaded.failed_cells, loaded.skipped_files)
+    report = paths["report"].read_text()
+    assert "## Failed cells" in report
+    assert "- dataset=esc50, codec=a, model=tiny-llama, recipe=lora, seed=0: `RuntimeError: CUDA out of memory`" in report
+    assert "half.json" in report and "Failed cells" in paths["html"].read_text()
+    again = load_results(paths["results"])  # a report's results.json reads back, failures included
+    assert again.records == records and again.failed_cells == loaded.failed_cells
+
+
+def test_load_results_refuses_another_format_version(tmp_path):
+    write_cell(tmp_path / "results" / "future.json", "ok", [], version=2)
+    with pytest.raises(CodecBenchError, match=r"future\.json.*format_version 2.*reads format_version 1"):
+        load_results(tmp_path)
+
+
+def test_html_report_is_self_contained(tmp_path):
+    records = comparison_case()
+    path = write_html_report(aggregate(records), records, tmp_path)
+    page = path.read_text()
+    assert path == tmp_path / "report.html" and page.startswith("<!DOCTYPE html>")
+    assert "data:image/png;base64," in page
+    assert 'src="http' not in page and "href=" not in page and "<link" not in page and "<script" not in page
+    assert "<th>dataset</th><th>metric</th>" in page and "<td>70.0</td>" in page
+    assert "<h2>Comparison of runs</h2>" in page and "<td>+2.5</td>" in page

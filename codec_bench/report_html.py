@@ -1,0 +1,97 @@
+"""The report as one self-contained HTML file: the sections of report.md plus the figures, embedded.
+
+``report.html`` needs nothing next to it: figures are base64 PNG data URIs, the CSS is inline, and there is
+no script and no external link, so it opens in any browser, offline, and can be mailed or attached as it is.
+The text is the markdown of ``report.report_sections`` turned into HTML by ``markdown_to_html``, so the two
+reports cannot disagree. That converter knows only the subset those sections use (pipe tables, bullets,
+paragraphs, ``**bold**``, ``code`` and ``_italic_`` lines): the ``markdown`` package is not a dependency, and
+this subset is about 30 lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+from codec_bench.io import write_text
+from codec_bench.report import (confusion_figures, per_class_f1_by_dataset, png_bytes, radar_figure,
+                                report_sections)
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1100px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { border-bottom: 2px solid #444; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+figure { margin: 1em 0; } img { max-width: 100%; height: auto; }
+"""
+
+
+def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str | Path,
+                      classes_by_dataset: dict[str, list[str]] | None = None, failed_cells: list[dict] = (),
+                      skipped_files: list[str | Path] = (), figures: dict[str, Path] | None = None,
+                      per_class: dict[str, dict] | None = None, title: str = "codec-bench results",
+                      split: str = "test") -> Path:
+    """Write ``out_dir/report.html`` and return its path.
+
+    ``aggregated`` is ``report.aggregate(records)``; prediction paths in ``records`` are relative to
+    ``out_dir``. ``figures`` (stem -> PNG path, as ``write_report`` writes them) are embedded as they are;
+    without it the radar and confusion figures are rendered here. ``per_class`` likewise saves reading the
+    prediction files a second time.
+    """
+    out_dir = Path(out_dir)
+    classes_by_dataset = classes_by_dataset or {}
+    if per_class is None:
+        per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset, split)
+    if figures is None:
+        images = {"radar": png_bytes(radar_figure(aggregated, split))}
+        images |= {stem: png_bytes(fig) for stem, fig in confusion_figures(records, out_dir, classes_by_dataset).items()}
+    else:
+        images = {stem: Path(path).read_bytes() for stem, path in figures.items()}
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for heading, text in report_sections(aggregated, per_class, failed_cells, skipped_files, split):
+        body += ([f"<h2>{html.escape(heading)}</h2>"] if heading else []) + [markdown_to_html(text)]
+    body += ["<h2>Figures</h2>"] + [_figure(stem, png) for stem, png in images.items()]
+    page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+    path = out_dir / "report.html"
+    write_text(path, page)
+    return path
+
+
+def _figure(stem: str, png: bytes) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img alt="{html.escape(stem)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(stem)}</figcaption></figure>")
+
+
+def markdown_to_html(text: str) -> str:
+    """The markdown subset of the report sections -> HTML: blocks are split at blank lines; a block of ``|``
+    lines is a table (its second line the header rule), a block of ``- `` lines a list, anything else a
+    paragraph. Text is escaped before the inline rules apply."""
+    blocks = [block.splitlines() for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+    return "\n".join(_block(lines) for lines in blocks)
+
+
+def _block(lines: list[str]) -> str:
+    if all(line.startswith("|") for line in lines):
+        header, *rows = [[_inline(c.strip()) for c in line.strip().strip("|").split("|")] for line in lines]
+        rows = [row for row in rows if not all(set(c) <= set("-:") for c in row)]  # the |---| rule
+        return ("<table>\n<tr>" + "".join(f"<th>{c}</th>" for c in header) + "</tr>\n"
+                + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in rows) + "</table>")
+    if all(line.startswith("- ") for line in lines):
+        return "<ul>\n" + "".join(f"<li>{_inline(line[2:])}</li>\n" for line in lines) + "</ul>"
+    return "<p>" + "<br>\n".join(_inline(line) for line in lines) + "</p>"
+
+
+def _inline(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    return re.sub(r"^_(.+)_$", r"<em>\1</em>", text)

@@ -232,7 +232,8 @@ def report(results: List[Path] = typer.Argument(..., help="Output folders of run
     """Aggregate finished runs (folds and seeds -> mean ± std) into results.json, report.md, report.html (self-contained),
     radar and confusion plots, per-class F1 and a comparison of runs."""
     from .pipeline import collect_records
-    from .report import load_results, write_report
+    from .report import write_report
+    from .results import load_results
 
     records, classes, failed, skipped = [], {}, [], []
     for folder in results:

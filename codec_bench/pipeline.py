@@ -32,7 +32,8 @@ from .evaluate import generate_answers, score_label_sets, score_multi_label, sco
 from .metrics import HEADLINE, apply_thresholds, multi_label_metrics, single_label_metrics, tune_thresholds
 from .model import PromptEncoder, build_tiny_llm, load_llm
 from .prompts import ITEM_SEPARATOR, Example, build_example
-from .report import load_results, write_report
+from .report import write_report
+from .results import load_results
 from .train import train
 
 console = Console(stderr=True)

@@ -109,3 +109,23 @@ METRICS: dict[str, Callable[..., dict[str, float]]] = {
 
 # The one number per task that tables and the radar plot show; higher is better for all of them.
 HEADLINE: dict[str, str] = {"single_label": "accuracy", "multi_label": "map", "aqa": "accuracy"}
+
+
+def aqa_metrics(truth: list[str], predicted: list[str], annotators: list[list[str]]) -> dict[str, float]:
+    """Audio question answering: accuracy against the majority answer on the yes/no questions and on the open
+    (one-word) questions, and the share of predictions that match any annotator's answer.
+
+    ``truth``: majority answers; ``predicted``: one answer per question; ``annotators``: every annotator's
+    answer per question. A question is yes/no when its majority answer is "yes" or "no". A subset without
+    questions is left out rather than reported as 0.
+    """
+    out: dict[str, float] = {}
+    yes_no = [t in ("yes", "no") for t in truth]
+    for name, keep in (("yes_no_accuracy", True), ("open_accuracy", False)):
+        pairs = [(t, p) for t, p, y in zip(truth, predicted, yes_no) if y == keep]
+        if pairs:
+            out[name] = float(np.mean([t == p for t, p in pairs]))
+    if truth:
+        out["any_annotator_accuracy"] = float(np.mean([p in set(a) for p, a in zip(predicted, annotators)]))
+    return out
+

@@ -29,7 +29,7 @@ from .data import manifest as manifests
 from .data.manifest import Manifest
 from .errors import CodecBenchError
 from .evaluate import generate_answers, score_label_sets, score_multi_label, score_single_label
-from .metrics import HEADLINE, apply_thresholds, multi_label_metrics, single_label_metrics, tune_thresholds
+from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
 from .model import PromptEncoder, build_tiny_llm, load_llm
 from .prompts import ITEM_SEPARATOR, Example, build_example
 from .report import write_report
@@ -74,9 +74,6 @@ def prepare_manifest(config: RunConfig, protocol: str, fold: str | None) -> Mani
 
 
 def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> list[dict]:
-    if manifest.task == "aqa" and stop_after != "encode":
-        raise CodecBenchError(f"{manifest.dataset}: question answering is not trainable yet (its loader is); "
-                              "use `codec-bench encode` to cache its tokens")
     folder = Path(config.out) / manifest.name
     codec = make_codec(config.codec.name, **config.codec.options)
     fit_codec(codec, manifest.split("train"), Path(config.cache_folder) / manifest.dataset, config.progress)
@@ -91,7 +88,7 @@ def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> 
         return []
     records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval")
     records += reference_rows(config, manifest, codec, codes, examples, run_dir)
-    if config.baseline:
+    if config.baseline and manifest.task != "aqa":  # an audio-only classifier cannot read the question
         records += run_baseline(config, manifest, folder / "baseline")
     return records
 
@@ -152,10 +149,16 @@ def write_prompts(manifest: Manifest, codes: dict[str, np.ndarray], codec: Codec
         if path.is_file():
             examples[split] = [Example(r["id"], r["prompt"], tuple(r["answer_items"])) for r in io.read_jsonl(path)]
             continue
-        examples[split] = [build_example(c.id, manifest.instruction, codes[c.id], codec.codebook_size, c.labels)
+        examples[split] = [build_example(c.id, instruction_for(manifest, c), codes[c.id], codec.codebook_size, c.labels)
                            for c in manifest.split(split) if c.id in codes]
         io.write_jsonl(path, ({"id": e.id, "prompt": e.prompt, "answer_items": list(e.answer_items)} for e in examples[split]))
     return examples
+
+
+def instruction_for(manifest: Manifest, clip) -> str:
+    """The prompt's instruction: the dataset's sentence, plus the question for audio question answering."""
+    question = clip.extra.get("question") if manifest.task == "aqa" else None
+    return f"{manifest.instruction} Question: {question}" if question else manifest.instruction
 
 
 def model_tag(name: str) -> str:
@@ -180,6 +183,7 @@ def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Pat
     folder = run_dir / "base_model"
     if not (folder / "config.json").is_file():
         corpus = [manifest.instruction, ITEM_SEPARATOR.join(manifest.classes)] + list(manifest.classes) * 4
+        corpus += [instruction_for(manifest, c) for c in manifest.split("train")[:5000] if manifest.task == "aqa"]
         build_tiny_llm(folder, codec.codebook_size * codec.num_codebooks, corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
     return str(folder)
 
@@ -322,6 +326,10 @@ def _record(manifest: Manifest, split: str, base: dict, metrics: dict, examples,
             row["probabilities"] = {c: round(float(p), 6) for c, p in zip(manifest.classes, probabilities[i])}
         rows.append(row)
     io.write_jsonl(path, rows)
+    if manifest.task == "aqa":
+        annotators = {c.id: c.extra.get("answers") or list(c.labels) for c in manifest.clips}
+        metrics = metrics | aqa_metrics([l[0] for l in labels], [p[0] if p else "" for p in predictions],
+                                        [annotators.get(e.id, []) for e in examples])
     headline = HEADLINE[manifest.task] if HEADLINE[manifest.task] in metrics else next(iter(metrics))
     if manifest.task == "multi_label" and base["method"] == "llm_generation":
         headline = "micro_f1"

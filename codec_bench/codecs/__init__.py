@@ -7,11 +7,13 @@ from typing import Callable
 from ..errors import CodecBenchError
 from .base import Codec
 from .embedded import EmbeddedCodec
+from .transformers_codecs import DacCodec, EncodecCodec, MimiCodec, TransformersCodec
 from .xcodec2 import Xcodec2Codec
 
 CODECS: dict[str, Callable[..., Codec]] = {
     "embedded": EmbeddedCodec,
     "xcodec2": Xcodec2Codec,
+    "encodec": EncodecCodec, "dac": DacCodec, "mimi": MimiCodec,
 }
 
 
@@ -22,4 +24,4 @@ def make_codec(name: str, **options) -> Codec:
     return CODECS[name](**options)
 
 
-__all__ = ["CODECS", "Codec", "EmbeddedCodec", "Xcodec2Codec", "make_codec"]
+__all__ = ["CODECS", "Codec", "EmbeddedCodec", "TransformersCodec", "Xcodec2Codec", "make_codec"]

@@ -20,7 +20,7 @@ console = Console()
 OUT = typer.Option(Path("runs"), "--out", help="Output folder: manifests, token cache, runs, report.")
 ROOT = typer.Option(None, "--root", help="Folder of the unpacked corpus in its official layout (see `codec-bench datasets`).")
 PROTOCOL = typer.Option(None, "--protocol", help="Split protocol (default: the dataset's first; see `codec-bench datasets`).")
-CODEC_MODEL = typer.Option(None, "--codec-model", help="XCodec2 hub id or local path (default hf-audio/xcodec2).")
+CODEC_MODEL = typer.Option(None, "--codec-model", help="Codec checkpoint: hub id or local path (xcodec2 default hf-audio/xcodec2; encodec, dac, mimi their own).")
 OFFLINE = typer.Option(False, "--offline", help="Never contact the hub; ids must be in the local cache (or pass paths).")
 CACHE = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache).")
 SOURCE = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known Hugging Face mirror).")
@@ -42,14 +42,14 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
                 codec_dtype="float32", model="tiny", method=None, epochs=None, learning_rate=None, batch_size=16,
                 grad_accum=1, encode_batch_size=16, workers=0, max_seconds=30.0, offline=False, bf16=False,
                 gradient_checkpointing=False, generation=True, cache=None, source="local", seed=0, stage="all",
-                probes=False, zero_shot=False):
+                probes=False, zero_shot=False, add_speech_tokens=False):
     """Command-line options -> RunConfig; the defaults depend on the model (tiny: full training from scratch)."""
     from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig
     from .train import TrainConfig
 
     codec_options = {}
-    if codec == "xcodec2":
-        codec_options = {"dtype": codec_dtype, "max_seconds": max_seconds}
+    if codec in ("xcodec2", "encodec", "dac", "mimi"):
+        codec_options = {"dtype": codec_dtype, "max_seconds": max_seconds} if codec == "xcodec2" else {"dtype": codec_dtype}
         if codec_model:
             codec_options["model_id"] = codec_model
         if offline:
@@ -61,7 +61,7 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
     return RunConfig(
         dataset=dataset, out=out, root=root, protocol=protocol, folds=fold or None, cache_root=cache,
         codec=CodecConfig(codec, codec_options, encode_batch_size, workers, max_seconds),
-        model=ModelConfig(model, dtype="bfloat16" if bf16 else "auto", offline=offline), train=train,
+        model=ModelConfig(model, dtype="bfloat16" if bf16 else "auto", offline=offline, add_speech_tokens=add_speech_tokens), train=train,
         eval=EvalConfig(generation=generation), source=source, probes=probes, zero_shot=zero_shot,
     )
 
@@ -110,6 +110,7 @@ def run(
     stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
     probes: bool = typer.Option(False, "--probes", help="Add linear-probe and kNN rows (codec vectors, base-LLM hidden states)."),
     zero_shot: bool = typer.Option(False, "--zero-shot", help="Add the base LLM scored without fine-tuning."),
+    add_speech_tokens: bool = typer.Option(False, "--add-speech-tokens", help="Add <|s_N|> and marker rows to an LLM whose tokenizer lacks them (any causal LM)."),
 ) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold)."""
     from . import pipeline

@@ -23,12 +23,14 @@ class CodecConfig:
 
 @dataclass
 class ModelConfig:
-    """``name``: "tiny" (the embedded LM, built and trained from scratch) or a hub id / local path."""
+    """``name``: "tiny" (the embedded LM, built and trained from scratch) or a hub id / local path.
+    ``add_speech_tokens``: add Llasa's markers and ``<|s_k|>`` rows when the tokenizer lacks them (see ``vocab``)."""
 
     name: str = EMBEDDED_MODEL
     dtype: str = "auto"
     offline: bool | None = None
     tiny_sizes: dict | None = None
+    add_speech_tokens: bool = False
 
 
 @dataclass

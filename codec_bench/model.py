@@ -103,11 +103,14 @@ def _unreachable(model_id: str, err: Exception) -> CodecBenchError:
     )
 
 
-def apply_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05, targets: Sequence[str] = LORA_TARGETS):
-    """Wrap ``model`` with peft LoRA adapters on the attention and MLP projections (rank 16 by default)."""
+def apply_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05, targets: Sequence[str] = LORA_TARGETS,
+               trainable_tokens: dict | None = None):
+    """Wrap ``model`` with peft LoRA adapters on the attention and MLP projections (rank 16 by default);
+    ``trainable_tokens`` (peft ``trainable_token_indices``) also trains those embedding rows (added tokens)."""
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), task_type="CAUSAL_LM")
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), task_type="CAUSAL_LM",
+                        trainable_token_indices=trainable_tokens or None)
     return get_peft_model(model, config)
 
 
@@ -137,7 +140,8 @@ class PromptEncoder:
         if not ids or ids[0] is None or (unk is not None and ids[0] == unk):
             raise CodecBenchError(
                 f"the tokenizer of {getattr(self.tokenizer, 'name_or_path', 'this model')} has no token {token}; "
-                "use a Llasa checkpoint (speech tokens <|s_0|>...<|s_65535|>) or the embedded tiny model"
+                "use a Llasa checkpoint (speech tokens <|s_0|>...<|s_65535|>) or the embedded tiny model, "
+                "or pass --add-speech-tokens to add them"
             )
         return int(ids[0])
 
@@ -172,7 +176,7 @@ def speech_id_table(tokenizer, codebook_size: int) -> np.ndarray:
     """``(codebook_size,) int64``: the id of ``<|s_N|>`` for each code N, looked up by string."""
     ids = np.asarray(tokenizer.convert_tokens_to_ids([speech_token(i) for i in range(codebook_size)]), dtype=np.int64)
     if tokenizer.unk_token_id is not None and np.any(ids == tokenizer.unk_token_id):
-        raise CodecBenchError("the tokenizer lacks some speech tokens <|s_N|>; use a Llasa checkpoint")
+        raise CodecBenchError("the tokenizer lacks some speech tokens <|s_N|>; use a Llasa checkpoint or pass --add-speech-tokens to add them")
     return ids
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from . import baseline, data, io
+from . import baseline, data, io, vocab
 from .cache import TokenCache, fit_codec
 from .codecs import make_codec
 from .codecs.base import Codec
@@ -30,7 +30,7 @@ from .data.manifest import Manifest
 from .errors import CodecBenchError
 from .evaluate import generate_answers, score_label_sets, score_multi_label, score_single_label
 from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
-from .model import PromptEncoder, build_tiny_llm, load_llm
+from .model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
 from .prompts import ITEM_SEPARATOR, Example, build_example
 from .report import write_report
 from .results import load_results
@@ -171,9 +171,15 @@ def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: d
         return run_dir / "model"
     model_id = base_model(config, manifest, codec, run_dir)
     model, tokenizer = load_llm(model_id, config.model.dtype, config.model.offline)
-    encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
+    n_codes, trainable = codec.codebook_size * codec.num_codebooks, None
+    missing = vocab.missing_speech_tokens(tokenizer, n_codes) if config.model.add_speech_tokens else []
+    if missing:
+        console.print(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
+        trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
+    encoder = PromptEncoder(tokenizer, n_codes)
     console.print(f"training {model_tag(config.model.name)} ({config.train.method}) on {len(examples['train'])} prompts")
-    return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train, config.progress)
+    return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train, config.progress,
+                 trainable_tokens=trainable)
 
 
 def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Path) -> str:
@@ -195,6 +201,10 @@ def load_trained(model_dir: Path, config: RunConfig):
 
         base_id = io.read_json(model_dir / "adapter_config.json")["base_model_name_or_path"]
         model, tokenizer = load_llm(base_id, config.model.dtype, config.model.offline, attn_implementation="sdpa")
+        if (model_dir / "tokenizer_config.json").is_file():  # the trained vocabulary (added speech tokens)
+            tokenizer = load_tokenizer(str(model_dir), config.model.offline)
+            if vocab.embedding_rows(model, tokenizer) != model.get_input_embeddings().weight.shape[0]:
+                model.resize_token_embeddings(vocab.embedding_rows(model, tokenizer), mean_resizing=False)
         model = PeftModel.from_pretrained(model, str(model_dir)).merge_and_unload()
         return model, tokenizer
     # scoring passes a 4-D tree mask, which SDPA takes and flash-attention does not

@@ -13,6 +13,7 @@ DeepSpeed through ``accelerate launch``.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -120,18 +121,21 @@ class FeatureDataset(torch.utils.data.Dataset):
 
 
 def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example], validation_examples: list[Example],
-          run_dir: str | Path, config: TrainConfig, progress: bool = True) -> Path:
+          run_dir: str | Path, config: TrainConfig, progress: bool = True, trainable_tokens: dict | None = None) -> Path:
     """Fine-tune ``model`` on the examples; returns ``run_dir/model`` (weights or LoRA adapter, safetensors).
 
     Resumes from the newest checkpoint in ``run_dir/checkpoints``; a finished run (``train_done.json``) is not
-    trained again. The checkpoint with the lowest validation loss is kept.
+    trained again. The checkpoint with the lowest validation loss is kept. ``trainable_tokens`` (LoRA only): peft
+    ``trainable_token_indices`` for embedding rows added to the vocabulary (see ``vocab``).
     """
     run_dir = Path(run_dir)
     final = run_dir / "model"
     if (final / "train_done.json").is_file():
         return final
     if config.method == "lora":
-        model = apply_lora(model, config.lora_rank, config.lora_alpha)
+        model = apply_lora(model, config.lora_rank, config.lora_alpha, trainable_tokens=trainable_tokens)
+        if trainable_tokens:  # the adapter holds the added rows; peft would otherwise save whole resized matrices
+            model.save_pretrained = functools.partial(model.save_pretrained, save_embedding_layers=False)
     elif config.method != "full":
         raise CodecBenchError(f"unknown training method {config.method!r}; choose full or lora")
     if config.gradient_checkpointing:

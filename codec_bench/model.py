@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +22,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from .errors import CodecBenchError
+from .hub_loading import offline_mode
 from .prompts import ITEM_SEPARATOR, MARKERS, TEXT_GENERATION_END, Example, speech_token
 
 LLASA_ID = "HKUSTAudio/Llasa-1B-Multilingual"
@@ -64,7 +64,7 @@ def build_tiny_llm(folder: str | Path, codebook_size: int, corpus: Sequence[str]
 
 def load_tokenizer(model_id: str, offline: bool | None = None):
     try:
-        return AutoTokenizer.from_pretrained(model_id, local_files_only=_offline(offline))
+        return AutoTokenizer.from_pretrained(model_id, local_files_only=offline_mode(offline))
     except (OSError, ValueError) as err:
         raise _unreachable(model_id, err) from err
 
@@ -75,7 +75,7 @@ def load_llm(model_id: str, dtype: str = "auto", offline: bool | None = None, at
     torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            model_id, dtype=torch_dtype, local_files_only=_offline(offline), use_safetensors=True,
+            model_id, dtype=torch_dtype, local_files_only=offline_mode(offline), use_safetensors=True,
             attn_implementation=attn_implementation or default_attention(),
         )
     except (OSError, ValueError) as err:
@@ -87,10 +87,6 @@ def default_attention() -> str:
     """flash-attention 2 when installed and on a GPU, else PyTorch SDPA."""
     installed = importlib.util.find_spec("flash_attn") is not None
     return "flash_attention_2" if installed and torch.cuda.is_available() else "sdpa"
-
-
-def _offline(offline: bool | None) -> bool:
-    return bool(offline) if offline is not None else os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
 
 
 def _unreachable(model_id: str, err: Exception) -> CodecBenchError:

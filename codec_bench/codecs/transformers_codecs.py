@@ -29,7 +29,6 @@ import contextlib
 import hashlib
 import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -37,7 +36,8 @@ import torch
 
 from ..errors import CodecBenchError
 from .base import Codec
-from .xcodec2 import _CONFIG_KEYS_IGNORED, _offline, _set_tf32_flags, _tf32_flags
+from ..hub_loading import load_pretrained
+from .xcodec2 import _CONFIG_KEYS_IGNORED, _set_tf32_flags, _tf32_flags
 
 DTYPES = ("float32", "bfloat16")
 
@@ -52,17 +52,7 @@ def load_model(family: str, model_id: str, offline: bool | None = None) -> torch
     """``<Family>Model.from_pretrained`` (hub id or local folder) with a one-line error if unreachable."""
     import transformers
 
-    cls = getattr(transformers, FAMILIES[family]["class"])
-    title = FAMILIES[family]["title"]
-    local = Path(model_id).expanduser()
-    try:
-        return cls.from_pretrained(str(local) if local.is_dir() else model_id, local_files_only=_offline(offline))
-    except OSError as err:
-        if local.is_dir():
-            raise CodecBenchError(f"cannot load {title} from {local}: {' '.join(str(err).split())}") from err
-        raise CodecBenchError(
-            f"{title} weights {model_id!r} are not in the Hugging Face cache and the hub cannot be reached (offline); "
-            f"download them once, or pass a local copy with --codec-model /path/to/{family}") from err
+    return load_pretrained(getattr(transformers, FAMILIES[family]["class"]), model_id, FAMILIES[family]["title"], family, offline)
 
 
 class TransformersCodec(Codec):

@@ -24,15 +24,14 @@ import functools
 import hashlib
 import json
 import math
-import os
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from ..errors import CodecBenchError
+from ..hub_loading import load_pretrained
 from .base import Codec
 
 FBANK = {"num_mel_bins": 80, "frame_length": 400, "frame_shift": 160, "fft_length": 512, "preemphasis": 0.97,
@@ -88,27 +87,11 @@ def semantic_features(padded_wave: np.ndarray, hop_length: int) -> np.ndarray:
     return feats[:usable].reshape(usable // stride, stride * feats.shape[1]).numpy()
 
 
-def _offline(offline: bool | None) -> bool:
-    if offline is not None:
-        return offline
-    from huggingface_hub import constants
-    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-
-
 def load_xcodec2(model_id: str, offline: bool | None = None) -> torch.nn.Module:
     """``Xcodec2Model.from_pretrained`` (hub id or local folder, safetensors) with a one-line error if unreachable."""
     from transformers import Xcodec2Model
 
-    local = Path(model_id).expanduser()
-    try:
-        return Xcodec2Model.from_pretrained(str(local) if local.is_dir() else model_id, use_safetensors=True,
-                                            local_files_only=_offline(offline))
-    except OSError as err:
-        if local.is_dir():
-            raise CodecBenchError(f"cannot load XCodec2 from {local}: {' '.join(str(err).split())}") from err
-        raise CodecBenchError(
-            f"XCodec2 weights {model_id!r} are not in the Hugging Face cache and the hub cannot be reached (offline); "
-            f"download them once, or pass a local copy with --codec-model /path/to/xcodec2") from err
+    return load_pretrained(Xcodec2Model, model_id, "XCodec2", "xcodec2", offline)
 
 
 class Xcodec2Codec(Codec):

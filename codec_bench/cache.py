@@ -3,12 +3,14 @@
 
 Layout: ``CACHE_ROOT/<dataset>/<codec.cache_key()>/`` holds ``cache.json`` (format version, codec identity and
 audio preprocessing) and ``shard-r<rank>-<n>.parquet`` files with the columns ``id``, ``codes`` (flattened int64),
-``num_codebooks`` and ``error`` (why a clip was skipped, else null). The folder name hashes the codec identity
+``num_codebooks`` and ``error`` (why a clip was skipped, else null); a continuous front-end's shards hold float32
+``codes`` (its features, ``num_codebooks`` = feature dimension). The folder name hashes the codec identity
 (model, config, dtype, fitted state), so a cache built by another codec or config is never reused, and
 ``cache.json`` is checked on every open.
 
 Shards are written to a temporary name and renamed: a killed encode resumes at the last finished shard, and a
-clip already in a shard is never encoded again. Clips are keyed by id, not split, so the folds of a k-fold
+clip already in a shard is never encoded again. Clips of the same audio file (the questions of one audio
+question answering clip) are encoded once and stored under each id. Clips are keyed by id, not split, so the folds of a k-fold
 dataset share one cache. Under ``accelerate launch`` (or torchrun) each process encodes every WORLD_SIZE-th clip
 and writes its own shards; reading the folder merges them.
 """
@@ -34,7 +36,11 @@ from .data.manifest import Clip
 from .errors import AudioError, CodecBenchError
 
 FORMAT_VERSION = 1
-SHARD_SCHEMA = pa.schema([("id", pa.string()), ("codes", pa.list_(pa.int64())), ("num_codebooks", pa.int32()), ("error", pa.string())])
+
+
+def shard_schema(continuous: bool = False) -> pa.Schema:
+    values = pa.float32() if continuous else pa.int64()
+    return pa.schema([("id", pa.string()), ("codes", pa.list_(values)), ("num_codebooks", pa.int32()), ("error", pa.string())])
 
 
 class ClipAudio(torch.utils.data.Dataset):
@@ -65,6 +71,8 @@ class TokenCache:
         self.header = {"format_version": FORMAT_VERSION, "dataset": dataset, "codec": codec.describe(),
                        "identity": codec.identity(), "audio": {"sample_rate_hz": codec.sample_rate_hz, "mono": True,
                                                                "max_seconds": max_seconds}}
+        if codec.continuous:
+            self.header["values"] = "float32"
         self._check_header()
 
     def _check_header(self) -> None:
@@ -88,7 +96,8 @@ class TokenCache:
         """Encode the clips not cached yet; returns ``{"encoded", "cached", "skipped"}`` counts for this process."""
         rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
         done = self.done_ids()
-        todo = [c for c in sorted(clips, key=lambda c: c.id) if c.id not in done][rank::world]
+        todo, siblings = unique_audio([c for c in sorted(clips, key=lambda c: c.id) if c.id not in done])
+        todo = todo[rank::world]
         self.folder.mkdir(parents=True, exist_ok=True)
         if rank == 0 and not (self.folder / "cache.json").is_file():
             io.write_json(self.folder / "cache.json", self.header)
@@ -99,7 +108,8 @@ class TokenCache:
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task(f"encoding ({self.codec.name})", total=len(todo))
             for batch in self._batches(todo, batch_size, num_workers):
-                rows += self._encode_batch(batch)
+                encoded = self._encode_batch(batch)
+                rows += encoded + [dict(r, id=other) for r in encoded for other in siblings.get(r["id"], [])]
                 bar.advance(task, len(batch))
                 if len(rows) >= shard_size:
                     next_index = self._write_shard(rows, rank, next_index, counts)
@@ -127,30 +137,52 @@ class TokenCache:
         rows = []
         for clip_id, _, err in batch:
             code = by_id.get(clip_id)
-            rows.append({"id": clip_id, "codes": [] if code is None else code.reshape(-1).tolist(),
+            rows.append({"id": clip_id, "codes": [] if code is None else code.reshape(-1),
                          "num_codebooks": 0 if code is None else int(code.shape[0]), "error": err})
         return rows
 
     def _write_shard(self, rows: list[dict], rank: int, index: int, counts: dict) -> int:
-        columns = {k: [r[k] for r in rows] for k in ("id", "codes", "num_codebooks", "error")}
+        schema = shard_schema(self.codec.continuous)
+        columns = {k: [r[k] for r in rows] for k in ("id", "num_codebooks", "error")}
+        values = [np.asarray(r["codes"], dtype=np.float32 if self.codec.continuous else np.int64) for r in rows]
+        offsets = np.concatenate([[0], np.cumsum([v.size for v in values])]).astype(np.int32)
+        flat = np.concatenate(values) if values else np.zeros(0)
+        columns["codes"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=schema.field("codes").type.value_type))
         with io.atomic_path(self.folder / f"shard-r{rank}-{index:05d}.parquet") as tmp:
-            pq.write_table(pa.table(columns, schema=SHARD_SCHEMA), tmp)
+            pq.write_table(pa.table(columns, schema=schema), tmp)
         counts["skipped"] += sum(r["error"] is not None for r in rows)
         counts["encoded"] += sum(r["error"] is None for r in rows)
         return index + 1
 
     def load(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """``({id: codes (num_codebooks, frames) int64}, {id: skip reason})`` from all shards."""
+        """``({id: codes (num_codebooks, frames) int64}, {id: skip reason})`` from all shards (a continuous
+        front-end's features are ``(feature_dim, frames) float32``). Values are read as whole numpy columns."""
         codes: dict[str, np.ndarray] = {}
         errors: dict[str, str] = {}
         for shard in self._shards():
-            table = pq.read_table(shard).to_pydict()
-            for clip_id, flat, books, err in zip(table["id"], table["codes"], table["num_codebooks"], table["error"]):
+            table = pq.read_table(shard)
+            column = table.column("codes").combine_chunks()
+            flat, offsets = column.flatten().to_numpy(zero_copy_only=False), column.offsets.to_numpy()
+            rows = zip(table.column("id").to_pylist(), table.column("num_codebooks").to_pylist(), table.column("error").to_pylist())
+            for row, (clip_id, books, err) in enumerate(rows):
                 if err is not None:
                     errors[clip_id] = err
                 else:
-                    codes[clip_id] = np.asarray(flat, dtype=np.int64).reshape(books, -1)
+                    codes[clip_id] = flat[offsets[row]: offsets[row + 1]].reshape(books, -1)
         return codes, errors
+
+
+def unique_audio(clips: Sequence[Clip]) -> tuple[list[Clip], dict[str, list[str]]]:
+    """One clip per audio file, and ``{its id: ids of the other clips of that file}``: audio question answering
+    has several questions per clip, and each file is encoded once."""
+    first: dict[str, Clip] = {}
+    siblings: dict[str, list[str]] = {}
+    for clip in clips:
+        if clip.path in first:
+            siblings.setdefault(first[clip.path].id, []).append(clip.id)
+        else:
+            first[clip.path] = clip
+    return list(first.values()), siblings
 
 
 def _size_hint(clip: Clip) -> int:

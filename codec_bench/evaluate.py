@@ -37,21 +37,31 @@ class PrefixScorer:
     """Log-likelihoods of many continuations of one prefix: one forward over prefix + candidate tree, then the
     prefix's KV cache for later steps."""
 
-    def __init__(self, model, prefix_ids: Sequence[int]):
+    def __init__(self, model, prefix: Sequence[int] | torch.Tensor):
+        """``prefix``: token ids, or input embeddings ``(time, hidden)`` (continuous features)."""
         self.model = model
         self.device = next(model.parameters()).device
         self.cache_name = cache_argument(model)
-        self.prefix = list(prefix_ids)
+        self.prefix_embeds = prefix if isinstance(prefix, torch.Tensor) else None
+        self.prefix = [] if self.prefix_embeds is not None else list(prefix)
         self.cache = None  # filled by the first score() or extend()
-        self.length = len(self.prefix)
+        self.length = len(prefix)
         self.last_logp: torch.Tensor | None = None
+
+    def _first_inputs(self, ids: list[int]) -> dict[str, torch.Tensor]:
+        """The first forward's inputs: the prefix followed by ``ids`` (as embeddings when the prefix is)."""
+        tensor = torch.tensor([ids], dtype=torch.long, device=self.device)
+        if self.prefix_embeds is None:
+            return {"input_ids": tensor}
+        embeds = self.model.get_input_embeddings()(tensor)[0]
+        return {"inputs_embeds": torch.cat([self.prefix_embeds.to(embeds.dtype), embeds])[None]}
 
     def extend(self, ids: Sequence[int]) -> None:
         """Append ``ids`` to the prefix (causal, through the cache)."""
         if self.cache is None:  # nothing run yet: the prefix and the new ids are one causal pass
             self.prefix += list(ids)
-            self.length = len(self.prefix)
-            out = self.model(input_ids=torch.tensor([self.prefix], device=self.device), use_cache=True, logits_to_keep=1)
+            self.length += len(ids)
+            out = self.model(**self._first_inputs(self.prefix), use_cache=True, logits_to_keep=1)
             self.cache, self.last_logp = out[self.cache_name], torch.log_softmax(out.logits[0, -1].float(), -1)
             return
         positions = torch.arange(self.length, self.length + len(ids), device=self.device)[None]
@@ -90,17 +100,17 @@ class PrefixScorer:
         (after ``extend``) run the tree over the cached prefix. The tree is cropped off the cache afterwards.
         """
         first = self.cache is None
-        head = self.prefix if first else []
-        owner_t = torch.tensor([-1] * len(head) + owner, device=self.device)
-        order = torch.arange(len(head) + len(tokens), device=self.device)
+        head = self.length if first else 0
+        owner_t = torch.tensor([-1] * head + owner, device=self.device)
+        order = torch.arange(head + len(tokens), device=self.device)
         # causal within the prefix; the tree sees the whole prefix and its own branch only
         visible = (order[None, :] <= order[:, None]) & ((owner_t[None, :] == -1) | (owner_t[None, :] == owner_t[:, None]))
         allowed = visible if first else torch.cat([torch.ones(len(tokens), self.length, dtype=torch.bool, device=self.device), visible], 1)
         dtype = next(self.model.parameters()).dtype
         mask = torch.zeros(allowed.shape, dtype=dtype, device=self.device).masked_fill(~allowed, torch.finfo(dtype).min)
+        inputs = self._first_inputs(self.prefix + tokens) if first else {"input_ids": torch.tensor([tokens], device=self.device)}
         out = self.model(
-            input_ids=torch.tensor([head + tokens], device=self.device),
-            position_ids=torch.tensor([list(range(len(head))) + positions], device=self.device),
+            **inputs, position_ids=torch.tensor([list(range(head)) + positions], device=self.device),
             attention_mask=mask[None, None], use_cache=True, logits_to_keep=len(tokens) + 1 if first else 0,
             **({} if first else {self.cache_name: self.cache}),
         )
@@ -123,7 +133,7 @@ def score_single_label(model, encoder: PromptEncoder, examples: Sequence[Example
     candidates = [encoder.answer_ids([c]) for c in classes]
     out = np.zeros((len(examples), len(classes)))
     for i, example in enumerate(_progress(examples, "scoring", progress)):
-        loglik = PrefixScorer(model, encoder.prompt_ids(example.prompt)).score(candidates)
+        loglik = PrefixScorer(model, encoder.prefix(model, example)).score(candidates)
         out[i] = _softmax(loglik)
     return out
 
@@ -137,7 +147,7 @@ def score_multi_label(model, encoder: PromptEncoder, examples: Sequence[Example]
     n = len(classes)
     out = np.zeros((len(examples), n))
     for i, example in enumerate(_progress(examples, "scoring", progress)):
-        scorer = PrefixScorer(model, encoder.prompt_ids(example.prompt))
+        scorer = PrefixScorer(model, encoder.prefix(model, example))
         for _ in range(max_items or n):
             p = _softmax(scorer.score(candidates))
             out[i] = np.maximum(out[i], p[:n] + p[n:])
@@ -160,7 +170,7 @@ def score_label_sets(model, encoder: PromptEncoder, examples: Sequence[Example],
         member[row, [index[l] for l in answer if l in index]] = 1
     out = np.zeros((len(examples), len(classes)))
     for i, example in enumerate(_progress(examples, "scoring", progress)):
-        out[i] = _softmax(PrefixScorer(model, encoder.prompt_ids(example.prompt)).score(candidates)) @ member
+        out[i] = _softmax(PrefixScorer(model, encoder.prefix(model, example)).score(candidates)) @ member
     return out
 
 
@@ -168,22 +178,13 @@ def score_label_sets(model, encoder: PromptEncoder, examples: Sequence[Example],
 def generate_answers(model, encoder: PromptEncoder, examples: Sequence[Example], max_new_tokens: int = 48,
                      batch_size: int = 16, progress: bool = True) -> list[tuple[str, ...]]:
     """Greedy answers, parsed into label items."""
-    device = next(model.parameters()).device
     answers: list[tuple[str, ...]] = []
     batches = [examples[i:i + batch_size] for i in range(0, len(examples), batch_size)]
     for batch in _progress(batches, "generating", progress):
-        prompts = [encoder.prompt_ids(e.prompt) for e in batch]
-        length = max(len(p) for p in prompts)
-        ids = torch.full((len(batch), length), encoder.pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, p in enumerate(prompts):
-            ids[row, length - len(p):] = torch.tensor(p)
-            mask[row, length - len(p):] = 1
-        out = model.generate(
-            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens, do_sample=False,
-            eos_token_id=encoder.end_id, pad_token_id=encoder.pad_id,
-        )
-        answers += [parse_answer(encoder.decode(row[length:].tolist())) for row in out]
+        inputs, start = encoder.generation_inputs(model, batch)
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=encoder.end_id,
+                             pad_token_id=encoder.pad_id)
+        answers += [parse_answer(encoder.decode(row[start:].tolist())) for row in out]
     return answers
 
 

@@ -102,11 +102,13 @@ def _unreachable(model_id: str, err: Exception) -> CodecBenchError:
 def apply_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05, targets: Sequence[str] = LORA_TARGETS,
                trainable_tokens: dict | None = None):
     """Wrap ``model`` with peft LoRA adapters on the attention and MLP projections (rank 16 by default);
-    ``trainable_tokens`` (peft ``trainable_token_indices``) also trains those embedding rows (added tokens)."""
+    ``trainable_tokens`` (peft ``trainable_token_indices``) also trains those embedding rows (added tokens); an
+    ``audio_projector`` (continuous features) is trained whole."""
     from peft import LoraConfig, get_peft_model
 
+    trained_whole = ["audio_projector"] if hasattr(model, "audio_projector") else None  # continuous features' projector
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), task_type="CAUSAL_LM",
-                        trainable_token_indices=trainable_tokens or None)
+                        trainable_token_indices=trainable_tokens or None, modules_to_save=trained_whole)
     return get_peft_model(model, config)
 
 
@@ -123,8 +125,9 @@ class PromptEncoder:
         self.end_id = self.token_id(TEXT_GENERATION_END)
         for marker in MARKERS:
             self.token_id(marker)
-        self.token_id(speech_token(0))
-        self.token_id(speech_token(codebook_size - 1))
+        if codebook_size:  # 0: continuous features, no speech tokens (see ``continuous``)
+            self.token_id(speech_token(0))
+            self.token_id(speech_token(codebook_size - 1))
         self.bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.separator = self.text_ids(ITEM_SEPARATOR)
@@ -147,6 +150,22 @@ class PromptEncoder:
 
     def prompt_ids(self, prompt: str) -> list[int]:
         return self.bos + list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+    def prefix(self, model, example: Example) -> list[int]:
+        """What scoring runs before the candidates: the prompt's ids (embeddings for continuous features)."""
+        return self.prompt_ids(example.prompt)
+
+    def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
+        """Left-padded ``input_ids`` and ``attention_mask`` for ``generate``, and where new tokens start."""
+        prompts = [self.prompt_ids(e.prompt) for e in examples]
+        length = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), length), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, p in enumerate(prompts):
+            ids[row, length - len(p):] = torch.tensor(p)
+            mask[row, length - len(p):] = 1
+        device = next(model.parameters()).device
+        return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}, length
 
     def answer_ids(self, items: Sequence[str]) -> list[int]:
         ids: list[int] = []

@@ -25,6 +25,7 @@ from .cache import TokenCache, fit_codec
 from .codecs import make_codec
 from .codecs.base import Codec
 from .config import EMBEDDED_MODEL, RunConfig
+from .continuous import ContinuousPromptEncoder, attach_projector, load_projector
 from .data import manifest as manifests
 from .data.manifest import Manifest
 from .errors import CodecBenchError
@@ -83,10 +84,10 @@ def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> 
     run_dir = folder / f"{codec.cache_key()}__{model_tag(config.model.name)}__{config.run_name}"
     examples = write_prompts(manifest, codes, codec, run_dir / "prompts")
     write_run_card(config, manifest, codec, run_dir)
-    model_dir = train_model(config, manifest, codec, examples, run_dir)
+    model_dir = train_model(config, manifest, codec, examples, run_dir, codes)
     if stop_after == "train" or int(os.environ.get("RANK", 0)) != 0:
         return []
-    records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval")
+    records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval", codes)
     records += reference_rows(config, manifest, codec, codes, examples, run_dir)
     if config.baseline and manifest.task != "aqa":  # an audio-only classifier cannot read the question
         records += run_baseline(config, manifest, folder / "baseline")
@@ -97,6 +98,9 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: d
                    examples: dict[str, list[Example]], run_dir: Path) -> list[dict]:
     """Zero-shot and probe rows, when asked for; shared by every recipe of one codec and model."""
     if not (config.probes or config.zero_shot):
+        return []
+    if codec.continuous:  # probes read codes; zero-shot would score an untrained projector
+        console.print(f"[yellow]{codec.name} gives continuous features: no probe or zero-shot rows for it[/]")
         return []
     from . import probes
 
@@ -149,7 +153,8 @@ def write_prompts(manifest: Manifest, codes: dict[str, np.ndarray], codec: Codec
         if path.is_file():
             examples[split] = [Example(r["id"], r["prompt"], tuple(r["answer_items"])) for r in io.read_jsonl(path)]
             continue
-        examples[split] = [build_example(c.id, instruction_for(manifest, c), codes[c.id], codec.codebook_size, c.labels)
+        examples[split] = [build_example(c.id, instruction_for(manifest, c), None if codec.continuous else codes[c.id],
+                                         codec.codebook_size, c.labels)
                            for c in manifest.split(split) if c.id in codes]
         io.write_jsonl(path, ({"id": e.id, "prompt": e.prompt, "answer_items": list(e.answer_items)} for e in examples[split]))
     return examples
@@ -165,21 +170,34 @@ def model_tag(name: str) -> str:
     return "tiny-llama" if name == EMBEDDED_MODEL else re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name or name)
 
 
-def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, list[Example]], run_dir: Path) -> Path:
+def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, list[Example]], run_dir: Path,
+                codes: dict[str, np.ndarray]) -> Path:
     """Fine-tune (or resume) and return the folder of the trained model."""
     if (run_dir / "model" / "train_done.json").is_file():
         return run_dir / "model"
     model_id = base_model(config, manifest, codec, run_dir)
     model, tokenizer = load_llm(model_id, config.model.dtype, config.model.offline)
-    n_codes, trainable = codec.codebook_size * codec.num_codebooks, None
+    n_codes, trainable = codec_vocabulary(codec), None
     missing = vocab.missing_speech_tokens(tokenizer, n_codes) if config.model.add_speech_tokens else []
     if missing:
         console.print(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
         trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
-    encoder = PromptEncoder(tokenizer, n_codes)
+    if codec.continuous:
+        attach_projector(model, codec.num_codebooks, [codes[e.id] for e in examples["train"]], config.train.seed)
+    encoder = prompt_encoder(tokenizer, codec, codes)
     console.print(f"training {model_tag(config.model.name)} ({config.train.method}) on {len(examples['train'])} prompts")
     return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train, config.progress,
                  trainable_tokens=trainable)
+
+
+def codec_vocabulary(codec: Codec) -> int:
+    """Speech tokens the LLM needs: ``num_codebooks * codebook_size`` (0 for continuous features)."""
+    return 0 if codec.continuous else codec.codebook_size * codec.num_codebooks
+
+
+def prompt_encoder(tokenizer, codec: Codec, codes: dict[str, np.ndarray]) -> PromptEncoder:
+    """Token prompts, or prompts whose audio slot takes continuous features (``codes`` holds them by clip id)."""
+    return ContinuousPromptEncoder(tokenizer, codes) if codec.continuous else PromptEncoder(tokenizer, codec_vocabulary(codec))
 
 
 def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Path) -> str:
@@ -190,7 +208,7 @@ def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Pat
     if not (folder / "config.json").is_file():
         corpus = [manifest.instruction, ITEM_SEPARATOR.join(manifest.classes)] + list(manifest.classes) * 4
         corpus += [instruction_for(manifest, c) for c in manifest.split("train")[:5000] if manifest.task == "aqa"]
-        build_tiny_llm(folder, codec.codebook_size * codec.num_codebooks, corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
+        build_tiny_llm(folder, codec_vocabulary(codec), corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
     return str(folder)
 
 
@@ -205,14 +223,16 @@ def load_trained(model_dir: Path, config: RunConfig):
             tokenizer = load_tokenizer(str(model_dir), config.model.offline)
             if vocab.embedding_rows(model, tokenizer) != model.get_input_embeddings().weight.shape[0]:
                 model.resize_token_embeddings(vocab.embedding_rows(model, tokenizer), mean_resizing=False)
+        load_projector(model, model_dir)  # the adapter's trained copy replaces it, then it is reloaded below
         model = PeftModel.from_pretrained(model, str(model_dir)).merge_and_unload()
-        return model, tokenizer
-    # scoring passes a 4-D tree mask, which SDPA takes and flash-attention does not
-    return load_llm(str(model_dir), config.model.dtype, config.model.offline, attn_implementation="sdpa")
+    else:  # scoring passes a 4-D tree mask, which SDPA takes and flash-attention does not
+        model, tokenizer = load_llm(str(model_dir), config.model.dtype, config.model.offline, attn_implementation="sdpa")
+    load_projector(model, model_dir)
+    return model, tokenizer
 
 
 def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_dir: Path,
-                   examples: dict[str, list[Example]], folder: Path) -> list[dict]:
+                   examples: dict[str, list[Example]], folder: Path, codes: dict[str, np.ndarray]) -> list[dict]:
     """Score (and generate) on the held-out splits; write predictions and records."""
     if (folder / "records.json").is_file():
         return io.read_json(folder / "records.json")
@@ -220,7 +240,7 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
     model.eval()
     if hasattr(model, "cuda") and _cuda():
         model.cuda()
-    encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
+    encoder = prompt_encoder(tokenizer, codec, codes)
     base = {"codec": codec_label(codec), "model": model_tag(config.model.name) + f"/{config.recipe or config.train.method}",
             "seed": config.train.seed}
     splits = [s for s in config.eval.splits if examples.get(s)]

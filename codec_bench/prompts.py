@@ -32,6 +32,7 @@ MARKERS = (
     TEXT_GENERATION_START, TEXT_GENERATION_END, SPEECH_GENERATION_START, SPEECH_GENERATION_END,
 )
 ITEM_SEPARATOR = ", "
+AUDIO_SLOT = "<|AUDIO_FEATURES|>"  # where a continuous front-end's frames go (never tokenized; see ``continuous``)
 
 
 def speech_token(code: int) -> str:
@@ -60,11 +61,13 @@ class Example:
         return ITEM_SEPARATOR.join(self.answer_items)
 
 
-def build_prompt(instruction: str, codes: np.ndarray, codebook_size: int) -> str:
-    """The prompt up to and including TEXT_GENERATION_START."""
+def build_prompt(instruction: str, codes: np.ndarray | None, codebook_size: int) -> str:
+    """The prompt up to and including TEXT_GENERATION_START; ``codes`` None (continuous features) puts
+    ``AUDIO_SLOT`` where the speech tokens go."""
+    audio = AUDIO_SLOT if codes is None else speech_string(codes, codebook_size)
     return (
         f"{TEXT_UNDERSTANDING_START}{instruction}{TEXT_UNDERSTANDING_END}"
-        f"{SPEECH_UNDERSTANDING_START}{speech_string(codes, codebook_size)}{SPEECH_UNDERSTANDING_END}"
+        f"{SPEECH_UNDERSTANDING_START}{audio}{SPEECH_UNDERSTANDING_END}"
         f"{TEXT_GENERATION_START}"
     )
 
@@ -74,7 +77,7 @@ def answer_items(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(labels))
 
 
-def build_example(clip_id: str, instruction: str, codes: np.ndarray, codebook_size: int, labels: Sequence[str]) -> Example:
+def build_example(clip_id: str, instruction: str, codes: np.ndarray | None, codebook_size: int, labels: Sequence[str]) -> Example:
     return Example(clip_id, build_prompt(instruction, codes, codebook_size), answer_items(labels))
 
 

@@ -94,7 +94,23 @@ class LeftPadCollator:
             labels[row, length - n:] = torch.tensor(f["labels"])
             mask[row, length - n:] = 1
         positions = (mask.cumsum(1) - 1).clamp(min=0)
-        return {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "labels": labels}
+        batch = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "labels": labels}
+        if "audio" in features[0]:
+            batch.update(self._audio(features, length))
+        return batch
+
+    @staticmethod
+    def _audio(features: Sequence[dict], length: int) -> dict[str, torch.Tensor]:
+        """Continuous features: ``audio_features: (batch, frames, dim)`` (zero-padded after each row's frames) and
+        ``audio_positions: (batch, time) bool``, where they go in the left-padded rows."""
+        frames = max(len(f["audio"]) for f in features)
+        audio = torch.zeros((len(features), frames, features[0]["audio"].shape[1]))
+        where = torch.zeros((len(features), length), dtype=torch.bool)
+        for row, f in enumerate(features):
+            start = length - len(f["input_ids"]) + f["audio_start"]
+            audio[row, : len(f["audio"])] = torch.tensor(f["audio"])
+            where[row, start: start + len(f["audio"])] = True
+        return {"audio_features": audio, "audio_positions": where}
 
 
 class AnswerOnlyTrainer(Trainer):
@@ -102,6 +118,11 @@ class AnswerOnlyTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
+        if "audio_features" in inputs:  # continuous features: projected into the input embeddings
+            from .continuous import embed_with_audio
+
+            ids, audio, where = inputs.pop("input_ids"), inputs.pop("audio_features"), inputs.pop("audio_positions")
+            inputs["inputs_embeds"] = embed_with_audio(self.accelerator.unwrap_model(model), ids, audio, where)
         outputs = model(**inputs, logits_to_keep=answer_span(labels), use_cache=False)
         loss = shifted_answer_loss(outputs.logits, labels, num_items_in_batch)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
@@ -161,7 +182,14 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example
     fsdp = getattr(trainer.accelerator.state, "fsdp_plugin", None)
     if fsdp is not None:  # sharded checkpoints while training; one full set of weights at the end
         fsdp.set_state_dict_type("FULL_STATE_DICT")
-    trainer.save_model(str(final))
+    if hasattr(model, "audio_projector"):  # continuous features: the projector goes in a file of its own
+        from .continuous import save_projector, without_projector
+
+        save_projector(model, final)
+        with without_projector(model):
+            trainer.save_model(str(final))
+    else:
+        trainer.save_model(str(final))
     trainable, total = parameter_count(model)
     io.write_json(final / "train_done.json", {
         "config": asdict(config), "train_loss": result.training_loss, "steps": result.global_step,

@@ -6,6 +6,7 @@ from typing import Callable
 
 from ..errors import CodecBenchError
 from .base import Codec
+from .continuous import LogMelFrames, Xcodec2Latents
 from .embedded import EmbeddedCodec
 from .transformers_codecs import DacCodec, EncodecCodec, MimiCodec, TransformersCodec
 from .xcodec2 import Xcodec2Codec
@@ -14,6 +15,8 @@ CODECS: dict[str, Callable[..., Codec]] = {
     "embedded": EmbeddedCodec,
     "xcodec2": Xcodec2Codec,
     "encodec": EncodecCodec, "dac": DacCodec, "mimi": MimiCodec,
+    # continuous front-ends (the spectrogram-input baseline): features through a trained projector, not tokens
+    "logmel": LogMelFrames, "xcodec2-latents": Xcodec2Latents,
 }
 
 

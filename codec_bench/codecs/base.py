@@ -4,6 +4,11 @@ A codec has a sample rate, a frame rate, a number of codebooks and a codebook si
 batch of waveforms into one code array per clip. ``identity()`` is everything that changes the codes (model id,
 config, dtype, preprocessing, fitted state); the token cache is keyed by its hash, so a cache made by another
 codec or config is never reused.
+
+A *continuous* front-end (``continuous = True``: log-mel frames, XCodec2's pre-quantization latents) has the same
+interface but returns ``features: (feature_dim, frames) float32`` instead of codes; ``num_codebooks`` is then the
+feature dimension and ``codebook_size`` is 0. The cache stores them the same way, and the LLM reads them through
+a trained projector (``codec_bench.continuous``) instead of speech tokens.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class Codec(ABC):
     num_codebooks: int
     codebook_size: int
     needs_fit: bool = False  # True: ``fit`` must see the training split before ``encode``
+    continuous: bool = False  # True: ``encode`` returns float32 features, not codes (see the module doc)
 
     def encode(self, waveforms: Sequence[np.ndarray]) -> list[np.ndarray]:
         """``waveforms``: mono float32 arrays at ``sample_rate_hz``, any lengths.

@@ -1,0 +1,163 @@
+"""The continuous-input baseline, LLM side: feature frames -> a trained projector -> the LLM's input embeddings.
+
+The paper compares codec-token LLMs with waveform- and spectrogram-based LLMs. Here the same LLM gets the same
+prompt text, with the speech tokens replaced by the clip's feature frames (log-mel, or XCodec2's pre-quantization
+latents; see ``codecs.continuous``): the prompt holds one slot (``prompts.AUDIO_SLOT``), the encoder turns it into
+one placeholder position per frame, and before the LLM runs, those positions' input embeddings are replaced by
+``projector(frames)``. Training (answer-only, shifted next-token loss), label scoring (``evaluate.PrefixScorer``
+on embeddings) and generation are the codec-token pipeline's, so the row it gives is directly comparable.
+
+Projector (LLaVA-1.5's two-layer MLP): each feature dimension standardised with the training split's mean and
+std, then ``Linear(D, H) -> GELU -> Linear(H, H)`` with ``H`` the LLM's hidden size, one output per frame (no
+frame stacking: log-mel and XCodec2 run at 50 frames/s, as XCodec2's tokens, so the LLM reads as many positions
+as with tokens). It lives on the LLM as ``model.audio_projector``: full fine-tuning trains it with everything,
+LoRA trains it whole beside the adapters (peft ``modules_to_save``). It is saved as
+``model/audio_projector.safetensors`` (safetensors, loaded back onto the fine-tuned model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import CodecBenchError
+from .model import PromptEncoder
+from .prompts import AUDIO_SLOT, Example
+
+PROJECTOR = "audio_projector"
+PROJECTOR_FILE = "audio_projector.safetensors"
+
+
+class AudioProjector(torch.nn.Module):
+    """``(..., feature_dim)`` frames -> ``(..., hidden_size)`` input embeddings."""
+
+    def __init__(self, feature_dim: int, hidden_size: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(feature_dim))
+        self.register_buffer("std", torch.ones(feature_dim))
+        self.net = torch.nn.Sequential(torch.nn.Linear(feature_dim, hidden_size), torch.nn.GELU(),
+                                       torch.nn.Linear(hidden_size, hidden_size))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = (frames.to(self.mean.dtype) - self.mean) / self.std
+        return self.net(x.to(self.net[0].weight.dtype))
+
+
+def attach_projector(model, feature_dim: int, train_features: Sequence[np.ndarray] = (), seed: int = 0) -> AudioProjector:
+    """A new projector on ``model`` (as ``model.audio_projector``), standardising with the statistics of
+    ``train_features`` (each ``(feature_dim, frames)``); returns it."""
+    torch.manual_seed(seed)
+    hidden = model.get_input_embeddings().weight.shape[1]
+    projector = AudioProjector(feature_dim, hidden)
+    if len(train_features):
+        frames = np.concatenate([np.asarray(f, dtype=np.float64).T for f in train_features])
+        projector.mean.copy_(torch.from_numpy(frames.mean(0)))
+        projector.std.copy_(torch.from_numpy(frames.std(0) + 1e-5))
+    projector.to(model.get_input_embeddings().weight.device)
+    setattr(model, PROJECTOR, projector)
+    return projector
+
+
+def projector_of(model) -> torch.nn.Module:
+    """The projector the forward pass uses (through a peft wrapper: the trained copy)."""
+    module = getattr(model, PROJECTOR, None)
+    if module is None:
+        raise CodecBenchError("this model has no audio projector; continuous features need a run trained with a continuous front-end")
+    copies = getattr(module, "modules_to_save", None)
+    return copies[module.active_adapters[0]] if copies is not None else module
+
+
+def save_projector(model, folder: Path) -> None:
+    projector = projector_of(model)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in projector.state_dict().items()}, str(Path(folder) / PROJECTOR_FILE))
+
+
+@contextlib.contextmanager
+def without_projector(model) -> Iterator[None]:
+    """Detach a plain (not peft-wrapped) projector while the LLM's own weights are saved, so the saved model
+    loads as the plain LLM it is; a LoRA adapter keeps its copy."""
+    module = model.__dict__.get("_modules", {}).get(PROJECTOR)
+    if module is None or hasattr(module, "modules_to_save"):
+        yield
+        return
+    delattr(model, PROJECTOR)
+    try:
+        yield
+    finally:
+        setattr(model, PROJECTOR, module)
+
+
+def load_projector(model, folder: Path) -> bool:
+    """Attach the projector saved in ``folder`` to ``model``; False when the folder holds none (a token run)."""
+    path = Path(folder) / PROJECTOR_FILE
+    if not path.is_file():
+        return False
+    state = load_file(str(path))
+    projector = attach_projector(model, state["mean"].shape[0])
+    projector.load_state_dict(state)
+    projector.to(model.get_input_embeddings().weight.device)
+    return True
+
+
+def embed_with_audio(model, input_ids: torch.Tensor, audio_features: torch.Tensor, audio_positions: torch.Tensor) -> torch.Tensor:
+    """Input embeddings ``(batch, time, hidden)`` with the audio positions replaced by projected frames.
+
+    ``audio_features: (batch, frames, feature_dim)``, each row's frames first (zero padding after);
+    ``audio_positions: (batch, time) bool``, as many True per row as that row has frames, in frame order.
+    """
+    embeds = model.get_input_embeddings()(input_ids)
+    counts = audio_positions.sum(1)
+    frames = torch.arange(audio_features.shape[1], device=counts.device)[None] < counts[:, None]
+    projected = projector_of(model)(audio_features)[frames].to(embeds.dtype)
+    rows, columns = audio_positions.nonzero(as_tuple=True)
+    return embeds.index_put((rows, columns), projected)
+
+
+class ContinuousPromptEncoder(PromptEncoder):
+    """Prompts whose audio is feature frames: ``features[example.id]`` is ``(feature_dim, frames)``."""
+
+    def __init__(self, tokenizer, features: dict[str, np.ndarray]):
+        super().__init__(tokenizer, codebook_size=0)
+        self.features = features
+
+    def _parts(self, example: Example) -> tuple[list[int], np.ndarray, list[int]]:
+        if example.prompt.count(AUDIO_SLOT) != 1:
+            raise CodecBenchError(f"prompt of {example.id} has no single {AUDIO_SLOT}; rebuild the run's prompts/ with a continuous front-end")
+        before, after = example.prompt.split(AUDIO_SLOT)
+        frames = np.asarray(self.features[example.id], dtype=np.float32).T  # (frames, feature_dim)
+        return self.prompt_ids(before), frames, list(self.text_ids(after))
+
+    def training_features(self, example: Example) -> dict:
+        """As for tokens, with one pad id per frame in ``input_ids`` and ``audio: (frames, dim)`` starting at
+        ``audio_start``."""
+        before, frames, after = self._parts(example)
+        prompt = before + [self.pad_id] * len(frames) + after
+        answer = self.answer_ids(example.answer_items)
+        return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer,
+                "audio": frames, "audio_start": len(before)}
+
+    def prefix(self, model, example: Example) -> torch.Tensor:
+        """The prompt's input embeddings ``(time, hidden)`` on the model's device."""
+        before, frames, after = self._parts(example)
+        device = model.get_input_embeddings().weight.device
+        ids = torch.tensor([before + [self.pad_id] * len(frames) + after], device=device)
+        positions = torch.zeros_like(ids, dtype=torch.bool)
+        positions[0, len(before): len(before) + len(frames)] = True
+        return embed_with_audio(model, ids, torch.from_numpy(frames)[None].to(device), positions)[0]
+
+    def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
+        """Left-padded ``inputs_embeds`` and ``attention_mask``; generate() then returns new tokens only (0)."""
+        prefixes = [self.prefix(model, e) for e in examples]
+        length = max(len(p) for p in prefixes)
+        embeds = prefixes[0].new_zeros((len(prefixes), length, prefixes[0].shape[1]))
+        mask = torch.zeros((len(prefixes), length), dtype=torch.long, device=embeds.device)
+        for row, prefix in enumerate(prefixes):
+            embeds[row, length - len(prefix):] = prefix
+            mask[row, length - len(prefix):] = 1
+        return {"inputs_embeds": embeds, "attention_mask": mask}, 0

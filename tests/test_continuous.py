@@ -1,0 +1,172 @@
+"""The continuous-input baseline: log-mel / XCodec2 latent frames through a trained projector into the LLM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from codec_bench import io
+from codec_bench.cache import TokenCache
+from codec_bench.codecs import make_codec
+from codec_bench.codecs.continuous import LogMelFrames, Xcodec2Latents
+from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig
+from codec_bench.continuous import PROJECTOR_FILE, ContinuousPromptEncoder, attach_projector, embed_with_audio
+from codec_bench.data.manifest import Clip
+from codec_bench.debug import random_xcodec2, small_xcodec2_config
+from codec_bench.evaluate import PrefixScorer, generate_answers
+from codec_bench.model import PromptEncoder
+from codec_bench.pipeline import load_trained, run
+from codec_bench.prompts import AUDIO_SLOT, build_example
+from codec_bench.train import LeftPadCollator, TrainConfig
+from conftest import TINY_LM, write_wave
+
+
+def test_logmel_frames_shape_and_rate():
+    codec = make_codec("logmel")
+    assert codec.continuous and codec.codebook_size == 0 and codec.frame_rate_hz == 50
+    features = codec.encode([np.zeros(16_000, np.float32), 0.1 * np.ones(8_000, np.float32)])
+    assert [f.shape for f in features] == [(64, 50), (64, 25)] and features[0].dtype == np.float32
+
+
+def test_float_features_round_trip_the_cache_and_shared_audio_is_encoded_once(tmp_path):
+    wave = write_wave(tmp_path / "a.wav", seconds=0.5)
+    other = write_wave(tmp_path / "b.wav", seconds=0.3, freq=880)
+    clips = [Clip("a#q1", str(wave), ("yes",), "train"), Clip("a#q2", str(wave), ("no",), "train"),
+             Clip("b#q1", str(other), ("yes",), "test")]
+
+    class Counting(LogMelFrames):
+        encoded = 0
+
+        def encode_preprocessed(self, items):
+            Counting.encoded += len(items)
+            return super().encode_preprocessed(items)
+
+    cache = TokenCache(tmp_path / "cache", "aqa", Counting(), max_seconds=None)
+    counts = cache.build(clips, progress=False)
+    features, errors = cache.load()
+    assert Counting.encoded == 2 and counts["encoded"] == 3 and not errors
+    assert features["a#q1"].dtype == np.float32 and features["a#q1"].shape == (64, 25)
+    np.testing.assert_array_equal(features["a#q1"], features["a#q2"])
+    np.testing.assert_array_equal(features["b#q1"], LogMelFrames().encode([_read(other)])[0])
+    assert io.read_json(cache.folder / "cache.json")["values"] == "float32"
+
+
+def _read(path):
+    import soundfile as sf
+
+    return sf.read(path, dtype="float32")[0]
+
+
+def _features(rng, frames, dim=8):
+    return rng.standard_normal((dim, frames)).astype(np.float32)
+
+
+def test_collator_places_frames_where_the_slot_was(tiny_lm):
+    model, tokenizer = tiny_lm
+    rng = np.random.default_rng(0)
+    features = {"x": _features(rng, 3), "y": _features(rng, 5)}
+    encoder = ContinuousPromptEncoder(tokenizer, features)
+    examples = [build_example(i, "Which sound is this?", None, 0, ["cat"]) for i in ("x", "y")]
+    assert AUDIO_SLOT in examples[0].prompt
+    rows = [encoder.training_features(e) for e in examples]
+    batch = LeftPadCollator(encoder.pad_id)(rows)
+    assert batch["audio_features"].shape == (2, 5, 8) and batch["audio_positions"].sum(1).tolist() == [3, 5]
+    np.testing.assert_array_equal(batch["audio_features"][0, :3].numpy(), features["x"].T)
+    assert batch["audio_features"][0, 3:].abs().sum() == 0
+    for row, f in enumerate(rows):  # the True positions are the frames' placeholders, after the left padding
+        start = batch["input_ids"].shape[1] - len(f["input_ids"]) + f["audio_start"]
+        assert batch["audio_positions"][row].nonzero()[:, 0].tolist() == list(range(start, start + len(f["audio"])))
+    # the text around the slot is the token prompt's text around the speech tokens
+    token_prompt = PromptEncoder(tokenizer, 16).prompt_ids(build_example("x", "Which sound is this?", np.zeros((1, 3), int), 16, ["cat"]).prompt)
+    ids = rows[0]["input_ids"][: len(rows[0]["input_ids"]) - len(encoder.answer_ids(["cat"]))]
+    assert ids[: rows[0]["audio_start"]] == token_prompt[: rows[0]["audio_start"]]
+    assert ids[rows[0]["audio_start"] + 3:] == token_prompt[rows[0]["audio_start"] + 3:]
+
+
+@torch.inference_mode()
+def test_embeddings_replace_only_the_audio_positions(tiny_lm):
+    model, _ = tiny_lm
+    projector = attach_projector(model, 8)
+    try:
+        ids = torch.tensor([[5, 6, 7, 8, 9], [1, 2, 3, 4, 5]])
+        where = torch.tensor([[0, 1, 1, 0, 0], [0, 0, 1, 1, 1]], dtype=torch.bool)
+        audio = torch.randn(2, 3, 8)
+        audio[0, 2] = 0
+        out = embed_with_audio(model, ids, audio, where)
+        plain = model.get_input_embeddings()(ids)
+        torch.testing.assert_close(out[~where], plain[~where])
+        torch.testing.assert_close(out[0, 1:3], projector(audio[0, :2]))
+        torch.testing.assert_close(out[1, 2:5], projector(audio[1]))
+    finally:
+        del model.audio_projector
+
+
+@torch.inference_mode()
+def test_scoring_and_generation_from_embeddings_equal_the_token_path(tiny_lm):
+    """A prefix given as embeddings (the continuous path) scores and generates exactly like the same ids."""
+    model, tokenizer = tiny_lm
+    encoder = PromptEncoder(tokenizer, 16)
+    rng = np.random.default_rng(0)
+    examples = [build_example(str(i), "Which sound is this?", rng.integers(0, 16, (1, n)), 16, ["cat"]) for i, n in enumerate((4, 9))]
+    candidates = [encoder.answer_ids([c]) for c in ("cat", "dog bark", "siren")]
+    for example in examples:
+        ids = encoder.prompt_ids(example.prompt)
+        embeds = model.get_input_embeddings()(torch.tensor(ids))
+        by_ids, by_embeds = PrefixScorer(model, ids), PrefixScorer(model, embeds)
+        np.testing.assert_allclose(by_embeds.score(candidates), by_ids.score(candidates), atol=1e-5)
+        by_ids.extend(candidates[1][:1])
+        by_embeds.extend(candidates[1][:1])
+        np.testing.assert_allclose(by_embeds.score(candidates), by_ids.score(candidates), atol=1e-5)
+
+    class EmbeddingPrompts(PromptEncoder):  # the continuous encoder's generation inputs, with embedded ids
+        def prefix(self, model, example):
+            return model.get_input_embeddings()(torch.tensor(self.prompt_ids(example.prompt)))
+
+    from codec_bench.continuous import ContinuousPromptEncoder as Continuous
+
+    EmbeddingPrompts.generation_inputs = Continuous.generation_inputs
+    assert generate_answers(model, EmbeddingPrompts(tokenizer, 16), examples, max_new_tokens=6, progress=False) == \
+        generate_answers(model, encoder, examples, max_new_tokens=6, progress=False)
+
+
+def test_xcodec2_latents_are_what_the_quantizer_turns_into_the_codes(tmp_path):
+    model = random_xcodec2(small_xcodec2_config(hidden=64, semantic=32, kernel=5))
+    model.save_pretrained(tmp_path)
+    latents_codec = make_codec("xcodec2-latents", model_id=str(tmp_path), device="cpu")
+    codes_codec = make_codec("xcodec2", model_id=str(tmp_path), device="cpu")
+    rng = np.random.default_rng(0)
+    waves = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in (8000, 5000, 8000)]
+    latents, codes = latents_codec.encode(waves), codes_codec.encode(waves)
+    assert isinstance(latents_codec, Xcodec2Latents) and latents_codec.num_codebooks == 96
+    assert [l.shape for l in latents] == [(96, c.shape[1]) for c in codes] == [(96, 25), (96, 15), (96, 25)]
+    with torch.inference_mode():
+        for latent, code in zip(latents, codes):
+            _, requantized = latents_codec.model.quantizer(torch.from_numpy(latent.T)[None])
+            np.testing.assert_array_equal(requantized[0, :, 0].numpy(), code[0])
+    alone = latents_codec.encode(waves[1:2])[0]
+    np.testing.assert_allclose(alone, latents[1], atol=1e-5)
+    assert latents_codec.cache_key() != codes_codec.cache_key()
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_logmel_run_end_to_end(tmp_path, method):
+    config = RunConfig(dataset="instruments", out=tmp_path, root=tmp_path / "data", codec=CodecConfig("logmel"),
+                       train=TrainConfig(method=method, epochs=2, batch_size=8, learning_rate=3e-3),
+                       model=ModelConfig(tiny_sizes=TINY_LM),
+                       eval=EvalConfig(generation=True), dataset_options={"sizes": {"train": 20, "validation": 10, "test": 10}},
+                       probes=True, progress=False)
+    records = run(config)
+    rows = {(r["codec"], r["method"], r["split"]) for r in records}
+    assert {("logmel", "llm_scoring", "test"), ("logmel", "llm_generation", "test"), ("none", "baseline_logmel_logreg", "test")} <= rows
+    assert not any(r["method"].startswith("probe") for r in records)  # no probes on continuous features
+    run_dir = next((tmp_path / "instruments").glob("logmel-*"))
+    saved = load_file(str(run_dir / "model" / PROJECTOR_FILE))
+    assert saved["mean"].shape == (64,) and saved["std"].min() > 0
+    if method == "full":  # the LLM's weights are saved as a plain LLM
+        assert not any(k.startswith("audio_projector") for k in load_file(str(run_dir / "model" / "model.safetensors")))
+    model, _ = load_trained(run_dir / "model", config)
+    torch.testing.assert_close(model.audio_projector.net[0].weight, saved["net.0.weight"])
+    initial = attach_projector(model, 64, seed=config.train.seed)
+    assert not torch.allclose(initial.net[0].weight, saved["net.0.weight"])  # trained, not the initialisation

@@ -313,6 +313,7 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
     thresholds = np.full(len(manifest.classes), 0.5)
     if manifest.task == "multi_label" and "validation" in scores:
         thresholds = tune_thresholds(truth_matrix(labels["validation"], manifest.classes), scores["validation"])
+        io.write_json(folder / "thresholds.json", dict(zip(manifest.classes, thresholds)))  # predict uses them
     records = []
     for split, probabilities in scores.items():
         truth = truth_matrix(labels[split], manifest.classes)

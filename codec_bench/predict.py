@@ -7,7 +7,9 @@ evaluation:
 
 - single-label: ``score_single_label``, probabilities over the classes (they sum to 1);
 - multi-label: per-label probabilities (each in [0, 1], independent) from the method the run chose on its
-  validation split (``eval/multi_label_scoring.json``; label sets from ``prompts/train.jsonl``), else item scoring.
+  validation split (``eval/multi_label_scoring.json``; label sets from ``prompts/train.jsonl``), else item scoring;
+  ``labels`` holds the labels at or above the thresholds the run tuned on its validation split
+  (``eval/thresholds.json``), the rule its reported F1 used.
 
 A file that cannot be decoded gives a row with its ``error`` and no labels; it never stops the others.
 """
@@ -29,7 +31,6 @@ from .config import CodecConfig, ModelConfig, RunConfig
 from .data.common import AUDIO_SUFFIXES, audio_files
 from .errors import AudioError, CodecBenchError
 from .evaluate import score_label_sets, score_multi_label, score_single_label
-from .model import PromptEncoder
 from .prompts import Example, build_prompt
 
 
@@ -38,7 +39,8 @@ def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: i
     """Label every audio file in ``inputs`` (files, or folders searched recursively) with the run in ``run_dir``.
 
     Returns one row per file, in input order (a folder's files sorted): ``{"path": str, "top": [{"label": str,
-    "probability": float}, ...] (at most top_k, most probable first), "error": None}``, or ``"top": []`` and
+    "probability": float}, ...] (at most top_k, most probable first), "error": None}`` (multi-label rows also
+    hold ``"labels"``, the predicted label set), or ``"top": []`` and
     ``"error": message`` for a file that cannot be decoded.
     """
     run_dir = Path(run_dir)
@@ -53,16 +55,30 @@ def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: i
         except AudioError as err:
             rows[index] = {"path": str(path), "top": [], "error": str(err)}
     examples: list[tuple[int, Example]] = []
+    features: dict[str, np.ndarray] = {}  # continuous front-ends: the frames, by example id
     for start in range(0, len(decoded), batch_size):
         batch = decoded[start: start + batch_size]
         for (index, _), codes in zip(batch, codec.encode([wave for _, wave in batch])):
-            prompt = build_prompt(card["instruction"], codes, codec.codebook_size)
+            prompt = build_prompt(card["instruction"], None if codec.continuous else codes, codec.codebook_size)
             examples.append((index, Example(str(paths[index]), prompt, ())))
+            features[str(paths[index])] = codes
     if examples:
-        probabilities = score_run(run_dir, card, codec, [e for _, e in examples], dtype, offline)
+        probabilities = score_run(run_dir, card, codec, [e for _, e in examples], dtype, offline, features)
+        thresholds = label_thresholds(run_dir, card)
         for (index, _), p in zip(examples, probabilities):
             rows[index] = {"path": str(paths[index]), "top": top_labels(p, card["classes"], top_k), "error": None}
+            if thresholds is not None:
+                rows[index]["labels"] = [c for c, q in zip(card["classes"], p) if q >= thresholds[c]]
     return [rows[i] for i in range(len(paths))]
+
+
+def label_thresholds(run_dir: Path, card: dict) -> dict[str, float] | None:
+    """A multi-label run's per-label thresholds, tuned on its validation split (``eval/thresholds.json``); None for
+    single-label runs, or 0.5 for every label when the run had no validation split."""
+    if card["task"] != "multi_label":
+        return None
+    path = run_dir / "eval" / "thresholds.json"
+    return io.read_json(path) if path.is_file() else {c: 0.5 for c in card["classes"]}
 
 
 def read_run_card(run_dir: Path) -> dict:
@@ -102,15 +118,16 @@ def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
 
 
 def score_run(run_dir: Path, card: dict, codec: Codec, examples: list[Example], dtype: str = "auto",
-              offline: bool | None = None) -> np.ndarray:
-    """``(n_examples, n_classes)`` probabilities from the run's trained model, scored as its evaluation did."""
+              offline: bool | None = None, features: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """``(n_examples, n_classes)`` probabilities from the run's trained model, scored as its evaluation did
+    (``features``: a continuous front-end's frames by example id)."""
     config = RunConfig(dataset=card["dataset"], out=run_dir, codec=CodecConfig(card["codec"]["name"]),
                        model=ModelConfig(name=card.get("model", "tiny"), dtype=dtype, offline=offline), progress=False)
     model, tokenizer = pipeline.load_trained(run_dir / "model", config)
     model.eval()
     if torch.cuda.is_available():
         model.cuda()
-    encoder = PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
+    encoder = pipeline.prompt_encoder(tokenizer, codec, features or {})
     classes = card["classes"]
     if card["task"] != "multi_label":
         return score_single_label(model, encoder, examples, classes, progress=False)
@@ -129,9 +146,11 @@ def top_labels(probabilities: np.ndarray, classes: Sequence[str], top_k: int) ->
 
 
 def format_table(rows: list[dict]) -> Table:
-    """A rich table of ``predict`` rows: file, its labels with probabilities, and the error if any."""
-    table = Table("file", "labels (probability)", "error")
+    """A rich table of ``predict`` rows: file, its labels with probabilities, (multi-label) the labels above
+    their thresholds, and the error if any."""
+    multi = any("labels" in row for row in rows)
+    table = Table("file", "labels (probability)", *(["predicted labels"] if multi else []), "error")
     for row in rows:
         labels = ", ".join(f"{t['label']} ({t['probability']:.3f})" for t in row["top"])
-        table.add_row(row["path"], labels, row["error"] or "")
+        table.add_row(row["path"], labels, *([", ".join(row.get("labels", []))] if multi else []), row["error"] or "")
     return table

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import baseline, io, pipeline  # module import: pipeline.run_fold may import this module
+from . import baseline, io, pipeline, vocab  # module import: pipeline.run_fold may import this module
 from .codecs import EmbeddedCodec
 from .codecs.base import Codec
 from .config import RunConfig
@@ -164,9 +164,14 @@ def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, examp
 
 
 def _base_llm(config: RunConfig, codec: Codec, base_model_id: str):
-    """The base model in eval mode (on the GPU when there is one) and its prompt encoder."""
+    """The base model in eval mode (on the GPU when there is one) and its prompt encoder. A model that needs the
+    speech tokens added (``add_speech_tokens``) gets them exactly as training starts with (same rows, same seed):
+    untrained rows, so its zero-shot row shows what the LLM makes of the prompt text alone."""
     model, tokenizer = load_llm(base_model_id, config.model.dtype, config.model.offline, attn_implementation="sdpa")
+    n_codes = codec.codebook_size * codec.num_codebooks
+    if config.model.add_speech_tokens:
+        vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)
     model.eval()
     if torch.cuda.is_available():
         model.cuda()
-    return model, PromptEncoder(tokenizer, codec.codebook_size * codec.num_codebooks)
+    return model, PromptEncoder(tokenizer, n_codes)

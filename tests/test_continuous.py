@@ -18,6 +18,7 @@ from codec_bench.debug import random_xcodec2, small_xcodec2_config
 from codec_bench.evaluate import PrefixScorer, generate_answers
 from codec_bench.model import PromptEncoder
 from codec_bench.pipeline import load_trained, run
+from codec_bench.predict import predict
 from codec_bench.prompts import AUDIO_SLOT, build_example
 from codec_bench.train import LeftPadCollator, TrainConfig
 from conftest import TINY_LM, write_wave
@@ -166,6 +167,11 @@ def test_logmel_run_end_to_end(tmp_path, method):
     assert saved["mean"].shape == (64,) and saved["std"].min() > 0
     if method == "full":  # the LLM's weights are saved as a plain LLM
         assert not any(k.startswith("audio_projector") for k in load_file(str(run_dir / "model" / "model.safetensors")))
+    if method == "full":  # predict on a test clip gives the probabilities its evaluation wrote
+        row = io.read_jsonl(tmp_path / next(r["predictions"] for r in records if r["method"] == "llm_scoring" and r["split"] == "test"))[0]
+        path = next(c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"])
+        top = predict(run_dir, [path], top_k=3)[0]["top"]
+        assert [t["probability"] for t in top] == pytest.approx(sorted(row["probabilities"].values(), reverse=True)[:3], abs=1e-4)
     model, _ = load_trained(run_dir / "model", config)
     torch.testing.assert_close(model.audio_projector.net[0].weight, saved["net.0.weight"])
     initial = attach_projector(model, 64, seed=config.train.seed)

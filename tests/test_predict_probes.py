@@ -111,3 +111,21 @@ def test_knn_and_linear_probe_on_separable_points():
     multi = knn(train_x, [("a", "left"), ("a",), ("left",), ("up",), ("up",), ("a", "up")], eval_x, "multi_label",
                 ["a", "left", "up"], k=3)
     np.testing.assert_allclose(multi, [[2 / 3, 2 / 3, 0], [1 / 3, 0, 1]])
+
+
+def test_multi_label_predict_uses_the_thresholds_tuned_on_validation(tmp_path):
+    config = RunConfig(dataset="mixtures", out=tmp_path, root=tmp_path / "data", dataset_options={"sizes": SIZES},
+                       model=ModelConfig(dtype="float32", tiny_sizes=TINY_LM), train=TrainConfig(epochs=1, batch_size=8),
+                       eval=EvalConfig(generation=False), baseline=False, progress=False)
+    records = run(config)
+    run_dir = next((tmp_path / "mixtures").glob("embedded-*"))
+    thresholds = io.read_json(run_dir / "eval" / "thresholds.json")
+    assert set(thresholds) == set(io.read_json(run_dir / "run.json")["classes"])
+    test = next(r for r in records if r["split"] == "test")
+    evaluated = io.read_jsonl(tmp_path / test["predictions"])[:3]
+    clips = {c["id"]: c["path"] for c in io.read_jsonl(tmp_path / "mixtures" / "manifest" / "clips.jsonl")}
+    rows = predict(run_dir, [clips[r["id"]] for r in evaluated], top_k=6)
+    assert [row["labels"] for row in rows] == [done["prediction"] for done in evaluated]  # the evaluation's label sets
+    at_half = [[t["label"] for t in row["top"] if t["probability"] >= 0.5] for row in rows]
+    assert at_half != [sorted(row["labels"]) for row in rows]  # a default 0.5 threshold would predict other sets
+    assert "predicted labels" in [c.header for c in format_table(rows).columns]

@@ -107,8 +107,11 @@ def test_pipeline_lora_with_added_speech_tokens(tmp_path, tied):
 def test_pipeline_full_fine_tuning_saves_the_resized_model(tmp_path):
     lm = _plain_lm(tmp_path / "lm", tied=True)
     config = _config(tmp_path, lm, add=True, method="full")
+    config.probes = config.zero_shot = True  # the base model gets the same added rows for its reference rows
     records = run(config)
-    assert {r["method"] for r in records} == {"llm_scoring"}
+    assert {r["method"] for r in records} == {"llm_scoring", "zero_shot", "probe_linear_codec", "probe_knn_codec",
+                                              "probe_linear_llm", "probe_knn_llm"}
+    assert {r["model"] for r in records if r["method"] in ("zero_shot", "probe_knn_llm")} == {"lm/base"}
     model_dir = next((tmp_path / "out" / "csv").glob("*__full")) / "model"
     model, tokenizer = load_trained(model_dir, config)
     assert missing_speech_tokens(tokenizer, 256) == [] and model.get_input_embeddings().weight.shape[0] == len(tokenizer)

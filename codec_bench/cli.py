@@ -20,11 +20,11 @@ console = Console()
 OUT = typer.Option(Path("runs"), "--out", help="Output folder: manifests, token cache, runs, report.")
 ROOT = typer.Option(None, "--root", help="Folder of the unpacked corpus in its official layout (see `codec-bench datasets`).")
 PROTOCOL = typer.Option(None, "--protocol", help="Split protocol (default: the dataset's first; see `codec-bench datasets`).")
-CODEC_MODEL = typer.Option(None, "--codec-model", help="Codec checkpoint: hub id or local path (xcodec2 default hf-audio/xcodec2; encodec, dac, mimi their own).")
+CODEC_MODEL = typer.Option(None, "--codec-model", help="Codec checkpoint: hub id or local path (xcodec2 default hf-audio/xcodec2; encodec, dac, mimi, xcodec their own).")
 OFFLINE = typer.Option(False, "--offline", help="Never contact the hub; ids must be in the local cache (or pass paths).")
 CACHE = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache).")
 SOURCE = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known Hugging Face mirror).")
-CODEC_DTYPE = typer.Option("float32", "--codec-dtype", help="XCodec2 precision: float32 (exact), tf32 (~1% of codes change) or bfloat16 (~11% change).")
+CODEC_DTYPE = typer.Option("float32", "--codec-dtype", help="Codec precision: float32 (exact), bfloat16 (faster, changes codes; ~11% for XCodec2 on an H200) or, XCodec2 only, tf32 (~1%).")
 MAX_SECONDS = typer.Option(30.0, "--max-seconds", help="Clips longer than this many seconds are truncated before encoding.")
 
 
@@ -38,6 +38,11 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
 
 
+PRETRAINED_CODECS = ("xcodec2", "xcodec2-latents", "encodec", "dac", "mimi", "xcodec")
+CODEC_HELP = ("embedded (CPU, fitted on the training split), xcodec2, encodec, dac, mimi or xcodec; or a continuous "
+              "front-end read through a trained projector: logmel, xcodec2-latents.")
+
+
 def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fold=None, codec="embedded", codec_model=None,
                 codec_dtype="float32", model="tiny", method=None, epochs=None, learning_rate=None, batch_size=16,
                 grad_accum=1, encode_batch_size=16, workers=0, max_seconds=30.0, offline=False, bf16=False,
@@ -48,8 +53,8 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
     from .train import TrainConfig
 
     codec_options = {}
-    if codec in ("xcodec2", "encodec", "dac", "mimi"):
-        codec_options = {"dtype": codec_dtype, "max_seconds": max_seconds} if codec == "xcodec2" else {"dtype": codec_dtype}
+    if codec in PRETRAINED_CODECS:
+        codec_options = {"dtype": codec_dtype, "max_seconds": max_seconds} if codec.startswith("xcodec2") else {"dtype": codec_dtype}
         if codec_model:
             codec_options["model_id"] = codec_model
         if offline:
@@ -88,7 +93,7 @@ def run(
     out: Path = OUT,
     protocol: Optional[str] = PROTOCOL,
     fold: Optional[List[str]] = typer.Option(None, "--fold", help="Run only these folds (repeat the option); default all."),
-    codec: str = typer.Option("embedded", "--codec", help="embedded (CPU, fitted on the training split) or xcodec2."),
+    codec: str = typer.Option("embedded", "--codec", help=CODEC_HELP),
     codec_model: Optional[str] = CODEC_MODEL,
     codec_dtype: str = CODEC_DTYPE,
     model: str = typer.Option("tiny", "--model", help="tiny (embedded LM trained from scratch) or a hub id / local path, e.g. HKUSTAudio/Llasa-1B-Multilingual."),
@@ -129,7 +134,7 @@ def encode(
     root: Optional[Path] = ROOT,
     out: Path = OUT,
     protocol: Optional[str] = PROTOCOL,
-    codec: str = typer.Option("xcodec2", "--codec", help="xcodec2 or embedded."),
+    codec: str = typer.Option("xcodec2", "--codec", help=CODEC_HELP),
     codec_model: Optional[str] = CODEC_MODEL,
     codec_dtype: str = CODEC_DTYPE,
     encode_batch_size: int = typer.Option(32, "--encode-batch-size", help="Clips per codec batch."),

@@ -39,7 +39,7 @@ def study(tmp_path_factory):
 @pytest.mark.parametrize("change, expected", [
     ({"seed": [0]}, "unknown key 'seed'; did you mean 'seeds'?"),
     ({"datasets": [{"name": "esc5", "root": "/x"}]}, "unknown dataset 'esc5'; did you mean 'esc50'?"),
-    ({"codecs": [{"name": "xcodec"}]}, "unknown codec 'xcodec'; did you mean 'xcodec2'?"),
+    ({"codecs": [{"name": "xcodex"}]}, "unknown codec 'xcodex'; did you mean 'xcodec'?"),
     ({"recipes": [{"name": "r", "learning_rte": 1e-3}]}, "recipe r: unknown key 'learning_rte'; did you mean 'learning_rate'?"),
     ({"datasets": [{"name": "esc50", "root": "/x", "protocol": "archh"}]}, "unknown protocol 'archh'; did you mean 'arch'?"),
     ({"datasets": [{"name": "esc50", "root": "/x", "folds": [6]}]}, "unknown fold '6'"),

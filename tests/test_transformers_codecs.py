@@ -1,4 +1,5 @@
-"""EnCodec / DAC / Mimi codecs on tiny random models saved to a folder and loaded back by path (CPU, offline)."""
+"""EnCodec / DAC / Mimi / X-Codec codecs on tiny random models saved to a folder and loaded back by path (CPU,
+offline)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from codec_bench.codecs.transformers_codecs import TransformersCodec
 from codec_bench.errors import CodecBenchError
 from codec_bench.prompts import speech_string
 
-SR = 800  # tiny models run at 800 Hz; hop 8 (EnCodec, DAC) or 16 (Mimi)
+SR = 800  # tiny models run at 800 Hz; hop 8 (EnCodec, DAC, X-Codec) or 16 (Mimi)
 
 
 def _tiny_model(family: str) -> torch.nn.Module:
-    from transformers import DacConfig, DacModel, EncodecConfig, EncodecModel, MimiConfig, MimiModel
+    from transformers import (DacConfig, DacModel, EncodecConfig, EncodecModel, HubertConfig, MimiConfig, MimiModel,
+                              XcodecConfig, XcodecModel)
 
     torch.manual_seed(0)
     if family == "encodec":  # 100 frames/s x 4 bits = 0.4 kbps per codebook: 0.4 -> 1 codebook, 0.8 -> 2
@@ -25,13 +27,26 @@ def _tiny_model(family: str) -> torch.nn.Module:
     elif family == "dac":
         model = DacModel(DacConfig(encoder_hidden_size=4, downsampling_ratios=[2, 4], decoder_hidden_size=8,
                                    n_codebooks=3, codebook_size=16, codebook_dim=4, sampling_rate=SR))
+    elif family == "xcodec":  # 100 frames/s x 4 bits = 0.4 kbps per codebook: 0.4 -> 1, 0.8 -> 2, 1.6 -> 4
+        model = XcodecModel(XcodecConfig(
+            target_bandwidths=[0.4, 0.8, 1.6], sample_rate=SR, codebook_size=16, codebook_dim=8, channel_ratios=[1],
+            strides=[1], block_dilations=[1],
+            acoustic_model_config=dict(encoder_hidden_size=2, downsampling_ratios=[2, 4], upsampling_ratios=[4, 2],
+                                       decoder_hidden_size=8, hidden_size=4, n_codebooks=1, codebook_size=4,
+                                       codebook_dim=2, sampling_rate=SR),
+            # HuBERT convs of strides 2 x 4 (= the hop), receptive field 10: on the clip padded by half a hop per side
+            # they give the acoustic encoder's frame count (as HuBERT's 400 samples do for hop 320)
+            semantic_model_config=HubertConfig(
+                hidden_size=4, num_hidden_layers=1, num_attention_heads=1, intermediate_size=8, conv_dim=(4, 4),
+                conv_kernel=(4, 4), conv_stride=(2, 4), num_conv_pos_embeddings=4, num_conv_pos_embedding_groups=2,
+                vocab_size=4)))
     else:
         model = MimiModel(MimiConfig(
             hidden_size=16, num_filters=4, upsampling_ratios=[4, 2], codebook_size=16, codebook_dim=8,
             num_quantizers=4, vector_quantization_hidden_dimension=8, num_semantic_quantizers=1, upsample_groups=16,
             num_hidden_layers=1, intermediate_size=16, num_attention_heads=2, num_key_value_heads=2,
             sampling_rate=SR, sliding_window=50, max_position_embeddings=200, kernel_size=3, last_kernel_size=3))
-    with torch.no_grad():  # EnCodec/Mimi codebooks start as zeros (every code 0): make them random
+    with torch.no_grad():  # EnCodec/Mimi/X-Codec codebooks start as zeros (every code 0): make them random
         for name, buffer in model.named_buffers():
             if name.endswith((".embed", ".embed_sum")):
                 buffer.normal_(std=0.05)
@@ -43,7 +58,7 @@ def _tiny_model(family: str) -> torch.nn.Module:
     return model
 
 
-@pytest.fixture(scope="module", params=["encodec", "dac", "mimi"])
+@pytest.fixture(scope="module", params=["encodec", "dac", "mimi", "xcodec"])
 def saved(request, tmp_path_factory):
     path = tmp_path_factory.mktemp(request.param) / "model"
     _tiny_model(request.param).save_pretrained(path)
@@ -75,7 +90,7 @@ def test_codes_shape_range_batch_and_speech_string(saved):
 
 def test_num_codebooks_option_changes_identity(saved):
     family, path = saved
-    if family == "encodec":
+    if family in ("encodec", "xcodec"):
         low, high = (make_codec(family, model_id=path, device="cpu", bandwidth=b) for b in (0.4, 0.8))
         assert (low.num_codebooks, high.num_codebooks) == (1, 2)
         with pytest.raises(CodecBenchError, match="bandwidth"):
@@ -93,14 +108,94 @@ def test_num_codebooks_option_changes_identity(saved):
 
 
 def test_registered_with_default_ids():
-    assert {"encodec", "dac", "mimi"} <= set(CODECS)
+    assert {"encodec", "dac", "mimi", "xcodec"} <= set(CODECS)
     from codec_bench.codecs.transformers_codecs import FAMILIES
     assert FAMILIES["encodec"]["model_id"] == "facebook/encodec_24khz"
     assert FAMILIES["dac"]["model_id"] == "descript/dac_16khz"
     assert FAMILIES["mimi"]["model_id"] == "kyutai/mimi"
+    assert FAMILIES["xcodec"]["model_id"] == "hf-audio/xcodec-hubert-librispeech"
 
 
 def test_missing_model_offline_is_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(CodecBenchError, match="local copy"):
         make_codec("dac", model_id="nobody/no-such-codec", device="cpu", offline=True)
+
+
+# ----- X-Codec specifics -----
+
+@pytest.fixture(scope="module")
+def xcodec_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("xcodec-only") / "model"
+    _tiny_model("xcodec").save_pretrained(path)
+    return str(path)
+
+
+def test_xcodec_bandwidth_picks_codebooks(xcodec_path):
+    codecs = {b: make_codec("xcodec", model_id=xcodec_path, device="cpu", **({} if b is None else {"bandwidth": b}))
+              for b in (None, 0.4, 0.8, 1.6)}
+    assert {b: c.num_codebooks for b, c in codecs.items()} == {None: 1, 0.4: 1, 0.8: 2, 1.6: 4}
+    assert codecs[None].bandwidth == 0.4 and codecs[None].identity() == codecs[0.4].identity()  # default: smallest
+    assert codecs[1.6].num_quantizers is None and codecs[1.6].identity()["bandwidth"] == 1.6
+    assert len({c.cache_key() for c in codecs.values()}) == 3
+    wave = _clips()[0]
+    codes = codecs[1.6].encode([wave])[0]
+    assert codes.shape == (4, 50)
+    for b in (0.4, 0.8):  # residual VQ: a lower bandwidth is a prefix of the codebooks
+        np.testing.assert_array_equal(codecs[b].encode([wave])[0], codes[: codecs[b].num_codebooks])
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"bandwidth": 1.2}, r"xcodec bandwidth 1\.2 is not one of \[0\.4, 0\.8, 1\.6\]"),
+    ({"bandwidth": 0.0}, "is not one of"),
+    ({"num_quantizers": 2}, "xcodec picks its codebooks by bandwidth"),
+])
+def test_xcodec_bad_options_are_one_line_errors(xcodec_path, options, match):
+    with pytest.raises(CodecBenchError, match=match) as err:
+        make_codec("xcodec", model_id=xcodec_path, device="cpu", **options)
+    assert "\n" not in str(err.value)
+
+
+def test_xcodec_batch_equals_one_at_a_time_and_frames(xcodec_path):
+    codec = make_codec("xcodec", model_id=xcodec_path, device="cpu", bandwidth=1.6)
+    assert (codec.hop_length, codec.frame_rate_hz, codec.sample_rate_hz, codec.codebook_size) == (8, 100.0, SR, 16)
+    rng = np.random.default_rng(3)
+    lengths = (400, 400, 401, 392, 8, 400, 1)  # 401 is padded to 408 (51 frames), 1 to 8 (1 frame)
+    clips = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in lengths]
+    assert [codec.preprocess(c).size for c in clips] == [400, 400, 408, 392, 8, 400, 8]
+    batch = codec.encode(clips)
+    assert [c.shape for c in batch] == [(4, 50), (4, 50), (4, 51), (4, 49), (4, 1), (4, 50), (4, 1)]
+    for wave, codes in zip(clips, batch):
+        assert codes.dtype == np.int64 and 0 <= codes.min() and codes.max() < 16
+        assert codes.shape[1] == int(np.ceil(wave.size / SR * codec.frame_rate_hz))  # frames follow 100 frames/s
+        np.testing.assert_array_equal(codes, codec.encode([wave])[0])
+    # three equal-length clips ran as one model call: still each equals its codes alone, and differ from each other
+    assert not np.array_equal(batch[0], batch[1])
+    assert all(len(np.unique(codes[k])) > 1 for codes in batch[:4] for k in range(4))  # codes vary over time
+    # zero padding to the hop is what the clip gets alone too: a clip and its padded copy give the same codes
+    np.testing.assert_array_equal(codec.encode([clips[2]])[0], codec.encode([np.pad(clips[2], (0, 7))])[0])
+
+
+def test_xcodec_codes_match_transformers_encode(xcodec_path):
+    """The codec's codes are ``XcodecModel.encode`` on the hop-padded clip (as its DacFeatureExtractor pads it)."""
+    from transformers import DacFeatureExtractor
+
+    codec = make_codec("xcodec", model_id=xcodec_path, device="cpu", bandwidth=0.8)
+    wave = _clips()[1]  # 333 samples
+    features = DacFeatureExtractor(sampling_rate=SR, hop_length=8)(wave, sampling_rate=SR, return_tensors="pt")
+    assert features["input_values"].shape == (1, 1, 336)
+    with torch.no_grad():
+        expected = codec.model.encode(features["input_values"], bandwidth=0.8).audio_codes[0].numpy()
+    np.testing.assert_array_equal(codec.encode([wave])[0], expected)
+    assert expected.shape == (2, 42)
+
+
+def test_xcodec_identity_ignores_where_the_model_lives(xcodec_path, tmp_path):
+    """Sub-configs' bookkeeping keys (dtype, _name_or_path) stay out of config_sha; the semantic attention is in."""
+    model = _tiny_model("xcodec")
+    model.save_pretrained(tmp_path / "copy")
+    loaded, copy = (make_codec("xcodec", model_id=p, device="cpu") for p in (xcodec_path, str(tmp_path / "copy")))
+    built = TransformersCodec("xcodec", model=model, device="cpu")
+    assert loaded.identity()["config_sha"] == copy.identity()["config_sha"] == built.identity()["config_sha"]
+    assert loaded.identity()["attn_implementation"] == "sdpa"
+    assert loaded.identity() | {"model": "x"} == copy.identity() | {"model": "x"}

@@ -8,13 +8,13 @@ from ..errors import CodecBenchError
 from .base import Codec
 from .continuous import LogMelFrames, Xcodec2Latents
 from .embedded import EmbeddedCodec
-from .transformers_codecs import DacCodec, EncodecCodec, MimiCodec, TransformersCodec
+from .transformers_codecs import DacCodec, EncodecCodec, MimiCodec, TransformersCodec, XcodecCodec
 from .xcodec2 import Xcodec2Codec
 
 CODECS: dict[str, Callable[..., Codec]] = {
     "embedded": EmbeddedCodec,
     "xcodec2": Xcodec2Codec,
-    "encodec": EncodecCodec, "dac": DacCodec, "mimi": MimiCodec,
+    "encodec": EncodecCodec, "dac": DacCodec, "mimi": MimiCodec, "xcodec": XcodecCodec,
     # continuous front-ends (the spectrogram-input baseline): features through a trained projector, not tokens
     "logmel": LogMelFrames, "xcodec2-latents": Xcodec2Latents,
 }

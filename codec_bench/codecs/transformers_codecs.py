@@ -1,4 +1,5 @@
-"""Residual-VQ codecs from transformers: EnCodec, DAC and Mimi, all native transformers classes (no remote code).
+"""Residual-VQ codecs from transformers: EnCodec, DAC, Mimi and X-Codec, all native transformers classes (no remote
+code).
 
 * **EnCodec** (``EncodecModel``, default ``facebook/encodec_24khz``): Meta's convolutional + LSTM codec, 24 kHz
   mono, 75 frames/s, residual VQ of 1,024-code codebooks. ``bandwidth`` (kbps, one of ``config.target_bandwidths``;
@@ -10,6 +11,14 @@
 * **Mimi** (``MimiModel``, default ``kyutai/mimi``): Kyutai's streaming codec (Moshi's tokenizer), 24 kHz,
   12.5 frames/s, 32 codebooks of 2,048 codes, the first one distilled from WavLM (semantic). ``num_quantizers``
   (default 8, as Moshi uses) keeps the first codebooks.
+* **X-Codec** (``XcodecModel``, default ``hf-audio/xcodec-hubert-librispeech``; also ``hf-audio/xcodec-wavlm-mls``,
+  ``-wavlm-more-data``, ``-hubert-general``, ``-hubert-general-balanced``): HKUST's semantic + acoustic codec - a DAC
+  acoustic encoder's output and a frozen HuBERT (or WavLM) model's features, concatenated and quantized together by
+  one residual VQ. 16 kHz, hop 320 (50 frames/s), 8 codebooks of 1,024 codes (10 bits x 50 frames/s = 0.5 kbps each).
+  ``bandwidth`` (kbps, one of ``config.target_bandwidths``; default the smallest, 0.5 -> 1 codebook; 1 -> 2,
+  1.5 -> 3, 2 -> 4, 4 -> 8) picks how many codebooks are used. Each clip is zero-padded to a multiple of the hop
+  length first (as its ``DacFeatureExtractor`` does; ``XcodecModel.encode`` itself pads the semantic model's input by
+  half a hop on each side), so it gets ``ceil(samples / hop)`` frames.
 
 Flattening: these codecs give several codebooks per frame, and the benchmark's LLM reads one token stream.
 :func:`codec_bench.prompts.speech_string` interleaves them frame by frame (frame 0 codebook 0, frame 0 codebook 1,
@@ -18,9 +27,10 @@ Flattening: these codecs give several codebooks per frame, and the benchmark's L
 alternative - summing the codebooks' embeddings into one input vector per frame (as Moshi/MusicGen do) - keeps the
 sequence at ``frames`` tokens but needs a model-side change; it is not implemented.
 
-Batches are exact: the convolutions' padding (and Mimi's attention) let zero padding change the last frames of a
-shorter clip, so :meth:`TransformersCodec.encode_preprocessed` runs clips of equal (preprocessed) length together;
-a batch of mixed lengths is one model call per length. Feed batches sorted by length for speed.
+Batches are exact: the convolutions' padding (and Mimi's attention; X-Codec's HuBERT/WavLM, whose first conv's
+group norm spans the whole clip) let zero padding change the frames of a shorter clip, so
+:meth:`TransformersCodec.encode_preprocessed` runs clips of equal (preprocessed) length together; a batch of mixed
+lengths is one model call per length. Feed batches sorted by length for speed.
 """
 
 from __future__ import annotations
@@ -45,7 +55,10 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "encodec": {"class": "EncodecModel", "model_id": "facebook/encodec_24khz", "title": "EnCodec"},
     "dac": {"class": "DacModel", "model_id": "descript/dac_16khz", "title": "DAC"},
     "mimi": {"class": "MimiModel", "model_id": "kyutai/mimi", "title": "Mimi"},
+    "xcodec": {"class": "XcodecModel", "model_id": "hf-audio/xcodec-hubert-librispeech", "title": "X-Codec"},
 }
+BANDWIDTH_FAMILIES = ("encodec", "xcodec")  # codebooks picked by bandwidth (kbps), not num_quantizers
+HOP_PADDED_FAMILIES = ("dac", "xcodec")  # clips zero-padded to a multiple of the hop length (their feature extractor)
 
 
 def load_model(family: str, model_id: str, offline: bool | None = None) -> torch.nn.Module:
@@ -56,10 +69,12 @@ def load_model(family: str, model_id: str, offline: bool | None = None) -> torch
 
 
 class TransformersCodec(Codec):
-    """EnCodec / DAC / Mimi tokens: ``num_codebooks`` residual-VQ codebooks of ``codebook_size`` codes per frame.
+    """EnCodec / DAC / Mimi / X-Codec tokens: ``num_codebooks`` residual-VQ codebooks of ``codebook_size`` codes per
+    frame.
 
-    ``family``: ``"encodec"``, ``"dac"`` or ``"mimi"``. ``model_id``: hub id or local folder (default per family).
-    ``bandwidth``: EnCodec only (kbps). ``num_quantizers``: DAC and Mimi only (how many codebooks to keep).
+    ``family``: ``"encodec"``, ``"dac"``, ``"mimi"`` or ``"xcodec"``. ``model_id``: hub id or local folder (default
+    per family). ``bandwidth``: EnCodec and X-Codec only (kbps). ``num_quantizers``: DAC and Mimi only (how many
+    codebooks to keep).
     ``dtype``: ``"float32"`` (default; TF32 off during encode on CUDA) or ``"bfloat16"`` (autocast; changes codes).
     ``model``: an already-built model (tests); then ``model_id`` only names it in ``identity()``.
     """
@@ -75,10 +90,10 @@ class TransformersCodec(Codec):
             raise CodecBenchError(f"{family} dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         if not max_seconds > 0:
             raise CodecBenchError(f"{family} max_seconds must be positive, got {max_seconds}")
-        if bandwidth is not None and family != "encodec":
+        if bandwidth is not None and family not in BANDWIDTH_FAMILIES:
             raise CodecBenchError(f"{family} has no bandwidth option; use num_quantizers")
-        if num_quantizers is not None and family == "encodec":
-            raise CodecBenchError("encodec picks its codebooks by bandwidth; pass bandwidth, not num_quantizers")
+        if num_quantizers is not None and family in BANDWIDTH_FAMILIES:
+            raise CodecBenchError(f"{family} picks its codebooks by bandwidth; pass bandwidth, not num_quantizers")
         self.family = family
         self.name = family
         self.model_id = model_id or FAMILIES[family]["model_id"]
@@ -89,18 +104,18 @@ class TransformersCodec(Codec):
         config = self.model.config
         if int(getattr(config, "audio_channels", 1)) != 1:
             raise CodecBenchError(f"{self.model_id}: only mono {family} checkpoints are supported")
-        self.sample_rate_hz = int(config.sampling_rate)
+        self.sample_rate_hz = int(config.sample_rate if family == "xcodec" else config.sampling_rate)
         self.codebook_size = int(config.codebook_size)
         self.bandwidth: float | None = None
         self.num_quantizers: int | None = None
-        if family == "encodec":
-            if config.chunk_length_s is not None:
+        if family in BANDWIDTH_FAMILIES:
+            if family == "encodec" and config.chunk_length_s is not None:
                 raise CodecBenchError(f"{self.model_id}: chunked EnCodec checkpoints (chunk_length_s set, e.g. the "
                                       f"48 kHz one) are not supported; use facebook/encodec_24khz")
             bandwidths = [float(b) for b in config.target_bandwidths]
             self.bandwidth = bandwidths[0] if bandwidth is None else float(bandwidth)
             if self.bandwidth not in bandwidths:
-                raise CodecBenchError(f"encodec bandwidth {bandwidth} is not one of {bandwidths} (kbps)")
+                raise CodecBenchError(f"{family} bandwidth {bandwidth} is not one of {bandwidths} (kbps)")
             self.num_codebooks = int(self.model.quantizer.get_num_quantizers_for_bandwidth(self.bandwidth))
             self.hop_length = int(config.hop_length)
             self.frame_rate_hz = self.sample_rate_hz / self.hop_length
@@ -126,12 +141,12 @@ class TransformersCodec(Codec):
 
     # ----- CPU side (DataLoader workers) -----
     def preprocess(self, wave: np.ndarray) -> np.ndarray:
-        """``(samples,)`` float32 -> the model input: cut to ``max_seconds``; for DAC zero-padded to a multiple of
-        the hop length."""
+        """``(samples,)`` float32 -> the model input: cut to ``max_seconds``; for DAC and X-Codec zero-padded to a
+        multiple of the hop length."""
         wave = np.asarray(wave, dtype=np.float32).reshape(-1)[: self.max_samples]
         if wave.size == 0:
             raise CodecBenchError(f"{self.family} cannot encode an empty clip")
-        if self.family == "dac" and wave.size % self.hop_length:
+        if self.family in HOP_PADDED_FAMILIES and wave.size % self.hop_length:
             wave = np.pad(wave, (0, self.hop_length - wave.size % self.hop_length))
         return np.ascontiguousarray(wave)
 
@@ -159,6 +174,8 @@ class TransformersCodec(Codec):
                     codes = codes[0]  # (nb_chunks=1, batch, q, frames) -> (batch, q, frames)
                 elif self.family == "dac":
                     codes = self.model.encode(batch, n_quantizers=self.num_quantizers, return_dict=True).audio_codes
+                elif self.family == "xcodec":  # (batch, q, frames)
+                    codes = self.model.encode(batch, bandwidth=self.bandwidth, return_dict=True).audio_codes
                 else:
                     codes = self.model.encode(batch, num_quantizers=self.num_quantizers).audio_codes
         except torch.OutOfMemoryError as err:
@@ -190,11 +207,16 @@ class TransformersCodec(Codec):
 
     def identity(self) -> dict:
         config = {k: v for k, v in self.model.config.to_dict().items() if k not in _CONFIG_KEYS_IGNORED}
+        for key in [k for k, v in config.items() if k.endswith("_model_config") and isinstance(v, dict)]:
+            config[key] = {k: v for k, v in config[key].items() if k not in _CONFIG_KEYS_IGNORED}  # X-Codec's
         config_sha = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        return {"codec": self.family, "version": self.version, "model": self.model_id, "config_sha": config_sha,
-                "bandwidth": self.bandwidth, "num_quantizers": self.num_quantizers,
-                "num_codebooks": self.num_codebooks, "dtype": self.dtype, "max_seconds": self.max_seconds,
-                "sample_rate_hz": self.sample_rate_hz}
+        identity = {"codec": self.family, "version": self.version, "model": self.model_id, "config_sha": config_sha,
+                    "bandwidth": self.bandwidth, "num_quantizers": self.num_quantizers,
+                    "num_codebooks": self.num_codebooks, "dtype": self.dtype, "max_seconds": self.max_seconds,
+                    "sample_rate_hz": self.sample_rate_hz}
+        if self.family == "xcodec":  # its HuBERT/WavLM runs attention: sdpa vs eager can flip near-tie codes
+            identity["attn_implementation"] = self.model.semantic_model.config._attn_implementation
+        return identity
 
 
 def EncodecCodec(**options) -> TransformersCodec:
@@ -210,3 +232,9 @@ def DacCodec(**options) -> TransformersCodec:
 def MimiCodec(**options) -> TransformersCodec:
     """Mimi (default ``kyutai/mimi``); options as :class:`TransformersCodec` (``num_quantizers``, default 8)."""
     return TransformersCodec("mimi", **options)
+
+
+def XcodecCodec(**options) -> TransformersCodec:
+    """X-Codec (default ``hf-audio/xcodec-hubert-librispeech``); options as :class:`TransformersCodec` (``bandwidth``,
+    default the smallest)."""
+    return TransformersCodec("xcodec", **options)

@@ -214,6 +214,23 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
     console.print(f"HTML report: {folder / 'report.html'}")
 
 
+@app.command("tiny-models")
+def tiny_models(folder: Path = typer.Argument(Path("runs/tiny-models"), metavar="DIR", help="Where to write one sub-folder per model.")) -> None:
+    """Write tiny random-weight models of the real codec and LLM classes (XCodec2, EnCodec, DAC, Mimi, X-Codec; a
+    Llasa-layout Llama and a Qwen2 without speech tokens) for smoke-testing studies offline on a CPU, e.g. then
+    `codec-bench benchmark configs/codec-comparison-smoke.yaml`. Their numbers mean nothing; existing ones are kept."""
+    from .debug import write_tiny_models
+
+    _quiet_libraries()
+    paths = write_tiny_models(folder)
+    table = Table(title=f"tiny random-weight models in {folder}")
+    table.add_column("name")
+    table.add_column("folder", overflow="fold")
+    for name, path in paths.items():
+        table.add_row(name, str(path))
+    console.print(table)
+
+
 @app.command()
 def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset>/<run>/ with run.json and model/)."),
             inputs: List[Path] = typer.Argument(..., help="Audio files or folders of audio files."),

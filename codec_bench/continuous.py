@@ -149,7 +149,7 @@ class ContinuousPromptEncoder(PromptEncoder):
         ids = torch.tensor([before + [self.pad_id] * len(frames) + after], device=device)
         positions = torch.zeros_like(ids, dtype=torch.bool)
         positions[0, len(before): len(before) + len(frames)] = True
-        return embed_with_audio(model, ids, torch.from_numpy(frames)[None].to(device), positions)[0]
+        return embed_with_audio(model, ids, torch.tensor(frames)[None].to(device), positions)[0]
 
     def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
         """Left-padded ``inputs_embeds`` and ``attention_mask``; generate() then returns new tokens only (0)."""

@@ -9,53 +9,12 @@ import torch
 
 from codec_bench.codecs import CODECS, make_codec
 from codec_bench.codecs.transformers_codecs import TransformersCodec
+from codec_bench.debug import TINY_CODEC_SR, tiny_codec_model
 from codec_bench.errors import CodecBenchError
 from codec_bench.prompts import speech_string
 
-SR = 800  # tiny models run at 800 Hz; hop 8 (EnCodec, DAC, X-Codec) or 16 (Mimi)
-
-
-def _tiny_model(family: str) -> torch.nn.Module:
-    from transformers import (DacConfig, DacModel, EncodecConfig, EncodecModel, HubertConfig, MimiConfig, MimiModel,
-                              XcodecConfig, XcodecModel)
-
-    torch.manual_seed(0)
-    if family == "encodec":  # 100 frames/s x 4 bits = 0.4 kbps per codebook: 0.4 -> 1 codebook, 0.8 -> 2
-        model = EncodecModel(EncodecConfig(
-            num_filters=4, hidden_size=8, upsampling_ratios=[4, 2], codebook_size=16, num_lstm_layers=1,
-            target_bandwidths=[0.4, 0.8], sampling_rate=SR, kernel_size=3, last_kernel_size=3))
-    elif family == "dac":
-        model = DacModel(DacConfig(encoder_hidden_size=4, downsampling_ratios=[2, 4], decoder_hidden_size=8,
-                                   n_codebooks=3, codebook_size=16, codebook_dim=4, sampling_rate=SR))
-    elif family == "xcodec":  # 100 frames/s x 4 bits = 0.4 kbps per codebook: 0.4 -> 1, 0.8 -> 2, 1.6 -> 4
-        model = XcodecModel(XcodecConfig(
-            target_bandwidths=[0.4, 0.8, 1.6], sample_rate=SR, codebook_size=16, codebook_dim=8, channel_ratios=[1],
-            strides=[1], block_dilations=[1],
-            acoustic_model_config=dict(encoder_hidden_size=2, downsampling_ratios=[2, 4], upsampling_ratios=[4, 2],
-                                       decoder_hidden_size=8, hidden_size=4, n_codebooks=1, codebook_size=4,
-                                       codebook_dim=2, sampling_rate=SR),
-            # HuBERT convs of strides 2 x 4 (= the hop), receptive field 10: on the clip padded by half a hop per side
-            # they give the acoustic encoder's frame count (as HuBERT's 400 samples do for hop 320)
-            semantic_model_config=HubertConfig(
-                hidden_size=4, num_hidden_layers=1, num_attention_heads=1, intermediate_size=8, conv_dim=(4, 4),
-                conv_kernel=(4, 4), conv_stride=(2, 4), num_conv_pos_embeddings=4, num_conv_pos_embedding_groups=2,
-                vocab_size=4)))
-    else:
-        model = MimiModel(MimiConfig(
-            hidden_size=16, num_filters=4, upsampling_ratios=[4, 2], codebook_size=16, codebook_dim=8,
-            num_quantizers=4, vector_quantization_hidden_dimension=8, num_semantic_quantizers=1, upsample_groups=16,
-            num_hidden_layers=1, intermediate_size=16, num_attention_heads=2, num_key_value_heads=2,
-            sampling_rate=SR, sliding_window=50, max_position_embeddings=200, kernel_size=3, last_kernel_size=3))
-    with torch.no_grad():  # EnCodec/Mimi/X-Codec codebooks start as zeros (every code 0): make them random
-        for name, buffer in model.named_buffers():
-            if name.endswith((".embed", ".embed_sum")):
-                buffer.normal_(std=0.05)
-            elif name.endswith(".cluster_usage"):
-                buffer.fill_(1.0)
-        if family == "encodec":  # its encoder output barely varies over time: seed codebook 0 with real frames
-            frames = model.encoder(0.3 * torch.randn(1, 1, 16 * 8, generator=torch.Generator().manual_seed(1)))
-            model.quantizer.layers[0].codebook.embed.copy_(frames[0].T)
-    return model
+SR = TINY_CODEC_SR  # tiny models run at 800 Hz; hop 8 (EnCodec, DAC, X-Codec) or 16 (Mimi)
+_tiny_model = tiny_codec_model  # built in codec_bench.debug, shared with `codec-bench tiny-models`
 
 
 @pytest.fixture(scope="module", params=["encodec", "dac", "mimi", "xcodec"])

@@ -1,0 +1,97 @@
+"""The codec-comparison study: the GPU config parses, and its offline twin (configs/codec-comparison-smoke.yaml:
+tiny random models of the same codec and LLM classes) runs every cell end to end into one report (CPU, offline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from codec_bench import benchmark, io
+from codec_bench.baseline import METHOD as BASELINE_METHOD
+from codec_bench.cli import app
+from codec_bench.codecs import CODECS
+from codec_bench.debug import TINY_MODELS, write_tiny_models
+from codec_bench.pipeline import model_tag
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+GPU_STUDY, SMOKE_STUDY = CONFIGS / "codec-comparison.yaml", CONFIGS / "codec-comparison-smoke.yaml"
+
+
+def _token_codecs(study: benchmark.StudyConfig) -> list[str]:
+    return [c.name for c in study.codecs if not getattr(CODECS[c.name], "continuous", False)]
+
+
+def test_gpu_study_parses_with_three_token_codecs_and_two_llms():
+    study = benchmark.load_study(GPU_STUDY)  # dataset roots are not checked for existence when parsing
+    assert len(_token_codecs(study)) >= 3 and len(study.models) >= 2
+    assert len(benchmark.study_cells(study)) == 5 * len(study.codecs) * len(study.models)  # ESC-50: 5 folds
+
+
+def test_smoke_study_is_the_same_grid_on_tiny_models():
+    gpu, smoke = benchmark.load_study(GPU_STUDY), benchmark.load_study(SMOKE_STUDY)
+    assert [c.name for c in smoke.codecs] == [c.name for c in gpu.codecs]
+    assert [m.add_speech_tokens for m in smoke.models] == [m.add_speech_tokens for m in gpu.models]
+    for codec in smoke.codecs:  # every codec model is a local tiny one (no download)
+        assert codec.options.get("model_id", "runs/tiny-models/").startswith("runs/tiny-models/")
+    assert all(m.name.startswith("runs/tiny-models/") for m in smoke.models)
+    assert [r["method"] for r in smoke.recipes] == ["full"] and not smoke.generation and smoke.baseline
+    assert len(benchmark.study_cells(smoke)) == len(smoke.codecs) * len(smoke.models) == 12
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """``codec-bench tiny-models`` then the smoke study, from a fresh working directory (relative paths)."""
+    cwd = tmp_path_factory.mktemp("codec-study")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        result = CliRunner().invoke(app, ["tiny-models"])
+        assert result.exit_code == 0, result.output
+        out = benchmark.run_study(SMOKE_STUDY)  # what `codec-bench benchmark` runs
+        study = benchmark.load_study(SMOKE_STUDY)
+        yield cwd, study, cwd / out
+
+
+def test_tiny_models_are_the_real_classes_and_idempotent(smoke_run):
+    cwd, _, _ = smoke_run
+    folder = cwd / "runs" / "tiny-models"
+    classes = {name: json.loads((folder / name / "config.json").read_text())["architectures"][0] for name in TINY_MODELS}
+    assert classes == {"xcodec2": "Xcodec2Model", "encodec": "EncodecModel", "dac": "DacModel", "mimi": "MimiModel",
+                       "xcodec": "XcodecModel", "llasa-tiny": "LlamaForCausalLM", "qwen2-tiny": "Qwen2ForCausalLM"}
+    assert all(any((folder / n).glob("*.safetensors")) for n in TINY_MODELS)
+    llasa, qwen = ((folder / n / "tokenizer.json").read_text() for n in ("llasa-tiny", "qwen2-tiny"))
+    assert "<|s_65535|>" in llasa and "<|SPEECH_GENERATION_START|>" in llasa
+    assert "<|s_0|>" not in qwen and "<|SPEECH_GENERATION_START|>" not in qwen  # added by add_speech_tokens
+    stamp = (folder / "mimi" / "config.json").stat().st_mtime_ns
+    assert write_tiny_models(folder) == {n: folder / n for n in TINY_MODELS}
+    assert (folder / "mimi" / "config.json").stat().st_mtime_ns == stamp  # existing models are kept
+
+
+def test_every_cell_of_the_smoke_study_succeeds(smoke_run):
+    _, study, out = smoke_run
+    for cell in benchmark.study_cells(study):
+        result = io.read_json(out / "results" / f"{benchmark.cell_name(study, cell)}.json")
+        assert result["status"] == "ok", (result["cell"]["name"], result["error"])
+        assert {r["method"] for r in result["records"]} >= {"llm_scoring"}
+
+
+def test_one_report_compares_every_codec_and_llm(smoke_run):
+    _, study, out = smoke_run
+    results = io.read_json(out / "results.json")
+    assert results["failed_cells"] == []
+    test_rows = [r for r in results["records"] if r["split"] == "test"]
+    models = [model_tag(m.name) + "/full" for m in study.models]
+    codecs = [c.name for c in study.codecs]
+    scored = {(r["codec"], r["model"]) for r in test_rows if r["method"] == "llm_scoring"}
+    assert scored == {(c, m) for c in codecs for m in models}  # 6 codecs x 2 LLMs
+    assert any(r["method"] == BASELINE_METHOD and r["model"] == "logmel-logreg" for r in test_rows)
+    assert all(r["n_clips"] == 10 for r in test_rows)
+    for row in test_rows:  # label scoring gives a distribution over the 10 classes for every clip
+        for clip in io.read_jsonl(out / row["predictions"]):
+            assert len(clip["probabilities"]) == 10 and abs(sum(clip["probabilities"].values()) - 1) < 1e-3
+    report = (out / "report.md").read_text()
+    for name in codecs + [model_tag(m.name) for m in study.models]:
+        assert name in report
+    assert (out / "report.html").is_file()

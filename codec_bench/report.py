@@ -473,13 +473,25 @@ def failed_cells_markdown(failed_cells: list[dict], skipped_files: list[str | Pa
     return "\n".join(lines) + "\n" if lines else "_None._\n"
 
 
+def continuous_note(aggregated: list[dict]) -> str:
+    """A line naming the runs whose LLM read continuous frames through a projector rather than codec tokens."""
+    from .codecs import CODECS
+
+    continuous = [n for n, factory in CODECS.items() if getattr(factory, "continuous", False)]
+    found = sorted({r["codec"] for r in aggregated if any(r["codec"] == n or r["codec"].startswith(f"{n}-") for n in continuous)})
+    if not found:
+        return ""
+    return (f"\n{', '.join(found)}: continuous frames mapped into the LLM's input embeddings by a projector trained "
+            "with it (the spectrogram-input baseline), not codec tokens.\n")
+
+
 def report_sections(aggregated: list[dict], per_class: dict[str, dict], failed_cells: list[dict] = (),
                     skipped_files: list[str | Path] = (), split: str = "test") -> list[tuple[str, str]]:
     """The text of the report as ``(heading, markdown body)`` pairs, shared by report.md and report.html
     (figures are added by each writer)."""
     units = "folds and training seeds: one value per (fold, seed) unit"
     sections = [("", f"Headline metric per dataset on the {split} split, in percent (mean ± sample std over "
-                     f"{units}).\n\n" + markdown_table(aggregated, split)),
+                     f"{units}).\n\n" + markdown_table(aggregated, split) + continuous_note(aggregated)),
                 ("Comparison of runs", "Pairs of runs that differ in exactly one of codec, model and recipe: "
                  "difference B − A of the headline mean, in percentage points.\n\n" + comparison_markdown(aggregated, split)),
                 ("All metrics", metrics_table(aggregated, split)),

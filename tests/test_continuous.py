@@ -17,7 +17,7 @@ from codec_bench.data.manifest import Clip
 from codec_bench.debug import random_xcodec2, small_xcodec2_config
 from codec_bench.evaluate import PrefixScorer, generate_answers
 from codec_bench.model import PromptEncoder
-from codec_bench.pipeline import load_trained, run
+from codec_bench.pipeline import load_trained, run, write_run_report
 from codec_bench.predict import predict
 from codec_bench.prompts import AUDIO_SLOT, build_example
 from codec_bench.train import LeftPadCollator, TrainConfig
@@ -162,6 +162,8 @@ def test_logmel_run_end_to_end(tmp_path, method):
     rows = {(r["codec"], r["method"], r["split"]) for r in records}
     assert {("logmel", "llm_scoring", "test"), ("logmel", "llm_generation", "test"), ("none", "baseline_logmel_logreg", "test")} <= rows
     assert not any(r["method"].startswith("probe") for r in records)  # no probes on continuous features
+    report = (write_run_report(tmp_path)["report"]).read_text()
+    assert "logmel: continuous frames mapped into the LLM's input embeddings" in report
     run_dir = next((tmp_path / "instruments").glob("logmel-*"))
     saved = load_file(str(run_dir / "model" / PROJECTOR_FILE))
     assert saved["mean"].shape == (64,) and saved["std"].min() > 0

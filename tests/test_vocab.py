@@ -115,3 +115,23 @@ def test_pipeline_full_fine_tuning_saves_the_resized_model(tmp_path):
     model_dir = next((tmp_path / "out" / "csv").glob("*__full")) / "model"
     model, tokenizer = load_trained(model_dir, config)
     assert missing_speech_tokens(tokenizer, 256) == [] and model.get_input_embeddings().weight.shape[0] == len(tokenizer)
+
+
+def test_qwen2_layout_without_bos_and_with_pad_equal_to_eos(tmp_path):
+    """Qwen2.5's tokenizer has no BOS and pads with its EOS; its embedding has unused rows past the tokenizer."""
+    from transformers import AutoTokenizer
+
+    from codec_bench.debug import tiny_qwen2
+
+    lm = tiny_qwen2(tmp_path / "qwen", CORPUS)
+    tokenizer = AutoTokenizer.from_pretrained(lm)
+    tokenizer.bos_token, tokenizer.pad_token = None, tokenizer.eos_token
+    tokenizer.save_pretrained(lm)
+    config = _config(tmp_path, lm, add=True, method="lora")
+    config.eval.generation = True
+    records = run(config)
+    assert {r["method"] for r in records} == {"llm_scoring", "llm_generation"}
+    model, tokenizer = load_trained(next((tmp_path / "out" / "csv").glob("*__lora")) / "model", config)
+    encoder = PromptEncoder(tokenizer, 256)
+    assert encoder.bos == [] and encoder.pad_id == tokenizer.eos_token_id
+    assert model.get_input_embeddings().weight.shape[0] >= len(tokenizer)

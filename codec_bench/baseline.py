@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .audio import load_audio
+from .codecs.base import Codec
 from .data.manifest import Clip
 from .errors import AudioError
 from .features import log_mel
@@ -26,10 +27,35 @@ METHOD = "baseline_logmel_logreg"
 def clip_features(clip: Clip, max_seconds: float | None = None) -> np.ndarray | None:
     """``(2 * n_mels,)``: mean and std over time of the clip's log-mel frames; None if the audio is unusable."""
     try:
-        frames = log_mel(load_audio(clip.path, max_seconds=max_seconds)).numpy()
+        return LogMelStats().preprocess(load_audio(clip.path, max_seconds=max_seconds))[:, 0]
     except AudioError:
         return None
-    return np.concatenate([frames.mean(0), frames.std(0)])
+
+
+class LogMelStats(Codec):
+    """The baseline's features as a cacheable front-end: per clip, ``(2 * n_mels, 1) float32``, the mean and std
+    over time of its log-mel frames. The pipeline stores them in the token cache (``CACHE/<dataset>/logmel-stats-*``),
+    so every fold, codec and recipe of a dataset decodes the audio for the baseline once."""
+
+    name = "logmel-stats"
+    continuous = True
+    codebook_size = 0
+    sample_rate_hz = 16_000
+    frame_rate_hz = 0.0  # one vector per clip
+
+    def __init__(self, n_mels: int = 64):
+        self.n_mels = n_mels
+        self.num_codebooks = 2 * n_mels
+
+    def preprocess(self, wave: np.ndarray) -> np.ndarray:
+        frames = log_mel(np.asarray(wave, dtype=np.float32), self.sample_rate_hz, self.n_mels).numpy()
+        return np.concatenate([frames.mean(0), frames.std(0)]).astype(np.float32)[:, None]
+
+    def encode_preprocessed(self, items: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return list(items)
+
+    def identity(self) -> dict:
+        return {"codec": self.name, "version": 1, "n_mels": self.n_mels, "hop": 320, "sample_rate_hz": self.sample_rate_hz}
 
 
 def fit_predict(task: str, classes: Sequence[str], train: dict[str, np.ndarray], train_labels: dict[str, Sequence[str]],

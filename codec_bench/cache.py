@@ -92,9 +92,10 @@ class TokenCache:
         return sorted(self.folder.glob("shard-r*-*.parquet"))
 
     def build(self, clips: Sequence[Clip], batch_size: int = 16, num_workers: int = 0, shard_size: int = 512,
-              progress: bool = True) -> dict:
-        """Encode the clips not cached yet; returns ``{"encoded", "cached", "skipped"}`` counts for this process."""
-        rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+              progress: bool = True, all_clips: bool = False) -> dict:
+        """Encode the clips not cached yet; returns ``{"encoded", "cached", "skipped"}`` counts for this process.
+        ``all_clips``: encode every clip here even under several processes (work that only rank 0 does)."""
+        rank, world = (0, 1) if all_clips else (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
         done = self.done_ids()
         todo, siblings = unique_audio([c for c in sorted(clips, key=lambda c: c.id) if c.id not in done])
         todo = todo[rank::world]

@@ -374,14 +374,13 @@ def _record(manifest: Manifest, split: str, base: dict, metrics: dict, examples,
 
 
 def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[dict]:
-    """The log-mel logistic-regression reference row on the same splits."""
+    """The log-mel logistic-regression reference row on the same splits; its per-clip features are cached once per
+    dataset (``baseline.LogMelStats``), shared by every fold and run."""
     if (folder / "records.json").is_file():
         return io.read_json(folder / "records.json")
-    features = {}
-    for clip in manifest.clips:
-        vector = baseline.clip_features(clip, config.codec.max_seconds)
-        if vector is not None:
-            features[clip.id] = vector
+    cache = TokenCache(config.cache_folder, manifest.dataset, baseline.LogMelStats(), config.codec.max_seconds)
+    cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress, all_clips=True)
+    features = {clip_id: vector[:, 0] for clip_id, vector in cache.load()[0].items()}
     by_split = {s: [c for c in manifest.split(s) if c.id in features] for s in manifests.SPLITS}
     train_labels = {c.id: c.labels for c in by_split["train"]}
     scores, examples = {}, {}

@@ -178,3 +178,17 @@ def test_logmel_run_end_to_end(tmp_path, method):
     torch.testing.assert_close(model.audio_projector.net[0].weight, saved["net.0.weight"])
     initial = attach_projector(model, 64, seed=config.train.seed)
     assert not torch.allclose(initial.net[0].weight, saved["net.0.weight"])  # trained, not the initialisation
+
+
+def test_baseline_features_come_from_a_cache_shared_by_every_run(tmp_path, monkeypatch):
+    from codec_bench import baseline
+
+    clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.2 + 0.1 * i, freq=300 + 200 * i)), ("a",), "train")
+             for i in range(3)]
+    cache = TokenCache(tmp_path / "cache", "toy", baseline.LogMelStats(), max_seconds=30.0)
+    cache.build(clips, progress=False, all_clips=True)
+    features = cache.load()[0]
+    for clip in clips:  # the cached vector is the baseline's feature vector
+        np.testing.assert_allclose(features[clip.id][:, 0], baseline.clip_features(clip, 30.0), rtol=1e-6)
+    monkeypatch.setattr(baseline.LogMelStats, "preprocess", lambda *a: pytest.fail("decoded again"))
+    assert TokenCache(tmp_path / "cache", "toy", baseline.LogMelStats(), max_seconds=30.0).build(clips, progress=False)["encoded"] == 0

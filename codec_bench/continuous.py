@@ -13,6 +13,9 @@ frame stacking: log-mel and XCodec2 run at 50 frames/s, as XCodec2's tokens, so 
 as with tokens). It lives on the LLM as ``model.audio_projector``: full fine-tuning trains it with everything,
 LoRA trains it whole beside the adapters (peft ``modules_to_save``). It is saved as
 ``model/audio_projector.safetensors`` (safetensors, loaded back onto the fine-tuned model).
+
+Several GPUs: DDP and DeepSpeed ZeRO-2 work; FSDP does not (the frames are projected into the embeddings before the
+wrapped forward, where FSDP's parameters are sharded), and training stops with a one-line error saying so.
 """
 
 from __future__ import annotations

@@ -170,6 +170,9 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
         data_collator=LeftPadCollator(encoder.pad_id, 64 if torch.cuda.is_available() else 1), processing_class=tokenizer,
     )
+    if hasattr(model, "audio_projector") and getattr(trainer.accelerator.state, "fsdp_plugin", None) is not None:
+        raise CodecBenchError("continuous features are projected outside the wrapped forward, which FSDP shards; "
+                              "train this run on one GPU or with DDP (configs/accelerate/ddp.yaml or deepspeed_zero2.yaml)")
     checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"))
     start = time.time()
     try:

@@ -14,8 +14,9 @@ as with tokens). It lives on the LLM as ``model.audio_projector``: full fine-tun
 LoRA trains it whole beside the adapters (peft ``modules_to_save``). It is saved as
 ``model/audio_projector.safetensors`` (safetensors, loaded back onto the fine-tuned model).
 
-Several GPUs: DDP and DeepSpeed ZeRO-2 work; FSDP does not (the frames are projected into the embeddings before the
-wrapped forward, where FSDP's parameters are sharded), and training stops with a one-line error saying so.
+Several GPUs: the frames are projected into the embeddings before the wrapped forward. DDP and DeepSpeed ZeRO-2
+keep every parameter whole there, so the projection is the same (not run here: no multi-GPU machine); FSDP shards
+them, and training stops with a one-line error saying so.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ only waits. The YAML holds values only; every name and key is checked before any
 from __future__ import annotations
 
 import difflib
+import re
 import importlib
 import platform
 import subprocess
@@ -138,12 +139,20 @@ def _codec(path: Path, entry: dict) -> CodecConfig:
     _check_keys(f"{path}: codec {entry['name']}", entry, CODEC_KEYS)
     if entry["name"] not in CODECS:
         _fail(str(path), "codec", entry["name"], sorted(CODECS))
+    _check_label(f"{path}: codec {entry['name']}", entry.get("label"))
     return CodecConfig(**entry)
 
 
 def _model(path: Path, entry: dict) -> ModelConfig:
     _check_keys(f"{path}: model {entry['name']}", entry, MODEL_KEYS)
+    _check_label(f"{path}: model {entry['name']}", entry.get("label"))
     return ModelConfig(**entry)
+
+
+def _check_label(where: str, label: Any) -> None:
+    """A label names files: letters, digits, '.', '_' and '-' only."""
+    if label is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", str(label)):
+        raise CodecBenchError(f"{where}: label {label!r} may hold only letters, digits, '.', '_' and '-'")
 
 
 def _recipe(path: Path, entry: dict) -> dict:
@@ -172,15 +181,15 @@ def parse_study(raw: Any, path: Path = Path("study.yaml")) -> StudyConfig:
     if study.engine not in ENGINES:
         _fail(str(path), "engine", study.engine, list(ENGINES))
     _check_unique(path, "recipe", [r["name"] for r in study.recipes])
-    _check_unique(path, "codec", [codec_tag(c) for c in study.codecs])
-    _check_unique(path, "model", [pipeline.model_tag(m.name) for m in study.models])
+    _check_unique(path, "codec", [codec_tag(c) for c in study.codecs])  # each needs its own label
+    _check_unique(path, "model", [pipeline.model_label(m) for m in study.models])
     return study
 
 
 def _check_unique(path: Path, what: str, tags: list[str]) -> None:
     repeated = sorted({t for t in tags if tags.count(t) > 1})
     if repeated:
-        raise CodecBenchError(f"{path}: {what} {repeated[0]!r} is listed twice; give each {what} entry a distinct name or options")
+        raise CodecBenchError(f"{path}: {what} {repeated[0]!r} is listed twice; give each {what} entry a distinct `label`")
 
 
 def load_study(path: str | Path, out: str | Path | None = None, seeds: list[int] | None = None,
@@ -198,7 +207,9 @@ def load_study(path: str | Path, out: str | Path | None = None, seeds: list[int]
 
 
 def codec_tag(codec: CodecConfig) -> str:
-    """The codec in file names: its name, plus its precision when that is not float32."""
+    """The codec in file names and results: its label, else its name plus its precision when not float32."""
+    if codec.label:
+        return codec.label
     dtype = codec.options.get("dtype", "float32")
     return codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
 
@@ -219,7 +230,7 @@ def study_cells(study: StudyConfig) -> list[Cell]:
 def cell_name(study: StudyConfig, cell: Cell) -> str:
     """``<dataset>-<protocol>[-fold<k>]__<codec>__<model>__<recipe>__seed<n>`` (no fold part for a fixed split)."""
     where = f"{study.datasets[cell.dataset].name}-{cell.protocol}" + (f"-fold{cell.fold}" if cell.fold is not None else "")
-    return "__".join([where, codec_tag(study.codecs[cell.codec]), pipeline.model_tag(study.models[cell.model].name),
+    return "__".join([where, codec_tag(study.codecs[cell.codec]), pipeline.model_label(study.models[cell.model]),
                       study.recipes[cell.recipe]["name"], f"seed{cell.seed}"])
 
 

@@ -12,25 +12,30 @@ EMBEDDED_MODEL = "tiny"
 
 @dataclass
 class CodecConfig:
-    """Which codec and how: ``name`` from ``codecs.CODECS``; ``options`` go to its constructor."""
+    """Which codec and how: ``name`` from ``codecs.CODECS``; ``options`` go to its constructor. ``label``: its name
+    in results, reports and study cell files (default: the codec name, plus its precision when not float32); two
+    entries of one codec with other options need distinct labels (``encodec-1.5kbps``, ``encodec-6kbps``)."""
 
     name: str = "embedded"
     options: dict = field(default_factory=dict)
     batch_size: int = 16
     num_workers: int = 0
     max_seconds: float | None = 30.0
+    label: str | None = None
 
 
 @dataclass
 class ModelConfig:
     """``name``: "tiny" (the embedded LM, built and trained from scratch) or a hub id / local path.
-    ``add_speech_tokens``: add Llasa's markers and ``<|s_k|>`` rows when the tokenizer lacks them (see ``vocab``)."""
+    ``add_speech_tokens``: add Llasa's markers and ``<|s_k|>`` rows when the tokenizer lacks them (see ``vocab``).
+    ``label``: its name in results, run folders and cell files (default: the last part of ``name``)."""
 
     name: str = EMBEDDED_MODEL
     dtype: str = "auto"
     offline: bool | None = None
     tiny_sizes: dict | None = None
     add_speech_tokens: bool = False
+    label: str | None = None
 
 
 @dataclass

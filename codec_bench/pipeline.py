@@ -24,7 +24,7 @@ from . import baseline, data, io, vocab
 from .cache import TokenCache, fit_codec
 from .codecs import make_codec
 from .codecs.base import Codec
-from .config import EMBEDDED_MODEL, RunConfig
+from .config import EMBEDDED_MODEL, ModelConfig, RunConfig
 from .continuous import ContinuousPromptEncoder, attach_projector, load_projector
 from .data import manifest as manifests
 from .data.manifest import Manifest
@@ -81,7 +81,7 @@ def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> 
     codes = encode_tokens(config, manifest, codec)
     if stop_after == "encode":
         return []
-    run_dir = folder / f"{codec.cache_key()}__{model_tag(config.model.name)}__{config.run_name}"
+    run_dir = folder / f"{codec.cache_key()}__{model_label(config.model)}__{config.run_name}"
     examples = write_prompts(manifest, codes, codec, run_dir / "prompts")
     write_run_card(config, manifest, codec, run_dir)
     model_dir = train_model(config, manifest, codec, examples, run_dir, codes)
@@ -105,7 +105,7 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: d
     from . import probes
 
     base_id = base_model(config, manifest, codec, run_dir)
-    shared = f"{codec.cache_key()}__{model_tag(config.model.name)}"
+    shared = f"{codec.cache_key()}__{model_label(config.model)}"
     records = []
     if config.probes:
         records += probes.run_probes(config, manifest, codec, codes, examples, base_id, run_dir.parent / f"probes__{shared}")
@@ -170,6 +170,11 @@ def model_tag(name: str) -> str:
     return "tiny-llama" if name == EMBEDDED_MODEL else re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name or name)
 
 
+def model_label(model: ModelConfig) -> str:
+    """The model in results and folder names: its ``label``, else :func:`model_tag` of its name."""
+    return model.label or model_tag(model.name)
+
+
 def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, list[Example]], run_dir: Path,
                 codes: dict[str, np.ndarray]) -> Path:
     """Fine-tune (or resume) and return the folder of the trained model."""
@@ -185,7 +190,7 @@ def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: d
     if codec.continuous:
         attach_projector(model, codec.num_codebooks, [codes[e.id] for e in examples["train"]], config.train.seed)
     encoder = prompt_encoder(tokenizer, codec, codes)
-    console.print(f"training {model_tag(config.model.name)} ({config.train.method}) on {len(examples['train'])} prompts")
+    console.print(f"training {model_label(config.model)} ({config.train.method}) on {len(examples['train'])} prompts")
     return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train, config.progress,
                  trainable_tokens=trainable)
 
@@ -241,7 +246,7 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
     if hasattr(model, "cuda") and _cuda():
         model.cuda()
     encoder = prompt_encoder(tokenizer, codec, codes)
-    base = {"codec": codec_label(codec), "model": model_tag(config.model.name) + f"/{config.recipe or config.train.method}",
+    base = {"codec": codec_label(codec, config.codec.label), "model": model_label(config.model) + f"/{config.recipe or config.train.method}",
             "seed": config.train.seed}
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":
@@ -258,9 +263,11 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
     return records
 
 
-def codec_label(codec: Codec) -> str:
-    """The codec as results name it: its registry name, plus its precision when not the exact float32 (the cache
-    key is not used: a fitted codec has a new key per fold, and folds must aggregate)."""
+def codec_label(codec: Codec, label: str | None = None) -> str:
+    """The codec as results name it: ``label`` when given, else its registry name plus its precision when not the
+    exact float32 (the cache key is not used: a fitted codec has a new key per fold, and folds must aggregate)."""
+    if label:
+        return label
     dtype = getattr(codec, "dtype", "float32")
     return codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
 

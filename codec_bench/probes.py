@@ -129,12 +129,12 @@ def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: dict[
     }
     del model, table
     train_labels = [e.answer_items for e in examples["train"]]
-    llm_name = pipeline.model_tag(config.model.name) + "/base"
+    llm_name = pipeline.model_label(config.model) + "/base"
     records: list[dict] = []
     for source, x in vectors.items():
         for name, probe in PROBES.items():
             scores = {s: probe(x["train"], train_labels, x[s], manifest.task, manifest.classes) for s in splits}
-            base = {"codec": pipeline.codec_label(codec), "model": "none" if source == "codec" else llm_name,
+            base = {"codec": pipeline.codec_label(codec, config.codec.label), "model": "none" if source == "codec" else llm_name,
                     "seed": config.train.seed, "method": f"probe_{name}_{source}"}
             split_examples = {s: examples[s] for s in splits}
             records += pipeline.scoring_records(manifest, scores, split_examples, folder, base, config.out)
@@ -156,7 +156,7 @@ def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, examp
         io.write_json(folder / "multi_label_scoring.json", choice)
     else:
         scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
-    base = {"codec": pipeline.codec_label(codec), "model": pipeline.model_tag(config.model.name) + "/base",
+    base = {"codec": pipeline.codec_label(codec, config.codec.label), "model": pipeline.model_label(config.model) + "/base",
             "seed": config.train.seed, "method": "zero_shot"}
     records = pipeline.scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, base, config.out)
     io.write_json(folder / "records.json", records)

@@ -44,6 +44,10 @@ def study(tmp_path_factory):
     ({"datasets": [{"name": "esc50", "root": "/x", "protocol": "archh"}]}, "unknown protocol 'archh'; did you mean 'arch'?"),
     ({"datasets": [{"name": "esc50", "root": "/x", "folds": [6]}]}, "unknown fold '6'"),
     ({"engine": "rey"}, "unknown engine 'rey'; did you mean 'ray'?"),
+    ({"codecs": [{"name": "embedded"}, {"name": "embedded", "options": {"codebook_size": 64}}]},
+     "codec 'embedded' is listed twice; give each codec entry a distinct `label`"),
+    ({"codecs": [{"name": "embedded", "label": "k means/64"}]}, "label 'k means/64' may hold only letters"),
+    ({"models": [{"name": "tiny"}, {"name": "tiny", "tiny_sizes": TINY_LM}]}, "model 'tiny-llama' is listed twice"),
 ])
 def test_config_errors_are_one_line_before_anything_runs(tmp_path, change, expected):
     path = study_yaml(tmp_path, **change)
@@ -114,3 +118,15 @@ def test_shipped_configs_validate_without_the_data():
     assert len(arch.datasets) == 12 and [r["name"] for r in arch.recipes] == ["lora", "full"]
     assert {d.protocol for d in arch.datasets if d.name in ("esc50", "ravdess", "emovo", "audio_mnist")} == {"arch"}
     assert not any(d.root.exists() for d in arch.datasets)  # placeholders: checking names needs no data
+
+
+def test_labels_keep_two_settings_of_one_codec_apart(tmp_path):
+    path = study_yaml(tmp_path, datasets=[{"name": "instruments", "options": {"sizes": {"train": 24, "validation": 8, "test": 8}}}],
+                      codecs=[{"name": "embedded", "label": "units16", "options": {"codebook_size": 16}},
+                              {"name": "embedded", "label": "units32", "options": {"codebook_size": 32}}],
+                      models=[{"name": "tiny", "label": "tiny-a", "tiny_sizes": TINY_LM}], recipes=[{"name": "r", "epochs": 1, "batch_size": 8}])
+    out = benchmark.run_study(path)
+    names = sorted(p.name for p in (out / "results").glob("*.json"))
+    assert names == ["instruments-official__units16__tiny-a__r__seed0.json", "instruments-official__units32__tiny-a__r__seed0.json"]
+    records = io.read_json(out / "results.json")["records"]
+    assert {(r["codec"], r["model"]) for r in records if r["method"] == "llm_scoring"} == {("units16", "tiny-a/r"), ("units32", "tiny-a/r")}

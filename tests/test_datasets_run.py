@@ -57,15 +57,16 @@ def _has_folds(name):
     return bool(spec.folds.get(spec.protocols[0]))
 
 
-def test_question_answering_runs_with_the_question_in_the_prompt(tmp_path):
+@pytest.mark.parametrize("codec", ["embedded", "logmel"])
+def test_question_answering_runs_with_the_question_in_the_prompt(tmp_path, codec):
     root = speech.clotho_aqa(tmp_path / "corpus")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1"])
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1", "--codec", codec])
     assert result.exit_code == 0, result.output
     records = io.read_json(out / "results.json")["records"]
     assert {r["method"] for r in records} == {"llm_scoring", "llm_generation"}  # no audio-only baseline for AQA
     test = next(r for r in records if r["method"] == "llm_scoring" and r["split"] == "test")
     assert {"accuracy", "any_annotator_accuracy"} <= set(test["metrics"]) and test["headline"] == "accuracy"
-    run_dir = next((out / "clotho_aqa").glob("embedded-*"))
+    run_dir = next((out / "clotho_aqa").glob(f"{codec}-*"))
     prompt = io.read_jsonl(run_dir / "prompts" / "test.jsonl")[0]["prompt"]
     assert "Question: " in prompt and "?" in prompt

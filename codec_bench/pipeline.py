@@ -4,9 +4,12 @@ Each stage writes inspectable files under ``OUT/<manifest name>/`` and the next 
 finished file exists is skipped, so an interrupted run resumes where it stopped:
 
     OUT/<name>/manifest/{clips.jsonl,info.json}
-    OUT/cache/<dataset>/<codec key>/shard-*.parquet                 (token cache, shared by folds)
+    OUT/cache/<dataset>/<codec key>/shard-*.parquet                 (token cache, shared by folds; also the
+                                                                    frames of continuous front-ends and the
+                                                                    baseline's per-clip features)
     OUT/<name>/<run>/prompts/{train,validation,test}.jsonl
-    OUT/<name>/<run>/model/ (+ checkpoints/)                       (fine-tuned weights or LoRA adapter)
+    OUT/<name>/<run>/model/ (+ checkpoints/)                       (fine-tuned weights or LoRA adapter, and
+                                                                    audio_projector.safetensors for frames)
     OUT/<name>/<run>/eval/{records.json,*_predictions.jsonl}
     OUT/<name>/baseline/{records.json,*_predictions.jsonl}
 """

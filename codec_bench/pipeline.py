@@ -32,10 +32,10 @@ from .continuous import ContinuousPromptEncoder, attach_projector, load_projecto
 from .data import manifest as manifests
 from .data.manifest import Manifest
 from .errors import CodecBenchError
-from .evaluate import generate_answers, score_label_sets, score_multi_label, score_single_label
-from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
+from .evaluate import generate_answers, score_single_label
 from .model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
 from .prompts import ITEM_SEPARATOR, Example, build_example
+from .records import generation_record, score_multi_label_best, scoring_records
 from .report import write_report
 from .results import load_results
 from .train import train
@@ -279,108 +279,6 @@ def _cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
-
-
-MAX_LABEL_SETS = 512
-
-
-def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], splits: list[str], manifest: Manifest,
-                           progress: bool) -> tuple[dict[str, np.ndarray], dict]:
-    """Per-label probabilities from the scoring method with the best validation micro-F1 (see ``evaluate``)."""
-    label_sets = sorted({e.answer_items for e in examples["train"]})
-    methods = {"item_path": lambda ex: score_multi_label(model, encoder, ex, manifest.classes, progress=progress)}
-    if len(label_sets) <= MAX_LABEL_SETS:
-        methods["label_sets"] = lambda ex: score_label_sets(model, encoder, ex, manifest.classes, label_sets, progress)
-    choice: dict = {"validation_micro_f1": {}}
-    scores_by_method: dict[str, dict[str, np.ndarray]] = {}
-    if "validation" in splits and len(methods) > 1:
-        truth = truth_matrix([e.answer_items for e in examples["validation"]], manifest.classes)
-        for name, method in methods.items():
-            validation = method(examples["validation"])
-            predicted = apply_thresholds(validation, tune_thresholds(truth, validation))
-            choice["validation_micro_f1"][name] = multi_label_metrics(truth, validation, predicted)["micro_f1"]
-            scores_by_method[name] = {"validation": validation}
-        choice["method"] = max(choice["validation_micro_f1"], key=choice["validation_micro_f1"].get)
-    else:
-        choice["method"] = "label_sets" if "label_sets" in methods else "item_path"
-    chosen = scores_by_method.get(choice["method"], {})
-    return {s: chosen[s] if s in chosen else methods[choice["method"]](examples[s]) for s in splits}, choice
-
-
-def truth_matrix(label_sets: list[tuple[str, ...]], classes: list[str]) -> np.ndarray:
-    """``(n, C)`` 0/1 matrix of the label sets."""
-    index = {c: i for i, c in enumerate(classes)}
-    out = np.zeros((len(label_sets), len(classes)), dtype=int)
-    for row, labels in enumerate(label_sets):
-        out[row, [index[l] for l in labels if l in index]] = 1
-    return out
-
-
-def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples: dict[str, list[Example]], folder: Path,
-                    base: dict, out: Path) -> list[dict]:
-    """Metrics and predictions from probabilities; multi-label thresholds are tuned on validation."""
-    labels = {s: [e.answer_items for e in examples[s]] for s in scores}
-    thresholds = np.full(len(manifest.classes), 0.5)
-    if manifest.task == "multi_label" and "validation" in scores:
-        thresholds = tune_thresholds(truth_matrix(labels["validation"], manifest.classes), scores["validation"])
-        io.write_json(folder / "thresholds.json", dict(zip(manifest.classes, thresholds)))  # predict uses them
-    records = []
-    for split, probabilities in scores.items():
-        truth = truth_matrix(labels[split], manifest.classes)
-        if manifest.task == "multi_label":
-            predicted = apply_thresholds(probabilities, thresholds)
-            metrics = multi_label_metrics(truth, probabilities, predicted)
-            predictions = [[c for c, on in zip(manifest.classes, row) if on] for row in predicted]
-        else:
-            predicted = probabilities.argmax(1)
-            metrics = single_label_metrics(truth.argmax(1), predicted, len(manifest.classes))
-            predictions = [[manifest.classes[i]] for i in predicted]
-        records.append(_record(manifest, split, base, metrics, examples[split], labels[split], predictions, probabilities, folder, out))
-    return records
-
-
-def generation_record(manifest: Manifest, split: str, examples: list[Example], answers: list[tuple[str, ...]],
-                      folder: Path, base: dict, out: Path) -> dict:
-    """Exact-match metrics of generated answers (an answer outside the classes counts as wrong)."""
-    labels = [e.answer_items for e in examples]
-    index = {c: i for i, c in enumerate(manifest.classes)}
-    valid = [all(a in index for a in answer) and len(answer) > 0 for answer in answers]
-    if manifest.task == "multi_label":
-        truth, predicted = truth_matrix(labels, manifest.classes), truth_matrix(answers, manifest.classes)
-        metrics = {k: v for k, v in multi_label_metrics(truth, predicted, predicted).items() if k != "map"}
-        metrics["exact_match"] = float(np.mean([set(a) == set(l) for a, l in zip(answers, labels)]))
-    else:
-        truth = np.array([index[l[0]] for l in labels])
-        predicted = np.array([index[a[0]] if ok and len(a) == 1 else len(index) for a, ok in zip(answers, valid)])
-        metrics = single_label_metrics(truth, predicted, len(manifest.classes))
-    metrics["invalid_rate"] = float(1 - np.mean(valid))
-    return _record(manifest, split, base | {"method": "llm_generation"}, metrics, examples, labels, [list(a) for a in answers], None, folder, out)
-
-
-def _record(manifest: Manifest, split: str, base: dict, metrics: dict, examples, labels, predictions, probabilities,
-            folder: Path, out: Path) -> dict:
-    path = folder / f"{split}_{base['method']}_predictions.jsonl"
-    rows = []
-    for i, example in enumerate(examples):
-        row = {"id": example.id, "labels": list(labels[i]), "prediction": list(predictions[i])}
-        if probabilities is not None:
-            row["probabilities"] = {c: round(float(p), 6) for c, p in zip(manifest.classes, probabilities[i])}
-        rows.append(row)
-    io.write_jsonl(path, rows)
-    if manifest.task == "aqa":
-        annotators = {c.id: c.extra.get("answers") or list(c.labels) for c in manifest.clips}
-        metrics = metrics | aqa_metrics([l[0] for l in labels], [p[0] if p else "" for p in predictions],
-                                        [annotators.get(e.id, []) for e in examples])
-    headline = HEADLINE[manifest.task] if HEADLINE[manifest.task] in metrics else next(iter(metrics))
-    if manifest.task == "multi_label" and base["method"] == "llm_generation":
-        headline = "micro_f1"
-    return {
-        "dataset": manifest.dataset, "task": manifest.task, "domain": manifest.domain, "protocol": manifest.protocol,
-        "fold": manifest.fold, "seed": base.get("seed", 0), "codec": base["codec"], "model": base["model"],
-        "method": base["method"], "split": split,
-        "n_clips": len(examples), "metrics": metrics, "headline": headline,
-        "predictions": str(path.relative_to(out)),
-    }
 
 
 def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[dict]:

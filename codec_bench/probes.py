@@ -32,6 +32,7 @@ from .data.manifest import Manifest
 from .evaluate import score_single_label
 from .model import PromptEncoder, load_llm, speech_id_table
 from .prompts import Example
+from .records import score_multi_label_best, scoring_records
 
 HISTOGRAM_LIMIT = 4096  # codes; above this, codec vectors are the LLM's input embeddings of the speech tokens
 
@@ -137,7 +138,7 @@ def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: dict[
             base = {"codec": pipeline.codec_label(codec, config.codec.label), "model": "none" if source == "codec" else llm_name,
                     "seed": config.train.seed, "method": f"probe_{name}_{source}"}
             split_examples = {s: examples[s] for s in splits}
-            records += pipeline.scoring_records(manifest, scores, split_examples, folder, base, config.out)
+            records += scoring_records(manifest, scores, split_examples, folder, base, config.out)
     io.write_json(folder / "records.json", records)
     return records
 
@@ -152,13 +153,13 @@ def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, examp
     model, encoder = _base_llm(config, codec, base_model_id)
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":
-        scores, choice = pipeline.score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
+        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
         io.write_json(folder / "multi_label_scoring.json", choice)
     else:
         scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
     base = {"codec": pipeline.codec_label(codec, config.codec.label), "model": pipeline.model_label(config.model) + "/base",
             "seed": config.train.seed, "method": "zero_shot"}
-    records = pipeline.scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, base, config.out)
+    records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, base, config.out)
     io.write_json(folder / "records.json", records)
     return records
 

@@ -140,6 +140,10 @@ def _codec(path: Path, entry: dict) -> CodecConfig:
     if entry["name"] not in CODECS:
         _fail(str(path), "codec", entry["name"], sorted(CODECS))
     _check_label(f"{path}: codec {entry['name']}", entry.get("label"))
+    if entry.get("codebooks", "interleave") not in pipeline.CODEBOOK_MODES:
+        _fail(f"{path}: codec {entry['name']}", "codebooks", entry["codebooks"], list(pipeline.CODEBOOK_MODES))
+    if entry.get("codebooks") == "sum" and getattr(CODECS[entry["name"]], "continuous", False):
+        raise CodecBenchError(f"{path}: codec {entry['name']} gives continuous features, not codebooks; drop `codebooks: sum`")
     return CodecConfig(**entry)
 
 
@@ -211,7 +215,8 @@ def codec_tag(codec: CodecConfig) -> str:
     if codec.label:
         return codec.label
     dtype = codec.options.get("dtype", "float32")
-    return codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
+    name = codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
+    return f"{name}-sum" if codec.codebooks == "sum" else name
 
 
 def study_cells(study: StudyConfig) -> list[Cell]:

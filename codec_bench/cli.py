@@ -47,7 +47,7 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
                 codec_dtype="float32", model="tiny", method=None, epochs=None, learning_rate=None, batch_size=16,
                 grad_accum=1, encode_batch_size=16, workers=0, max_seconds=30.0, offline=False, bf16=False,
                 gradient_checkpointing=False, generation=True, cache=None, source="local", seed=0, stage="all",
-                probes=False, zero_shot=False, add_speech_tokens=False):
+                probes=False, zero_shot=False, add_speech_tokens=False, codebooks="interleave"):
     """Command-line options -> RunConfig; the defaults depend on the model (tiny: full training from scratch)."""
     from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig
     from .train import TrainConfig
@@ -65,7 +65,7 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
                         batch_size=batch_size, grad_accum=grad_accum, bf16=bf16, gradient_checkpointing=gradient_checkpointing, seed=seed)
     return RunConfig(
         dataset=dataset, out=out, root=root, protocol=protocol, folds=fold or None, cache_root=cache,
-        codec=CodecConfig(codec, codec_options, encode_batch_size, workers, max_seconds),
+        codec=CodecConfig(codec, codec_options, encode_batch_size, workers, max_seconds, codebooks=codebooks),
         model=ModelConfig(model, dtype="bfloat16" if bf16 else "auto", offline=offline, add_speech_tokens=add_speech_tokens), train=train,
         eval=EvalConfig(generation=generation), source=source, probes=probes, zero_shot=zero_shot,
     )
@@ -96,6 +96,7 @@ def run(
     codec: str = typer.Option("embedded", "--codec", help=CODEC_HELP),
     codec_model: Optional[str] = CODEC_MODEL,
     codec_dtype: str = CODEC_DTYPE,
+    codebooks: str = typer.Option("interleave", "--codebooks", help="Several codebooks per frame: interleave (one speech token each) or sum (one position per frame, their token embeddings summed)."),
     model: str = typer.Option("tiny", "--model", help="tiny (embedded LM trained from scratch) or a hub id / local path, e.g. HKUSTAudio/Llasa-1B-Multilingual."),
     method: Optional[str] = typer.Option(None, "--method", help="full or lora (default: full for tiny, lora otherwise)."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Training epochs (default 15 for tiny, 3 otherwise)."),

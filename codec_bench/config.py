@@ -22,6 +22,7 @@ class CodecConfig:
     num_workers: int = 0
     max_seconds: float | None = 30.0
     label: str | None = None
+    codebooks: str = "interleave"  # several codebooks: "interleave" (one token each) or "sum" (one position per frame)
 
 
 @dataclass

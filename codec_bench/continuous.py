@@ -14,6 +14,9 @@ as with tokens). It lives on the LLM as ``model.audio_projector``: full fine-tun
 LoRA trains it whole beside the adapters (peft ``modules_to_save``). It is saved as
 ``model/audio_projector.safetensors`` (safetensors, loaded back onto the fine-tuned model).
 
+The same slot carries multi-codebook codes read one position per frame (``codebooks: sum``):
+:class:`SummedCodesPromptEncoder` sums the frame's speech-token embeddings instead of projecting features.
+
 Several GPUs: the frames are projected into the embeddings before the wrapped forward. DDP and DeepSpeed ZeRO-2
 keep every parameter whole there, so the projection is the same (not run here: no multi-GPU machine); FSDP shards
 them, and training stops with a one-line error saying so.
@@ -30,7 +33,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import CodecBenchError
-from .model import PromptEncoder
+from .model import PromptEncoder, speech_id_table
 from .prompts import AUDIO_SLOT, Example
 
 PROJECTOR = "audio_projector"
@@ -112,13 +115,18 @@ def load_projector(model, folder: Path) -> bool:
 def embed_with_audio(model, input_ids: torch.Tensor, audio_features: torch.Tensor, audio_positions: torch.Tensor) -> torch.Tensor:
     """Input embeddings ``(batch, time, hidden)`` with the audio positions replaced by projected frames.
 
-    ``audio_features: (batch, frames, feature_dim)``, each row's frames first (zero padding after);
+    ``audio_features: (batch, frames, feature_dim)`` float (projected), or ``(batch, frames, codebooks)`` speech-token
+    ids (their input embeddings summed: ``SummedCodesPromptEncoder``), each row's frames first (padding after);
     ``audio_positions: (batch, time) bool``, as many True per row as that row has frames, in frame order.
     """
     embeds = model.get_input_embeddings()(input_ids)
     counts = audio_positions.sum(1)
     frames = torch.arange(audio_features.shape[1], device=counts.device)[None] < counts[:, None]
-    projected = projector_of(model)(audio_features)[frames].to(embeds.dtype)
+    if audio_features.is_floating_point():
+        vectors = projector_of(model)(audio_features)
+    else:  # speech-token ids (batch, frames, codebooks): their embeddings summed per frame
+        vectors = model.get_input_embeddings()(audio_features).sum(-2)
+    projected = vectors[frames].to(embeds.dtype)
     rows, columns = audio_positions.nonzero(as_tuple=True)
     return embeds.index_put((rows, columns), projected)
 
@@ -134,8 +142,11 @@ class ContinuousPromptEncoder(PromptEncoder):
         if example.prompt.count(AUDIO_SLOT) != 1:
             raise CodecBenchError(f"prompt of {example.id} has no single {AUDIO_SLOT}; rebuild the run's prompts/ with a continuous front-end")
         before, after = example.prompt.split(AUDIO_SLOT)
-        frames = np.asarray(self.features[example.id], dtype=np.float32).T  # (frames, feature_dim)
-        return self.prompt_ids(before), frames, list(self.text_ids(after))
+        return self.prompt_ids(before), self._frames(example.id), list(self.text_ids(after))
+
+    def _frames(self, clip_id: str) -> np.ndarray:
+        """``(frames, feature_dim)`` float32."""
+        return np.asarray(self.features[clip_id], dtype=np.float32).T
 
     def training_features(self, example: Example) -> dict:
         """As for tokens, with one pad id per frame in ``input_ids`` and ``audio: (frames, dim)`` starting at
@@ -155,6 +166,8 @@ class ContinuousPromptEncoder(PromptEncoder):
         positions[0, len(before): len(before) + len(frames)] = True
         return embed_with_audio(model, ids, torch.tensor(frames)[None].to(device), positions)[0]
 
+
+
     def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
         """Left-padded ``inputs_embeds`` and ``attention_mask``; generate() then returns new tokens only (0)."""
         prefixes = [self.prefix(model, e) for e in examples]
@@ -165,3 +178,18 @@ class ContinuousPromptEncoder(PromptEncoder):
             embeds[row, length - len(prefix):] = prefix
             mask[row, length - len(prefix):] = 1
         return {"inputs_embeds": embeds, "attention_mask": mask}, 0
+
+
+class SummedCodesPromptEncoder(ContinuousPromptEncoder):
+    """Multi-codebook codes read one position per frame: the input embedding of a frame is the sum of its
+    codebooks' speech-token embeddings (``<|s_{k * codebook_size + code_k}|>``, the same rows the interleaved
+    prompt uses), as MusicGen and Moshi feed RVQ codes. ``codes[example.id]`` is ``(num_codebooks, frames)``."""
+
+    def __init__(self, tokenizer, codes: dict[str, np.ndarray], codebook_size: int, num_codebooks: int):
+        super().__init__(tokenizer, codes)
+        self.table = speech_id_table(tokenizer, codebook_size * num_codebooks)
+        self.offsets = (np.arange(num_codebooks) * codebook_size)[:, None]
+
+    def _frames(self, clip_id: str) -> np.ndarray:
+        """``(frames, num_codebooks)`` int64 speech-token ids."""
+        return self.table[np.asarray(self.features[clip_id]) + self.offsets].T

@@ -28,7 +28,7 @@ from .cache import TokenCache, fit_codec
 from .codecs import make_codec
 from .codecs.base import Codec
 from .config import EMBEDDED_MODEL, ModelConfig, RunConfig
-from .continuous import ContinuousPromptEncoder, attach_projector, load_projector
+from .continuous import ContinuousPromptEncoder, SummedCodesPromptEncoder, attach_projector, load_projector
 from .data import manifest as manifests
 from .data.manifest import Manifest
 from .errors import CodecBenchError
@@ -80,12 +80,14 @@ def prepare_manifest(config: RunConfig, protocol: str, fold: str | None) -> Mani
 def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> list[dict]:
     folder = Path(config.out) / manifest.name
     codec = make_codec(config.codec.name, **config.codec.options)
+    check_codebooks(config, codec)
     fit_codec(codec, manifest.split("train"), Path(config.cache_folder) / manifest.dataset, config.progress)
     codes = encode_tokens(config, manifest, codec)
     if stop_after == "encode":
         return []
-    run_dir = folder / f"{codec.cache_key()}__{model_label(config.model)}__{config.run_name}"
-    examples = write_prompts(manifest, codes, codec, run_dir / "prompts")
+    summed = "-sum" if config.codec.codebooks == "sum" else ""
+    run_dir = folder / f"{codec.cache_key()}{summed}__{model_label(config.model)}__{config.run_name}"
+    examples = write_prompts(manifest, codes, codec, run_dir / "prompts", slot=codec.continuous or bool(summed))
     write_run_card(config, manifest, codec, run_dir)
     model_dir = train_model(config, manifest, codec, examples, run_dir, codes)
     if stop_after == "train" or int(os.environ.get("RANK", 0)) != 0:
@@ -102,8 +104,9 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: d
     """Zero-shot and probe rows, when asked for; shared by every recipe of one codec and model."""
     if not (config.probes or config.zero_shot):
         return []
-    if codec.continuous:  # probes read codes; zero-shot would score an untrained projector
-        console.print(f"[yellow]{codec.name} gives continuous features: no probe or zero-shot rows for it[/]")
+    if codec.continuous or config.codec.codebooks == "sum":  # probes and zero-shot read token prompts
+        console.print(f"[yellow]{codec_label(codec, config.codec.label, config.codec.codebooks)} does not give token "
+                      "prompts: no probe or zero-shot rows for it[/]")
         return []
     from . import probes
 
@@ -122,7 +125,8 @@ def write_run_card(config: RunConfig, manifest: Manifest, codec: Codec, run_dir:
     instruction, task). A fitted codec's state is copied next to it."""
     card = {"dataset": manifest.dataset, "task": manifest.task, "instruction": manifest.instruction,
             "classes": manifest.classes, "codec": {"name": codec.name, "options": config.codec.options,
-                                                   "max_seconds": config.codec.max_seconds, "key": codec.cache_key()},
+                                                   "max_seconds": config.codec.max_seconds, "key": codec.cache_key(),
+                                                   "codebooks": config.codec.codebooks},
             "model": config.model.name, "recipe": config.run_name, "seed": config.train.seed}
     if codec.needs_fit:
         card["codec"]["state"] = "codec.safetensors"
@@ -148,15 +152,18 @@ def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> dict[s
     return {i: c for i, c in codes.items() if i in wanted}
 
 
-def write_prompts(manifest: Manifest, codes: dict[str, np.ndarray], codec: Codec, folder: Path) -> dict[str, list[Example]]:
-    """Build the prompts of every split (clips without tokens are left out) and write them as JSONL."""
+def write_prompts(manifest: Manifest, codes: dict[str, np.ndarray], codec: Codec, folder: Path,
+                  slot: bool | None = None) -> dict[str, list[Example]]:
+    """Build the prompts of every split (clips without tokens are left out) and write them as JSONL; ``slot``
+    (default: a continuous front-end) puts the audio slot where the speech tokens go."""
+    slot = codec.continuous if slot is None else slot
     examples: dict[str, list[Example]] = {}
     for split in manifests.SPLITS:
         path = folder / f"{split}.jsonl"
         if path.is_file():
             examples[split] = [Example(r["id"], r["prompt"], tuple(r["answer_items"])) for r in io.read_jsonl(path)]
             continue
-        examples[split] = [build_example(c.id, instruction_for(manifest, c), None if codec.continuous else codes[c.id],
+        examples[split] = [build_example(c.id, instruction_for(manifest, c), None if slot else codes[c.id],
                                          codec.codebook_size, c.labels)
                            for c in manifest.split(split) if c.id in codes]
         io.write_jsonl(path, ({"id": e.id, "prompt": e.prompt, "answer_items": list(e.answer_items)} for e in examples[split]))
@@ -192,7 +199,7 @@ def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: d
         trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
     if codec.continuous:
         attach_projector(model, codec.num_codebooks, [codes[e.id] for e in examples["train"]], config.train.seed)
-    encoder = prompt_encoder(tokenizer, codec, codes)
+    encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
     console.print(f"training {model_label(config.model)} ({config.train.method}) on {len(examples['train'])} prompts")
     return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train, config.progress,
                  trainable_tokens=trainable)
@@ -203,9 +210,26 @@ def codec_vocabulary(codec: Codec) -> int:
     return 0 if codec.continuous else codec.codebook_size * codec.num_codebooks
 
 
-def prompt_encoder(tokenizer, codec: Codec, codes: dict[str, np.ndarray]) -> PromptEncoder:
-    """Token prompts, or prompts whose audio slot takes continuous features (``codes`` holds them by clip id)."""
-    return ContinuousPromptEncoder(tokenizer, codes) if codec.continuous else PromptEncoder(tokenizer, codec_vocabulary(codec))
+def prompt_encoder(tokenizer, codec: Codec, codes: dict[str, np.ndarray], codebooks: str = "interleave") -> PromptEncoder:
+    """Token prompts, or prompts whose audio slot takes continuous features or summed codebooks (``codes`` holds
+    them by clip id)."""
+    if codec.continuous:
+        return ContinuousPromptEncoder(tokenizer, codes)
+    if codebooks == "sum":
+        return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks)
+    return PromptEncoder(tokenizer, codec_vocabulary(codec))
+
+
+CODEBOOK_MODES = ("interleave", "sum")
+
+
+def check_codebooks(config: RunConfig, codec: Codec) -> None:
+    """How the LLM reads several codebooks: ``interleave`` (one speech token per codebook and frame, the default)
+    or ``sum`` (one position per frame, the sum of its codebooks' token embeddings); not for continuous features."""
+    if config.codec.codebooks not in CODEBOOK_MODES:
+        raise CodecBenchError(f"codebooks {config.codec.codebooks!r} is not one of {', '.join(CODEBOOK_MODES)}")
+    if config.codec.codebooks == "sum" and codec.continuous:
+        raise CodecBenchError(f"{codec.name} gives continuous features, not codebooks; drop codebooks: sum")
 
 
 def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Path) -> str:
@@ -248,8 +272,8 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
     model.eval()
     if hasattr(model, "cuda") and _cuda():
         model.cuda()
-    encoder = prompt_encoder(tokenizer, codec, codes)
-    base = {"codec": codec_label(codec, config.codec.label), "model": model_label(config.model) + f"/{config.recipe or config.train.method}",
+    encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
+    base = {"codec": codec_label(codec, config.codec.label, config.codec.codebooks), "model": model_label(config.model) + f"/{config.recipe or config.train.method}",
             "seed": config.train.seed}
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":
@@ -266,13 +290,15 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
     return records
 
 
-def codec_label(codec: Codec, label: str | None = None) -> str:
+def codec_label(codec: Codec, label: str | None = None, codebooks: str = "interleave") -> str:
     """The codec as results name it: ``label`` when given, else its registry name plus its precision when not the
-    exact float32 (the cache key is not used: a fitted codec has a new key per fold, and folds must aggregate)."""
+    exact float32 and ``-sum`` for summed codebooks (the cache key is not used: a fitted codec has a new key per
+    fold, and folds must aggregate)."""
     if label:
         return label
     dtype = getattr(codec, "dtype", "float32")
-    return codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
+    name = codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
+    return f"{name}-sum" if codebooks == "sum" else name
 
 
 def _cuda() -> bool:

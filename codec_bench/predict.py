@@ -55,11 +55,12 @@ def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: i
         except AudioError as err:
             rows[index] = {"path": str(path), "top": [], "error": str(err)}
     examples: list[tuple[int, Example]] = []
-    features: dict[str, np.ndarray] = {}  # continuous front-ends: the frames, by example id
+    features: dict[str, np.ndarray] = {}  # frames (continuous front-ends) or codes (summed codebooks), by example id
     for start in range(0, len(decoded), batch_size):
         batch = decoded[start: start + batch_size]
         for (index, _), codes in zip(batch, codec.encode([wave for _, wave in batch])):
-            prompt = build_prompt(card["instruction"], None if codec.continuous else codes, codec.codebook_size)
+            slot = codec.continuous or card["codec"].get("codebooks") == "sum"
+            prompt = build_prompt(card["instruction"], None if slot else codes, codec.codebook_size)
             examples.append((index, Example(str(paths[index]), prompt, ())))
             features[str(paths[index])] = codes
     if examples:
@@ -127,7 +128,7 @@ def score_run(run_dir: Path, card: dict, codec: Codec, examples: list[Example], 
     model.eval()
     if torch.cuda.is_available():
         model.cuda()
-    encoder = pipeline.prompt_encoder(tokenizer, codec, features or {})
+    encoder = pipeline.prompt_encoder(tokenizer, codec, features or {}, card["codec"].get("codebooks", "interleave"))
     classes = card["classes"]
     if card["task"] != "multi_label":
         return score_single_label(model, encoder, examples, classes, progress=False)

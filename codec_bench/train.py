@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
@@ -101,10 +102,11 @@ class LeftPadCollator:
 
     @staticmethod
     def _audio(features: Sequence[dict], length: int) -> dict[str, torch.Tensor]:
-        """Continuous features: ``audio_features: (batch, frames, dim)`` (zero-padded after each row's frames) and
+        """Continuous features: ``audio_features: (batch, frames, dim)`` (float frames, or int64 speech-token ids of
+        summed codebooks; zero-padded after each row's frames) and
         ``audio_positions: (batch, time) bool``, where they go in the left-padded rows."""
         frames = max(len(f["audio"]) for f in features)
-        audio = torch.zeros((len(features), frames, features[0]["audio"].shape[1]))
+        audio = torch.from_numpy(np.zeros((len(features), frames, features[0]["audio"].shape[1]), features[0]["audio"].dtype))
         where = torch.zeros((len(features), length), dtype=torch.bool)
         for row, f in enumerate(features):
             start = length - len(f["input_ids"]) + f["audio_start"]

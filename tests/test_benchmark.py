@@ -48,6 +48,8 @@ def study(tmp_path_factory):
      "codec 'embedded' is listed twice; give each codec entry a distinct `label`"),
     ({"codecs": [{"name": "embedded", "label": "k means/64"}]}, "label 'k means/64' may hold only letters"),
     ({"models": [{"name": "tiny"}, {"name": "tiny", "tiny_sizes": TINY_LM}]}, "model 'tiny-llama' is listed twice"),
+    ({"codecs": [{"name": "embedded", "codebooks": "summ"}]}, "unknown codebooks 'summ'; did you mean 'sum'?"),
+    ({"codecs": [{"name": "logmel", "codebooks": "sum"}]}, "logmel gives continuous features, not codebooks"),
 ])
 def test_config_errors_are_one_line_before_anything_runs(tmp_path, change, expected):
     path = study_yaml(tmp_path, **change)

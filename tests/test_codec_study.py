@@ -38,7 +38,8 @@ def test_smoke_study_is_the_same_grid_on_tiny_models():
         assert codec.options.get("model_id", "runs/tiny-models/").startswith("runs/tiny-models/")
     assert all(m.name.startswith("runs/tiny-models/") for m in smoke.models)
     assert [r["method"] for r in smoke.recipes] == ["full"] and not smoke.generation and smoke.baseline
-    assert len(benchmark.study_cells(smoke)) == len(smoke.codecs) * len(smoke.models) == 14
+    assert [c.codebooks for c in smoke.codecs] == [c.codebooks for c in gpu.codecs]
+    assert len(benchmark.study_cells(smoke)) == len(smoke.codecs) * len(smoke.models) == 16
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +84,9 @@ def test_one_report_compares_every_codec_and_llm(smoke_run):
     assert results["failed_cells"] == []
     test_rows = [r for r in results["records"] if r["split"] == "test"]
     models = [model_tag(m.name) + "/full" for m in study.models]
-    codecs = [c.name for c in study.codecs]
+    codecs = [benchmark.codec_tag(c) for c in study.codecs]  # mimi and mimi-sum
     scored = {(r["codec"], r["model"]) for r in test_rows if r["method"] == "llm_scoring"}
-    assert scored == {(c, m) for c in codecs for m in models}  # 7 front-ends x 2 LLMs
+    assert scored == {(c, m) for c in codecs for m in models}  # 8 front-ends x 2 LLMs
     assert any(r["method"] == BASELINE_METHOD and r["model"] == "logmel-logreg" for r in test_rows)
     assert all(r["n_clips"] == 10 for r in test_rows)
     for row in test_rows:  # label scoring gives a distribution over the 10 classes for every clip

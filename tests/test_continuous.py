@@ -192,3 +192,42 @@ def test_baseline_features_come_from_a_cache_shared_by_every_run(tmp_path, monke
         np.testing.assert_allclose(features[clip.id][:, 0], baseline.clip_features(clip, 30.0), rtol=1e-6)
     monkeypatch.setattr(baseline.LogMelStats, "preprocess", lambda *a: pytest.fail("decoded again"))
     assert TokenCache(tmp_path / "cache", "toy", baseline.LogMelStats(), max_seconds=30.0).build(clips, progress=False)["encoded"] == 0
+
+
+@torch.inference_mode()
+def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_lm):
+    from codec_bench.continuous import SummedCodesPromptEncoder
+
+    model, tokenizer = tiny_lm
+    codes = {"x": np.array([[1, 7, 0], [3, 3, 5]])}  # 2 codebooks of 8 codes: tokens <|s_k|> and <|s_{8 + k}|>
+    encoder = SummedCodesPromptEncoder(tokenizer, codes, codebook_size=8, num_codebooks=2)
+    example = build_example("x", "Which sound is this?", None, 0, ["cat"])
+    row = encoder.training_features(example)
+    assert row["audio"].tolist() == [[tokenizer.convert_tokens_to_ids(f"<|s_{a}|>"), tokenizer.convert_tokens_to_ids(f"<|s_{8 + b}|>")]
+                                     for a, b in [(1, 3), (7, 3), (0, 5)]]
+    interleaved = PromptEncoder(tokenizer, 16).training_features(build_example("x", "Which sound is this?", codes["x"], 8, ["cat"]))
+    assert len(interleaved["input_ids"]) - len(row["input_ids"]) == 3  # 6 tokens interleaved, 3 positions summed
+    embeds = encoder.prefix(model, example)
+    table = model.get_input_embeddings().weight
+    start = row["audio_start"]
+    torch.testing.assert_close(embeds[start: start + 3], table[torch.from_numpy(row["audio"])].sum(1))
+    torch.testing.assert_close(embeds[:start], table[torch.tensor(row["input_ids"][:start])])
+
+
+def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
+    from codec_bench.debug import tiny_codec_model
+
+    tiny_codec_model("dac").save_pretrained(tmp_path / "dac")
+    config = RunConfig(dataset="instruments", out=tmp_path, root=tmp_path / "data",
+                       codec=CodecConfig("dac", {"model_id": str(tmp_path / "dac"), "num_quantizers": 2}, codebooks="sum"),
+                       train=TrainConfig(epochs=1, batch_size=8), model=ModelConfig(tiny_sizes=TINY_LM),
+                       eval=EvalConfig(generation=True), dataset_options={"sizes": {"train": 16, "validation": 8, "test": 8}},
+                       baseline=False, zero_shot=True, progress=False)
+    records = run(config)
+    assert {(r["codec"], r["method"]) for r in records} == {("dac-sum", "llm_scoring"), ("dac-sum", "llm_generation")}
+    run_dir = next((tmp_path / "instruments").glob("dac-*-sum__*"))
+    assert AUDIO_SLOT in io.read_jsonl(run_dir / "prompts" / "test.jsonl")[0]["prompt"]
+    row = io.read_jsonl(tmp_path / next(r["predictions"] for r in records if r["method"] == "llm_scoring" and r["split"] == "test"))[0]
+    path = next(c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"])
+    top = predict(run_dir, [path], top_k=2)[0]["top"]  # predict reads the mode from run.json
+    assert [t["probability"] for t in top] == pytest.approx(sorted(row["probabilities"].values(), reverse=True)[:2], abs=1e-4)

@@ -23,9 +23,10 @@ code).
 Flattening: these codecs give several codebooks per frame, and the benchmark's LLM reads one token stream.
 :func:`codec_bench.prompts.speech_string` interleaves them frame by frame (frame 0 codebook 0, frame 0 codebook 1,
 ..., frame 1 codebook 0, ...), codebook ``k`` offset by ``k * codebook_size``, so the LLM vocabulary needs
-``num_codebooks * codebook_size`` speech tokens and a clip costs ``num_codebooks * frames`` tokens. The
-alternative - summing the codebooks' embeddings into one input vector per frame (as Moshi/MusicGen do) - keeps the
-sequence at ``frames`` tokens but needs a model-side change; it is not implemented.
+``num_codebooks * codebook_size`` speech tokens and a clip costs ``num_codebooks * frames`` tokens. This is the
+default. The alternative, ``codebooks: sum`` (``--codebooks sum``), sums the same tokens' input embeddings into one
+position per frame (as MusicGen and Moshi feed RVQ codes; ``continuous.SummedCodesPromptEncoder``): the sequence
+stays at ``frames`` positions.
 
 Batches are exact: the convolutions' padding (and Mimi's attention; X-Codec's HuBERT/WavLM, whose first conv's
 group norm spans the whole clip) let zero padding change the frames of a shorter clip, so

@@ -26,6 +26,7 @@ import torch
 
 from . import baseline, io, pipeline, vocab  # module import: pipeline.run_fold may import this module
 from .codecs import EmbeddedCodec
+from .codecs.embedded import centroid_key
 from .codecs.base import Codec
 from .config import RunConfig
 from .data.manifest import Manifest
@@ -44,9 +45,11 @@ def codec_embeddings(codec: Codec, codes: np.ndarray, token_embeddings: torch.Te
     for codecs with more than ``HISTOGRAM_LIMIT`` codes.
     """
     codes = np.asarray(codes, dtype=np.int64)
-    if isinstance(codec, EmbeddedCodec):
-        centroids = codec._require_state()["centroids"].numpy()
-        return centroids[codes.reshape(-1)].mean(0) if codes.size else np.zeros(centroids.shape[1], np.float32)
+    if isinstance(codec, EmbeddedCodec):  # the frames the codes stand for (residual codebooks summed), averaged
+        state = codec._require_state()
+        if not codes.size:
+            return np.zeros(state["centroids"].shape[1], np.float32)
+        return sum(state[centroid_key(k)].numpy()[codes[k]] for k in range(codes.shape[0])).mean(0)
     vocab = codec.codebook_size * codec.num_codebooks
     flat = (codes + np.arange(codes.shape[0])[:, None] * codec.codebook_size).reshape(-1)  # codebook k offset by k * size
     if vocab <= HISTOGRAM_LIMIT:

@@ -85,3 +85,32 @@ def test_bad_audio_is_a_recorded_skip(tmp_path):
     assert cache.build(items, progress=False)["skipped"] == 1
     codes, errors = cache.load()
     assert set(codes) == {"c0", "c1"} and "cannot decode" in errors["bad"]
+
+
+def test_embedded_codec_with_residual_codebooks():
+    """Codebook 0 is the one-codebook codec; each further codebook quantizes what is left, so the frames'
+    reconstruction error falls; the state saves and loads; one-codebook cache keys are unchanged by the option."""
+    import torch
+
+    from codec_bench.codecs import EmbeddedCodec
+    from codec_bench.codecs.embedded import centroid_key
+
+    rng = np.random.default_rng(0)
+    waves = [(rng.standard_normal(16_000) * np.sin(np.linspace(0, 50 * (i + 1), 16_000))).astype(np.float32) for i in range(20)]
+    errors, first = [], None
+    for books in (1, 2, 3):
+        codec = EmbeddedCodec(codebook_size=16, num_codebooks=books)
+        codec.fit(waves)
+        codes = codec.encode(waves)
+        assert codes[0].shape == (books, 50) and codes[0].max() < 16
+        first = codes[0][0] if first is None else first
+        np.testing.assert_array_equal(codes[0][0], first)
+        error = 0.0
+        for wave, code in zip(waves, codes):
+            x = (codec._frames(wave) - codec.state["mean"]) / codec.state["std"]
+            rebuilt = sum(codec.state[centroid_key(k)][torch.from_numpy(code[k])] for k in range(books))
+            error += float(((x - rebuilt) ** 2).mean())
+        errors.append(error)
+    assert errors[0] > errors[1] > errors[2]
+    assert EmbeddedCodec(num_codebooks=1).identity() == {k: v for k, v in EmbeddedCodec(num_codebooks=2).identity().items()
+                                                         if k != "num_codebooks"}

@@ -99,6 +99,10 @@ def test_embedded_codec_vectors_are_the_mean_of_the_code_centroids():
                    "mean": torch.zeros(2), "std": torch.ones(2)}
     vector = codec_embeddings(codec, np.array([[1, 2, 2]]))  # three frames
     np.testing.assert_allclose(vector, [(1 + 3 + 3) / 3, (2 - 1 - 1) / 3])
+    codec.num_codebooks = 2  # residual codebooks: a frame stands for the sum of its codebooks' centroids
+    codec.state["centroids_1"] = torch.tensor([[0.5, 0.5], [-1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    vector = codec_embeddings(codec, np.array([[1, 2, 2], [0, 1, 0]]))
+    np.testing.assert_allclose(vector, [(1.5 + 2 + 3.5) / 3, (2.5 - 1 - 0.5) / 3])
 
 
 def test_knn_and_linear_probe_on_separable_points():

@@ -2,9 +2,11 @@
 
 It runs offline on any CPU with no weights to download. Audio is RMS-normalised (so gain does not pick the
 unit), cut into 20-ms log-mel frames (50 frames/s, like XCodec2), standardised with the training split's
-statistics and assigned to the nearest of ``codebook_size`` k-means centroids. One codebook. The fitted state
-(centroids, mean, std) is saved as safetensors and its hash is part of the codec identity, so tokens from a
-codec fitted on other data are never mixed up.
+statistics and assigned to the nearest of ``codebook_size`` k-means centroids. One codebook by default;
+``num_codebooks > 1`` makes it a residual quantizer (each further codebook is a k-means of what the previous ones
+left, as in residual VQ codecs), a CPU stand-in for multi-codebook codecs. The fitted state (centroids, mean,
+std) is saved as safetensors and its hash is part of the codec identity, so tokens from a codec fitted on other
+data are never mixed up.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ class EmbeddedCodec(Codec):
     name = "embedded"
     needs_fit = True
 
-    def __init__(self, codebook_size: int = 256, n_mels: int = 64, max_fit_frames: int = 60_000, seed: int = 0):
+    def __init__(self, codebook_size: int = 256, n_mels: int = 64, max_fit_frames: int = 60_000, seed: int = 0,
+                 num_codebooks: int = 1):
         self.sample_rate_hz = 16_000
         self.hop = 320
         self.frame_rate_hz = self.sample_rate_hz / self.hop
-        self.num_codebooks = 1
+        self.num_codebooks = num_codebooks
         self.codebook_size = codebook_size
         self.n_mels = n_mels
         self.max_fit_frames = max_fit_frames
@@ -53,13 +56,14 @@ class EmbeddedCodec(Codec):
         mean, std = frames.mean(0), frames.std(0) + 1e-5
         # a tiny training split may hold fewer frames than units: fit as many as it can, the rest stay unused
         units = min(self.codebook_size, len(frames))
-        kmeans = MiniBatchKMeans(units, random_state=self.seed, n_init=3, batch_size=4096, max_iter=100)
-        kmeans.fit((frames - mean) / std)
-        self.state = {
-            "centroids": torch.from_numpy(kmeans.cluster_centers_.astype(np.float32)),
-            "mean": torch.from_numpy(mean.astype(np.float32)),
-            "std": torch.from_numpy(std.astype(np.float32)),
-        }
+        residual = (frames - mean) / std
+        self.state = {"mean": torch.from_numpy(mean.astype(np.float32)), "std": torch.from_numpy(std.astype(np.float32))}
+        for k in range(self.num_codebooks):  # codebook k quantizes what codebooks 0..k-1 left
+            kmeans = MiniBatchKMeans(units, random_state=self.seed + k, n_init=3, batch_size=4096, max_iter=100)
+            kmeans.fit(residual)
+            centroids = kmeans.cluster_centers_.astype(np.float32)
+            residual = residual - centroids[kmeans.predict(residual)]
+            self.state[centroid_key(k)] = torch.from_numpy(centroids)
 
     def save(self, path: str | Path) -> None:
         save_file(self._require_state(), str(path))
@@ -73,20 +77,26 @@ class EmbeddedCodec(Codec):
 
     def encode_preprocessed(self, items: Sequence[torch.Tensor]) -> list[np.ndarray]:
         state = self._require_state()
-        centroids = state["centroids"]
-        half_norm = 0.5 * (centroids ** 2).sum(1)
+        books = [state[centroid_key(k)] for k in range(self.num_codebooks)]
+        half_norms = [0.5 * (c ** 2).sum(1) for c in books]
         out = []
         for frames in items:
             x = (frames - state["mean"]) / state["std"]
-            # argmin ||x - c||^2 == argmax (x.c - |c|^2 / 2)
-            out.append((x @ centroids.T - half_norm).argmax(1).numpy().astype(np.int64)[None, :])
+            codes = []
+            for centroids, half_norm in zip(books, half_norms):
+                # argmin ||x - c||^2 == argmax (x.c - |c|^2 / 2)
+                code = (x @ centroids.T - half_norm).argmax(1)
+                codes.append(code.numpy().astype(np.int64))
+                x = x - centroids[code]
+            out.append(np.stack(codes))
         return out
 
     def identity(self) -> dict:
         state = self.state
         digest = None if state is None else hashlib.sha256(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest()[:16]
-        return {"codec": "embedded-mel-kmeans", "version": 1, "codebook_size": self.codebook_size, "n_mels": self.n_mels,
-                "hop": self.hop, "sample_rate_hz": self.sample_rate_hz, "seed": self.seed, "state": digest}
+        identity = {"codec": "embedded-mel-kmeans", "version": 1, "codebook_size": self.codebook_size, "n_mels": self.n_mels,
+                    "hop": self.hop, "sample_rate_hz": self.sample_rate_hz, "seed": self.seed, "state": digest}
+        return identity | ({"num_codebooks": self.num_codebooks} if self.num_codebooks > 1 else {})
 
     def fit_identity(self) -> dict:
         """What determines the fitted state, apart from the training clips."""
@@ -96,3 +106,8 @@ class EmbeddedCodec(Codec):
         if self.state is None:
             raise RuntimeError("EmbeddedCodec.encode called before fit() or load()")
         return self.state
+
+
+def centroid_key(k: int) -> str:
+    """State key of codebook ``k`` ("centroids" for the first, as one-codebook states were always saved)."""
+    return "centroids" if k == 0 else f"centroids_{k}"

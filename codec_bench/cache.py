@@ -10,8 +10,8 @@ audio preprocessing) and ``shard-r<rank>-<n>.parquet`` files with the columns ``
 
 Shards are written to a temporary name and renamed: a killed encode resumes at the last finished shard, and a
 clip already in a shard is never encoded again. Clips of the same audio file (the questions of one audio
-question answering clip) are encoded once and stored under each id. Clips are keyed by id, not split, so the folds of a k-fold
-dataset share one cache. Under ``accelerate launch`` (or torchrun) each process encodes every WORLD_SIZE-th clip
+question answering clip) are encoded once and stored under each id. Clips are keyed by id, not split, so the
+folds of a k-fold dataset share one cache. Under ``accelerate launch`` (or torchrun) each process encodes every WORLD_SIZE-th clip
 and writes its own shards; reading the folder merges them.
 """
 
@@ -36,6 +36,7 @@ from .data.manifest import Clip
 from .errors import AudioError, CodecBenchError
 
 FORMAT_VERSION = 1
+MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)
 
 
 def shard_schema(continuous: bool = False) -> pa.Schema:
@@ -112,7 +113,7 @@ class TokenCache:
                 encoded = self._encode_batch(batch)
                 rows += encoded + [dict(r, id=other) for r in encoded for other in siblings.get(r["id"], [])]
                 bar.advance(task, len(batch))
-                if len(rows) >= shard_size:
+                if len(rows) >= shard_size or sum(len(r["codes"]) for r in rows) >= MAX_SHARD_VALUES:
                     next_index = self._write_shard(rows, rank, next_index, counts)
                     rows = []
             if rows:

@@ -114,3 +114,13 @@ def test_embedded_codec_with_residual_codebooks():
     assert errors[0] > errors[1] > errors[2]
     assert EmbeddedCodec(num_codebooks=1).identity() == {k: v for k, v in EmbeddedCodec(num_codebooks=2).identity().items()
                                                          if k != "num_codebooks"}
+
+
+def test_shards_also_close_at_a_value_budget(tmp_path, monkeypatch):
+    import codec_bench.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "MAX_SHARD_VALUES", 30)  # each clip has 15 frames: two clips per shard
+    clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.3, seed=i)), ("a",), "train") for i in range(5)]
+    cache = TokenCache(tmp_path / "cache", "toy", CountingCodec(), max_seconds=None)
+    cache.build(clips, batch_size=1, progress=False)
+    assert len(list(cache.folder.glob("shard-*.parquet"))) == 3 and len(cache.load()[0]) == 5

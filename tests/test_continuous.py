@@ -231,3 +231,45 @@ def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
     path = next(c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"])
     top = predict(run_dir, [path], top_k=2)[0]["top"]  # predict reads the mode from run.json
     assert [t["probability"] for t in top] == pytest.approx(sorted(row["probabilities"].values(), reverse=True)[:2], abs=1e-4)
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, method):
+    """A run killed mid-training resumes from its checkpoint, projector included, and ends where an uninterrupted
+    run ends."""
+    from codec_bench.model import build_tiny_llm, load_llm
+    from codec_bench.train import AnswerOnlyTrainer, train
+    from conftest import CORPUS
+
+    lm = build_tiny_llm(tmp_path / "lm", 0, CORPUS, sizes=TINY_LM, text_vocab_size=300)
+    rng = np.random.default_rng(0)
+    features = {str(i): _features(rng, 4 + i % 3) for i in range(16)}
+    examples = [build_example(str(i), "Which sound is this?", None, 0, [["cat"], ["siren"]][i % 2]) for i in range(16)]
+    config = TrainConfig(method=method, epochs=3, batch_size=8, learning_rate=3e-3)  # 2 steps per epoch
+
+    def fresh():
+        model, tokenizer = load_llm(str(lm), "float32")
+        attach_projector(model, 8, list(features.values()))
+        return model, tokenizer, ContinuousPromptEncoder(tokenizer, features)
+
+    model, tokenizer, encoder = fresh()
+    straight = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "straight", config, progress=False)
+    original, calls = AnswerOnlyTrainer.compute_loss, {"n": 0}
+
+    def dies_in_epoch_three(self, *args, **kwargs):
+        calls["n"] += self.model.training
+        if calls["n"] == 5 and self.model.training:
+            raise KeyboardInterrupt("killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AnswerOnlyTrainer, "compute_loss", dies_in_epoch_three)
+    model, tokenizer, encoder = fresh()
+    with pytest.raises(KeyboardInterrupt):
+        train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "resumed", config, progress=False)
+    monkeypatch.setattr(AnswerOnlyTrainer, "compute_loss", original)
+    model, tokenizer, encoder = fresh()
+    resumed = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "resumed", config, progress=False)
+    a, b = load_file(str(straight / PROJECTOR_FILE)), load_file(str(resumed / PROJECTOR_FILE))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(a["net.0.weight"], fresh()[0].audio_projector.net[0].weight)  # trained, not initial

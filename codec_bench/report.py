@@ -424,6 +424,26 @@ def comparison_markdown(aggregated: list[dict], split: str = "test") -> str:
     return "\n".join(lines) + "\n"
 
 
+def grid_markdown(aggregated: list[dict], split: str = "test") -> str:
+    """Codec x model tables, one per dataset and LLM method (headline metric, percent): the shape of a codec
+    comparison study. Empty unless the LLM runs span at least two codecs and two models."""
+    rows = [r for r in aggregated if r["split"] == split and r["method"].startswith("llm_")]
+    codecs, models = list(dict.fromkeys(r["codec"] for r in rows)), list(dict.fromkeys(r["model"] for r in rows))
+    if len(codecs) < 2 or len(models) < 2:
+        return ""
+    cells = _headline_by_cell(rows)
+    blocks = []
+    for dataset, _ in _datasets(rows):
+        for method in dict.fromkeys(r["method"] for r in rows if r["dataset"] == dataset):
+            headline = next(r["headline"] for r in rows if r["dataset"] == dataset and r["method"] == method)
+            lines = [f"**{dataset}**, {method}, {headline}:", "", "| codec | " + " | ".join(models) + " |",
+                     "|---|" + "---|" * len(models)]
+            lines += [f"| {codec} | " + " | ".join(_cell(cells.get((dataset, (method, codec, model)))) for model in models) + " |"
+                      for codec in codecs]
+            blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
 def per_class_f1_by_dataset(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                             split: str = "test") -> dict[str, dict]:
     """dataset -> ``{"classes": [...], "runs": {run label: {class: F1}}}`` from the prediction files of every run
@@ -497,6 +517,9 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], failed_c
                 ("All metrics", metrics_table(aggregated, split)),
                 ("Per-class F1", per_class_markdown(per_class, split)),
                 ("Clips", "\n".join(_clip_counts(aggregated, split)) + "\n")]
+    grid = grid_markdown(aggregated, split)
+    if grid:
+        sections.insert(1, ("Codecs x models", grid))
     if failed_cells or skipped_files:
         sections.append(("Failed cells", failed_cells_markdown(list(failed_cells), list(skipped_files))))
     return sections

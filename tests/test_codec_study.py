@@ -93,6 +93,8 @@ def test_one_report_compares_every_codec_and_llm(smoke_run):
         for clip in io.read_jsonl(out / row["predictions"]):
             assert len(clip["probabilities"]) == 10 and abs(sum(clip["probabilities"].values()) - 1) < 1e-3
     report = (out / "report.md").read_text()
+    grid = report.split("## Codecs x models")[1].split("## ")[0]  # one row per front-end, one column per LLM
+    assert all(f"| {codec} | " in grid for codec in codecs) and all(model in grid for model in models)
     for name in codecs + [model_tag(m.name) for m in study.models]:
         assert name in report
     assert (out / "report.html").is_file()

@@ -9,8 +9,8 @@ import pytest
 
 from codec_bench.errors import CodecBenchError
 from codec_bench.io import write_jsonl
-from codec_bench.report import (aggregate, compare_runs, comparison_markdown, confusion_plot, markdown_table,
-                                per_class_f1, radar_plot, write_report)
+from codec_bench.report import (aggregate, compare_runs, comparison_markdown, confusion_plot, grid_markdown,
+                                markdown_table, per_class_f1, radar_plot, write_report)
 from codec_bench.results import load_results
 from codec_bench.report_html import write_html_report
 
@@ -232,3 +232,14 @@ def test_html_report_is_self_contained(tmp_path):
     assert 'src="http' not in page and "href=" not in page and "<link" not in page and "<script" not in page
     assert "<th>dataset</th><th>metric</th>" in page and "<td>70.0</td>" in page
     assert "<h2>Comparison of runs</h2>" in page and "<td>+2.5</td>" in page
+
+
+def test_codec_by_model_grid_pinned():
+    rows = [record("esc50", "llm_scoring", value, fold=fold, codec=codec, model=model)
+            for codec, model, value in [("dac", "llasa/lora", 0.5), ("dac", "qwen/lora", 0.6), ("mimi", "llasa/lora", 0.7)]
+            for fold in ("1", "2")]
+    rows += [record("esc50", "baseline_logmel_logreg", 0.4, fold=f, codec="none", model="logmel-logreg") for f in ("1", "2")]
+    assert grid_markdown(aggregate(rows)) == (
+        "**esc50**, llm_scoring, accuracy:\n\n| codec | llasa/lora | qwen/lora |\n|---|---|---|\n"
+        "| dac | 50.0 ± 0.0 | 60.0 ± 0.0 |\n| mimi | 70.0 ± 0.0 | – |\n")
+    assert grid_markdown(aggregate([r for r in rows if r["model"] != "qwen/lora"])) == ""  # one model: no grid

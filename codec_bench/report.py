@@ -1,15 +1,14 @@
-"""Results records -> means over folds and seeds, markdown tables, the radar figure and confusion matrices.
+"""Results records -> means over folds and seeds and markdown tables; ``write_report`` also draws the figures
+(``report_figures``) and the HTML page (``report_html``).
 
 A record is one evaluated run on one fold and one training seed (written by the evaluation stage); see
 ``aggregate`` for its keys and ``load_results`` for the files records are read from.
-Every headline metric is "higher is better". Figures use ``matplotlib.figure.Figure`` directly, which renders
-with the Agg canvas and leaves pyplot's global state (and other users' backends) alone. Every file is written
-under a temporary name and renamed, so a file that exists is complete.
+Every headline metric is "higher is better". Every file is written under a temporary name and renamed, so a file
+that exists is complete.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from collections import defaultdict
@@ -17,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from codec_bench.errors import CodecBenchError
-from codec_bench.io import atomic_path, read_jsonl, write_json, write_text
+from codec_bench.io import read_jsonl, write_json, write_text
 from codec_bench.metrics import HEADLINE, mean_std
 from codec_bench.results import RESULTS_FORMAT_VERSION
 
@@ -162,127 +159,6 @@ def markdown_table(aggregated: list[dict], split: str = "test") -> str:
     return "\n".join(lines) + "\n" + ("\n" + "\n\n".join(losses) + "\n" if losses else "")
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
-    """Render ``fig`` to PNG under a temporary name, then rename onto ``path``."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(png_bytes(fig))
-    return Path(path)
-
-
-def png_bytes(fig: Figure) -> bytes:
-    """``fig`` rendered as PNG bytes (what ``_save`` writes, and what the HTML report embeds)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def radar_plot(aggregated: list[dict], path: str | Path, split: str = "test") -> Path:
-    """Write ``radar_figure`` as a PNG to ``path``."""
-    return _save(radar_figure(aggregated, split), path)
-
-
-def radar_figure(aggregated: list[dict], split: str = "test") -> Figure:
-    """The paper's figure: one axis per dataset (headline metric, 0–100 %), axes grouped and coloured by
-    domain, one polygon per run. With fewer than 3 datasets a radar is meaningless, so draw grouped bars."""
-    rows = [r for r in aggregated if r["split"] == split]
-    datasets, labels, cells = _datasets(rows), run_labels(rows), _headline_by_cell(rows)
-    values = np.array([[_headline(cells[(d, run)])[0] if (d, run) in cells else np.nan for d, _ in datasets]
-                       for run in labels]).reshape(len(labels), len(datasets))  # (runs, datasets) percent
-    colours = [DOMAIN_COLOURS.get(domain, OTHER_DOMAIN_COLOUR) for _, domain in datasets]
-    fig = Figure(figsize=(8, 7))
-    if len(datasets) >= 3:
-        ax, handles = _draw_radar(fig, values, colours)
-        title = f"Headline metric per dataset ({split})"
-    else:
-        ax, handles = _draw_bars(fig, values)
-        title = f"Headline metric per dataset ({split}) — bar chart: fewer than 3 datasets for a radar"
-    if datasets:
-        ax.set_xticklabels([d for d, _ in datasets])
-        for tick, colour in zip(ax.get_xticklabels(), colours):
-            tick.set_color(colour)
-    if labels:
-        ax.legend(handles, list(labels.values()), loc="upper left", bbox_to_anchor=(1.08, 1.0), title="run")
-    domains = list(dict.fromkeys(domain for _, domain in datasets))
-    if domains:  # a figure legend, so that tight saving keeps both legends inside the PNG
-        fig.legend(handles=[Patch(color=DOMAIN_COLOURS.get(d, OTHER_DOMAIN_COLOUR), label=d) for d in domains],
-                   loc="lower left", bbox_to_anchor=(0.92, 0.08), title="domain")
-    ax.set_title(title if rows else f"No results for split {split!r}")
-    return fig
-
-
-def _draw_radar(fig: Figure, values: np.ndarray, colours: list[str]) -> tuple[Any, list]:
-    """``values: (runs, datasets)`` percent -> (polar axes, one line per run): a closed polygon per run, with
-    a gap where a run has no result, over light sectors in the domain colours."""
-    ax = fig.add_subplot(projection="polar")
-    angles = np.linspace(0, 2 * np.pi, values.shape[1], endpoint=False)
-    width = 2 * np.pi / values.shape[1]
-    ax.bar(angles, 100, width=width, color=colours, alpha=0.07, linewidth=0)  # domain sectors behind the data
-    handles = []
-    for run_values in values:
-        line, = ax.plot(np.append(angles, angles[0]), np.append(run_values, run_values[0]), marker="o", linewidth=1.5)
-        ax.fill(angles, np.nan_to_num(run_values), color=line.get_color(), alpha=0.08)
-        handles.append(line)
-    ax.set_xticks(angles)
-    ax.set_ylim(0, 100)
-    ax.set_yticks([20, 40, 60, 80, 100])
-    ax.set_rlabel_position(np.degrees(width / 2))  # radial tick labels between axes, clear of dataset names
-    return ax, handles
-
-
-def _draw_bars(fig: Figure, values: np.ndarray) -> tuple[Any, list]:
-    """``values: (runs, datasets)`` percent -> (axes, one bar container per run): grouped bars per dataset.
-    A missing result is a missing bar, not a bar at 0."""
-    ax = fig.add_subplot()
-    n_runs = max(values.shape[0], 1)
-    width = 0.8 / n_runs
-    x = np.arange(values.shape[1])
-    offsets = (np.arange(values.shape[0]) - (n_runs - 1) / 2) * width
-    handles = [ax.bar(x + offset, run_values, width=width) for offset, run_values in zip(offsets, values)]
-    ax.set_xticks(x)
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("headline metric (%)")
-    return ax, handles
-
-
-def confusion_plot(labels_true: list[str], labels_pred: list[str], classes: list[str], path: str | Path,
-                   title: str) -> Path:
-    """Write ``confusion_figure`` as a PNG to ``path``."""
-    return _save(confusion_figure(labels_true, labels_pred, classes, title), path)
-
-
-def confusion_figure(labels_true: list[str], labels_pred: list[str], classes: list[str], title: str) -> Figure:
-    """Row-normalised confusion matrix (row = true class, sums to 1 where the class occurs).
-
-    A prediction outside ``classes`` (a generated answer) is counted in an extra "(other)" column rather than
-    dropped, so errors are not hidden.
-    """
-    if len(labels_true) != len(labels_pred):
-        raise ValueError(f"{len(labels_true)} true labels but {len(labels_pred)} predictions")
-    columns = list(classes) + ([OUT_OF_CLASSES] if any(p not in classes for p in labels_pred) else [])
-    row_index = {c: i for i, c in enumerate(classes)}
-    col_index = {c: i for i, c in enumerate(columns)}
-    counts = np.zeros((len(classes), len(columns)))  # (true class, predicted class)
-    for true, pred in zip(labels_true, labels_pred):
-        counts[row_index[true], col_index.get(pred, len(columns) - 1)] += 1
-    totals = counts.sum(axis=1, keepdims=True)
-    normalised = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    size = 3 + 0.4 * len(columns)
-    fig = Figure(figsize=(size + 1.5, size))
-    ax = fig.add_subplot()
-    image = ax.imshow(normalised, vmin=0, vmax=1, cmap="Blues")
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    ax.set_xticks(range(len(columns)), columns, rotation=60, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if len(columns) <= 20:  # numbers stay readable up to about 20 classes
-        for (i, j), value in np.ndenumerate(normalised):
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if value > 0.5 else "black")
-    ax.set_title(title)
-    return fig
-
-
 def per_class_f1(rows: list[dict], classes: list[str]) -> dict[str, float]:
     """Prediction rows (``{"labels": [...], "prediction": [...]}``) -> F1 per class, one-vs-rest.
 
@@ -307,36 +183,6 @@ def _read_predictions(out_dir: Path, record: dict) -> list[dict]:
     if not path.is_file():
         raise CodecBenchError(f"{path}: predictions file named in the results is missing; rerun evaluation")
     return read_jsonl(path)
-
-
-def _confusion_inputs(records: list[dict], out_dir: Path) -> dict[str, tuple[str, list[dict]]]:
-    """File stem -> (dataset, prediction rows of all folds and seeds) for single-label ``llm_scoring`` test runs."""
-    chosen = [r for r in records if r["task"] == "single_label" and r["method"] == "llm_scoring"
-              and r["split"] == "test" and r.get("predictions")]
-    runs_per_dataset = defaultdict(set)
-    for r in chosen:
-        runs_per_dataset[r["dataset"]].add((r["codec"], r["model"]))
-    inputs: dict[str, tuple[str, list[dict]]] = {}
-    for r in chosen:
-        stem = f"confusion_{r['dataset']}_{r['method']}"
-        if len(runs_per_dataset[r["dataset"]]) > 1:  # several codecs/models: keep their files apart
-            stem += f"_{r['codec']}_{r['model']}"
-        inputs.setdefault(_safe_name(stem), (r["dataset"], []))[1].extend(_read_predictions(out_dir, r))
-    return inputs
-
-
-def confusion_figures(records: list[dict], out_dir: str | Path,
-                      classes_by_dataset: dict[str, list[str]]) -> dict[str, Figure]:
-    """File stem (``confusion_<dataset>_<method>[_<codec>_<model>]``) -> confusion figure of a single-label
-    ``llm_scoring`` test run, prediction rows of all folds and seeds pooled. Prediction paths in the records
-    are relative to ``out_dir``; a dataset missing from ``classes_by_dataset`` uses the sorted labels seen."""
-    figures = {}
-    for stem, (dataset, rows) in _confusion_inputs(records, Path(out_dir)).items():
-        truth = [row["labels"][0] for row in rows]
-        pred = [row["prediction"][0] if row["prediction"] else "" for row in rows]
-        classes = classes_by_dataset.get(dataset) or sorted(set(truth))
-        figures[stem] = confusion_figure(truth, pred, classes, f"{dataset}: llm_scoring (test)")
-    return figures
 
 
 def _clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
@@ -533,7 +379,8 @@ def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: d
     from ``load_results`` and are listed under "Failed cells". Returns ``{"results", "report", "html",
     "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
     """
-    from codec_bench.report_html import write_html_report  # it builds on this module
+    from codec_bench.report_figures import confusion_figures, radar_plot, save_figure  # they build on this module
+    from codec_bench.report_html import write_html_report
 
     out_dir = Path(out_dir)
     aggregated = aggregate(records)
@@ -542,7 +389,7 @@ def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: d
                                   "aggregated": aggregated, "failed_cells": list(failed_cells)})
     radar_plot(aggregated, paths["radar"])
     for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
-        paths[stem] = _save(figure, out_dir / f"{stem}.png")
+        paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
     per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
     text = ["# codec-bench results", ""]
     for heading, body in report_sections(aggregated, per_class, failed_cells, skipped_files):

@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 
 from codec_bench.io import write_text
-from codec_bench.report import (confusion_figures, per_class_f1_by_dataset, png_bytes, radar_figure,
-                                report_sections)
+from codec_bench.report import per_class_f1_by_dataset, report_sections
+from codec_bench.report_figures import confusion_figures, png_bytes, radar_figure
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1100px; margin: 2em auto;

@@ -9,8 +9,9 @@ import pytest
 
 from codec_bench.errors import CodecBenchError
 from codec_bench.io import write_jsonl
-from codec_bench.report import (aggregate, compare_runs, comparison_markdown, confusion_plot, grid_markdown,
-                                markdown_table, per_class_f1, radar_plot, write_report)
+from codec_bench.report import (aggregate, compare_runs, comparison_markdown, grid_markdown, markdown_table,
+                                per_class_f1, write_report)
+from codec_bench.report_figures import confusion_plot, radar_plot
 from codec_bench.results import load_results
 from codec_bench.report_html import write_html_report
 

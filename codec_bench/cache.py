@@ -3,8 +3,8 @@
 
 Layout: ``CACHE_ROOT/<dataset>/<codec.cache_key()>/`` holds ``cache.json`` (format version, codec identity and
 audio preprocessing) and ``shard-r<rank>-<n>.parquet`` files with the columns ``id``, ``codes`` (flattened int64),
-``num_codebooks`` and ``error`` (why a clip was skipped, else null); a continuous front-end's shards hold float32
-``codes`` (its features, ``num_codebooks`` = feature dimension). The folder name hashes the codec identity
+``num_codebooks`` and ``error`` (why a clip was skipped, else null); a continuous front-end's shards hold its
+features as float32 (or float16, its ``storage_dtype``) ``codes``, ``num_codebooks`` = feature dimension. The folder name hashes the codec identity
 (model, config, dtype, fitted state), so a cache built by another codec or config is never reused, and
 ``cache.json`` is checked on every open.
 
@@ -39,8 +39,13 @@ FORMAT_VERSION = 1
 MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)
 
 
-def shard_schema(continuous: bool = False) -> pa.Schema:
-    values = pa.float32() if continuous else pa.int64()
+def value_dtype(codec: Codec) -> str:
+    """What the shards store: int64 codes, or a continuous front-end's features in its ``storage_dtype``."""
+    return getattr(codec, "storage_dtype", "float32") if codec.continuous else "int64"
+
+
+def shard_schema(dtype: str = "int64") -> pa.Schema:
+    values = pa.from_numpy_dtype(np.dtype(dtype))
     return pa.schema([("id", pa.string()), ("codes", pa.list_(values)), ("num_codebooks", pa.int32()), ("error", pa.string())])
 
 
@@ -73,7 +78,7 @@ class TokenCache:
                        "identity": codec.identity(), "audio": {"sample_rate_hz": codec.sample_rate_hz, "mono": True,
                                                                "max_seconds": max_seconds}}
         if codec.continuous:
-            self.header["values"] = "float32"
+            self.header["values"] = value_dtype(codec)
         self._check_header()
 
     def _check_header(self) -> None:
@@ -144,9 +149,9 @@ class TokenCache:
         return rows
 
     def _write_shard(self, rows: list[dict], rank: int, index: int, counts: dict) -> int:
-        schema = shard_schema(self.codec.continuous)
+        schema = shard_schema(value_dtype(self.codec))
         columns = {k: [r[k] for r in rows] for k in ("id", "num_codebooks", "error")}
-        values = [np.asarray(r["codes"], dtype=np.float32 if self.codec.continuous else np.int64) for r in rows]
+        values = [np.asarray(r["codes"], dtype=value_dtype(self.codec)) for r in rows]
         offsets = np.concatenate([[0], np.cumsum([v.size for v in values])]).astype(np.int32)
         flat = np.concatenate(values) if values else np.zeros(0)
         columns["codes"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=schema.field("codes").type.value_type))
@@ -158,7 +163,7 @@ class TokenCache:
 
     def load(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         """``({id: codes (num_codebooks, frames) int64}, {id: skip reason})`` from all shards (a continuous
-        front-end's features are ``(feature_dim, frames) float32``). Values are read as whole numpy columns."""
+        front-end's features are ``(feature_dim, frames)`` in its storage dtype). Values are read as whole numpy columns."""
         codes: dict[str, np.ndarray] = {}
         errors: dict[str, str] = {}
         for shard in self._shards():

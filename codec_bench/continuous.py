@@ -145,8 +145,8 @@ class ContinuousPromptEncoder(PromptEncoder):
         return self.prompt_ids(before), self._frames(example.id), list(self.text_ids(after))
 
     def _frames(self, clip_id: str) -> np.ndarray:
-        """``(frames, feature_dim)`` float32."""
-        return np.asarray(self.features[clip_id], dtype=np.float32).T
+        """``(frames, feature_dim)`` in the cache's dtype (a view: float16 storage stays float16 until batched)."""
+        return np.asarray(self.features[clip_id]).T
 
     def training_features(self, example: Example) -> dict:
         """As for tokens, with one pad id per frame in ``input_ids`` and ``audio: (frames, dim)`` starting at

@@ -106,11 +106,12 @@ class LeftPadCollator:
         summed codebooks; zero-padded after each row's frames) and
         ``audio_positions: (batch, time) bool``, where they go in the left-padded rows."""
         frames = max(len(f["audio"]) for f in features)
-        audio = torch.from_numpy(np.zeros((len(features), frames, features[0]["audio"].shape[1]), features[0]["audio"].dtype))
+        dtype = np.float32 if np.issubdtype(features[0]["audio"].dtype, np.floating) else np.int64
+        audio = torch.from_numpy(np.zeros((len(features), frames, features[0]["audio"].shape[1]), dtype))
         where = torch.zeros((len(features), length), dtype=torch.bool)
         for row, f in enumerate(features):
             start = length - len(f["input_ids"]) + f["audio_start"]
-            audio[row, : len(f["audio"])] = torch.tensor(f["audio"])
+            audio[row, : len(f["audio"])] = torch.from_numpy(np.array(f["audio"], dtype=dtype))
             where[row, start: start + len(f["audio"])] = True
         return {"audio_features": audio, "audio_positions": where}
 

@@ -67,7 +67,7 @@ def _features(rng, frames, dim=8):
 def test_collator_places_frames_where_the_slot_was(tiny_lm):
     model, tokenizer = tiny_lm
     rng = np.random.default_rng(0)
-    features = {"x": _features(rng, 3), "y": _features(rng, 5)}
+    features = {"x": _features(rng, 3), "y": _features(rng, 5).astype(np.float16)}  # float16 storage too
     encoder = ContinuousPromptEncoder(tokenizer, features)
     examples = [build_example(i, "Which sound is this?", None, 0, ["cat"]) for i in ("x", "y")]
     assert AUDIO_SLOT in examples[0].prompt
@@ -75,6 +75,8 @@ def test_collator_places_frames_where_the_slot_was(tiny_lm):
     batch = LeftPadCollator(encoder.pad_id)(rows)
     assert batch["audio_features"].shape == (2, 5, 8) and batch["audio_positions"].sum(1).tolist() == [3, 5]
     np.testing.assert_array_equal(batch["audio_features"][0, :3].numpy(), features["x"].T)
+    assert batch["audio_features"].dtype == torch.float32
+    np.testing.assert_array_equal(batch["audio_features"][1].numpy(), features["y"].T.astype(np.float32))
     assert batch["audio_features"][0, 3:].abs().sum() == 0
     for row, f in enumerate(rows):  # the True positions are the frames' placeholders, after the left padding
         start = batch["input_ids"].shape[1] - len(f["input_ids"]) + f["audio_start"]
@@ -149,6 +151,14 @@ def test_xcodec2_latents_are_what_the_quantizer_turns_into_the_codes(tmp_path):
     alone = latents_codec.encode(waves[1:2])[0]
     np.testing.assert_allclose(alone, latents[1], atol=1e-5)
     assert latents_codec.cache_key() != codes_codec.cache_key()
+    half = make_codec("xcodec2-latents", model_id=str(tmp_path), device="cpu", storage="float16")
+    assert half.cache_key() != latents_codec.cache_key()
+    clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.3, seed=i)), ("a",), "train") for i in range(2)]
+    cache = TokenCache(tmp_path / "cache", "toy", half, max_seconds=None)
+    cache.build(clips, progress=False)
+    stored = cache.load()[0]
+    assert io.read_json(cache.folder / "cache.json")["values"] == "float16" and stored["c0"].dtype == np.float16
+    np.testing.assert_allclose(stored["c1"].astype(np.float32), half.encode([_read(clips[1].path)])[0], rtol=2e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])

@@ -12,7 +12,8 @@ projector trained with it (``codec_bench.continuous``), with the same prompt tex
   preprocessing, exact batching and ``long_clips`` policy as the ``xcodec2`` codec.
 
 Each returns ``(feature_dim, frames) float32`` per clip (``num_codebooks`` = feature_dim, ``codebook_size`` = 0).
-Cache size: float32 frames take ``4 * feature_dim`` bytes each; XCodec2 latents of one hour of audio are ~1.5 GB.
+Cache size: float32 frames take ``4 * feature_dim`` bytes each; XCodec2 latents of one hour of audio are ~1.5 GB
+(``storage: float16`` halves that). The cache is loaded whole into memory for training and evaluation.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..errors import CodecBenchError
 from ..features import log_mel
 from .base import Codec
 from .xcodec2 import Xcodec2Codec, collate
@@ -54,12 +56,16 @@ class LogMelFrames(Codec):
 
 class Xcodec2Latents(Xcodec2Codec):
     """XCodec2's pre-quantization latents (the input of its quantizer) instead of its codes; options as
-    :class:`Xcodec2Codec`."""
+    :class:`Xcodec2Codec`, plus ``storage``: ``"float32"`` (default) or ``"float16"`` (half the cache and memory;
+    values rounded to 11 significant bits)."""
 
     name = "xcodec2-latents"
     continuous = True
 
-    def __init__(self, **options: Any):
+    def __init__(self, storage: str = "float32", **options: Any):
+        if storage not in ("float32", "float16"):
+            raise CodecBenchError(f"xcodec2-latents storage {storage!r} is not one of float32, float16")
+        self.storage_dtype = storage
         super().__init__(**options)
         self.num_codebooks = int(self.model.fc_encoder.out_features)
         self.codebook_size = 0
@@ -77,4 +83,4 @@ class Xcodec2Latents(Xcodec2Codec):
         return [np.ascontiguousarray(latents[k, : c["num_frames"]].T) for k, c in enumerate(chunks)]
 
     def identity(self) -> dict:
-        return super().identity() | {"codec": "xcodec2-latents", "latents": "pre_quantization"}
+        return super().identity() | {"codec": "xcodec2-latents", "latents": "pre_quantization", "storage": self.storage_dtype}

@@ -15,21 +15,10 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .audio import load_audio
 from .codecs.base import Codec
-from .data.manifest import Clip
-from .errors import AudioError
 from .features import log_mel
 
 METHOD = "baseline_logmel_logreg"
-
-
-def clip_features(clip: Clip, max_seconds: float | None = None) -> np.ndarray | None:
-    """``(2 * n_mels,)``: mean and std over time of the clip's log-mel frames; None if the audio is unusable."""
-    try:
-        return LogMelStats().preprocess(load_audio(clip.path, max_seconds=max_seconds))[:, 0]
-    except AudioError:
-        return None
 
 
 class LogMelStats(Codec):

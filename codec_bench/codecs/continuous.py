@@ -26,7 +26,7 @@ import torch
 from ..errors import CodecBenchError
 from ..features import log_mel
 from .base import Codec
-from .xcodec2 import Xcodec2Codec, collate
+from .xcodec2 import Xcodec2Codec
 
 
 class LogMelFrames(Codec):
@@ -70,17 +70,15 @@ class Xcodec2Latents(Xcodec2Codec):
         self.num_codebooks = int(self.model.fc_encoder.out_features)
         self.codebook_size = 0
 
-    def _encode_batch(self, chunks: list[dict[str, Any]]) -> list[np.ndarray]:
-        inputs = {name: tensor.to(self.device, non_blocking=True) for name, tensor in collate(chunks).items()}
+    def _model_outputs(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        """``(batch, dim, frames) float32``: the quantizer's input, caught on its way out of ``fc_encoder``."""
         captured: list[torch.Tensor] = []
         hook = self.model.fc_encoder.register_forward_hook(lambda module, args, output: captured.append(output))
         try:
-            with torch.inference_mode(), self._precision():
-                self.model.encode(**inputs)
+            self.model.encode(**inputs)
         finally:
             hook.remove()
-        latents = captured[0].to("cpu", torch.float32).numpy()  # (batch, frames, dim)
-        return [np.ascontiguousarray(latents[k, : c["num_frames"]].T) for k, c in enumerate(chunks)]
+        return captured[0].transpose(1, 2).to("cpu", torch.float32).numpy()
 
     def identity(self) -> dict:
         return super().identity() | {"codec": "xcodec2-latents", "latents": "pre_quantization", "storage": self.storage_dtype}

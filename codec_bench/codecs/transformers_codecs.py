@@ -37,8 +37,6 @@ lengths is one model call per length. Feed batches sorted by length for speed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections import defaultdict
 from typing import Any, Iterator, Sequence
 
@@ -48,7 +46,7 @@ import torch
 from ..errors import CodecBenchError
 from .base import Codec
 from ..hub_loading import load_pretrained
-from .xcodec2 import _CONFIG_KEYS_IGNORED, _set_tf32_flags, _tf32_flags
+from .xcodec2 import _set_tf32_flags, _tf32_flags, config_sha
 
 DTYPES = ("float32", "bfloat16")
 
@@ -207,11 +205,8 @@ class TransformersCodec(Codec):
             _set_tf32_flags(*saved)
 
     def identity(self) -> dict:
-        config = {k: v for k, v in self.model.config.to_dict().items() if k not in _CONFIG_KEYS_IGNORED}
-        for key in [k for k, v in config.items() if k.endswith("_model_config") and isinstance(v, dict)]:
-            config[key] = {k: v for k, v in config[key].items() if k not in _CONFIG_KEYS_IGNORED}  # X-Codec's
-        config_sha = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        identity = {"codec": self.family, "version": self.version, "model": self.model_id, "config_sha": config_sha,
+        identity = {"codec": self.family, "version": self.version, "model": self.model_id,
+                    "config_sha": config_sha(self.model.config),
                     "bandwidth": self.bandwidth, "num_quantizers": self.num_quantizers,
                     "num_codebooks": self.num_codebooks, "dtype": self.dtype, "max_seconds": self.max_seconds,
                     "sample_rate_hz": self.sample_rate_hz}

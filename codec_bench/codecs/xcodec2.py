@@ -179,15 +179,18 @@ class Xcodec2Codec(Codec):
         inputs = {name: tensor.to(self.device, non_blocking=True) for name, tensor in collate(chunks).items()}
         try:
             with torch.inference_mode(), self._precision():
-                codes = self.model.encode(**inputs).audio_codes[:, 0]  # (batch, frames)
+                outputs = self._model_outputs(inputs)
         except torch.OutOfMemoryError as err:
             torch.cuda.empty_cache()
             seconds = max(c["input_values"].size for c in chunks) / self.sample_rate_hz
             raise CodecBenchError(
-                f"out of GPU memory encoding {len(chunks)} clips of {seconds:.1f} s with xcodec2; "
+                f"out of GPU memory encoding {len(chunks)} clips of {seconds:.1f} s with {self.name}; "
                 f"pass a smaller --batch-size (for example {max(1, len(chunks) // 2)})") from err
-        codes = codes.to("cpu", torch.int64).numpy()
-        return [codes[k: k + 1, : c["num_frames"]] for k, c in enumerate(chunks)]
+        return [np.ascontiguousarray(outputs[k, :, : c["num_frames"]]) for k, c in enumerate(chunks)]
+
+    def _model_outputs(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        """``(batch, 1, frames) int64`` codes of a collated batch (subclasses return other per-frame values)."""
+        return self.model.encode(**inputs).audio_codes.to("cpu", torch.int64).numpy()
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
@@ -205,15 +208,19 @@ class Xcodec2Codec(Codec):
             _set_tf32_flags(*saved)
 
     def identity(self) -> dict:
-        config = {k: v for k, v in self.model.config.to_dict().items() if k not in _CONFIG_KEYS_IGNORED}
-        semantic = config.get("semantic_model_config")
-        if isinstance(semantic, dict):
-            config["semantic_model_config"] = {k: v for k, v in semantic.items() if k not in _CONFIG_KEYS_IGNORED}
-        config_sha = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        return {"codec": "xcodec2", "version": self.version, "model": self.model_id, "config_sha": config_sha,
+        return {"codec": "xcodec2", "version": self.version, "model": self.model_id, "config_sha": config_sha(self.model.config),
                 "dtype": self.dtype, "max_seconds": self.max_seconds, "long_clips": self.long_clips,
                 "features": {"fbank": FBANK, "hop_length": self.hop_length, "sample_rate_hz": self.sample_rate_hz},
                 "attn_implementation": self.model.config._attn_implementation}
+
+
+def config_sha(config) -> str:
+    """16 hex digits of the model config's hash, without bookkeeping keys (dtype, paths, versions), also inside
+    sub-model configs (``*_model_config``), so a model in memory and the same model loaded from disk agree."""
+    values = {k: v for k, v in config.to_dict().items() if k not in _CONFIG_KEYS_IGNORED}
+    for key in [k for k, v in values.items() if k.endswith("_model_config") and isinstance(v, dict)]:
+        values[key] = {k: v for k, v in values[key].items() if k not in _CONFIG_KEYS_IGNORED}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _tf32_flags() -> tuple:

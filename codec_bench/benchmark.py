@@ -10,8 +10,8 @@ only waits. The YAML holds values only; every name and key is checked before any
 from __future__ import annotations
 
 import difflib
-import re
 import importlib
+import re
 import platform
 import subprocess
 import time
@@ -211,12 +211,8 @@ def load_study(path: str | Path, out: str | Path | None = None, seeds: list[int]
 
 
 def codec_tag(codec: CodecConfig) -> str:
-    """The codec in file names and results: its label, else its name plus its precision when not float32."""
-    if codec.label:
-        return codec.label
-    dtype = codec.options.get("dtype", "float32")
-    name = codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
-    return f"{name}-sum" if codec.codebooks == "sum" else name
+    """The codec in cell file names, as results name it (``pipeline.codec_name``)."""
+    return pipeline.codec_name(codec.name, codec.options.get("dtype", "float32"), codec.label, codec.codebooks)
 
 
 def study_cells(study: StudyConfig) -> list[Cell]:

@@ -87,7 +87,7 @@ def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> 
         return []
     summed = "-sum" if config.codec.codebooks == "sum" else ""
     run_dir = folder / f"{codec.cache_key()}{summed}__{model_label(config.model)}__{config.run_name}"
-    examples = write_prompts(manifest, codes, codec, run_dir / "prompts", slot=codec.continuous or bool(summed))
+    examples = write_prompts(manifest, codes, codec, run_dir / "prompts", slot=audio_slot(codec, config.codec.codebooks))
     write_run_card(config, manifest, codec, run_dir)
     model_dir = train_model(config, manifest, codec, examples, run_dir, codes)
     if stop_after == "train" or int(os.environ.get("RANK", 0)) != 0:
@@ -104,7 +104,7 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: d
     """Zero-shot and probe rows, when asked for; shared by every recipe of one codec and model."""
     if not (config.probes or config.zero_shot):
         return []
-    if codec.continuous or config.codec.codebooks == "sum":  # probes and zero-shot read token prompts
+    if audio_slot(codec, config.codec.codebooks):  # probes and zero-shot read token prompts
         console.print(f"[yellow]{codec_label(codec, config.codec.label, config.codec.codebooks)} does not give token "
                       "prompts: no probe or zero-shot rows for it[/]")
         return []
@@ -223,6 +223,12 @@ def prompt_encoder(tokenizer, codec: Codec, codes: dict[str, np.ndarray], codebo
 CODEBOOK_MODES = ("interleave", "sum")
 
 
+def audio_slot(codec: Codec, codebooks: str = "interleave") -> bool:
+    """Whether prompts carry the audio as a slot filled with embeddings (continuous frames, summed codebooks)
+    rather than as speech-token text."""
+    return codec.continuous or codebooks == "sum"
+
+
 def check_codebooks(config: RunConfig, codec: Codec) -> None:
     """How the LLM reads several codebooks: ``interleave`` (one speech token per codebook and frame, the default)
     or ``sum`` (one position per frame, the sum of its codebooks' token embeddings); not for continuous features."""
@@ -291,13 +297,17 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
 
 
 def codec_label(codec: Codec, label: str | None = None, codebooks: str = "interleave") -> str:
-    """The codec as results name it: ``label`` when given, else its registry name plus its precision when not the
-    exact float32 and ``-sum`` for summed codebooks (the cache key is not used: a fitted codec has a new key per
-    fold, and folds must aggregate)."""
+    """The codec as results name it (the cache key is not used: a fitted codec has a new key per fold, and folds
+    must aggregate); see :func:`codec_name`."""
+    return codec_name(codec.name, getattr(codec, "dtype", "float32"), label, codebooks)
+
+
+def codec_name(name: str, dtype: str = "float32", label: str | None = None, codebooks: str = "interleave") -> str:
+    """``label`` when given, else the registry name plus the precision when not the exact float32 and ``-sum`` for
+    summed codebooks: the codec's name in results, reports and study cell files."""
     if label:
         return label
-    dtype = getattr(codec, "dtype", "float32")
-    name = codec.name if dtype == "float32" else f"{codec.name}-{dtype}"
+    name = name if dtype == "float32" else f"{name}-{dtype}"
     return f"{name}-sum" if codebooks == "sum" else name
 
 

@@ -56,10 +56,10 @@ def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: i
             rows[index] = {"path": str(path), "top": [], "error": str(err)}
     examples: list[tuple[int, Example]] = []
     features: dict[str, np.ndarray] = {}  # frames (continuous front-ends) or codes (summed codebooks), by example id
+    slot = pipeline.audio_slot(codec, card["codec"].get("codebooks", "interleave"))
     for start in range(0, len(decoded), batch_size):
         batch = decoded[start: start + batch_size]
         for (index, _), codes in zip(batch, codec.encode([wave for _, wave in batch])):
-            slot = codec.continuous or card["codec"].get("codebooks") == "sum"
             prompt = build_prompt(card["instruction"], None if slot else codes, codec.codebook_size)
             examples.append((index, Example(str(paths[index]), prompt, ())))
             features[str(paths[index])] = codes

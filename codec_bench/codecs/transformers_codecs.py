@@ -46,7 +46,7 @@ import torch
 from ..errors import CodecBenchError
 from .base import Codec
 from ..hub_loading import load_pretrained
-from .xcodec2 import _set_tf32_flags, _tf32_flags, config_sha
+from .xcodec2 import _set_tf32_flags, _tf32_flags, check_precision_and_length, config_sha
 
 DTYPES = ("float32", "bfloat16")
 
@@ -85,10 +85,7 @@ class TransformersCodec(Codec):
                  max_seconds: float = 30.0, offline: bool | None = None, model: torch.nn.Module | None = None):
         if family not in FAMILIES:
             raise CodecBenchError(f"unknown transformers codec family {family!r}; choose one of {', '.join(FAMILIES)}")
-        if dtype not in DTYPES:
-            raise CodecBenchError(f"{family} dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-        if not max_seconds > 0:
-            raise CodecBenchError(f"{family} max_seconds must be positive, got {max_seconds}")
+        check_precision_and_length(family, dtype, DTYPES, max_seconds)
         if bandwidth is not None and family not in BANDWIDTH_FAMILIES:
             raise CodecBenchError(f"{family} has no bandwidth option; use num_quantizers")
         if num_quantizers is not None and family in BANDWIDTH_FAMILIES:

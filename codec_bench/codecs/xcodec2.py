@@ -114,12 +114,9 @@ class Xcodec2Codec(Codec):
     def __init__(self, model_id: str = "hf-audio/xcodec2", device: str | None = None, dtype: str = "float32",
                  max_seconds: float = 30.0, long_clips: str = "truncate", offline: bool | None = None,
                  model: torch.nn.Module | None = None):
-        if dtype not in DTYPES:
-            raise CodecBenchError(f"xcodec2 dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        check_precision_and_length("xcodec2", dtype, DTYPES, max_seconds)
         if long_clips not in LONG_CLIPS:
             raise CodecBenchError(f"xcodec2 long_clips {long_clips!r} is not one of {', '.join(LONG_CLIPS)}")
-        if not max_seconds > 0:
-            raise CodecBenchError(f"xcodec2 max_seconds must be positive, got {max_seconds}")
         self.model_id = model_id
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = dtype
@@ -212,6 +209,14 @@ class Xcodec2Codec(Codec):
                 "dtype": self.dtype, "max_seconds": self.max_seconds, "long_clips": self.long_clips,
                 "features": {"fbank": FBANK, "hop_length": self.hop_length, "sample_rate_hz": self.sample_rate_hz},
                 "attn_implementation": self.model.config._attn_implementation}
+
+
+def check_precision_and_length(name: str, dtype: str, dtypes: Sequence[str], max_seconds: float) -> None:
+    """One-line errors for a pretrained codec's ``dtype`` (one of ``dtypes``) and ``max_seconds`` (positive)."""
+    if dtype not in dtypes:
+        raise CodecBenchError(f"{name} dtype {dtype!r} is not one of {', '.join(dtypes)}")
+    if not max_seconds > 0:
+        raise CodecBenchError(f"{name} max_seconds must be positive, got {max_seconds}")
 
 
 def config_sha(config) -> str:

@@ -152,7 +152,8 @@ class DatasetSpec:
     ``load(root, protocol, fold)`` walks the official layout under ``root`` and returns a finalized Manifest
     for that protocol and fold. ``folds[protocol]`` lists the fold names of a k-fold protocol; a protocol absent
     from ``folds`` has a single fixed split (fold ``None``). ``layout`` is the expected root tree, shown in
-    ``codec-bench datasets`` and in errors about a wrong layout.
+    ``codec-bench datasets`` and in errors about a wrong layout. ``protocol_notes[protocol]`` is one line saying
+    what that protocol is and where it comes from (the paper or official file), for ``codec-bench datasets``.
     """
 
     name: str
@@ -165,6 +166,7 @@ class DatasetSpec:
     folds: dict[str, list[str]] = field(default_factory=dict)
     num_classes: int | None = None
     needs_root: bool = True
+    protocol_notes: dict[str, str] = field(default_factory=dict)
 
     def fold_names(self, protocol: str) -> list[str | None]:
         if protocol not in self.protocols:

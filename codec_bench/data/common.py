@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import random
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Hashable, Mapping, Sequence
 
@@ -46,27 +46,60 @@ def keep_existing(clips: Sequence[Clip], skipped: list[dict], source: str) -> li
 
 
 def stratified_split(
-    keys: Sequence[Hashable], strata: Sequence[Hashable], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+    keys: Sequence[Hashable], strata: Sequence[Hashable], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0, groups: Sequence[Hashable] | None = None,
 ) -> dict[Hashable, str]:
     """Assign each key to train/validation/test, stratified by ``strata``, deterministic for ``seed``.
 
     Within each stratum the keys are shuffled and cut by ``fractions``; a stratum with at least 3 keys puts at
-    least one in each split, so every class is seen in training and evaluated.
+    least one in each split, so every class is seen in training and evaluated. With ``groups`` (one source id
+    per key: recording, video, artist), whole groups are cut instead of keys, so no source straddles two
+    splits; a group's stratum is its members' most common one. Without ``groups`` each key is its own group.
     """
-    groups: dict[Hashable, list[Hashable]] = defaultdict(list)
-    for key, stratum in zip(keys, strata):
-        groups[stratum].append(key)
+    members_of, stratum_of = _group_strata(keys, strata, groups)
+    by_stratum: dict[Hashable, list[Hashable]] = defaultdict(list)
+    for group, stratum in stratum_of.items():
+        by_stratum[stratum].append(group)
     rng = random.Random(seed)
     out: dict[Hashable, str] = {}
-    for stratum in sorted(groups, key=str):
-        members = sorted(groups[stratum], key=str)
-        rng.shuffle(members)
-        n = len(members)
+    for stratum in sorted(by_stratum, key=str):
+        units = sorted(by_stratum[stratum], key=str)
+        rng.shuffle(units)
+        n = len(units)
         n_test = max(1, round(n * fractions[2])) if n >= 3 else 0
         n_val = max(1, round(n * fractions[1])) if n >= 3 else 0
-        for i, key in enumerate(members):
-            out[key] = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+        for i, unit in enumerate(units):
+            split = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+            out.update((key, split) for key in members_of[unit])
     return out
+
+
+def stratified_folds(keys: Sequence[Hashable], strata: Sequence[Hashable], num_folds: int,
+                     seed: int = 0) -> dict[Hashable, int]:
+    """Fold 1..``num_folds`` of each key: per stratum, keys shuffled (``seed``) and dealt round-robin."""
+    by_stratum: dict[Hashable, list[Hashable]] = defaultdict(list)
+    for key, stratum in zip(keys, strata):
+        by_stratum[stratum].append(key)
+    rng = random.Random(seed)
+    out: dict[Hashable, int] = {}
+    for stratum in sorted(by_stratum, key=str):
+        members = sorted(by_stratum[stratum], key=str)
+        rng.shuffle(members)
+        out.update((key, 1 + i % num_folds) for i, key in enumerate(members))
+    return out
+
+
+def _group_strata(keys: Sequence[Hashable], strata: Sequence[Hashable], groups: Sequence[Hashable] | None
+                  ) -> tuple[dict[Hashable, list[Hashable]], dict[Hashable, Hashable]]:
+    """(group -> its keys, group -> its most common stratum, ties to the first in sorted order)."""
+    groups = keys if groups is None else groups
+    members_of: dict[Hashable, list[Hashable]] = defaultdict(list)
+    counts: dict[Hashable, Counter] = defaultdict(Counter)
+    for key, stratum, group in zip(keys, strata, groups):
+        members_of[group].append(key)
+        counts[group][stratum] += 1
+    stratum_of = {g: max(sorted(c, key=str), key=c.__getitem__) for g, c in counts.items()}
+    return members_of, stratum_of
 
 
 def group_folds(groups: Sequence[Hashable], num_folds: int) -> dict[Hashable, int]:
@@ -84,11 +117,29 @@ def fold_split(fold: int, test_fold: int, num_folds: int) -> str:
     return "test" if fold == test_fold else "validation" if fold == val_fold else "train"
 
 
-def random_validation(keys: Sequence[Hashable], fraction: float, seed: int = 42) -> set[Hashable]:
-    """ARCH-style random (not stratified) validation subset of ``keys``; deterministic for ``seed``."""
-    members = sorted(keys, key=str)
-    random.Random(seed).shuffle(members)
-    return set(members[: int(round(len(members) * fraction))])
+def random_validation(keys: Sequence[Hashable], fraction: float, seed: int = 42,
+                      groups: Mapping[Hashable, Hashable] | None = None) -> set[Hashable]:
+    """ARCH-style random (not stratified) subset of ``keys`` holding ``fraction`` of them; deterministic for ``seed``.
+
+    With ``groups`` (key -> source id: recording, artist, track) whole groups are drawn in shuffled order until
+    the subset holds at least ``fraction`` of the keys, so no source straddles the subset and the rest. Without
+    it every key is drawn on its own (the ARCH behaviour, unchanged).
+    """
+    if groups is None:
+        members = sorted(keys, key=str)
+        random.Random(seed).shuffle(members)
+        return set(members[: int(round(len(members) * fraction))])
+    members_of: dict[Hashable, list[Hashable]] = defaultdict(list)
+    for key in keys:
+        members_of[groups[key]].append(key)
+    units = sorted(members_of, key=str)
+    random.Random(seed).shuffle(units)
+    target, chosen = int(round(len(keys) * fraction)), set()
+    for unit in units:
+        if len(chosen) >= target:
+            break
+        chosen.update(members_of[unit])
+    return chosen
 
 
 # --- sound and music loaders: fold numbers, fold-based splits, metadata tables, audio listing ---
@@ -103,14 +154,15 @@ def fold_number(fold: str | int | None, num_folds: int, dataset: str) -> int:
 
 
 def kfold_split(fold_of: Mapping[Hashable, int], test_fold: int, num_folds: int, protocol: str,
-                seed: int = 42) -> dict[Hashable, str]:
+                seed: int = 42, groups: Mapping[Hashable, Hashable] | None = None) -> dict[Hashable, str]:
     """Splits from predefined folds. ``official``: test = fold k, validation = the next fold (``fold_split``),
-    train = the rest. ``arch``: test = fold k, validation = a random 20 % of the other folds' keys (ARCH)."""
+    train = the rest. ``arch``: test = fold k, validation = a random 20 % of the other folds' keys (ARCH), drawn
+    by whole ``groups`` (key -> source recording) when given, so no recording is in both train and validation."""
     if protocol == "official":
         return {key: fold_split(f, test_fold, num_folds) for key, f in fold_of.items()}
     if protocol != "arch":
         raise CodecBenchError(f"unknown protocol {protocol!r}; choose official or arch")
-    validation = random_validation([k for k, f in fold_of.items() if f != test_fold], 0.2, seed)
+    validation = random_validation([k for k, f in fold_of.items() if f != test_fold], 0.2, seed, groups)
     return {k: "test" if f == test_fold else "validation" if k in validation else "train" for k, f in fold_of.items()}
 
 

@@ -1,0 +1,59 @@
+"""Split protocols as the corpora and the literature define them: no source recording on both sides of a random
+cut, ESC-10, GTZAN's fault-filtered lists, SLURP's scenario_action labels, Clotho-AQA's three annotators, and a
+protocol note for every registered protocol."""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import csv  # noqa: E402
+import json  # noqa: E402
+from collections import Counter, defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+import _fake_corpora_sound as sound  # noqa: E402
+import _fake_corpora_speech as speech  # noqa: E402
+from codec_bench.data import DATASETS, prepare  # noqa: E402
+from codec_bench.data.common import random_validation, stratified_split  # noqa: E402
+from codec_bench.data.manifest import Manifest  # noqa: E402
+from codec_bench.errors import CodecBenchError  # noqa: E402
+
+
+def sides(manifest: Manifest, group_of) -> dict[str, set[str]]:
+    """group -> the splits its clips are in."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for clip in manifest.clips:
+        out[group_of(clip)].add(clip.split)
+    return out
+
+
+def assert_groups_whole(manifest: Manifest, group_of) -> None:
+    straddling = {g: s for g, s in sides(manifest, group_of).items() if len(s) > 1}
+    assert not straddling
+
+
+# --- shared helpers ---
+
+def test_stratified_split_keeps_groups_whole_and_stratifies():
+    keys = [f"{label}-{g}-{i}" for label in "ab" for g in range(10) for i in range(2)]
+    strata = [k[0] for k in keys]
+    groups = [k.rsplit("-", 1)[0] for k in keys]
+    split = stratified_split(keys, strata, (0.8, 0.1, 0.1), seed=3, groups=groups)
+    assert split == stratified_split(keys, strata, (0.8, 0.1, 0.1), seed=3, groups=groups)
+    by_group = defaultdict(set)
+    for key, group in zip(keys, groups):
+        by_group[group].add(split[key])
+    assert all(len(s) == 1 for s in by_group.values())
+    assert Counter((k[0], split[k]) for k in keys) == {(l, s): n for l in "ab" for s, n in
+                                                     (("train", 16), ("validation", 2), ("test", 2))}
+    assert stratified_split(keys, strata, seed=3) == stratified_split(keys, strata, seed=3, groups=keys)
+
+
+def test_random_validation_draws_whole_groups():
+    keys = [f"k{i}" for i in range(20)]
+    groups = {k: f"g{int(k[1:]) // 3}" for k in keys}
+    chosen = random_validation(keys, 0.2, seed=42, groups=groups)
+    assert len(chosen) >= 4 and all({k for k in keys if groups[k] == groups[c]} <= chosen for c in chosen)
+    assert random_validation(keys, 0.2, seed=42) == random_validation(keys, 0.2, 42)  # ungrouped unchanged

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 import _fake_corpora_sound as sound  # noqa: E402
 import _fake_corpora_speech as speech  # noqa: E402
-from codec_bench.data import DATASETS, prepare  # noqa: E402
+from codec_bench.data import DATASETS, prepare, slurp  # noqa: E402
 from codec_bench.data.common import random_validation, stratified_split  # noqa: E402
 from codec_bench.data.manifest import Manifest  # noqa: E402
 from codec_bench.errors import CodecBenchError  # noqa: E402
@@ -57,3 +57,15 @@ def test_random_validation_draws_whole_groups():
     chosen = random_validation(keys, 0.2, seed=42, groups=groups)
     assert len(chosen) >= 4 and all({k for k in keys if groups[k] == groups[c]} <= chosen for c in chosen)
     assert random_validation(keys, 0.2, seed=42) == random_validation(keys, 0.2, 42)  # ungrouped unchanged
+
+
+# --- SLURP: scenario_action, as its scorer ---
+
+def test_slurp_labels_follow_the_scorer_not_the_intent_field(tmp_path):
+    root = speech.slurp(tmp_path)
+    test_rows = map(json.loads, (root / "dataset" / "slurp" / "test.jsonl").read_text().splitlines())
+    bare = [r for r in test_rows if r["intent"] == r["action"]]
+    assert bare  # the fake tree carries the quirk
+    m = slurp.load(root)
+    assert not {"query", "music", "set", "recipe"} & set(m.classes)
+    assert len(m.split("validation")) == 8 and len(m.skipped) == 4  # only the cooking recipe clips (unseen)

@@ -40,24 +40,25 @@ def table(path: Path, header: list[str] | None, rows: list[list], delimiter: str
     return path
 
 
-ESC50_CLASSES = {0: "dog_bark", 10: "rain", 30: "door_wood_knock"}
+ESC50_CLASSES = {0: "dog", 10: "rain", 30: "door_wood_knock"}
+ESC10_TARGETS = (0, 10)  # dog and rain are ESC-10 classes, door_wood_knock is not
 
 
 def esc50(root: Path) -> Path:
-    """5 folds x 3 classes x 2 clips = 30 clips."""
+    """5 folds x 3 classes x 2 takes = 30 clips; both takes of a (fold, class) are cut from one ``src_file``."""
     rows = []
     for fold in range(1, 6):
         for target, category in ESC50_CLASSES.items():
             for take in "AB":
                 name = f"{fold}-{1000 * fold + target}-{take}-{target}.wav"
                 audio(root / "audio" / name)
-                rows.append([name, fold, target, category, target == 0, 1000 * fold + target, take])
+                rows.append([name, fold, target, category, target in ESC10_TARGETS, 1000 * fold + target, take])
     table(root / "meta" / "esc50.csv", ["filename", "fold", "target", "category", "esc10", "src_file", "take"], rows)
     return root
 
 
 def urbansound8k(root: Path) -> Path:
-    """10 fold folders x 2 classes x 2 slices = 40 clips."""
+    """10 fold folders x 2 classes x 2 slices = 40 clips; the 2 slices of a (fold, class) share one ``fsID``."""
     rows = []
     for fold in range(1, 11):
         for class_id, name in ((1, "car_horn"), (8, "siren")):

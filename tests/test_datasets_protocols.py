@@ -59,6 +59,33 @@ def test_random_validation_draws_whole_groups():
     assert random_validation(keys, 0.2, seed=42) == random_validation(keys, 0.2, 42)  # ungrouped unchanged
 
 
+# --- ESC-50 / ESC-10, UrbanSound8K: the arch validation never splits a source recording ---
+
+@pytest.mark.parametrize("fold", ["1", "3"])
+def test_esc50_arch_validation_by_src_file(tmp_path, fold):
+    m = prepare("esc50", sound.esc50(tmp_path), "arch", fold)
+    assert_groups_whole(m, lambda c: c.extra["src_file"])
+    assert len(m.split("validation")) >= round(0.2 * 24)
+
+
+def test_esc10_subset(tmp_path):
+    root = sound.esc50(tmp_path)
+    m = prepare("esc50", root, "esc10", "2")
+    assert m.classes == ["dog", "rain"] and len(m.clips) == 5 * 2 * 2
+    assert {c.id[6] for c in m.split("test")} == {"2"} and {c.id[6] for c in m.split("validation")} == {"3"}
+    assert DATASETS["esc50"].folds["esc10"] == ["1", "2", "3", "4", "5"]
+    meta = root / "meta" / "esc50.csv"
+    meta.write_text(meta.read_text().replace(",True,", ",yes,", 1))
+    with pytest.raises(CodecBenchError, match="esc50.csv: .* has esc10 'yes', not True or False"):
+        prepare("esc50", root, "esc10", "1")
+
+
+def test_urbansound8k_arch_validation_by_fsid(tmp_path):
+    root = sound.urbansound8k(tmp_path)
+    for fold in ("1", "10"):
+        assert_groups_whole(prepare("urbansound8k", root, "arch", fold), lambda c: c.extra["fsID"])
+
+
 # --- SLURP: scenario_action, as its scorer ---
 
 def test_slurp_labels_follow_the_scorer_not_the_intent_field(tmp_path):

@@ -66,14 +66,14 @@ def test_esc50_official_folds(tmp_path):
         assert sizes(m) == (18, 6, 6)
         assert {c.id[6] for c in m.split("test")} == {str(k)}  # audio/{fold}-...
         assert {c.id[6] for c in m.split("validation")} == {str(k % 5 + 1)}
-    assert m.classes == ["dog bark", "door wood knock", "rain"] and m.task == "single_label"
+    assert m.classes == ["dog", "door wood knock", "rain"] and m.task == "single_label"
     assert m.name == "esc50-fold5"
 
 
 def test_esc50_arch_protocol(tmp_path):
     m = prepare("esc50", fake.esc50(tmp_path), "arch", None)
     check_disjoint(m)
-    assert m.fold == "1" and sizes(m) == (19, 5, 6)
+    assert m.fold == "1" and sizes(m) == (18, 6, 6)  # whole src_files of 2 clips
     assert {c.id[6] for c in m.split("test")} == {"1"}
     assert "1" not in {c.id[6] for c in m.split("validation")}
     again = prepare("esc50", tmp_path, "arch", "1")
@@ -108,7 +108,7 @@ def test_urbansound8k_validation_fold_never_in_training(tmp_path):
     assert m.classes == ["car horn", "siren"]
     arch = prepare("urbansound8k", root, "arch", "10")
     check_disjoint(arch)
-    assert sizes(arch) == (29, 7, 4) and {c.id.split("/")[1] for c in arch.split("test")} == {"fold10"}
+    assert sizes(arch) == (28, 8, 4) and {c.id.split("/")[1] for c in arch.split("test")} == {"fold10"}
 
 
 def test_urbansound8k_missing_audio_is_counted(tmp_path):

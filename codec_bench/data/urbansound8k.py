@@ -9,8 +9,11 @@
 - Label: ``class`` made readable (``air_conditioner`` -> ``air conditioner``); single-label, 10 classes.
 - Protocols (10 folds; the README asks for the predefined folds, never a reshuffle; fold k = test):
   ``official``: validation = the next fold (cyclic), train = the other 8 folds;
-  ``arch``: validation = a random 20 % of the other 9 folds (seed 42), train = the rest.
+  ``arch``: ARCH's proportions: validation = a random 20 % of the other 9 folds (seed 42), drawn by whole
+  ``fsID`` (the Freesound recording the slices were cut from), so no recording is in both train and
+  validation; train = the rest. The predefined folds already keep each recording in one fold.
   The validation fold is never inside training (the original project's fold map had that bug for folds 2-10).
+- Checked against the real ``UrbanSound8K.csv``: 8,732 rows, folds 1-10, the 10 class names.
 - Assumed: the file path is ``audio/fold{fold}/{slice_file_name}`` with ``fold`` from the CSV (as ARCH reads it).
 """
 
@@ -38,12 +41,14 @@ def load(root: Path, protocol: str = "official", fold: str | None = None) -> Man
     meta = root / "metadata" / "UrbanSound8K.csv"
     require(root, NAME, LAYOUT, "metadata/UrbanSound8K.csv", "audio")
     test_fold = fold_number(fold, NUM_FOLDS, NAME)
-    rows = read_table(meta, ["slice_file_name", "fold", "class"])
+    rows = read_table(meta, ["slice_file_name", "fsID", "fold", "class"])
     relpaths = {r["slice_file_name"]: f"audio/fold{int(r['fold'])}/{r['slice_file_name']}" for r in rows}
-    split_of = kfold_split({r["slice_file_name"]: int(r["fold"]) for r in rows}, test_fold, NUM_FOLDS, protocol)
+    sources = {r["slice_file_name"]: r["fsID"] for r in rows}
+    split_of = kfold_split({r["slice_file_name"]: int(r["fold"]) for r in rows}, test_fold, NUM_FOLDS, protocol,
+                           groups=sources)
     clips = [
         Clip(id=relpaths[r["slice_file_name"]], path=str(root / relpaths[r["slice_file_name"]]),
-             labels=(readable(r["class"]),), split=split_of[r["slice_file_name"]])
+             labels=(readable(r["class"]),), split=split_of[r["slice_file_name"]], extra={"fsID": r["fsID"]})
         for r in rows
     ]
     skipped: list[dict] = []
@@ -55,4 +60,8 @@ FOLDS = [str(k) for k in range(1, NUM_FOLDS + 1)]
 SPEC = DatasetSpec(
     name=NAME, domain="sound", task="single_label", instruction=INSTRUCTION, protocols=("official", "arch"),
     layout=LAYOUT, load=load, folds={"official": FOLDS, "arch": FOLDS}, num_classes=10,
+    protocol_notes={
+        "official": "official 10 folds (metadata/UrbanSound8K.csv `fold`, Salamon et al. 2014): test k, validation k+1",
+        "arch": "ARCH (La Quatra et al. 2024): test fold k, validation random 20 % of the rest, by fsID",
+    },
 )

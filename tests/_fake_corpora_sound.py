@@ -120,22 +120,24 @@ FMA_GENRES = ("Rock", "Hip-Hop")
 
 
 def fma_small(root: Path, flat: bool = False) -> Path:
-    """20 small tracks (14 training, 3 validation, 3 test), 1 medium track, 1 small track without a genre."""
+    """20 small tracks (14 training, 3 validation, 3 test) by 10 artists (2 tracks each), 1 medium track, 1 small
+    track without a genre."""
     rows = []
     for i in range(20):
         track_id = 1000 * (i % 3) + i + 2
         split = "training" if i < 14 else "validation" if i < 17 else "test"
-        rows.append([track_id, f"album {i}", f"artist {i}", split, "small", FMA_GENRES[i % 2], f"title {i}"])
-    rows.append([99999, "x", "y", "training", "medium", "Rock", "z"])
-    rows.append([88888, "x", "y", "training", "small", "", "z"])
+        rows.append([track_id, f"album {i}", 500 + i // 2, f"artist {i // 2}", split, "small", FMA_GENRES[i % 2],
+                     f"title {i}"])
+    rows.append([99999, "x", 1, "y", "training", "medium", "Rock", "z"])
+    rows.append([88888, "x", 2, "y", "training", "small", "", "z"])
     for track_id, *_ in rows:
         name = f"{track_id:06d}.mp3"
         audio(root / "fma_small" / (name if flat else f"{name[:3]}/{name}"))
     (root / "fma_small" / "README.txt").write_text("fma_small\n")
     table(root / "fma_metadata" / "tracks.csv", None, [
-        ["", "album", "artist", "set", "set", "track", "track"],
-        ["", "title", "name", "split", "subset", "genre_top", "title"],
-        ["track_id", "", "", "", "", "", ""],
+        ["", "album", "artist", "artist", "set", "set", "track", "track"],
+        ["", "title", "id", "name", "split", "subset", "genre_top", "title"],
+        ["track_id", "", "", "", "", "", "", ""],
         *rows,
     ])
     return root
@@ -167,11 +169,19 @@ IRMAS_TEST = {  # part folder -> {name: txt content}
 }
 
 
+IRMAS_TRAIN = {  # instrument -> recording number -> excerpts; numbers run across folders, as in the corpus
+    "cel": {1: 3, 2: 2}, "pia": {3: 3, 4: 2}, "voi": {5: 3, 6: 2},
+}
+
+
 def irmas(root: Path) -> Path:
-    """Training: 3 instruments x 5 clips; testing: 4 clips over the 3 parts."""
-    for code in ("cel", "pia", "voi"):
-        for n in range(5):
-            audio(root / "IRMAS-TrainingData" / code / f"[{code}][cla]{n:04d}__{n % 3 + 1}.wav")
+    """Training: 3 instruments x 5 excerpts of 2 recordings (one name with a ``NNN__`` prefix); testing: 4 clips
+    over the 3 parts, Part2 in its ``IRTestingData-Part2`` folder."""
+    for code, recordings in IRMAS_TRAIN.items():
+        for recording, excerpts in recordings.items():
+            for k in range(1, excerpts + 1):
+                prefix = "001__" if (code, k) == ("voi", 3) else ""
+                audio(root / "IRMAS-TrainingData" / code / f"{prefix}[{code}][nod][cla]{recording:04d}__{k}.wav")
     for folder, clips in IRMAS_TEST.items():
         for name, txt in clips.items():
             audio(root / folder / f"{name}.wav")
@@ -236,8 +246,10 @@ def textgrid(intervals: list[tuple[float, float, str]]) -> str:
     return head + body
 
 
-FLUSENSE = {  # stem -> intervals; 4 cough-dominant, 3 speech-dominant, 1 with no label, 1 without audio
+FLUSENSE_VIDEO = "-4LOcUpXMzc"  # two excerpts of this YouTube video: they must share a split
+FLUSENSE = {  # stem -> intervals; 6 cough-dominant, 3 speech-dominant, 1 with no label, 1 without audio
     **{f"cough{n}_0_000-10_000": [(0, 6, "cough"), (6, 7, "throat-clearing"), (7, 10, "silence")] for n in range(4)},
+    **{f"{FLUSENSE_VIDEO}_{a}_000-{a + 10}_000": [(0, 4, "cough"), (4, 10, "etc")] for a in (30, 60)},
     **{f"speech{n}": [(0, 2, "etc"), (2, 3, "sneeze"), (3, 10, "speech")] for n in range(3)},
     "quiet": [(0, 5, "silence"), (5, 10, "etc")],
     "noaudio": [(0, 10, "cough")],

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 import _fake_corpora_sound as sound  # noqa: E402
 import _fake_corpora_speech as speech  # noqa: E402
-from codec_bench.data import DATASETS, prepare, slurp  # noqa: E402
+from codec_bench.data import DATASETS, flusense, prepare, slurp  # noqa: E402
 from codec_bench.data.common import random_validation, stratified_split  # noqa: E402
 from codec_bench.data.manifest import Manifest  # noqa: E402
 from codec_bench.errors import CodecBenchError  # noqa: E402
@@ -86,6 +86,42 @@ def test_urbansound8k_arch_validation_by_fsid(tmp_path):
         assert_groups_whole(prepare("urbansound8k", root, "arch", fold), lambda c: c.extra["fsID"])
 
 
+# --- IRMAS, FMA-small, FluSense: recordings, artists, videos ---
+
+def test_irmas_validation_by_recording(tmp_path):
+    m = prepare("irmas", sound.irmas(tmp_path))
+    train_side = [c for c in m.clips if c.split != "test"]
+    assert_groups_whole(Manifest("irmas", m.task, m.domain, "", [], train_side), lambda c: c.speaker)
+    prefixed = next(c for c in m.clips if Path(c.path).name.startswith("001__"))
+    assert prefixed.speaker == "0005" and prefixed.labels == ("voice",)
+    sound.audio(tmp_path / "IRMAS-TrainingData" / "cel" / "[cel][cla]take.wav")
+    with pytest.raises(CodecBenchError, match=r"take.wav: not an IRMAS training name"):
+        prepare("irmas", tmp_path)
+
+
+def test_fma_small_arch_by_artist(tmp_path):
+    root = sound.fma_small(tmp_path)
+    m = prepare("fma_small", root, "arch")
+    assert_groups_whole(m, lambda c: c.speaker)
+    assert {c.speaker for c in m.clips} == {str(500 + i) for i in range(10)}
+    tracks = root / "fma_metadata" / "tracks.csv"
+    rows = list(csv.reader(tracks.open()))
+    rows[1][2] = "handle"  # (artist, id) renamed
+    with tracks.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    with pytest.raises(CodecBenchError, match="tracks.csv: missing column.* artist.id"):
+        prepare("fma_small", root, "arch")
+
+
+def test_flusense_excerpts_of_one_video_share_a_split(tmp_path):
+    m = prepare("flusense", sound.flusense(tmp_path))
+    same_video = {c.split for c in m.clips if c.id.startswith(sound.FLUSENSE_VIDEO)}
+    assert len([c for c in m.clips if c.id.startswith(sound.FLUSENSE_VIDEO)]) == 2 and len(same_video) == 1
+    assert_groups_whole(m, lambda c: flusense.video_id(c.id))
+    assert flusense.video_id("-BdPW1c_3_8_0_000-10_000") == "-BdPW1c_3_8"
+    assert flusense.video_id("--U7joUcTCo") == "--U7joUcTCo"
+
+
 # --- SLURP: scenario_action, as its scorer ---
 
 def test_slurp_labels_follow_the_scorer_not_the_intent_field(tmp_path):
@@ -96,3 +132,15 @@ def test_slurp_labels_follow_the_scorer_not_the_intent_field(tmp_path):
     m = slurp.load(root)
     assert not {"query", "music", "set", "recipe"} & set(m.classes)
     assert len(m.split("validation")) == 8 and len(m.skipped) == 4  # only the cooking recipe clips (unseen)
+
+
+# --- csv: a speaker column keeps its clips together when the split is made here ---
+
+def test_csv_random_split_by_speaker(tmp_path):
+    rows = [[f"{s}-{i}.wav", "dog" if s % 2 else "cat", f"spk{s}"] for s in range(10) for i in range(3)]
+    for rel, *_ in rows:
+        sound.audio(tmp_path / rel)
+    sound.table(tmp_path / "metadata.csv", ["path", "label", "speaker"], rows)
+    m = prepare("csv", tmp_path)
+    assert_groups_whole(m, lambda c: c.speaker)
+    assert all(m.split(s) for s in ("train", "validation", "test"))

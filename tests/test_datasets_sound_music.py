@@ -215,7 +215,7 @@ def test_magnatagatune_top50_and_folder_split(tmp_path):
 def test_irmas_train_validation_and_test_parts(tmp_path):
     m = prepare("irmas", fake.irmas(tmp_path))
     check_disjoint(m)
-    assert sizes(m) == (12, 3, 4)
+    assert sizes(m) == (11, 4, 4)  # validation: 2 whole recordings of 2 excerpts
     assert {c.labels for c in m.split("train")} == {("cello",), ("piano",), ("voice",)}
     test = {Path(c.path).stem: c.labels for c in m.split("test")}
     assert test == {"song a-1": ("piano", "voice"), "song a-2": ("cello",), "song b-1": ("voice",),
@@ -297,7 +297,7 @@ def test_mtg_jamendo_other_subset_needs_its_own_files(tmp_path):
 def test_flusense_clip_level_labels(tmp_path):
     m = prepare("flusense", fake.flusense(tmp_path))
     check_disjoint(m)
-    assert sizes(m) == (3, 2, 2)
+    assert sizes(m) == (5, 2, 2) and m.protocol == "random"
     assert "quiet" not in {c.id for c in m.clips}
     assert [s["path"].endswith("noaudio.wav") for s in m.skipped] == [True]
     cough = next(c for c in m.clips if c.id.startswith("cough") and c.split == "train")

@@ -11,7 +11,8 @@ Layout::
 - ``label`` (single-label) or ``labels`` (multi-label, ``;``-separated) holds the label text as it should
   appear in the answer.
 - ``split`` is ``train``, ``validation`` or ``test``; without the column, a stratified 80/10/10 split with seed
-  0 is made (by label, or by the first label of a multi-label clip).
+  0 is made (by label, or by the first label of a multi-label clip), keeping all clips of one ``speaker``
+  (any source id: speaker, recording, artist) on one side when that column is filled.
 - A row whose audio file is missing is skipped and counted; every other problem stops with one line naming
   the row and the fix.
 """
@@ -47,7 +48,8 @@ def load(root: Path, protocol: str = "official", fold: str | None = None, *, nam
     if not clips:
         raise CodecBenchError(f"{meta}: no rows; add one row per audio file")
     if "split" not in columns:
-        assignment = stratified_split([c.id for c in clips], [c.labels[0] for c in clips], seed=0)
+        groups = [c.speaker or c.id for c in clips]
+        assignment = stratified_split([c.id for c in clips], [c.labels[0] for c in clips], seed=0, groups=groups)
         clips = [Clip(c.id, c.path, c.labels, assignment[c.id], c.speaker) for c in clips]
     skipped: list[dict] = []
     clips = keep_existing(clips, skipped, str(meta))
@@ -105,4 +107,5 @@ SPEC = DatasetSpec(
     protocols=("official",),
     layout=LAYOUT,
     load=load,
+    protocol_notes={"official": "your `split` column, else stratified 80/10/10 by label, seed 0, by `speaker`"},
 )

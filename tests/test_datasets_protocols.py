@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 import _fake_corpora_sound as sound  # noqa: E402
 import _fake_corpora_speech as speech  # noqa: E402
-from codec_bench.data import DATASETS, flusense, prepare, slurp  # noqa: E402
+from codec_bench.data import DATASETS, flusense, gtzan_splits, prepare, slurp  # noqa: E402
 from codec_bench.data.common import random_validation, stratified_split  # noqa: E402
 from codec_bench.data.manifest import Manifest  # noqa: E402
 from codec_bench.errors import CodecBenchError  # noqa: E402
@@ -120,6 +120,16 @@ def test_flusense_excerpts_of_one_video_share_a_split(tmp_path):
     assert_groups_whole(m, lambda c: flusense.video_id(c.id))
     assert flusense.video_id("-BdPW1c_3_8_0_000-10_000") == "-BdPW1c_3_8"
     assert flusense.video_id("--U7joUcTCo") == "--U7joUcTCo"
+
+
+# --- GTZAN: Kereliuk et al.'s lists ---
+
+def test_gtzan_fault_filtered_lists_are_whole():
+    lists = [gtzan_splits.names(part) for part in (gtzan_splits.TRAIN, gtzan_splits.VALID, gtzan_splits.TEST)]
+    assert [len(names) for names in lists] == [443, 197, 290]
+    assert len(set().union(*lists)) == 930 == len(gtzan_splits.fault_filtered())
+    assert lists[0][0] == "blues.00029" and lists[2][-1] == "rock.00090"
+    assert gtzan_splits.fault_filtered()["hiphop.00081"] == "validation"
 
 
 # --- SLURP: scenario_action, as its scorer ---

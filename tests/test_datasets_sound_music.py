@@ -255,14 +255,31 @@ def test_medley_solos_db_official_subsets(tmp_path):
     assert {c.speaker for c in m.split("train")} == {"10", "11", "70", "71"}
 
 
-def test_gtzan_stratified_split_and_au_files(tmp_path):
+def test_gtzan_fault_filtered_lists_and_au_files(tmp_path):
     m = prepare("gtzan", fake.gtzan(tmp_path))
     check_disjoint(m)
-    assert sizes(m) == (10, 10, 10) and len(m.classes) == 10
-    for split in SPLITS:
-        assert Counter(c.labels[0] for c in m.split(split)) == Counter(fake.GTZAN_GENRES)
+    assert m.protocol == "fault_filtered" and m.fold is None and len(m.classes) == 10
+    for split, position in zip(SPLITS, range(3)):
+        expected = {f"genres/{g}/{g}.{n[position]:05d}.au" for g, n in fake.GTZAN_FAULT_FILTERED.items()}
+        assert ids(m, split) == expected
+    assert not any(fake.GTZAN_UNLISTED in c.id for c in m.clips)  # in no list: left out, not skipped
+    assert len(m.skipped) == 930 - 30 and all("not found" in s["reason"] for s in m.skipped)
     assert all(c.path.endswith(".au") and c.labels[0] == Path(c.path).parent.name for c in m.clips)
     assert ids(prepare("gtzan", tmp_path / "genres"), "test") == {i.removeprefix("genres/") for i in ids(m, "test")}
+
+
+def test_gtzan_random_ten_folds(tmp_path):
+    root = fake.gtzan(tmp_path, per_genre=10)
+    folds = DATASETS["gtzan"].folds["random"]
+    assert folds == [str(k) for k in range(1, 11)]
+    tests = [ids(prepare("gtzan", root, "random", fold), "test") for fold in folds]
+    assert set.union(*tests) == {c.id for c in prepare("gtzan", root, "random", "1").clips}  # every clip tested once
+    m = prepare("gtzan", root, "random", "3")
+    check_disjoint(m)
+    assert sizes(m) == (80, 10, 10) and m.name == "gtzan-random-fold3"
+    for split in SPLITS:  # stratified: 8 / 1 / 1 of every genre
+        assert set(Counter(c.labels[0] for c in m.split(split)).values()) == {8 if split == "train" else 1}
+    assert ids(m, "validation") == tests[3]  # validation = the next fold
 
 
 def test_gtzan_unknown_genre_folder(tmp_path):

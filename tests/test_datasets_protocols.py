@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 import _fake_corpora_sound as sound  # noqa: E402
 import _fake_corpora_speech as speech  # noqa: E402
-from codec_bench.data import DATASETS, flusense, gtzan_splits, prepare, slurp  # noqa: E402
+from codec_bench.data import clotho_aqa, DATASETS, flusense, gtzan_splits, prepare, slurp  # noqa: E402
 from codec_bench.data.common import random_validation, stratified_split  # noqa: E402
 from codec_bench.data.manifest import Manifest  # noqa: E402
 from codec_bench.errors import CodecBenchError  # noqa: E402
@@ -142,6 +142,21 @@ def test_slurp_labels_follow_the_scorer_not_the_intent_field(tmp_path):
     m = slurp.load(root)
     assert not {"query", "music", "set", "recipe"} & set(m.classes)
     assert len(m.split("validation")) == 8 and len(m.skipped) == 4  # only the cooking recipe clips (unseen)
+
+
+# --- Clotho-AQA: three annotators per question ---
+
+def test_clotho_aqa_repeated_question_gives_two_samples(tmp_path):
+    root = speech.clotho_aqa(tmp_path)
+    train = root / "clotho_aqa_train.csv"
+    rows = list(csv.reader(train.open()))
+    rows += [["street.wav", "Is there a bird?", a, "yes"] for a in ("no", "no", "yes")]  # asked again
+    with train.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    m = clotho_aqa.load(root)
+    asked = [c for c in m.clips if c.id.startswith("street.wav") and c.extra["question"] == "Is there a bird?"]
+    assert [c.extra["answers"] for c in asked] == [["yes", "yes", "no"], ["no", "no", "yes"]]
+    assert [c.labels for c in asked] == [("yes",), ("no",)] and len({c.id for c in asked}) == 2
 
 
 # --- csv: a speaker column keeps its clips together when the split is made here ---

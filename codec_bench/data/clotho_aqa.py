@@ -9,10 +9,13 @@
   ``file_name, QuestionText, answer, confidence``: one row per annotator answer, 3 annotators x 6
   questions per clip (35,838 rows over 1,991 clips). ``question`` is accepted for ``QuestionText``
   [uncertain: re-exported copies rename it]; ``confidence`` is optional.
-- Samples: one clip per (audio file, question): ``extra = {"question": ..., "answers": [the annotators'
-  answers in file order], "confidences": [...]}``, answers lower-cased and stripped. ``labels`` =
-  (majority answer,); with no majority (three different answers) the first annotator's answer. Clip id =
-  ``{file_name}#q{n}``, n = the question's 1-based order for that file in its CSV.
+- Samples: one clip per question asked of a clip, with its three annotators' answers (the paper: 6 questions
+  per clip, 2 meant for "yes", 2 for "no", 2 for single words, each answered by 3 different annotators):
+  ``extra = {"question": ..., "answers": [the 3 answers in file order], "confidences": [...]}``, answers
+  lower-cased and stripped. ``labels`` = (majority answer,); with no majority (three different answers) the
+  first annotator's answer. Rows are grouped by (file, question text); a text asked twice of one clip (6 rows)
+  gives two samples of 3 answers each, in file order [assumed: the CSVs list each question's 3 rows in
+  order]. Clip id = ``{file_name}#q{n}``, n = the sample's 1-based order for that file in its CSV.
 - Protocol ``official``: ``clotho_aqa_train.csv`` -> train, ``_val`` -> validation, ``_test`` -> test. Task
   ``aqa`` (yes/no and open single-word answers); the class list is every majority answer seen. A listed
   audio file missing from ``audio_files/`` is skipped and counted.
@@ -28,6 +31,7 @@ from .manifest import Clip, DatasetSpec, Manifest, finalize
 
 NAME = "clotho_aqa"
 PROTOCOLS = ("official",)
+ANNOTATORS = 3  # answers per question (Lipping et al. 2022)
 INSTRUCTION = "Answer the question about the sound with one word."
 SPLIT_FILES = {"train": "clotho_aqa_train.csv", "validation": "clotho_aqa_val.csv", "test": "clotho_aqa_test.csv"}
 LAYOUT = """ROOT/                          (Zenodo 6473207, audio_files.zip unpacked)
@@ -57,12 +61,17 @@ def _clips(root: Path, csv_path: Path, split: str) -> list[Clip]:
     number: Counter[str] = Counter()
     clips = []
     for (file_name, question), rows in questions.items():
-        number[file_name] += 1
-        answers = [r["answer"].strip().lower() for r in rows]
-        extra = {"question": question, "answers": answers, "confidences": [r.get("confidence") or "" for r in rows]}
-        clips.append(Clip(id=f"{file_name}#q{number[file_name]}", path=str(root / "audio_files" / file_name),
-                          labels=(majority(answers),), split=split, extra=extra))
+        for start in range(0, len(rows), ANNOTATORS):  # a question asked twice of one clip: two samples
+            number[file_name] += 1
+            clips.append(_clip(root, file_name, question, rows[start:start + ANNOTATORS], number[file_name], split))
     return clips
+
+
+def _clip(root: Path, file_name: str, question: str, rows: list[dict], n: int, split: str) -> Clip:
+    answers = [r["answer"].strip().lower() for r in rows]
+    extra = {"question": question, "answers": answers, "confidences": [r.get("confidence") or "" for r in rows]}
+    return Clip(id=f"{file_name}#q{n}", path=str(root / "audio_files" / file_name), labels=(majority(answers),),
+                split=split, extra=extra)
 
 
 def _rows(csv_path: Path) -> list[dict]:
@@ -85,4 +94,6 @@ def majority(answers: list[str]) -> str:
 SPEC = DatasetSpec(
     name=NAME, domain="sound", task="aqa", instruction=INSTRUCTION, protocols=PROTOCOLS,
     layout=LAYOUT, load=load, num_classes=None,  # open answer vocabulary, counted at load time
+    protocol_notes={"official": "official clotho_aqa_{train,val,test}.csv (Zenodo 6473207, Lipping et al. 2022), "
+                                "3 annotators per question"},
 )

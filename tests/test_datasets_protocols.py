@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 import _fake_corpora_sound as sound  # noqa: E402
 import _fake_corpora_speech as speech  # noqa: E402
-from codec_bench.data import clotho_aqa, DATASETS, flusense, gtzan_splits, prepare, slurp  # noqa: E402
+from codec_bench.data import DATASETS, clotho_aqa, flusense, gtzan_splits, prepare, slurp  # noqa: E402
 from codec_bench.data.common import random_validation, stratified_split  # noqa: E402
 from codec_bench.data.manifest import Manifest  # noqa: E402
 from codec_bench.errors import CodecBenchError  # noqa: E402
@@ -32,6 +32,15 @@ def sides(manifest: Manifest, group_of) -> dict[str, set[str]]:
 def assert_groups_whole(manifest: Manifest, group_of) -> None:
     straddling = {g: s for g, s in sides(manifest, group_of).items() if len(s) > 1}
     assert not straddling
+
+
+# --- the registry states every protocol's definition and source ---
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_every_protocol_has_a_note(name):
+    spec = DATASETS[name]
+    assert set(spec.protocol_notes) == set(spec.protocols)
+    assert all(note.strip() and "\n" not in note for note in spec.protocol_notes.values())
 
 
 # --- shared helpers ---

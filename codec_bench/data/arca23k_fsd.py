@@ -50,4 +50,6 @@ def load(root: Path, protocol: str = "official", fold: str | None = None) -> Man
 SPEC = DatasetSpec(
     name=NAME, domain="sound", task="single_label", instruction=INSTRUCTION, protocols=("official",),
     layout=LAYOUT, load=load, num_classes=70,
+    protocol_notes={"official": "official ARCA23K-FSD.ground_truth train/val/test.csv (Iqbal et al. 2021), "
+                                "FSD50K's own splits"},
 )

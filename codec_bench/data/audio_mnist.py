@@ -80,4 +80,6 @@ def _clip(root: Path, path: Path) -> Clip:
 SPEC = DatasetSpec(
     name=NAME, domain="speech", task="single_label", instruction=INSTRUCTION, protocols=PROTOCOLS,
     layout=LAYOUT, load=load, folds={"arch": [str(k) for k in range(1, NUM_FOLDS + 1)]}, num_classes=10,
+    protocol_notes={"arch": "the corpus's 5 speaker groups (audiomnist/train/splits.py, Becker et al. 2018) in "
+                            "ARCH's rotation: test G(k-1), validation G(k)"},
 )

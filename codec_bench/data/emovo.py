@@ -13,7 +13,8 @@
   ``speaker`` (default; ``official`` is an alias, the corpus has no split): validation = the next actor
   (cyclic), train = the other 4 actors; fully speaker-independent.
   ``arch``: ARCH's split: validation = a random 10 % of the other 5 actors' clips (seed 42, not
-  stratified), train = the rest; validation shares speakers with training (test does not).
+  stratified), train = the rest; validation shares speakers with training (test does not). Every file is its
+  own recording, so there is no source recording to group by.
 """
 
 from __future__ import annotations
@@ -78,4 +79,8 @@ FOLDS = [str(k) for k in range(1, NUM_FOLDS + 1)]
 SPEC = DatasetSpec(
     name=NAME, domain="speech", task="single_label", instruction=INSTRUCTION, protocols=PROTOCOLS,
     layout=LAYOUT, load=load, folds={"speaker": FOLDS, "arch": FOLDS}, num_classes=7,
+    protocol_notes={
+        "speaker": "ours (the corpus has no split): leave one actor out, validation = the next actor",
+        "arch": "ARCH (La Quatra et al. 2024): leave one actor out, validation random 10 % of the other actors' clips",
+    },
 )

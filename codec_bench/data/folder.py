@@ -77,4 +77,5 @@ def _split_layout(root: Path, folders: set[str], name: str) -> list[Clip]:
 SPEC = DatasetSpec(
     name="folder", domain="sound", task="single_label", instruction=DEFAULT_INSTRUCTION, protocols=("official",),
     layout=LAYOUT, load=load,
+    protocol_notes={"official": "your split folders, else stratified 80/10/10 by label, seed 0"},
 )

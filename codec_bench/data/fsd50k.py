@@ -9,7 +9,10 @@
 - Label: ``labels`` is a quoted comma-separated list, already propagated up the AudioSet ontology; each one made
   readable (``Accelerating_and_revving_and_vroom`` -> ``Accelerating and revving and vroom``). Multi-label,
   200 classes (144 leaves + 56 intermediate nodes).
-- Protocol ``official`` (= ARCH's): train / validation from ``dev.csv`` ``split``; test = ``eval.csv``.
+- Protocol ``official`` (= ARCH's): train / validation from ``dev.csv`` ``split`` (36,796 / 4,170 clips);
+  test = ``eval.csv`` (10,231). Nothing is drawn at random here: the dev train/val split is the corpus's own,
+  which its paper describes as made with the Freesound uploader in mind [uncertain: not re-read here], and
+  dev and eval come from different uploads.
 """
 
 from __future__ import annotations
@@ -62,4 +65,6 @@ def _clip(root: Path, folder: str, row: dict, split: str) -> Clip:
 SPEC = DatasetSpec(
     name=NAME, domain="sound", task="multi_label", instruction=INSTRUCTION, protocols=("official",),
     layout=LAYOUT, load=load, num_classes=200,
+    protocol_notes={"official": "official FSD50K.ground_truth: dev.csv `split` train/val, eval.csv as test "
+                                "(Fonseca et al. 2022; = ARCH)"},
 )

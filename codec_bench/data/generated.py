@@ -216,9 +216,11 @@ INSTRUMENTS = DatasetSpec(
     name="instruments", domain="music", task="single_label", instruction=INSTRUCTIONS["instruments"],
     protocols=("official",), layout="(generated: no download; written to --root or ~/.cache/codec-bench/generated)",
     load=_loader("instruments", "music"), num_classes=len(INSTRUMENT_CLASSES), needs_root=False,
+    protocol_notes={"official": "generated here: each (pitch, variant) recipe dealt to one split"},
 )
 MIXTURES = DatasetSpec(
     name="mixtures", domain="music", task="multi_label", instruction=INSTRUCTIONS["mixtures"],
     protocols=("official",), layout="(generated: no download; written to --root or ~/.cache/codec-bench/generated)",
     load=_loader("mixtures", "music"), num_classes=len(MIXTURE_CLASSES), needs_root=False,
+    protocol_notes={"official": "generated here: each (pitch, variant) recipe dealt to one split"},
 )

@@ -6,11 +6,13 @@
 - License: CC BY-NC-SA 3.0 (tagatune.org / Magnatune).
 - Layout: 16 folders ``0..9, a..f`` of ``{artist-album-track-start-end}.mp3`` and ``annotations_final.csv``,
   which is TAB-separated despite its name: ``clip_id``, 188 binary tag columns, ``mp3_path``.
-- Label: the top-50 tags (musicnn / ARCH list below) whose column is 1; clips with none of them are left out
-  (not counted as skipped: that is the task definition, ~16 % of clips). Multi-label.
-- Protocol ``official`` (musicnn's split, used by ARCH): by the clip's folder, ``0-b`` train, ``c`` validation,
-  ``d-f`` test; the 3 broken clips 35644, 55753, 57881 are dropped (counted as skipped), as the
-  ``*_gt_mtt.tsv`` files do.
+- Label: the 50 most frequent tags, in musicnn's order (``TOP50``; checked against musicnn's ``MTT_LABELS``),
+  whose column is 1; clips with none of them are left out (not counted as skipped: that is the task
+  definition, ~16 % of clips). Multi-label.
+- Protocol ``official`` (the 12/1/3 directory split of Dieleman & Schrauwen 2014, used by musicnn and ARCH): by
+  the clip's folder, the 12 folders ``0-b`` train, ``c`` validation, the 3 folders ``d-f`` test; the 3 broken
+  clips 35644, 55753, 57881 are dropped (counted as skipped), as musicnn's ``*_gt_mtt.tsv`` files do. Nothing
+  is drawn at random. Assumed [not checked]: clips of one track share a folder, as the folder split implies.
 - Assumed: the folder is the first character of ``mp3_path``; tag column names are matched exactly.
 """
 
@@ -65,4 +67,6 @@ def _clip(root: Path, source: Path, row: dict) -> Clip:
 SPEC = DatasetSpec(
     name=NAME, domain="music", task="multi_label", instruction=INSTRUCTION, protocols=("official",),
     layout=LAYOUT, load=load, num_classes=50,
+    protocol_notes={"official": "12/1/3 folder split (0-b / c / d-f, Dieleman & Schrauwen 2014; musicnn, ARCH), "
+                                "top-50 tags"},
 )

@@ -12,7 +12,8 @@
   tenor saxophone, trumpet, violin), made readable. Single-label, 8 classes. ``song_id`` is kept as the
   clip's group (``speaker``) since excerpts of one song never cross subsets.
 - Protocol ``official`` (= ARCH's): the ``subset`` column, ``training`` / ``validation`` / ``test``
-  (training and validation come from MedleyDB, test from solosDB).
+  (training and validation come from MedleyDB, test from solosDB). Nothing is drawn at random; the corpus's
+  subsets keep each ``song_id`` on one side [assumed from its paper, not re-checked].
 """
 
 from __future__ import annotations
@@ -57,4 +58,5 @@ def _clip(root: Path, audio: Path, row: dict) -> Clip:
 SPEC = DatasetSpec(
     name=NAME, domain="music", task="single_label", instruction=INSTRUCTION, protocols=("official",),
     layout=LAYOUT, load=load, num_classes=8,
+    protocol_notes={"official": "official Medley-solos-DB_metadata.csv `subset` (Lostanlen & Cella 2016; = ARCH)"},
 )

@@ -12,8 +12,9 @@
 - Design: the three tag categories are three tasks with their own classes and instructions, so they are
   three registered datasets (``mtg_jamendo_genre``, ``mtg_jamendo_instrument``, ``mtg_jamendo_moodtheme``)
   sharing this loader; ``ARTIST_ID`` is kept as the clip's group (``speaker``).
-- Protocol ``official``: split-0 (the standard one of the 5 artist-aware splits; MediaEval uses split-0
-  mood/theme).
+- Protocol ``official``: split-0 (the standard one of the 5 official splits, which keep each artist on one
+  side; MediaEval uses split-0 mood/theme). Nothing is drawn at random. Checked against the real split-0 TSVs
+  (counts per split, tag spill-over columns).
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def _spec(subset: str) -> DatasetSpec:
         name=f"mtg_jamendo_{subset}", domain="music", task="multi_label", instruction=instruction,
         protocols=("official",), layout=LAYOUT.replace("{subset}", subset), load=partial(load, subset=subset),
         num_classes=num_tags,
+        protocol_notes={"official": f"official artist-aware split-0 (data/splits/split-0/autotagging_{subset}-*.tsv, "
+                                    "Bogdanov et al. 2019)"},
     )
 
 

@@ -15,7 +15,8 @@
   ``arch``: ARCH's split: a random 20 % of all clips as test, then a random 20 % of the rest as validation
   (64/16/20, seed 42, not stratified). **Speakers overlap across splits**, so scores are optimistic for
   unseen voices. Same proportions and seed as ARCH, but not ARCH's exact clip assignment (ARCH shuffles
-  with scikit-learn over its own file order).
+  with scikit-learn over its own file order). Every file is its own recording (no clip is cut from another),
+  so there is no source recording to group by; only the speaker is shared, which is ARCH's design.
 """
 
 from __future__ import annotations
@@ -85,4 +86,8 @@ def _arch_split(clips: list[Clip]) -> list[Clip]:
 SPEC = DatasetSpec(
     name=NAME, domain="speech", task="single_label", instruction=INSTRUCTION, protocols=PROTOCOLS,
     layout=LAYOUT, load=load, folds={"speaker": [str(k) for k in range(1, NUM_FOLDS + 1)]}, num_classes=8,
+    protocol_notes={
+        "speaker": "ours (the corpus has no split): 6 speaker-independent folds of 4 actors, 2 male + 2 female",
+        "arch": "ARCH (La Quatra et al. 2024): random 64/16/20, seed 42; speakers overlap across splits",
+    },
 )

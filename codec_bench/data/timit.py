@@ -109,4 +109,9 @@ def validation_speakers(clips: list[Clip]) -> set[str]:
 SPEC = DatasetSpec(
     name=NAME, domain="speech", task="single_label", instruction=INSTRUCTION, protocols=PROTOCOLS,
     layout=LAYOUT, load=load, num_classes=8,
+    protocol_notes={
+        "official": "official train / complete test set (LDC93S1 doc/testset.doc); validation = 10 % of training "
+                    "speakers per region",
+        "no_sa": "the same without the SA1/SA2 sentences every speaker reads",
+    },
 )

@@ -76,4 +76,8 @@ def _clip(root: Path, path: Path, speaker: str) -> Clip:
 SPEC = DatasetSpec(
     name=NAME, domain="speech", task="single_label", instruction=INSTRUCTION, protocols=PROTOCOLS,
     layout=LAYOUT, load=load, num_classes=110,  # v0.92 (v0.80: 109)
+    protocol_notes={
+        "utterance": "ours (the corpus has no speaker-ID split): per speaker 80/10/10 of the utterances, seed 0, mic1",
+        "utterance_mic2": "the same with mic2 recordings (v0.92 only)",
+    },
 )

@@ -59,4 +59,6 @@ def _parse(path: Path) -> tuple[str, str]:
 SPEC = DatasetSpec(
     name=NAME, domain="sound", task="single_label", instruction=INSTRUCTION, protocols=("official",),
     layout=LAYOUT, load=load, folds={"official": [str(k) for k in range(1, NUM_FOLDS + 1)]}, num_classes=6,
+    protocol_notes={"official": "ARCH's leave-one-speaker-out (La Quatra et al. 2024): test speaker k, validation "
+                                "speaker k+1; the corpus has no split"},
 )

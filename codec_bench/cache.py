@@ -1,18 +1,26 @@
 """Token cache: codec tokens for every clip of a dataset, computed once, on disk as Parquet shards (open them with
-``datasets.load_dataset("parquet", data_files=...)`` or pyarrow).
+``datasets.load_dataset("parquet", data_files=...)`` or pyarrow), read back lazily.
 
 Layout: ``CACHE_ROOT/<dataset>/<codec.cache_key()>/`` holds ``cache.json`` (format version, codec identity and
-audio preprocessing) and ``shard-r<rank>-<n>.parquet`` files with the columns ``id``, ``codes`` (flattened int64),
-``num_codebooks`` and ``error`` (why a clip was skipped, else null); a continuous front-end's shards hold its
-features as float32 (or float16, its ``storage_dtype``) ``codes``, ``num_codebooks`` = feature dimension. The folder name hashes the codec identity
-(model, config, dtype, fitted state), so a cache built by another codec or config is never reused, and
-``cache.json`` is checked on every open.
+audio preprocessing) and ``shard-r<rank>-<n>-<token>.parquet`` files with the columns ``id``, ``codes``
+(flattened int64), ``num_codebooks``, ``frames`` and ``error`` (why a clip was skipped, else null); a continuous
+front-end's shards hold its features as float32 (or float16, its ``storage_dtype``) ``codes``, ``num_codebooks`` =
+feature dimension. The folder name hashes the codec identity (model, config, dtype, fitted state), so a cache
+built by another codec or config is never reused, and ``cache.json`` is checked on every open.
 
-Shards are written to a temporary name and renamed: a killed encode resumes at the last finished shard, and a
-clip already in a shard is never encoded again. Clips of the same audio file (the questions of one audio
-question answering clip) are encoded once and stored under each id. Clips are keyed by id, not split, so the
-folds of a k-fold dataset share one cache. Under ``accelerate launch`` (or torchrun) each process encodes every WORLD_SIZE-th clip
-and writes its own shards; reading the folder merges them.
+Writing: shards are written to a temporary name and renamed (a random token in the name: two writers never
+produce the same file), so a killed encode resumes at the last finished shard and a clip already in a shard is
+never encoded again. Clips of the same audio file (the questions of one audio question answering clip) are
+encoded once and stored under each id. Clips are keyed by id, not split, so the folds of a k-fold dataset share
+one cache. The clips are dealt into ``WORLD_SIZE`` shares by a hash of their audio path (stable, whatever is
+already cached); under ``torchrun`` / ``accelerate launch`` each rank encodes its share. Each share is built
+under a file lock (``concurrency.build_lock``): parallel study cells or runs that need the same cache wait for
+the first one and reuse its shards. Jobs of different sizes (1 and 2 processes) on one cache at the same time
+may both encode a clip; readers keep its first copy.
+
+Reading (:class:`CachedCodes`): an index of ids (from the shards' small columns) in memory, codes read from
+Parquet row groups on demand (groups of about 1 MB, a small LRU of decoded groups): a corpus larger than memory
+trains and evaluates with a bounded footprint.
 """
 
 from __future__ import annotations
@@ -20,8 +28,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import uuid
+import zlib
+from collections import OrderedDict
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -32,11 +44,15 @@ from rich.progress import Progress
 from . import io
 from .audio import load_audio
 from .codecs.base import Codec
+from .concurrency import build_lock, rank, world_size
 from .data.manifest import Clip
 from .errors import AudioError, CodecBenchError
 
 FORMAT_VERSION = 1
 MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)
+GROUP_BYTES = 1 << 20  # Parquet row groups of about this many bytes of codes: the unit a lazy read decodes
+MAX_GROUP_ROWS = 64
+SHARD_NAME = re.compile(r"shard-r(\d+)-(\d+)(?:-[0-9a-f]+)?\.parquet$")
 
 
 def value_dtype(codec: Codec) -> str:
@@ -46,7 +62,13 @@ def value_dtype(codec: Codec) -> str:
 
 def shard_schema(dtype: str = "int64") -> pa.Schema:
     values = pa.from_numpy_dtype(np.dtype(dtype))
-    return pa.schema([("id", pa.string()), ("codes", pa.list_(values)), ("num_codebooks", pa.int32()), ("error", pa.string())])
+    return pa.schema([("id", pa.string()), ("codes", pa.list_(values)), ("num_codebooks", pa.int32()),
+                      ("frames", pa.int32()), ("error", pa.string())])
+
+
+def share_of(path: str, world: int) -> int:
+    """The rank that encodes the audio file ``path`` in a job of ``world`` processes (a stable hash)."""
+    return zlib.crc32(path.encode("utf-8")) % world
 
 
 class ClipAudio(torch.utils.data.Dataset):
@@ -95,34 +117,41 @@ class TokenCache:
         return {i for shard in self._shards() for i in pq.read_table(shard, columns=["id"]).column("id").to_pylist()}
 
     def _shards(self) -> list[Path]:
-        return sorted(self.folder.glob("shard-r*-*.parquet"))
+        return sorted((p for p in self.folder.glob("shard-r*-*.parquet") if SHARD_NAME.search(p.name)), key=_shard_order)
 
     def build(self, clips: Sequence[Clip], batch_size: int = 16, num_workers: int = 0, shard_size: int = 512,
               progress: bool = True, all_clips: bool = False) -> dict:
-        """Encode the clips not cached yet; returns ``{"encoded", "cached", "skipped"}`` counts for this process.
-        ``all_clips``: encode every clip here even under several processes (work that only rank 0 does)."""
-        rank, world = (0, 1) if all_clips else (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
-        done = self.done_ids()
-        todo, siblings = unique_audio([c for c in sorted(clips, key=lambda c: c.id) if c.id not in done])
-        todo = todo[rank::world]
+        """Encode this process's share of the clips not cached yet; returns ``{"encoded", "cached", "skipped"}``
+        counts for this process. ``all_clips``: encode every clip here even under several processes (work that
+        only rank 0 does)."""
+        me, world = (0, 1) if all_clips else (rank(), world_size())
         self.folder.mkdir(parents=True, exist_ok=True)
-        if rank == 0 and not (self.folder / "cache.json").is_file():
-            io.write_json(self.folder / "cache.json", self.header)
-        todo.sort(key=_size_hint)  # similar lengths together: less padding per batch
-        next_index = 1 + max([int(p.stem.split("-")[-1]) for p in self.folder.glob(f"shard-r{rank}-*.parquet")], default=-1)
-        counts = {"encoded": 0, "cached": len(done), "skipped": 0}
+        with build_lock(self.folder / f"share-{me}-of-{world}", "token cache share"):
+            if not (self.folder / "cache.json").is_file():
+                io.write_json(self.folder / "cache.json", self.header)
+            done = self.done_ids()
+            todo, siblings = unique_audio([c for c in sorted(clips, key=lambda c: c.id) if c.id not in done])
+            todo = [c for c in todo if share_of(c.path, world) == me]
+            todo.sort(key=_size_hint)  # similar lengths together: less padding per batch
+            return self._encode(todo, siblings, me, len(done), batch_size, num_workers, shard_size, progress)
+
+    def _encode(self, todo: list[Clip], siblings: dict[str, list[str]], me: int, cached: int, batch_size: int,
+                num_workers: int, shard_size: int, progress: bool) -> dict:
+        next_index = 1 + max([_shard_order(p)[1] for p in self._shards() if _shard_order(p)[0] == me], default=-1)
+        counts = {"encoded": 0, "cached": cached, "skipped": 0}
         rows: list[dict] = []
+        values = 0
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task(f"encoding ({self.codec.name})", total=len(todo))
             for batch in self._batches(todo, batch_size, num_workers):
                 encoded = self._encode_batch(batch)
                 rows += encoded + [dict(r, id=other) for r in encoded for other in siblings.get(r["id"], [])]
+                values += sum(len(r["codes"]) for r in encoded)
                 bar.advance(task, len(batch))
-                if len(rows) >= shard_size or sum(len(r["codes"]) for r in rows) >= MAX_SHARD_VALUES:
-                    next_index = self._write_shard(rows, rank, next_index, counts)
-                    rows = []
+                if len(rows) >= shard_size or values >= MAX_SHARD_VALUES:
+                    next_index, rows, values = self._write_shard(rows, me, next_index, counts), [], 0
             if rows:
-                self._write_shard(rows, rank, next_index, counts)
+                self._write_shard(rows, me, next_index, counts)
         return counts
 
     def _batches(self, clips: list[Clip], batch_size: int, num_workers: int):
@@ -144,39 +173,143 @@ class TokenCache:
         rows = []
         for clip_id, _, err in batch:
             code = by_id.get(clip_id)
-            rows.append({"id": clip_id, "codes": [] if code is None else code.reshape(-1),
+            rows.append({"id": clip_id, "codes": [] if code is None else code.reshape(-1), "frames": 0 if code is None else int(code.shape[-1]),
                          "num_codebooks": 0 if code is None else int(code.shape[0]), "error": err})
         return rows
 
-    def _write_shard(self, rows: list[dict], rank: int, index: int, counts: dict) -> int:
+    def _write_shard(self, rows: list[dict], me: int, index: int, counts: dict) -> int:
         schema = shard_schema(value_dtype(self.codec))
-        columns = {k: [r[k] for r in rows] for k in ("id", "num_codebooks", "error")}
+        columns = {k: [r[k] for r in rows] for k in ("id", "num_codebooks", "frames", "error")}
         values = [np.asarray(r["codes"], dtype=value_dtype(self.codec)) for r in rows]
         offsets = np.concatenate([[0], np.cumsum([v.size for v in values])]).astype(np.int32)
         flat = np.concatenate(values) if values else np.zeros(0)
         columns["codes"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=schema.field("codes").type.value_type))
-        with io.atomic_path(self.folder / f"shard-r{rank}-{index:05d}.parquet") as tmp:
-            pq.write_table(pa.table(columns, schema=schema), tmp)
+        row_bytes = max(1, flat.nbytes // max(len(rows), 1))
+        group_rows = int(np.clip(GROUP_BYTES // row_bytes, 1, MAX_GROUP_ROWS))
+        name = f"shard-r{me}-{index:05d}-{uuid.uuid4().hex[:8]}.parquet"
+        with io.atomic_path(self.folder / name) as tmp:
+            pq.write_table(pa.table(columns, schema=schema), tmp, row_group_size=group_rows)
         counts["skipped"] += sum(r["error"] is not None for r in rows)
         counts["encoded"] += sum(r["error"] is None for r in rows)
         return index + 1
 
-    def load(self) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """``({id: codes (num_codebooks, frames) int64}, {id: skip reason})`` from all shards (a continuous
-        front-end's features are ``(feature_dim, frames)`` in its storage dtype). Values are read as whole numpy columns."""
-        codes: dict[str, np.ndarray] = {}
-        errors: dict[str, str] = {}
-        for shard in self._shards():
-            table = pq.read_table(shard)
-            column = table.column("codes").combine_chunks()
-            flat, offsets = column.flatten().to_numpy(zero_copy_only=False), column.offsets.to_numpy()
-            rows = zip(table.column("id").to_pylist(), table.column("num_codebooks").to_pylist(), table.column("error").to_pylist())
-            for row, (clip_id, books, err) in enumerate(rows):
-                if err is not None:
-                    errors[clip_id] = err
-                else:
-                    codes[clip_id] = flat[offsets[row]: offsets[row + 1]].reshape(books, -1)
-        return codes, errors
+    def load(self, ids: Iterable[str] | None = None) -> tuple[CachedCodes, dict[str, str]]:
+        """``(codes, errors)``: a lazy read-only mapping ``{id: codes (num_codebooks, frames) int64}`` over the
+        shards (a continuous front-end's features are ``(feature_dim, frames)`` in its storage dtype), restricted
+        to ``ids`` when given, and ``{id: skip reason}`` of the clips that could not be encoded."""
+        codes = CachedCodes(self._shards(), None if ids is None else set(ids))
+        return codes, codes.errors
+
+
+def _shard_order(path: Path) -> tuple[int, int, str]:
+    match = SHARD_NAME.search(path.name)
+    return (int(match.group(1)), int(match.group(2)), path.name) if match else (-1, -1, path.name)
+
+
+class CachedCodes(Mapping[str, np.ndarray]):
+    """``{clip id: codes}`` read lazily from cache shards.
+
+    Memory: the index (id -> shard, row group, row; frames and codebooks per clip) and at most ``budget_bytes``
+    of decoded row groups (least recently used dropped first). Values are read-only views into a decoded group.
+    A clip stored twice (two writers) keeps its first copy in shard order. Safe in forked DataLoader workers: file
+    handles and decoded groups are per process.
+    """
+
+    def __init__(self, shards: Sequence[Path], wanted: set[str] | None = None, budget_bytes: int = 64 << 20):
+        self.shards = list(shards)
+        self.budget_bytes = budget_bytes
+        self.errors: dict[str, str] = {}
+        self._row: dict[str, int] = {}
+        where, frames, books = [], [], []
+        for s, shard in enumerate(self.shards):
+            for g, table in _groups(shard):
+                ids, errs = table.column("id").to_pylist(), table.column("error").to_pylist()
+                lengths = _frames(table)
+                for r, (clip_id, err) in enumerate(zip(ids, errs)):
+                    if (wanted is not None and clip_id not in wanted) or clip_id in self._row or clip_id in self.errors:
+                        continue
+                    if err is not None:
+                        self.errors[clip_id] = err
+                        continue
+                    self._row[clip_id] = len(where)
+                    where.append((s, g, r))
+                    frames.append(lengths[r])
+                    books.append(table.column("num_codebooks")[r].as_py())
+        self._where = np.asarray(where, dtype=np.int64).reshape(-1, 3)
+        self._frames = np.asarray(frames, dtype=np.int64)
+        self._books = np.asarray(books, dtype=np.int64)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._files: dict[int, pq.ParquetFile] = {}
+        self._decoded: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._decoded_bytes = 0
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for key in ("_files", "_decoded"):
+            state[key] = {} if key == "_files" else OrderedDict()
+        state["_decoded_bytes"] = 0
+        return state
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row)
+
+    def __contains__(self, clip_id: object) -> bool:
+        return clip_id in self._row
+
+    def __getitem__(self, clip_id: str) -> np.ndarray:
+        row = self._row[clip_id]
+        s, g, r = self._where[row]
+        flat, offsets = self._group(int(s), int(g))
+        return flat[offsets[r]: offsets[r + 1]].reshape(int(self._books[row]), -1)
+
+    def frames(self, clip_id: str) -> int:
+        """Frames of a clip, without reading its codes."""
+        return int(self._frames[self._row[clip_id]])
+
+    def num_codebooks(self, clip_id: str) -> int:
+        return int(self._books[self._row[clip_id]])
+
+    def _group(self, s: int, g: int) -> tuple[np.ndarray, np.ndarray]:
+        if os.getpid() != self._pid:  # a forked worker: its own handles and decoded groups
+            self._reset()
+        key = (s, g)
+        if key in self._decoded:
+            self._decoded.move_to_end(key)
+            return self._decoded[key]
+        if s not in self._files:
+            self._files[s] = pq.ParquetFile(self.shards[s])
+        column = self._files[s].read_row_group(g, columns=["codes"]).column("codes").combine_chunks()
+        value = (column.flatten().to_numpy(zero_copy_only=False), column.offsets.to_numpy())
+        self._decoded[key] = value
+        self._decoded_bytes += value[0].nbytes
+        while self._decoded_bytes > self.budget_bytes and len(self._decoded) > 1:
+            _, (old, _) = self._decoded.popitem(last=False)
+            self._decoded_bytes -= old.nbytes
+        return value
+
+
+def _groups(shard: Path) -> Iterator[tuple[int, pa.Table]]:
+    """``(row group, table of its small columns)`` for each row group of ``shard``."""
+    handle = pq.ParquetFile(shard)
+    has_frames = "frames" in handle.schema_arrow.names
+    for g in range(handle.num_row_groups):
+        columns = ["id", "num_codebooks", "error"] + (["frames"] if has_frames else ["codes"])
+        yield g, handle.read_row_group(g, columns=columns)
+
+
+def _frames(table: pa.Table) -> list[int]:
+    """Frames per row: the ``frames`` column, or (shards written before it existed) from the codes' lengths."""
+    if "frames" in table.column_names:
+        return table.column("frames").to_pylist()
+    lengths = np.diff(table.column("codes").combine_chunks().offsets.to_numpy())
+    books = np.maximum(np.asarray(table.column("num_codebooks").to_pylist(), dtype=np.int64), 1)
+    return (lengths // books).tolist()
 
 
 def unique_audio(clips: Sequence[Clip]) -> tuple[list[Clip], dict[str, list[str]]]:
@@ -199,23 +332,34 @@ def _size_hint(clip: Clip) -> int:
         return 0
 
 
+class ClipWaves:
+    """The waveforms of ``clips`` at ``sample_rate_hz``, decoded anew on every iteration (a fit may read them twice;
+    only one clip is in memory at a time). Clips that cannot be decoded are left out: the encode stage records
+    why."""
+
+    def __init__(self, clips: Sequence[Clip], sample_rate_hz: int):
+        self.clips, self.sample_rate_hz = list(clips), sample_rate_hz
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for clip in self.clips:
+            try:
+                yield load_audio(clip.path, self.sample_rate_hz)
+            except AudioError:
+                continue
+
+
 def fit_codec(codec: Codec, clips: Sequence[Clip], state_folder: str | Path, progress: bool = True) -> None:
     """Fit a codec that needs it (the embedded one) on ``clips`` (a training split), or load the fit saved for
-    exactly these clips and settings. The fit is saved as safetensors under ``state_folder``."""
+    exactly these clips and settings. The fit is saved as safetensors under ``state_folder``; processes that need
+    the same fit wait for the first one (``concurrency.build_lock``) and load it."""
     if not codec.needs_fit:
         return
     key = hashlib.sha256(json.dumps([codec.fit_identity(), sorted(c.id for c in clips)]).encode()).hexdigest()[:12]
     path = Path(state_folder) / f"{codec.name}-fit-{key}.safetensors"
-    if path.is_file():
-        codec.load(path)
-        return
-    waves = []
-    for clip in clips:
-        try:
-            waves.append(load_audio(clip.path, codec.sample_rate_hz))
-        except AudioError:
-            continue  # the encode stage records the skip with its reason
-    codec.fit(waves)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with io.atomic_path(path) as tmp:
-        codec.save(tmp)
+    with build_lock(path, "codec fit"):
+        if path.is_file():
+            codec.load(path)
+            return
+        codec.fit(ClipWaves(clips, codec.sample_rate_hz))
+        with io.atomic_path(path) as tmp:
+            codec.save(tmp)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import CodecBenchError
 from .model import PromptEncoder, speech_id_table
-from .prompts import AUDIO_SLOT, Example
+from .prompts import Example
 
 PROJECTOR = "audio_projector"
 PROJECTOR_FILE = "audio_projector.safetensors"
@@ -55,19 +55,42 @@ class AudioProjector(torch.nn.Module):
         return self.net(x.to(self.net[0].weight.dtype))
 
 
-def attach_projector(model, feature_dim: int, train_features: Sequence[np.ndarray] = (), seed: int = 0) -> AudioProjector:
+def attach_projector(model, feature_dim: int, train_features: Iterable[np.ndarray] = (), seed: int = 0) -> AudioProjector:
     """A new projector on ``model`` (as ``model.audio_projector``), standardising with the statistics of
-    ``train_features`` (each ``(feature_dim, frames)``); returns it."""
+    ``train_features`` (each ``(feature_dim, frames)``, streamed: one clip in memory at a time); returns it."""
     torch.manual_seed(seed)
     hidden = model.get_input_embeddings().weight.shape[1]
     projector = AudioProjector(feature_dim, hidden)
-    if len(train_features):
-        frames = np.concatenate([np.asarray(f, dtype=np.float64).T for f in train_features])
-        projector.mean.copy_(torch.from_numpy(frames.mean(0)))
-        projector.std.copy_(torch.from_numpy(frames.std(0) + 1e-5))
+    stats = frame_statistics(train_features)
+    if stats is not None:
+        projector.mean.copy_(torch.from_numpy(stats[0]))
+        projector.std.copy_(torch.from_numpy(stats[1] + 1e-5))
     projector.to(model.get_input_embeddings().weight.device)
     setattr(model, PROJECTOR, projector)
     return projector
+
+
+def frame_statistics(features: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-dimension mean and (population) std over all frames of ``features`` (each ``(dim, frames)``), in one
+    streaming pass (Chan et al.'s pairwise update of count, mean and sum of squared deviations, float64); None
+    when there are no frames."""
+    count, mean, squares = 0, None, None
+    for clip in features:
+        x = np.asarray(clip, dtype=np.float64)
+        n = x.shape[1]
+        if n == 0:
+            continue
+        clip_mean = x.mean(1)
+        clip_squares = ((x - clip_mean[:, None]) ** 2).sum(1)
+        if mean is None:
+            count, mean, squares = n, clip_mean, clip_squares
+            continue
+        delta = clip_mean - mean
+        total = count + n
+        mean = mean + delta * n / total
+        squares = squares + clip_squares + delta ** 2 * count * n / total
+        count = total
+    return None if mean is None else (mean, np.sqrt(squares / count))
 
 
 def projector_of(model) -> torch.nn.Module:
@@ -132,41 +155,39 @@ def embed_with_audio(model, input_ids: torch.Tensor, audio_features: torch.Tenso
 
 
 class ContinuousPromptEncoder(PromptEncoder):
-    """Prompts whose audio is feature frames: ``features[example.id]`` is ``(feature_dim, frames)``."""
+    """Prompts whose audio is feature frames: ``features[example.id]`` is ``(feature_dim, frames)`` (a lazy
+    ``cache.CachedCodes`` or a dict)."""
 
-    def __init__(self, tokenizer, features: dict[str, np.ndarray]):
-        super().__init__(tokenizer, codebook_size=0)
-        self.features = features
-
-    def _parts(self, example: Example) -> tuple[list[int], np.ndarray, list[int]]:
-        if example.prompt.count(AUDIO_SLOT) != 1:
-            raise CodecBenchError(f"prompt of {example.id} has no single {AUDIO_SLOT}; rebuild the run's prompts/ with a continuous front-end")
-        before, after = example.prompt.split(AUDIO_SLOT)
-        return self.prompt_ids(before), self._frames(example.id), list(self.text_ids(after))
+    def __init__(self, tokenizer, features: Mapping[str, np.ndarray]):
+        super().__init__(tokenizer, codebook_size=0, audio=features)
 
     def _frames(self, clip_id: str) -> np.ndarray:
         """``(frames, feature_dim)`` in the cache's dtype (a view: float16 storage stays float16 until batched)."""
-        return np.asarray(self.features[clip_id]).T
+        return np.asarray(self.audio[clip_id]).T
+
+    def audio_positions(self, clip_id: str) -> int:
+        """One position per frame."""
+        return self.audio.frames(clip_id) if hasattr(self.audio, "frames") else int(np.asarray(self.audio[clip_id]).shape[-1])
 
     def training_features(self, example: Example) -> dict:
         """As for tokens, with one pad id per frame in ``input_ids`` and ``audio: (frames, dim)`` starting at
         ``audio_start``."""
-        before, frames, after = self._parts(example)
-        prompt = before + [self.pad_id] * len(frames) + after
+        before, after = self.text_parts(example.prompt)
+        frames = self._frames(example.id)
+        prompt = list(before) + [self.pad_id] * len(frames) + list(after)
         answer = self.answer_ids(example.answer_items)
         return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer,
                 "audio": frames, "audio_start": len(before)}
 
     def prefix(self, model, example: Example) -> torch.Tensor:
         """The prompt's input embeddings ``(time, hidden)`` on the model's device."""
-        before, frames, after = self._parts(example)
+        before, after = self.text_parts(example.prompt)
+        frames = self._frames(example.id)
         device = model.get_input_embeddings().weight.device
-        ids = torch.tensor([before + [self.pad_id] * len(frames) + after], device=device)
+        ids = torch.tensor([list(before) + [self.pad_id] * len(frames) + list(after)], device=device)
         positions = torch.zeros_like(ids, dtype=torch.bool)
         positions[0, len(before): len(before) + len(frames)] = True
-        return embed_with_audio(model, ids, torch.tensor(frames)[None].to(device), positions)[0]
-
-
+        return embed_with_audio(model, ids, torch.tensor(np.array(frames))[None].to(device), positions)[0]
 
     def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
         """Left-padded ``inputs_embeds`` and ``attention_mask``; generate() then returns new tokens only (0)."""
@@ -192,4 +213,4 @@ class SummedCodesPromptEncoder(ContinuousPromptEncoder):
 
     def _frames(self, clip_id: str) -> np.ndarray:
         """``(frames, num_codebooks)`` int64 speech-token ids."""
-        return self.table[np.asarray(self.features[clip_id]) + self.offsets].T
+        return self.table[np.asarray(self.audio[clip_id]) + self.offsets].T

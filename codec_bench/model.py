@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 
 from .errors import CodecBenchError
 from .hub_loading import offline_mode
-from .prompts import ITEM_SEPARATOR, MARKERS, TEXT_GENERATION_END, Example, speech_token
+from .prompts import AUDIO_SLOT, ITEM_SEPARATOR, MARKERS, TEXT_GENERATION_END, Example, speech_token
 
 LLASA_ID = "HKUSTAudio/Llasa-1B-Multilingual"
 BOS, EOS, PAD = "<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>"
@@ -113,21 +113,30 @@ def apply_lora(model, rank: int = 16, alpha: int = 32, dropout: float = 0.05, ta
 
 
 class PromptEncoder:
-    """Prompt text and answers -> token ids for one tokenizer.
+    """Prompts and answers -> token ids for one tokenizer.
+
+    A prompt's text holds one audio slot (``prompts.AUDIO_SLOT``); this encoder fills it with the clip's speech
+    tokens: ``audio[example.id]`` is ``codes: (num_codebooks, frames)``, interleaved frame by frame, codebook k
+    offset by k * ``codebook_size`` (the ids of ``<|s_N|>`` are looked up by string once). The ids equal those of
+    the tokenizer on the rendered prompt text (``prompts.render``), built without ever writing that text.
+    ``audio`` may be lazy (``cache.CachedCodes``): a clip's codes are read when its batch is built.
 
     Answers are tokenized item by item (items, separator and end marker separately), the same way for training,
     scoring and generation, so a candidate label always has the ids it was trained with.
     """
 
-    def __init__(self, tokenizer, codebook_size: int):
+    def __init__(self, tokenizer, codebook_size: int, audio: Mapping[str, np.ndarray] | None = None, num_codebooks: int = 1):
         self.tokenizer = tokenizer
         self.codebook_size = codebook_size
+        self.num_codebooks = num_codebooks
+        self.speech_tokens = codebook_size * num_codebooks  # 0: continuous features, no speech tokens
+        self.audio = audio if audio is not None else {}
         self.end_id = self.token_id(TEXT_GENERATION_END)
         for marker in MARKERS:
             self.token_id(marker)
-        if codebook_size:  # 0: continuous features, no speech tokens (see ``continuous``)
+        if self.speech_tokens:
             self.token_id(speech_token(0))
-            self.token_id(speech_token(codebook_size - 1))
+            self.token_id(speech_token(self.speech_tokens - 1))
         self.bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.separator = self.text_ids(ITEM_SEPARATOR)
@@ -148,16 +157,48 @@ class PromptEncoder:
     def text_ids(self, text: str) -> tuple[int, ...]:
         return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def prompt_ids(self, prompt: str) -> list[int]:
-        return self.bos + list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    @functools.lru_cache(maxsize=4096)
+    def text_parts(self, prompt: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The ids before the audio slot (BOS included) and after it."""
+        if prompt.count(AUDIO_SLOT) != 1:
+            raise CodecBenchError(f"a prompt has no single {AUDIO_SLOT} (written by an older codec-bench?); "
+                                  "delete the run's prompts/ folder to rebuild it")
+        before, after = prompt.split(AUDIO_SLOT)
+        return tuple(self.bos) + self.text_ids(before), self.text_ids(after)
+
+    @functools.cached_property
+    def speech_table(self) -> np.ndarray:
+        return speech_id_table(self.tokenizer, self.speech_tokens)
+
+    def speech_ids(self, codes: np.ndarray) -> list[int]:
+        """``codes: (num_codebooks, frames)`` -> the ids of their interleaved speech tokens."""
+        codes = np.asarray(codes, dtype=np.int64)
+        offsets = np.arange(codes.shape[0])[:, None] * self.codebook_size
+        return self.speech_table[(codes + offsets).T.reshape(-1)].tolist()
+
+    def audio_positions(self, clip_id: str) -> int:
+        """How many positions the clip's audio takes in the prompt (codebooks x frames), without reading it when
+        ``audio`` knows its lengths."""
+        if hasattr(self.audio, "frames"):
+            return self.audio.frames(clip_id) * self.audio.num_codebooks(clip_id)
+        return int(np.asarray(self.audio[clip_id]).size)
+
+    def prompt_ids(self, example: Example) -> list[int]:
+        before, after = self.text_parts(example.prompt)
+        return list(before) + self.speech_ids(self.audio[example.id]) + list(after)
+
+    def length(self, example: Example) -> int:
+        """``len(training_features(example)["input_ids"])``, computed without reading the audio."""
+        before, after = self.text_parts(example.prompt)
+        return len(before) + self.audio_positions(example.id) + len(after) + len(self.answer_ids(example.answer_items))
 
     def prefix(self, model, example: Example) -> list[int]:
         """What scoring runs before the candidates: the prompt's ids (embeddings for continuous features)."""
-        return self.prompt_ids(example.prompt)
+        return self.prompt_ids(example)
 
     def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
         """Left-padded ``input_ids`` and ``attention_mask`` for ``generate``, and where new tokens start."""
-        prompts = [self.prompt_ids(e.prompt) for e in examples]
+        prompts = [self.prompt_ids(e) for e in examples]
         length = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), length), self.pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
@@ -167,16 +208,20 @@ class PromptEncoder:
         device = next(model.parameters()).device
         return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}, length
 
-    def answer_ids(self, items: Sequence[str]) -> list[int]:
+    @functools.lru_cache(maxsize=4096)
+    def _answer_ids(self, items: tuple[str, ...]) -> tuple[int, ...]:
         ids: list[int] = []
         for i, item in enumerate(items):
             ids += (list(self.separator) if i else []) + list(self.text_ids(item))
-        return ids + [self.end_id]
+        return tuple(ids + [self.end_id])
+
+    def answer_ids(self, items: Sequence[str]) -> list[int]:
+        return list(self._answer_ids(tuple(items)))
 
     def training_features(self, example: Example) -> dict:
         """``input_ids`` = prompt + answer; ``labels`` = -100 on the prompt, the answer ids on the answer
         (unshifted, as in transformers; the loss shifts them)."""
-        prompt = self.prompt_ids(example.prompt)
+        prompt = self.prompt_ids(example)
         answer = self.answer_ids(example.answer_items)
         return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
 

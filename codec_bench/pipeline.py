@@ -1,13 +1,16 @@
 """The stages chained for one dataset: manifest -> tokens -> prompts -> training -> evaluation (+ baseline).
 
 Each stage writes inspectable files under ``OUT/<manifest name>/`` and the next reads them; a stage whose
-finished file exists is skipped, so an interrupted run resumes where it stopped:
+finished file exists is skipped, so an interrupted run resumes where it stopped. What several processes share
+(the cache, a codec fit, a base model, the baseline) is built under a file lock by the first and reused by the
+others; a run folder is held by one job at a time (``concurrency``). Nothing is held whole in memory that grows
+with the corpus beyond the manifest: codes are read lazily from the cache, prompts from their files:
 
     OUT/<name>/manifest/{clips.jsonl,info.json}
     OUT/cache/<dataset>/<codec key>/shard-*.parquet                 (token cache, shared by folds; also the
                                                                     frames of continuous front-ends and the
                                                                     baseline's per-clip features)
-    OUT/<name>/<run>/prompts/{train,validation,test}.jsonl
+    OUT/<name>/<run>/prompts/{train,validation,test}.jsonl,done.json  (the audio slot filled from the cache)
     OUT/<name>/<run>/model/ (+ checkpoints/)                       (fine-tuned weights or LoRA adapter, and
                                                                     audio_projector.safetensors for frames)
     OUT/<name>/<run>/eval/{records.json,*_predictions.jsonl}
@@ -16,17 +19,18 @@ finished file exists is skipped, so an interrupted run resumes where it stopped:
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 from rich.console import Console
 
 from . import baseline, data, io, vocab
-from .cache import TokenCache, fit_codec
+from .cache import CachedCodes, TokenCache, fit_codec
 from .codecs import make_codec
 from .codecs.base import Codec
+from .concurrency import build_lock, is_main_process, run_folder_lock, wait_for_everyone
 from .config import EMBEDDED_MODEL, ModelConfig, RunConfig
 from .continuous import ContinuousPromptEncoder, SummedCodesPromptEncoder, attach_projector, load_projector
 from .data import manifest as manifests
@@ -34,7 +38,7 @@ from .data.manifest import Manifest
 from .errors import CodecBenchError
 from .evaluate import generate_answers, score_single_label
 from .model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
-from .prompts import ITEM_SEPARATOR, Example, build_example
+from .prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
 from .records import generation_record, score_multi_label_best, scoring_records
 from .report import write_report
 from .results import load_results
@@ -71,7 +75,9 @@ def prepare_manifest(config: RunConfig, protocol: str, fold: str | None) -> Mani
         manifest = data.get_spec(config.dataset).load(config.root, protocol=protocol, fold=fold, **config.dataset_options)
     else:
         manifest = data.prepare(config.dataset, config.root, protocol, fold)
-    manifests.save(manifest, Path(config.out) / manifest.name / "manifest")
+    folder = Path(config.out) / manifest.name / "manifest"
+    with build_lock(folder, "manifest"):
+        manifests.save(manifest, folder)
     counts = manifest.counts()
     console.print(f"[bold]{manifest.name}[/]: {counts['clips']} clips, {len(manifest.classes)} classes, {counts['skipped']} skipped")
     return manifest
@@ -87,24 +93,25 @@ def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> 
         return []
     summed = "-sum" if config.codec.codebooks == "sum" else ""
     run_dir = folder / f"{codec.cache_key()}{summed}__{model_label(config.model)}__{config.run_name}"
-    examples = write_prompts(manifest, codes, codec, run_dir / "prompts", slot=audio_slot(codec, config.codec.codebooks))
-    write_run_card(config, manifest, codec, run_dir)
-    model_dir = train_model(config, manifest, codec, examples, run_dir, codes)
-    if stop_after == "train" or int(os.environ.get("RANK", 0)) != 0:
-        return []
-    records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval", codes)
+    with run_folder_lock(run_dir):
+        examples = write_prompts(manifest, codes, run_dir / "prompts")
+        write_run_card(config, manifest, codec, run_dir)
+        model_dir = train_model(config, manifest, codec, examples, run_dir, codes)
+        if stop_after == "train" or not is_main_process():
+            return []
+        records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval", codes)
     records += reference_rows(config, manifest, codec, codes, examples, run_dir)
     if config.baseline and manifest.task != "aqa":  # an audio-only classifier cannot read the question
         records += run_baseline(config, manifest, folder / "baseline")
     return records
 
 
-def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: dict[str, np.ndarray],
-                   examples: dict[str, list[Example]], run_dir: Path) -> list[dict]:
+def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+                   examples: dict[str, ExampleFile], run_dir: Path) -> list[dict]:
     """Zero-shot and probe rows, when asked for; shared by every recipe of one codec and model."""
     if not (config.probes or config.zero_shot):
         return []
-    if audio_slot(codec, config.codec.codebooks):  # probes and zero-shot read token prompts
+    if embeds_audio(codec, config.codec.codebooks):  # probes and zero-shot read token prompts
         console.print(f"[yellow]{codec_label(codec, config.codec.label, config.codec.codebooks)} does not give token "
                       "prompts: no probe or zero-shot rows for it[/]")
         return []
@@ -116,7 +123,7 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: d
     if config.probes:
         records += probes.run_probes(config, manifest, codec, codes, examples, base_id, run_dir.parent / f"probes__{shared}")
     if config.zero_shot:
-        records += probes.zero_shot_records(config, manifest, codec, examples, base_id, run_dir.parent / f"zero_shot__{shared}")
+        records += probes.zero_shot_records(config, manifest, codec, codes, examples, base_id, run_dir.parent / f"zero_shot__{shared}")
     return records
 
 
@@ -135,39 +142,34 @@ def write_run_card(config: RunConfig, manifest: Manifest, codec: Codec, run_dir:
     io.write_json(run_dir / "run.json", card)
 
 
-def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> dict[str, np.ndarray]:
-    """Fill the token cache for the manifest's clips; returns ``{clip id: codes}``; skips are recorded."""
+def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> CachedCodes:
+    """Fill the token cache for the manifest's clips; returns the lazy ``{clip id: codes}`` of its clips; skips are
+    recorded."""
     cache = TokenCache(config.cache_folder, manifest.dataset, codec, config.codec.max_seconds)
     counts = cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress)
-    if int(os.environ.get("WORLD_SIZE", 1)) > 1:  # under accelerate launch: every rank's shards must be written
-        from accelerate import PartialState
-
-        PartialState().wait_for_everyone()
-    codes, errors = cache.load()
-    wanted = {c.id for c in manifest.clips}
-    skipped = {i: e for i, e in errors.items() if i in wanted}
+    wait_for_everyone()  # several processes: every rank's shards must be written
+    codes, skipped = cache.load(c.id for c in manifest.clips)
     if skipped:
         console.print(f"[yellow]{len(skipped)} clips skipped while encoding[/], e.g. {next(iter(skipped.values()))}")
     console.print(f"tokens: {counts['encoded']} encoded, {counts['cached']} from cache ({cache.folder})")
-    return {i: c for i, c in codes.items() if i in wanted}
+    return codes
 
 
-def write_prompts(manifest: Manifest, codes: dict[str, np.ndarray], codec: Codec, folder: Path,
-                  slot: bool | None = None) -> dict[str, list[Example]]:
-    """Build the prompts of every split (clips without tokens are left out) and write them as JSONL; ``slot``
-    (default: a continuous front-end) puts the audio slot where the speech tokens go."""
-    slot = codec.continuous if slot is None else slot
-    examples: dict[str, list[Example]] = {}
-    for split in manifests.SPLITS:
-        path = folder / f"{split}.jsonl"
-        if path.is_file():
-            examples[split] = [Example(r["id"], r["prompt"], tuple(r["answer_items"])) for r in io.read_jsonl(path)]
-            continue
-        examples[split] = [build_example(c.id, instruction_for(manifest, c), None if slot else codes[c.id],
-                                         codec.codebook_size, c.labels)
-                           for c in manifest.split(split) if c.id in codes]
-        io.write_jsonl(path, ({"id": e.id, "prompt": e.prompt, "answer_items": list(e.answer_items)} for e in examples[split]))
-    return examples
+PROMPTS_FORMAT = 2  # 2: the audio slot is filled from the cache at batch time (1 held the speech-token text)
+
+
+def write_prompts(manifest: Manifest, codes: Mapping[str, np.ndarray], folder: Path) -> dict[str, ExampleFile]:
+    """Write the prompts of every split as JSONL (clips without tokens are left out), streaming, and return them
+    read lazily. ``done.json`` records the format and the rows written; prompts without it are rewritten."""
+    done = folder / "done.json"
+    if not (done.is_file() and io.read_json(done).get("format") == PROMPTS_FORMAT):
+        counts = {}
+        for split in manifests.SPLITS:
+            rows = (example_row(build_example(c.id, instruction_for(manifest, c), c.labels))
+                    for c in manifest.split(split) if c.id in codes)
+            counts[split] = io.write_jsonl(folder / f"{split}.jsonl", rows)
+        io.write_json(done, {"format": PROMPTS_FORMAT, "rows": counts})
+    return {split: ExampleFile(folder / f"{split}.jsonl") for split in manifests.SPLITS}
 
 
 def instruction_for(manifest: Manifest, clip) -> str:
@@ -185,8 +187,8 @@ def model_label(model: ModelConfig) -> str:
     return model.label or model_tag(model.name)
 
 
-def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, list[Example]], run_dir: Path,
-                codes: dict[str, np.ndarray]) -> Path:
+def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, ExampleFile], run_dir: Path,
+                codes: Mapping[str, np.ndarray]) -> Path:
     """Fine-tune (or resume) and return the folder of the trained model."""
     if (run_dir / "model" / "train_done.json").is_file():
         return run_dir / "model"
@@ -198,7 +200,7 @@ def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: d
         console.print(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
         trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
     if codec.continuous:
-        attach_projector(model, codec.num_codebooks, [codes[e.id] for e in examples["train"]], config.train.seed)
+        attach_projector(model, codec.num_codebooks, (codes[e.id] for e in examples["train"]), config.train.seed)
     encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
     console.print(f"training {model_label(config.model)} ({config.train.method}) on {len(examples['train'])} prompts")
     return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train, config.progress,
@@ -210,22 +212,22 @@ def codec_vocabulary(codec: Codec) -> int:
     return 0 if codec.continuous else codec.codebook_size * codec.num_codebooks
 
 
-def prompt_encoder(tokenizer, codec: Codec, codes: dict[str, np.ndarray], codebooks: str = "interleave") -> PromptEncoder:
-    """Token prompts, or prompts whose audio slot takes continuous features or summed codebooks (``codes`` holds
-    them by clip id)."""
+def prompt_encoder(tokenizer, codec: Codec, codes: Mapping[str, np.ndarray], codebooks: str = "interleave") -> PromptEncoder:
+    """The encoder that fills a prompt's audio slot with ``codes[clip id]``: speech tokens, continuous features
+    through the projector, or summed codebooks."""
     if codec.continuous:
         return ContinuousPromptEncoder(tokenizer, codes)
     if codebooks == "sum":
         return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks)
-    return PromptEncoder(tokenizer, codec_vocabulary(codec))
+    return PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)
 
 
 CODEBOOK_MODES = ("interleave", "sum")
 
 
-def audio_slot(codec: Codec, codebooks: str = "interleave") -> bool:
-    """Whether prompts carry the audio as a slot filled with embeddings (continuous frames, summed codebooks)
-    rather than as speech-token text."""
+def embeds_audio(codec: Codec, codebooks: str = "interleave") -> bool:
+    """Whether the LLM reads the audio as input embeddings (continuous frames through the projector, summed
+    codebooks) rather than as speech tokens."""
     return codec.continuous or codebooks == "sum"
 
 
@@ -239,14 +241,17 @@ def check_codebooks(config: RunConfig, codec: Codec) -> None:
 
 
 def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Path) -> str:
-    """The model to start from: a hub id / path, or the embedded tiny LM written into the run folder."""
+    """The model to start from: a hub id / path, or the embedded tiny LM written into the run folder (built once,
+    under a lock, into a temporary folder renamed when complete)."""
     if config.model.name != EMBEDDED_MODEL:
         return config.model.name
     folder = run_dir / "base_model"
-    if not (folder / "config.json").is_file():
-        corpus = [manifest.instruction, ITEM_SEPARATOR.join(manifest.classes)] + list(manifest.classes) * 4
-        corpus += [instruction_for(manifest, c) for c in manifest.split("train")[:5000] if manifest.task == "aqa"]
-        build_tiny_llm(folder, codec_vocabulary(codec), corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
+    with build_lock(folder, "base model"):
+        if not (folder / "config.json").is_file():
+            corpus = [manifest.instruction, ITEM_SEPARATOR.join(manifest.classes)] + list(manifest.classes) * 4
+            corpus += [instruction_for(manifest, c) for c in manifest.split("train")[:5000] if manifest.task == "aqa"]
+            with io.atomic_path(folder) as tmp:
+                build_tiny_llm(tmp, codec_vocabulary(codec), corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
     return str(folder)
 
 
@@ -270,7 +275,7 @@ def load_trained(model_dir: Path, config: RunConfig):
 
 
 def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_dir: Path,
-                   examples: dict[str, list[Example]], folder: Path, codes: dict[str, np.ndarray]) -> list[dict]:
+                   examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
     """Score (and generate) on the held-out splits; write predictions and records."""
     if (folder / "records.json").is_file():
         return io.read_json(folder / "records.json")
@@ -320,11 +325,16 @@ def _cuda() -> bool:
 def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[dict]:
     """The log-mel logistic-regression reference row on the same splits; its per-clip features are cached once per
     dataset (``baseline.LogMelStats``), shared by every fold and run."""
-    if (folder / "records.json").is_file():
-        return io.read_json(folder / "records.json")
+    with build_lock(folder, "baseline"):
+        if (folder / "records.json").is_file():
+            return io.read_json(folder / "records.json")
+        return _baseline_records(config, manifest, folder)
+
+
+def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> list[dict]:
     cache = TokenCache(config.cache_folder, manifest.dataset, baseline.LogMelStats(), config.codec.max_seconds)
     cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress, all_clips=True)
-    features = {clip_id: vector[:, 0] for clip_id, vector in cache.load()[0].items()}
+    features = {clip_id: vector[:, 0].copy() for clip_id, vector in cache.load(c.id for c in manifest.clips)[0].items()}
     by_split = {s: [c for c in manifest.split(s) if c.id in features] for s in manifests.SPLITS}
     train_labels = {c.id: c.labels for c in by_split["train"]}
     scores, examples = {}, {}

@@ -55,16 +55,14 @@ def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: i
         except AudioError as err:
             rows[index] = {"path": str(path), "top": [], "error": str(err)}
     examples: list[tuple[int, Example]] = []
-    features: dict[str, np.ndarray] = {}  # frames (continuous front-ends) or codes (summed codebooks), by example id
-    slot = pipeline.audio_slot(codec, card["codec"].get("codebooks", "interleave"))
+    audio: dict[str, np.ndarray] = {}  # codes (or frames) by example id: they fill the prompt's audio slot
     for start in range(0, len(decoded), batch_size):
         batch = decoded[start: start + batch_size]
         for (index, _), codes in zip(batch, codec.encode([wave for _, wave in batch])):
-            prompt = build_prompt(card["instruction"], None if slot else codes, codec.codebook_size)
-            examples.append((index, Example(str(paths[index]), prompt, ())))
-            features[str(paths[index])] = codes
+            examples.append((index, Example(str(paths[index]), build_prompt(card["instruction"]), ())))
+            audio[str(paths[index])] = codes
     if examples:
-        probabilities = score_run(run_dir, card, codec, [e for _, e in examples], dtype, offline, features)
+        probabilities = score_run(run_dir, card, codec, [e for _, e in examples], dtype, offline, audio)
         thresholds = label_thresholds(run_dir, card)
         for (index, _), p in zip(examples, probabilities):
             rows[index] = {"path": str(paths[index]), "top": top_labels(p, card["classes"], top_k), "error": None}
@@ -119,23 +117,23 @@ def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
 
 
 def score_run(run_dir: Path, card: dict, codec: Codec, examples: list[Example], dtype: str = "auto",
-              offline: bool | None = None, features: dict[str, np.ndarray] | None = None) -> np.ndarray:
+              offline: bool | None = None, audio: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """``(n_examples, n_classes)`` probabilities from the run's trained model, scored as its evaluation did
-    (``features``: a continuous front-end's frames by example id)."""
+    (``audio``: the codes or a continuous front-end's frames, by example id)."""
     config = RunConfig(dataset=card["dataset"], out=run_dir, codec=CodecConfig(card["codec"]["name"]),
                        model=ModelConfig(name=card.get("model", "tiny"), dtype=dtype, offline=offline), progress=False)
     model, tokenizer = pipeline.load_trained(run_dir / "model", config)
     model.eval()
     if torch.cuda.is_available():
         model.cuda()
-    encoder = pipeline.prompt_encoder(tokenizer, codec, features or {}, card["codec"].get("codebooks", "interleave"))
+    encoder = pipeline.prompt_encoder(tokenizer, codec, audio or {}, card["codec"].get("codebooks", "interleave"))
     classes = card["classes"]
     if card["task"] != "multi_label":
         return score_single_label(model, encoder, examples, classes, progress=False)
     choice = run_dir / "eval" / "multi_label_scoring.json"
     train_prompts = run_dir / "prompts" / "train.jsonl"
     if choice.is_file() and io.read_json(choice).get("method") == "label_sets" and train_prompts.is_file():
-        label_sets = sorted({tuple(r["answer_items"]) for r in io.read_jsonl(train_prompts)})
+        label_sets = sorted({tuple(r["answer_items"]) for r in io.JsonlFile(train_prompts)})
         return score_label_sets(model, encoder, examples, classes, label_sets, progress=False)
     return score_multi_label(model, encoder, examples, classes, progress=False)
 

@@ -19,7 +19,7 @@ Both cache their records in ``folder/records.json``, like ``pipeline.run_baselin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -31,7 +31,8 @@ from .codecs.base import Codec
 from .config import RunConfig
 from .data.manifest import Manifest
 from .evaluate import score_single_label
-from .model import PromptEncoder, load_llm, speech_id_table
+from .concurrency import build_lock
+from .model import PromptEncoder, load_llm
 from .prompts import Example
 from .records import score_multi_label_best, scoring_records
 
@@ -63,7 +64,7 @@ def codec_embeddings(codec: Codec, codes: np.ndarray, token_embeddings: torch.Te
 def speech_token_embeddings(model, encoder: PromptEncoder) -> torch.Tensor:
     """``(codebook_size, hidden)``: the input-embedding rows of ``<|s_0|>`` ... in code order (a view when the
     tokenizer numbers them consecutively, as Llasa's does; a copy otherwise)."""
-    ids = speech_id_table(encoder.tokenizer, encoder.codebook_size)
+    ids = encoder.speech_table
     weight = model.get_input_embeddings().weight.detach()
     if np.array_equal(ids, ids[0] + np.arange(len(ids))):
         return weight[int(ids[0]): int(ids[0]) + len(ids)]
@@ -74,11 +75,11 @@ def speech_token_embeddings(model, encoder: PromptEncoder) -> torch.Tensor:
 def llm_hidden_states(model, encoder: PromptEncoder, examples: Sequence[Example], layer: int = -1) -> np.ndarray:
     """``(n_examples, hidden) float32``: hidden states of ``layer`` averaged over each prompt's speech tokens
     (one prompt per forward pass, so no padding enters the mean)."""
-    speech_ids = torch.from_numpy(speech_id_table(encoder.tokenizer, encoder.codebook_size))
+    speech_ids = torch.from_numpy(encoder.speech_table)
     device = next(model.parameters()).device
     out = np.zeros((len(examples), model.config.hidden_size), dtype=np.float32)
     for row, example in enumerate(examples):
-        ids = torch.tensor(encoder.prompt_ids(example.prompt))
+        ids = torch.tensor(encoder.prompt_ids(example))
         speech = torch.isin(ids, speech_ids).to(device)
         hidden = model(input_ids=ids[None].to(device), output_hidden_states=True, logits_to_keep=1).hidden_states[layer][0]
         out[row] = (hidden[speech] if speech.any() else hidden).float().mean(0).cpu().numpy()
@@ -116,15 +117,21 @@ def _unit(x: np.ndarray) -> np.ndarray:
 PROBES: dict[str, Callable[..., np.ndarray]] = {"linear": linear_probe, "knn": knn}
 
 
-def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: dict[str, np.ndarray],
-               examples: dict[str, list[Example]], base_model_id: str, folder: Path) -> list[dict]:
+def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+               examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
     """Probe records (``probe_{linear,knn}_{codec,llm}``) on the evaluated splits, trained on the training split;
-    cached in ``folder/records.json``."""
+    cached in ``folder/records.json`` (built once, under a lock: the recipes of one codec and model share it)."""
     folder = Path(folder)
-    if (folder / "records.json").is_file():
-        return io.read_json(folder / "records.json")
+    with build_lock(folder, "probe rows"):
+        if (folder / "records.json").is_file():
+            return io.read_json(folder / "records.json")
+        return _probe_records(config, manifest, codec, codes, examples, base_model_id, folder)
+
+
+def _probe_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+                   examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
     splits = [s for s in config.eval.splits if examples.get(s)]
-    model, encoder = _base_llm(config, codec, base_model_id)
+    model, encoder = _base_llm(config, codec, base_model_id, codes)
     large = not isinstance(codec, EmbeddedCodec) and codec.codebook_size * codec.num_codebooks > HISTOGRAM_LIMIT
     table = speech_token_embeddings(model, encoder) if large else None
     vectors = {
@@ -146,14 +153,20 @@ def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: dict[
     return records
 
 
-def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, list[Example]],
-                      base_model_id: str, folder: Path) -> list[dict]:
+def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+                      examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
     """The base LLM, not fine-tuned, scored like the fine-tuned one (method ``zero_shot``); cached in
-    ``folder/records.json``."""
+    ``folder/records.json`` (built once, under a lock)."""
     folder = Path(folder)
-    if (folder / "records.json").is_file():
-        return io.read_json(folder / "records.json")
-    model, encoder = _base_llm(config, codec, base_model_id)
+    with build_lock(folder, "zero-shot rows"):
+        if (folder / "records.json").is_file():
+            return io.read_json(folder / "records.json")
+        return _zero_shot(config, manifest, codec, codes, examples, base_model_id, folder)
+
+
+def _zero_shot(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+               examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
+    model, encoder = _base_llm(config, codec, base_model_id, codes)
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":
         scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
@@ -167,7 +180,7 @@ def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, examp
     return records
 
 
-def _base_llm(config: RunConfig, codec: Codec, base_model_id: str):
+def _base_llm(config: RunConfig, codec: Codec, base_model_id: str, codes: Mapping[str, np.ndarray]):
     """The base model in eval mode (on the GPU when there is one) and its prompt encoder. A model that needs the
     speech tokens added (``add_speech_tokens``) gets them exactly as training starts with (same rows, same seed):
     untrained rows, so its zero-shot row shows what the LLM makes of the prompt text alone."""
@@ -178,4 +191,4 @@ def _base_llm(config: RunConfig, codec: Codec, base_model_id: str):
     model.eval()
     if torch.cuda.is_available():
         model.cuda()
-    return model, PromptEncoder(tokenizer, n_codes)
+    return model, PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)

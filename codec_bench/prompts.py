@@ -1,4 +1,4 @@
-"""Prompts in the paper's format: (clip tokens, instruction, answer) -> text with speech-token strings.
+"""Prompts in the paper's format: (instruction, answer) -> text with one audio slot, filled with the clip's tokens.
 
     <|TEXT_UNDERSTANDING_START|>{instruction}<|TEXT_UNDERSTANDING_END|>
     <|SPEECH_UNDERSTANDING_START|><|s_12|><|s_4051|>...<|SPEECH_UNDERSTANDING_END|>
@@ -8,16 +8,22 @@
 joined by ", ". The answer sits between Llasa's TEXT_GENERATION markers, so the end marker closes every answer:
 scoring a candidate includes it (which separates "dog" from "dog bark") and generation stops at it.
 
-This module knows nothing of any tokenizer: it produces strings and answer items. ``model.PromptEncoder`` turns
-them into ids, always looking tokens up by these strings.
+A prompt is stored with ``AUDIO_SLOT`` where the speech tokens go (``prompts/<split>.jsonl`` stays small however
+long the clips are); the model side fills the slot from the token cache when it builds a batch: the speech
+tokens ``<|s_N|>`` of the clip's codes (:func:`render` gives that text), or embeddings for continuous frames and
+summed codebooks. This module knows nothing of any tokenizer: it produces strings and answer items.
+``model.PromptEncoder`` turns them into ids, always looking tokens up by these strings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
+
+from . import io
 
 TEXT_UNDERSTANDING_START = "<|TEXT_UNDERSTANDING_START|>"
 TEXT_UNDERSTANDING_END = "<|TEXT_UNDERSTANDING_END|>"
@@ -32,7 +38,7 @@ MARKERS = (
     TEXT_GENERATION_START, TEXT_GENERATION_END, SPEECH_GENERATION_START, SPEECH_GENERATION_END,
 )
 ITEM_SEPARATOR = ", "
-AUDIO_SLOT = "<|AUDIO_FEATURES|>"  # where a continuous front-end's frames go (never tokenized; see ``continuous``)
+AUDIO_SLOT = "<|AUDIO_FEATURES|>"  # where the clip's audio goes: filled by the model side, never tokenized
 
 
 def speech_token(code: int) -> str:
@@ -49,8 +55,9 @@ def speech_string(codes: np.ndarray, codebook_size: int) -> str:
 
 @dataclass(frozen=True)
 class Example:
-    """One training or evaluation example: ``prompt`` text ends with TEXT_GENERATION_START; ``answer_items``
-    are the label texts in answer order (one for single-label)."""
+    """One training or evaluation example: ``prompt`` text (one ``AUDIO_SLOT``) ends with TEXT_GENERATION_START;
+    ``answer_items`` are the label texts in answer order (one for single-label); ``id`` is the clip whose audio
+    fills the slot."""
 
     id: str
     prompt: str
@@ -61,15 +68,45 @@ class Example:
         return ITEM_SEPARATOR.join(self.answer_items)
 
 
-def build_prompt(instruction: str, codes: np.ndarray | None, codebook_size: int) -> str:
-    """The prompt up to and including TEXT_GENERATION_START; ``codes`` None (continuous features) puts
-    ``AUDIO_SLOT`` where the speech tokens go."""
-    audio = AUDIO_SLOT if codes is None else speech_string(codes, codebook_size)
+class ExampleFile(Sequence[Example]):
+    """The examples of a prompts file (``{"id", "prompt", "answer_items"}`` rows), read lazily."""
+
+    def __init__(self, path: str | Path):
+        self.rows = io.JsonlFile(path)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [_example(r) for r in self.rows[index]]
+        return _example(self.rows[index])
+
+    def __iter__(self) -> Iterator[Example]:
+        return (_example(r) for r in self.rows)
+
+
+def _example(row: dict) -> Example:
+    return Example(row["id"], row["prompt"], tuple(row["answer_items"]))
+
+
+def example_row(example: Example) -> dict:
+    """An example as a prompts-file row."""
+    return {"id": example.id, "prompt": example.prompt, "answer_items": list(example.answer_items)}
+
+
+def build_prompt(instruction: str) -> str:
+    """The prompt up to and including TEXT_GENERATION_START, with ``AUDIO_SLOT`` where the speech tokens go."""
     return (
         f"{TEXT_UNDERSTANDING_START}{instruction}{TEXT_UNDERSTANDING_END}"
-        f"{SPEECH_UNDERSTANDING_START}{audio}{SPEECH_UNDERSTANDING_END}"
+        f"{SPEECH_UNDERSTANDING_START}{AUDIO_SLOT}{SPEECH_UNDERSTANDING_END}"
         f"{TEXT_GENERATION_START}"
     )
+
+
+def render(prompt: str, codes: np.ndarray, codebook_size: int) -> str:
+    """The prompt as the LLM reads it, as text: the audio slot replaced by the speech tokens of ``codes``."""
+    return prompt.replace(AUDIO_SLOT, speech_string(codes, codebook_size))
 
 
 def answer_items(labels: Sequence[str]) -> tuple[str, ...]:
@@ -77,8 +114,8 @@ def answer_items(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(labels))
 
 
-def build_example(clip_id: str, instruction: str, codes: np.ndarray | None, codebook_size: int, labels: Sequence[str]) -> Example:
-    return Example(clip_id, build_prompt(instruction, codes, codebook_size), answer_items(labels))
+def build_example(clip_id: str, instruction: str, labels: Sequence[str]) -> Example:
+    return Example(clip_id, build_prompt(instruction), answer_items(labels))
 
 
 def parse_answer(text: str) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ runs, :func:`score_multi_label_best` also picks the scoring method by validation
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -96,16 +97,19 @@ def generation_record(manifest: Manifest, split: str, examples: list[Example], a
     return _record(manifest, split, base | {"method": "llm_generation"}, metrics, examples, labels, [list(a) for a in answers], None, folder, out)
 
 
-def _record(manifest: Manifest, split: str, base: dict, metrics: dict, examples, labels, predictions, probabilities,
-            folder: Path, out: Path) -> dict:
-    path = folder / f"{split}_{base['method']}_predictions.jsonl"
-    rows = []
+def _prediction_rows(classes: list[str], examples, labels, predictions, probabilities) -> Iterator[dict]:
+    """One row per clip (streamed): id, labels, prediction and, for scoring, the probability of every class."""
     for i, example in enumerate(examples):
         row = {"id": example.id, "labels": list(labels[i]), "prediction": list(predictions[i])}
         if probabilities is not None:
-            row["probabilities"] = {c: round(float(p), 6) for c, p in zip(manifest.classes, probabilities[i])}
-        rows.append(row)
-    io.write_jsonl(path, rows)
+            row["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, probabilities[i])}
+        yield row
+
+
+def _record(manifest: Manifest, split: str, base: dict, metrics: dict, examples, labels, predictions, probabilities,
+            folder: Path, out: Path) -> dict:
+    path = folder / f"{split}_{base['method']}_predictions.jsonl"
+    io.write_jsonl(path, _prediction_rows(manifest.classes, examples, labels, predictions, probabilities))
     if manifest.task == "aqa":
         annotators = {c.id: c.extra.get("answers") or list(c.labels) for c in manifest.clips}
         metrics = metrics | aqa_metrics([l[0] for l in labels], [p[0] if p else "" for p in predictions],

@@ -24,8 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from . import io
+from .concurrency import is_main_process
 from .errors import CodecBenchError
 from .model import PromptEncoder, apply_lora, parameter_count
 from .prompts import Example
@@ -119,6 +121,14 @@ class LeftPadCollator:
 class AnswerOnlyTrainer(Trainer):
     """Trainer whose loss is :func:`shifted_answer_loss` on logits computed only where the answer is."""
 
+    def _get_train_sampler(self, train_dataset=None):
+        """Length-grouped batches from the dataset's own lengths (a :class:`PromptDataset` knows them without
+        building every example, which the Trainer's default would do)."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "lengths"):
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths=dataset.lengths())
+        return super()._get_train_sampler(train_dataset)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
         if "audio_features" in inputs:  # continuous features: projected into the input embeddings
@@ -133,18 +143,26 @@ class AnswerOnlyTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-class FeatureDataset(torch.utils.data.Dataset):
-    def __init__(self, features: list[dict]):
-        self.features = features
+class PromptDataset(torch.utils.data.Dataset):
+    """Training features built on the fly: ``examples`` (a lazy prompts file) read one at a time and filled with
+    their audio by ``encoder`` (which reads the token cache lazily). Nothing of the corpus is held in memory but
+    the file offsets and the lengths the length-grouped sampler needs (computed without reading any audio)."""
+
+    def __init__(self, examples: Sequence[Example], encoder: PromptEncoder):
+        self.examples, self.encoder = examples, encoder
 
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.examples)
 
     def __getitem__(self, index: int) -> dict:
-        return self.features[index]
+        return self.encoder.training_features(self.examples[index])
+
+    def lengths(self) -> list[int]:
+        """``len(self[i]["input_ids"])`` for every ``i``."""
+        return [self.encoder.length(e) for e in self.examples]
 
 
-def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example], validation_examples: list[Example],
+def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Example], validation_examples: Sequence[Example],
           run_dir: str | Path, config: TrainConfig, progress: bool = True, trainable_tokens: dict | None = None) -> Path:
     """Fine-tune ``model`` on the examples; returns ``run_dir/model`` (weights or LoRA adapter, safetensors).
 
@@ -166,8 +184,8 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example
         model.gradient_checkpointing_enable()
         if config.method == "lora":
             model.enable_input_require_grads()
-    train_set = FeatureDataset([encoder.training_features(e) for e in train_examples])
-    val_set = FeatureDataset([encoder.training_features(e) for e in validation_examples])
+    train_set = PromptDataset(train_examples, encoder)
+    val_set = PromptDataset(validation_examples, encoder)
     args = _training_arguments(run_dir / "checkpoints", config, len(train_set), progress, has_validation=len(val_set) > 0)
     trainer = AnswerOnlyTrainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
@@ -176,10 +194,10 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example
     if hasattr(model, "audio_projector") and getattr(trainer.accelerator.state, "fsdp_plugin", None) is not None:
         raise CodecBenchError("continuous features are projected outside the wrapped forward, which FSDP shards; "
                               "train this run on one GPU or with DDP (configs/accelerate/ddp.yaml or deepspeed_zero2.yaml)")
-    checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"))
+    checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=_step)
     start = time.time()
     try:
-        result = trainer.train(resume_from_checkpoint=bool(checkpoints) or None)
+        result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
     except torch.cuda.OutOfMemoryError as err:
         raise CodecBenchError(
             f"CUDA out of memory while training in {run_dir}; lower --batch-size (and raise --grad-accum), "
@@ -191,19 +209,31 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: list[Example
     if hasattr(model, "audio_projector"):  # continuous features: the projector goes in a file of its own
         from .continuous import save_projector, without_projector
 
-        save_projector(model, final)
+        if is_main_process():
+            save_projector(model, final)
         with without_projector(model):
             trainer.save_model(str(final))
     else:
         trainer.save_model(str(final))
+    if not is_main_process():  # rank 0 saved the model and writes the marker
+        return final
     trainable, total = parameter_count(model)
     io.write_json(final / "train_done.json", {
         "config": asdict(config), "train_loss": result.training_loss, "steps": result.global_step,
         "seconds": time.time() - start, "trainable_parameters": trainable, "parameters": total,
         "train_examples": len(train_set), "validation_examples": len(val_set),
         "best_validation_loss": trainer.state.best_metric,
+        "resumed_from_step": _step(checkpoints[-1]) if checkpoints else None,
     })
     return final
+
+
+def _step(checkpoint: Path) -> int:
+    """The global step of a ``checkpoint-<step>`` folder."""
+    try:
+        return int(checkpoint.name.split("-")[-1])
+    except ValueError:
+        return -1
 
 
 def _training_arguments(out: Path, config: TrainConfig, n_train: int, progress: bool, has_validation: bool) -> TrainingArguments:

@@ -70,7 +70,7 @@ def test_collator_places_frames_where_the_slot_was(tiny_lm):
     rng = np.random.default_rng(0)
     features = {"x": _features(rng, 3), "y": _features(rng, 5).astype(np.float16)}  # float16 storage too
     encoder = ContinuousPromptEncoder(tokenizer, features)
-    examples = [build_example(i, "Which sound is this?", None, 0, ["cat"]) for i in ("x", "y")]
+    examples = [build_example(i, "Which sound is this?", ["cat"]) for i in ("x", "y")]
     assert AUDIO_SLOT in examples[0].prompt
     rows = [encoder.training_features(e) for e in examples]
     batch = LeftPadCollator(encoder.pad_id)(rows)
@@ -83,7 +83,7 @@ def test_collator_places_frames_where_the_slot_was(tiny_lm):
         start = batch["input_ids"].shape[1] - len(f["input_ids"]) + f["audio_start"]
         assert batch["audio_positions"][row].nonzero()[:, 0].tolist() == list(range(start, start + len(f["audio"])))
     # the text around the slot is the token prompt's text around the speech tokens
-    token_prompt = PromptEncoder(tokenizer, 16).prompt_ids(build_example("x", "Which sound is this?", np.zeros((1, 3), int), 16, ["cat"]).prompt)
+    token_prompt = PromptEncoder(tokenizer, 16, {"x": np.zeros((1, 3), int)}).prompt_ids(build_example("x", "Which sound is this?", ["cat"]))
     ids = rows[0]["input_ids"][: len(rows[0]["input_ids"]) - len(encoder.answer_ids(["cat"]))]
     assert ids[: rows[0]["audio_start"]] == token_prompt[: rows[0]["audio_start"]]
     assert ids[rows[0]["audio_start"] + 3:] == token_prompt[rows[0]["audio_start"] + 3:]
@@ -111,12 +111,13 @@ def test_embeddings_replace_only_the_audio_positions(tiny_lm):
 def test_scoring_and_generation_from_embeddings_equal_the_token_path(tiny_lm):
     """A prefix given as embeddings (the continuous path) scores and generates exactly like the same ids."""
     model, tokenizer = tiny_lm
-    encoder = PromptEncoder(tokenizer, 16)
     rng = np.random.default_rng(0)
-    examples = [build_example(str(i), "Which sound is this?", rng.integers(0, 16, (1, n)), 16, ["cat"]) for i, n in enumerate((4, 9))]
+    audio = {str(i): rng.integers(0, 16, (1, n)) for i, n in enumerate((4, 9))}
+    encoder = PromptEncoder(tokenizer, 16, audio)
+    examples = [build_example(str(i), "Which sound is this?", ["cat"]) for i in range(2)]
     candidates = [encoder.answer_ids([c]) for c in ("cat", "dog bark", "siren")]
     for example in examples:
-        ids = encoder.prompt_ids(example.prompt)
+        ids = encoder.prompt_ids(example)
         embeds = model.get_input_embeddings()(torch.tensor(ids))
         by_ids, by_embeds = PrefixScorer(model, ids), PrefixScorer(model, embeds)
         np.testing.assert_allclose(by_embeds.score(candidates), by_ids.score(candidates), atol=1e-5)
@@ -126,12 +127,12 @@ def test_scoring_and_generation_from_embeddings_equal_the_token_path(tiny_lm):
 
     class EmbeddingPrompts(PromptEncoder):  # the continuous encoder's generation inputs, with embedded ids
         def prefix(self, model, example):
-            return model.get_input_embeddings()(torch.tensor(self.prompt_ids(example.prompt)))
+            return model.get_input_embeddings()(torch.tensor(self.prompt_ids(example)))
 
     from codec_bench.continuous import ContinuousPromptEncoder as Continuous
 
     EmbeddingPrompts.generation_inputs = Continuous.generation_inputs
-    assert generate_answers(model, EmbeddingPrompts(tokenizer, 16), examples, max_new_tokens=6, progress=False) == \
+    assert generate_answers(model, EmbeddingPrompts(tokenizer, 16, audio), examples, max_new_tokens=6, progress=False) == \
         generate_answers(model, encoder, examples, max_new_tokens=6, progress=False)
 
 
@@ -213,11 +214,11 @@ def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_
     model, tokenizer = tiny_lm
     codes = {"x": np.array([[1, 7, 0], [3, 3, 5]])}  # 2 codebooks of 8 codes: tokens <|s_k|> and <|s_{8 + k}|>
     encoder = SummedCodesPromptEncoder(tokenizer, codes, codebook_size=8, num_codebooks=2)
-    example = build_example("x", "Which sound is this?", None, 0, ["cat"])
+    example = build_example("x", "Which sound is this?", ["cat"])
     row = encoder.training_features(example)
     assert row["audio"].tolist() == [[tokenizer.convert_tokens_to_ids(f"<|s_{a}|>"), tokenizer.convert_tokens_to_ids(f"<|s_{8 + b}|>")]
                                      for a, b in [(1, 3), (7, 3), (0, 5)]]
-    interleaved = PromptEncoder(tokenizer, 16).training_features(build_example("x", "Which sound is this?", codes["x"], 8, ["cat"]))
+    interleaved = PromptEncoder(tokenizer, 8, codes, 2).training_features(example)
     assert len(interleaved["input_ids"]) - len(row["input_ids"]) == 3  # 6 tokens interleaved, 3 positions summed
     embeds = encoder.prefix(model, example)
     table = model.get_input_embeddings().weight
@@ -256,7 +257,7 @@ def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, metho
     lm = build_tiny_llm(tmp_path / "lm", 0, CORPUS, sizes=TINY_LM, text_vocab_size=300)
     rng = np.random.default_rng(0)
     features = {str(i): _features(rng, 4 + i % 3) for i in range(16)}
-    examples = [build_example(str(i), "Which sound is this?", None, 0, [["cat"], ["siren"]][i % 2]) for i in range(16)]
+    examples = [build_example(str(i), "Which sound is this?", [["cat"], ["siren"]][i % 2]) for i in range(16)]
     config = TrainConfig(method=method, epochs=3, batch_size=8, learning_rate=3e-3)  # 2 steps per epoch
 
     def fresh():

@@ -28,33 +28,35 @@ def test_tree_scoring_equals_naive_scoring(tiny_lm):
     np.testing.assert_allclose(scorer.score(candidates), [naive_loglik(model, longer, c) for c in candidates], atol=1e-4)
 
 
+AUDIO = {str(i): codes for i, codes in enumerate(np.random.default_rng(1).integers(0, 16, (4, 1, 8)))}
+
+
 def _examples(n=4):
-    rng = np.random.default_rng(1)
-    return [build_example(str(i), "Which sound is this?", rng.integers(0, 16, (1, 8)), 16, ["cat"]) for i in range(n)]
+    return [build_example(str(i), "Which sound is this?", ["cat"]) for i in range(n)]
 
 
 def test_single_label_probabilities(tiny_lm):
     model, tokenizer = tiny_lm
-    encoder = PromptEncoder(tokenizer, 16)
+    encoder = PromptEncoder(tokenizer, 16, AUDIO)
     classes = ["cat", "dog bark", "siren"]
     probabilities = score_single_label(model, encoder, _examples(), classes, progress=False)
     assert probabilities.shape == (4, 3)
     np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-6)
     # same numbers as softmax over naive log-likelihoods of "label<END>"
-    prefix = encoder.prompt_ids(_examples()[0].prompt)
+    prefix = encoder.prompt_ids(_examples()[0])
     naive = np.array([naive_loglik(model, prefix, encoder.answer_ids([c])) for c in classes])
     np.testing.assert_allclose(probabilities[0], np.exp(naive - naive.max()) / np.exp(naive - naive.max()).sum(), atol=1e-5)
 
 
 def test_multi_label_item_probabilities_are_in_range(tiny_lm):
     model, tokenizer = tiny_lm
-    probabilities = score_multi_label(model, PromptEncoder(tokenizer, 16), _examples(2), ["cat", "dog bark", "siren"], progress=False)
+    probabilities = score_multi_label(model, PromptEncoder(tokenizer, 16, AUDIO), _examples(2), ["cat", "dog bark", "siren"], progress=False)
     assert probabilities.shape == (2, 3) and np.all((probabilities >= 0) & (probabilities <= 1))
 
 
 def test_generation_returns_parsed_items(tiny_lm):
     model, tokenizer = tiny_lm
-    answers = generate_answers(model, PromptEncoder(tokenizer, 16), _examples(3), max_new_tokens=4, batch_size=2, progress=False)
+    answers = generate_answers(model, PromptEncoder(tokenizer, 16, AUDIO), _examples(3), max_new_tokens=4, batch_size=2, progress=False)
     assert len(answers) == 3 and all(isinstance(a, tuple) for a in answers)
 
 
@@ -62,7 +64,7 @@ def test_label_set_marginals(tiny_lm):
     from codec_bench.evaluate import score_label_sets
 
     model, tokenizer = tiny_lm
-    encoder = PromptEncoder(tokenizer, 16)
+    encoder = PromptEncoder(tokenizer, 16, AUDIO)
     sets = [("cat",), ("cat", "siren"), ("dog bark",)]
     probabilities = score_label_sets(model, encoder, _examples(2), ["cat", "dog bark", "siren"], sets, progress=False)
     # every set holds cat or dog bark, never both: their marginals sum to 1; siren only with cat

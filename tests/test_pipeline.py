@@ -11,7 +11,9 @@ from codec_bench.cli import app
 from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig
 from codec_bench.model import PromptEncoder, build_tiny_llm, load_llm
 from codec_bench.pipeline import load_trained, run
-from codec_bench.prompts import build_example
+from codec_bench.cache import TokenCache
+from codec_bench.codecs import make_codec
+from codec_bench.prompts import build_example, render
 from codec_bench.train import AnswerOnlyTrainer, TrainConfig, train
 from conftest import CORPUS, TINY_LM, write_wave
 
@@ -55,8 +57,8 @@ def test_demo_rerun_resumes_without_recomputing(demo_out):
 def test_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     lm = build_tiny_llm(tmp_path / "lm", 16, CORPUS, sizes=TINY_LM, text_vocab_size=300)
     model, tokenizer = load_llm(str(lm), "float32")
-    encoder = PromptEncoder(tokenizer, 16)
-    examples = [build_example(str(i), "Which sound is this?", torch.randint(0, 16, (1, 6)).numpy(), 16, [["cat"], ["siren"]][i % 2]) for i in range(16)]
+    encoder = PromptEncoder(tokenizer, 16, {str(i): torch.randint(0, 16, (1, 6)).numpy() for i in range(16)})
+    examples = [build_example(str(i), "Which sound is this?", [["cat"], ["siren"]][i % 2]) for i in range(16)]
     config = TrainConfig(epochs=3, batch_size=8, learning_rate=1e-3)  # 2 steps per epoch, a checkpoint each epoch
     calls = {"n": 0}
     original = AnswerOnlyTrainer.compute_loss
@@ -142,8 +144,9 @@ def test_xcodec2_tokens_and_lora_on_a_llasa_layout_model(tmp_path):
     assert records[0]["codec"] == "xcodec2"
     run_dir = next((tmp_path / "out" / "csv").glob("xcodec2-*"))
     assert (run_dir / "model" / "adapter_config.json").is_file() and (run_dir / "model" / "adapter_model.safetensors").is_file()
-    prompt = io.read_jsonl(run_dir / "prompts" / "test.jsonl")[0]["prompt"]
-    assert prompt.count("<|s_") == 15  # 0.3 s at 50 tokens/s
+    row = io.read_jsonl(run_dir / "prompts" / "test.jsonl")[0]
+    codes, _ = TokenCache(config.cache_folder, "csv", make_codec("xcodec2", **config.codec.options), 30.0).load([row["id"]])
+    assert render(row["prompt"], codes[row["id"]], 65536).count("<|s_") == 15  # 0.3 s at 50 tokens/s
     model, _ = load_trained(run_dir / "model", config)
     assert not hasattr(model, "peft_config")  # adapter merged for evaluation
 

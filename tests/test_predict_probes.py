@@ -40,7 +40,7 @@ def run_inputs(tiny_run):
     codec = make_codec("embedded")
     codec.load(run_dir / "codec.safetensors")
     codes = encode_tokens(config, manifest, codec)
-    examples = write_prompts(manifest, codes, codec, run_dir / "prompts")
+    examples = write_prompts(manifest, codes, run_dir / "prompts")
     return manifest, codec, codes, examples, base_model(config, manifest, codec, run_dir)
 
 
@@ -85,8 +85,8 @@ def test_probe_records_cover_every_method_and_split(tiny_run, run_inputs):
 
 def test_zero_shot_records_score_the_base_model(tiny_run, run_inputs):
     config, run_dir = tiny_run
-    manifest, codec, _, examples, base_id = run_inputs
-    records = zero_shot_records(config, manifest, codec, examples, base_id, run_dir / "zero_shot")
+    manifest, codec, codes, examples, base_id = run_inputs
+    records = zero_shot_records(config, manifest, codec, codes, examples, base_id, run_dir / "zero_shot")
     assert {(r["method"], r["split"]) for r in records} == {("zero_shot", "validation"), ("zero_shot", "test")}
     assert all(r["model"] == "tiny-llama/base" for r in records)
     row = io.read_jsonl(config.out / records[0]["predictions"])[0]

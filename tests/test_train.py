@@ -12,11 +12,10 @@ import numpy as np
 
 def _features(tiny_lm, n=3):
     _, tokenizer = tiny_lm
-    encoder = PromptEncoder(tokenizer, 16)
     rng = np.random.default_rng(0)
+    encoder = PromptEncoder(tokenizer, 16, {str(i): rng.integers(0, 16, (1, 5 + 4 * i)) for i in range(n)})
     labels = [["dog bark"], ["cat", "siren"], ["siren"]]
-    return encoder, [encoder.training_features(build_example(str(i), "Which sound is this?", rng.integers(0, 16, (1, 5 + 4 * i)), 16, labels[i % 3]))
-                     for i in range(n)]
+    return encoder, [encoder.training_features(build_example(str(i), "Which sound is this?", labels[i % 3])) for i in range(n)]
 
 
 def test_left_padded_answer_only_loss_equals_full_logits_loss(tiny_lm):

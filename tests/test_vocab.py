@@ -54,9 +54,9 @@ def test_add_speech_tokens_adds_rows_near_the_mean(tmp_path, tied):
         assert (new - before.mean(0)).norm(dim=1).max() < 0.1 * before.norm(dim=1).mean()
         assert not torch.allclose(new[0], new[1])  # noise breaks the symmetry
     assert missing_speech_tokens(tokenizer, 16) == [] and add_speech_tokens(model, tokenizer, 16) == 0
-    encoder = PromptEncoder(tokenizer, 16)
+    encoder = PromptEncoder(tokenizer, 16, {"a": torch.randint(0, 16, (1, 5)).numpy()})
     assert encoder.token_id(speech_token(15)) == tokenizer.convert_tokens_to_ids(speech_token(15)) >= old
-    example = build_example("a", "Which sound is this?", torch.randint(0, 16, (1, 5)).numpy(), 16, ["cat"])
+    example = build_example("a", "Which sound is this?", ["cat"])
     features = encoder.training_features(example)
     ids = set(features["input_ids"])
     assert {tokenizer.convert_tokens_to_ids(m) for m in MARKERS[:6]} <= ids

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -54,7 +54,8 @@ class Codec(ABC):
     def identity(self) -> dict:
         """JSON-able description of everything that determines the codes."""
 
-    def fit(self, waveforms: Sequence[np.ndarray]) -> None:  # pragma: no cover - only fitted codecs override
+    def fit(self, waveforms: Iterable[np.ndarray]) -> None:  # pragma: no cover - only fitted codecs override
+        """Fit on the training split's waveforms (an iterable that may be read twice, one clip in memory at a time)."""
         raise NotImplementedError(f"{self.name} is not fitted")
 
     def cache_key(self) -> str:

@@ -13,7 +13,7 @@ projector trained with it (``codec_bench.continuous``), with the same prompt tex
 
 Each returns ``(feature_dim, frames) float32`` per clip (``num_codebooks`` = feature_dim, ``codebook_size`` = 0).
 Cache size: float32 frames take ``4 * feature_dim`` bytes each; XCodec2 latents of one hour of audio are ~1.5 GB
-(``storage: float16`` halves that). The cache is loaded whole into memory for training and evaluation.
+(``storage: float16`` halves that). Training and evaluation read the frames from the cache lazily, a clip at a time.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -47,12 +47,10 @@ class EmbeddedCodec(Codec):
         wave = wave / (np.sqrt(np.mean(wave ** 2)) + 1e-8)
         return log_mel(wave, self.sample_rate_hz, self.n_mels, self.hop)
 
-    def fit(self, waveforms: Sequence[np.ndarray]) -> None:
-        """Fit mean, std and k-means centroids on the frames of ``waveforms`` (the training split)."""
-        frames = torch.cat([self._frames(w) for w in waveforms]).numpy()
-        rng = np.random.default_rng(self.seed)
-        if len(frames) > self.max_fit_frames:
-            frames = frames[rng.choice(len(frames), self.max_fit_frames, replace=False)]
+    def fit(self, waveforms: Iterable[np.ndarray]) -> None:
+        """Fit mean, std and k-means centroids on the frames of ``waveforms`` (the training split; iterated once,
+        or twice for a split of more than ``4 * max_fit_frames`` frames, see :meth:`fit_frames`)."""
+        frames = self.fit_frames(waveforms)
         mean, std = frames.mean(0), frames.std(0) + 1e-5
         # a tiny training split may hold fewer frames than units: fit as many as it can, the rest stay unused
         units = min(self.codebook_size, len(frames))
@@ -64,6 +62,35 @@ class EmbeddedCodec(Codec):
             centroids = kmeans.cluster_centers_.astype(np.float32)
             residual = residual - centroids[kmeans.predict(residual)]
             self.state[centroid_key(k)] = torch.from_numpy(centroids)
+
+    def fit_frames(self, waveforms: Iterable[np.ndarray]) -> np.ndarray:
+        """``(n, n_mels)``: every frame of ``waveforms`` in order, or, past ``max_fit_frames``, that many drawn at
+        random (seeded) from all of them. Memory stays bounded: beyond ``4 * max_fit_frames`` frames the first pass
+        only counts, and a second pass collects the drawn frames (the same draw, in the same order)."""
+        kept: list[np.ndarray] | None = []
+        counts: list[int] = []
+        for wave in waveforms:
+            counts.append(max(len(wave), self.hop) // self.hop)  # log_mel's frame count
+            if kept is not None and sum(counts) <= 4 * self.max_fit_frames:
+                kept.append(self._frames(wave).numpy())
+            else:
+                kept = None
+        total = sum(counts)
+        if kept is not None and total <= self.max_fit_frames:
+            return np.concatenate(kept)
+        chosen = np.random.default_rng(self.seed).choice(total, self.max_fit_frames, replace=False)
+        if kept is not None:
+            return np.concatenate(kept)[chosen]
+        order = np.argsort(chosen, kind="stable")
+        wanted = chosen[order]
+        out = np.empty((self.max_fit_frames, self.n_mels), dtype=np.float32)
+        start = done = 0
+        for wave, count in zip(waveforms, counts):
+            stop = int(np.searchsorted(wanted, start + count))
+            if stop > done:
+                out[order[done:stop]] = self._frames(wave).numpy()[wanted[done:stop] - start]
+            done, start = stop, start + count
+        return out
 
     def save(self, path: str | Path) -> None:
         save_file(self._require_state(), str(path))

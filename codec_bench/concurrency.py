@@ -1,0 +1,138 @@
+"""Several processes at once: the ranks of one job, and file locks around every writer that processes share.
+
+Who runs in parallel: the ranks of one ``torchrun`` / ``accelerate launch`` job (``RANK`` / ``WORLD_SIZE``), the
+cells of a study under ``engine: ray`` or ``submitit`` (which share a dataset's token cache, codec fit and
+baseline), and two ``codec-bench run`` started on one ``--out``. Each shared writer holds a lock:
+
+- :func:`build_lock` (blocking) for what is built once and reused: the token cache, a codec fit, a base model,
+  a manifest, the baseline and probe rows, a study cell, a report. The first process builds; the others wait,
+  then find the finished files and reuse them.
+- :func:`run_folder_lock` (non-blocking) for a run folder: one job trains and evaluates in it at a time; a
+  second job stops at once with a one-line error naming the folder and its holder. In a multi-process job only
+  rank 0 takes it (the other ranks are its helpers).
+
+The locks are ``filelock.FileLock`` (``fcntl.flock`` on Linux): the kernel drops a lock when its process dies,
+so a killed process never leaves a stale lock behind. Beside each lock file, ``<lock>.owner`` (JSON: host, pid,
+since, command) says who holds it, for the message of the processes that wait; it is informational only. On a
+shared filesystem the locks work across machines where the filesystem supports POSIX locks (NFSv4, Lustre and
+GPFS do; NFSv3 needs lockd); without that support a multi-node study should give each node its own cache folder.
+
+One process must not take the same lock twice (a second FileLock on one path blocks its own process): the
+stages take them in one order (manifest, fit, cache, run folder, base model, baseline, probes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from filelock import FileLock, Timeout
+
+from .errors import CodecBenchError
+
+POLL_SECONDS = 0.5
+
+
+def rank() -> int:
+    """This process's rank in a multi-process job (0 when alone)."""
+    return int(os.environ.get("RANK", 0))
+
+
+def world_size() -> int:
+    """Processes in this job (1 when alone)."""
+    return int(os.environ.get("WORLD_SIZE", 1))
+
+
+def is_main_process() -> bool:
+    return rank() == 0
+
+
+def wait_for_everyone() -> None:
+    """A barrier across the job's ranks (nothing when alone)."""
+    if world_size() > 1:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+
+
+def lock_path(target: str | Path) -> Path:
+    """The lock file of ``target`` (a file or folder): ``.<name>.lock`` beside it."""
+    target = Path(target)
+    return target.parent / f".{target.name}.lock"
+
+
+def holder(target: str | Path) -> str:
+    """Who holds the lock of ``target``, as its owner file says ("another process" when it cannot tell)."""
+    path = Path(f"{lock_path(target)}.owner")
+    try:
+        owner = json.loads(path.read_text(encoding="utf-8"))
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner["since"]))
+        return f"pid {owner['pid']} on {owner['host']} since {since}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def _write_owner(target: Path) -> None:
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), "command": " ".join(sys.argv)[:500]}
+    path = Path(f"{lock_path(target)}.owner")
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(owner), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # informational only: a read-only or full folder must not fail the lock
+        tmp.unlink(missing_ok=True)
+
+
+def _acquire(target: Path, blocking: bool, what: str) -> FileLock:
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path(target)))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not blocking:
+            raise
+        _say(f"waiting for {what} {target} ({holder(target)})")
+        lock.acquire(poll_interval=POLL_SECONDS)
+    _write_owner(target)
+    return lock
+
+
+@contextmanager
+def build_lock(target: str | Path, what: str = "") -> Iterator[None]:
+    """Hold the lock of ``target`` while building it; waits (with a message) while another process holds it.
+    Inside, check whether the finished result exists before building it."""
+    lock = _acquire(Path(target), True, what or "the lock of")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def run_folder_lock(folder: str | Path) -> Iterator[None]:
+    """Hold ``folder`` for this job (rank 0 only; other ranks pass through); fail at once if another job holds it."""
+    if not is_main_process():
+        yield
+        return
+    try:
+        lock = _acquire(Path(folder), False, "run folder")
+    except Timeout:
+        raise CodecBenchError(f"{folder}: run folder in use by another codec-bench job ({holder(folder)}); wait for it to "
+                              "finish (its results are then reused), or pass another --out") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _say(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[yellow]{message}[/]", highlight=False)

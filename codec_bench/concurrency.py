@@ -56,9 +56,11 @@ def is_main_process() -> bool:
 def wait_for_everyone() -> None:
     """A barrier across the job's ranks (nothing when alone)."""
     if world_size() > 1:
+        import torch
         from accelerate import PartialState
 
-        PartialState().wait_for_everyone()
+        # cpu=True on a machine without CUDA: accelerate then joins the gloo process group (as the Trainer will)
+        PartialState(cpu=not torch.cuda.is_available()).wait_for_everyone()
 
 
 def lock_path(target: str | Path) -> Path:

@@ -246,12 +246,14 @@ def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Pat
     if config.model.name != EMBEDDED_MODEL:
         return config.model.name
     folder = run_dir / "base_model"
-    with build_lock(folder, "base model"):
-        if not (folder / "config.json").is_file():
-            corpus = [manifest.instruction, ITEM_SEPARATOR.join(manifest.classes)] + list(manifest.classes) * 4
-            corpus += [instruction_for(manifest, c) for c in manifest.split("train")[:5000] if manifest.task == "aqa"]
-            with io.atomic_path(folder) as tmp:
-                build_tiny_llm(tmp, codec_vocabulary(codec), corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
+    if is_main_process():  # in a multi-process job rank 0 builds it (transformers saves from rank 0 only)
+        with build_lock(folder, "base model"):
+            if not (folder / "config.json").is_file():
+                corpus = [manifest.instruction, ITEM_SEPARATOR.join(manifest.classes)] + list(manifest.classes) * 4
+                corpus += [instruction_for(manifest, c) for c in manifest.split("train")[:5000] if manifest.task == "aqa"]
+                with io.atomic_path(folder) as tmp:
+                    build_tiny_llm(tmp, codec_vocabulary(codec), corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
+    wait_for_everyone()
     return str(folder)
 
 

@@ -23,11 +23,12 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from rich.console import Console
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from . import io
-from .concurrency import is_main_process
+from .concurrency import is_main_process, world_size
 from .errors import CodecBenchError
 from .model import PromptEncoder, apply_lora, parameter_count
 from .prompts import Example
@@ -194,7 +195,7 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
     if hasattr(model, "audio_projector") and getattr(trainer.accelerator.state, "fsdp_plugin", None) is not None:
         raise CodecBenchError("continuous features are projected outside the wrapped forward, which FSDP shards; "
                               "train this run on one GPU or with DDP (configs/accelerate/ddp.yaml or deepspeed_zero2.yaml)")
-    checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=_step)
+    checkpoints = complete_checkpoints(run_dir / "checkpoints")
     start = time.time()
     try:
         result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
@@ -228,6 +229,35 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
     return final
 
 
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
+
+
+def complete_checkpoints(folder: Path) -> list[Path]:
+    """The Trainer checkpoints a resume can start from, oldest first. One killed while being saved (no readable
+    ``trainer_state.json``, which the Trainer writes last, or no weights) is skipped, and rank 0 moves it aside to
+    ``folder/incomplete/`` with a message, so it is neither resumed from nor counted by checkpoint rotation."""
+    complete = []
+    for checkpoint in sorted(Path(folder).glob("checkpoint-*"), key=_step):
+        if _is_complete(checkpoint):
+            complete.append(checkpoint)
+        elif is_main_process():
+            aside = Path(folder) / "incomplete" / f"{checkpoint.name}-{int(time.time())}"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            checkpoint.rename(aside)
+            Console(stderr=True).print(f"[yellow]{checkpoint}: incomplete (killed while it was saved); moved to {aside}; "
+                                       "resuming from the newest complete checkpoint[/]", highlight=False)
+    return complete
+
+
+def _is_complete(checkpoint: Path) -> bool:
+    try:
+        state = io.read_json(checkpoint / "trainer_state.json")
+    except (OSError, ValueError):
+        return False
+    sharded = any(checkpoint.glob("pytorch_model_fsdp_*")) or any(checkpoint.glob("global_step*"))  # FSDP / DeepSpeed
+    return isinstance(state, dict) and "global_step" in state and (sharded or any((checkpoint / f).is_file() for f in WEIGHT_FILES))
+
+
 def _step(checkpoint: Path) -> int:
     """The global step of a ``checkpoint-<step>`` folder."""
     try:
@@ -237,7 +267,8 @@ def _step(checkpoint: Path) -> int:
 
 
 def _training_arguments(out: Path, config: TrainConfig, n_train: int, progress: bool, has_validation: bool) -> TrainingArguments:
-    steps_per_epoch = max(1, math.ceil(n_train / (config.batch_size * config.grad_accum)))
+    global_batch = config.batch_size * config.grad_accum * world_size()  # several processes: each takes a share
+    steps_per_epoch = max(1, math.ceil(n_train / global_batch))
     strategy = "epoch" if has_validation else "no"
     return TrainingArguments(
         output_dir=str(out), num_train_epochs=config.epochs, max_steps=config.max_steps,
@@ -250,4 +281,5 @@ def _training_arguments(out: Path, config: TrainConfig, n_train: int, progress: 
         prediction_loss_only=True, logging_steps=max(1, steps_per_epoch // 2), report_to="none",
         disable_tqdm=not progress, remove_unused_columns=False, dataloader_num_workers=config.num_workers,
         train_sampling_strategy="group_by_length", use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,  # every parameter takes part in each step (logits_to_keep keeps lm_head)
     )

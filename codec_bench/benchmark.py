@@ -24,6 +24,7 @@ import yaml
 from rich.console import Console
 
 from . import __version__, data, io, pipeline
+from .concurrency import build_lock
 from .codecs import CODECS
 from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig
 from .errors import CodecBenchError
@@ -278,16 +279,21 @@ def is_finished(path: Path) -> bool:
 
 
 def execute_cell(study: StudyConfig, cell: Cell) -> dict:
-    """Run one cell and write its result file, ok or failed; never raises for a failing cell."""
-    start = time.time()
-    result: dict = {"format_version": FORMAT_VERSION, "cell": describe(study, cell), "status": "ok", "records": [], "error": None}
-    try:
-        result["records"] = run_cell(study, cell)
-    except Exception as err:  # one cell's failure is recorded; the study goes on
-        first_line = (str(err).strip().splitlines() or [""])[0]
-        result.update(status="failed", error=f"{type(err).__name__}: {first_line}")
-    result.update(wall_seconds=round(time.time() - start, 2), versions=versions(), git_revision=git_revision())
-    io.write_json(result_path(study, cell), result)
+    """Run one cell and write its result file, ok or failed; never raises for a failing cell. The cell is held under
+    a file lock: a second study process on the same OUT waits for it, then reuses its result."""
+    path = result_path(study, cell)
+    with build_lock(path, "study cell"):
+        if is_finished(path):
+            return io.read_json(path)
+        start = time.time()
+        result: dict = {"format_version": FORMAT_VERSION, "cell": describe(study, cell), "status": "ok", "records": [], "error": None}
+        try:
+            result["records"] = run_cell(study, cell)
+        except Exception as err:  # one cell's failure is recorded; the study goes on
+            first_line = (str(err).strip().splitlines() or [""])[0]
+            result.update(status="failed", error=f"{type(err).__name__}: {first_line}")
+        result.update(wall_seconds=round(time.time() - start, 2), versions=versions(), git_revision=git_revision())
+        io.write_json(path, result)
     return result
 
 
@@ -324,24 +330,30 @@ def run_serial(cells: list[Cell], run_fn: Callable[[Cell], dict], study: StudyCo
     """One cell after another in this process, a progress line per cell."""
     for i, cell in enumerate(cells, start=1):
         console.rule(f"[bold]cell {i}/{len(cells)}[/] {cell_name(study, cell)}")
-        result = run_fn(cell)
-        colour = "green" if result["status"] == "ok" else "red"
-        console.print(f"[{colour}]{result['status']}[/] {cell_name(study, cell)} ({result['wall_seconds']:.0f} s)"
-                      + (f": {result['error']}" if result["error"] else ""))
+        _report(study, cell, run_fn(cell))
 
 
 def run_ray(cells: list[Cell], run_fn: Callable[[Cell], dict], study: StudyConfig) -> None:
-    """One Ray task per cell; ``engine_options`` go to ``ray.init`` except ``gpus_per_cell``."""
+    """One Ray task per cell. ``engine_options``: ``gpus_per_cell`` (default 1 on a CUDA machine, else 0) and
+    ``cpus_per_cell`` (default 1) size each task; the rest go to ``ray.init`` (``address: auto`` joins a running
+    cluster; without it a local instance is started, e.g. ``num_cpus: 8``)."""
     ray = _import_engine("ray")
     options = dict(study.engine_options)
-    gpus = options.pop("gpus_per_cell", None)
+    gpus, cpus = options.pop("gpus_per_cell", None), options.pop("cpus_per_cell", 1)
     if gpus is None:
         import torch
 
         gpus = 1 if torch.cuda.is_available() else 0
+    options.setdefault("include_dashboard", False)
     ray.init(**options)
-    task = ray.remote(num_gpus=gpus)(_call)  # ray.remote takes a plain function, not a partial
-    ray.get([task.remote(run_fn, cell) for cell in cells])
+    try:
+        task = ray.remote(num_gpus=gpus, num_cpus=cpus)(_call)  # ray.remote takes a plain function, not a partial
+        pending = {task.remote(run_fn, cell): cell for cell in cells}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            _report(study, pending.pop(done[0]), ray.get(done[0]))
+    finally:
+        ray.shutdown()
 
 
 def _call(run_fn: Callable[[Cell], dict], cell: Cell) -> dict:
@@ -349,20 +361,35 @@ def _call(run_fn: Callable[[Cell], dict], cell: Cell) -> dict:
 
 
 def run_submitit(cells: list[Cell], run_fn: Callable[[Cell], dict], study: StudyConfig) -> None:
-    """One submitit job per cell (a job array); ``cluster`` goes to AutoExecutor, the rest to update_parameters."""
+    """One submitit job per cell (a job array); ``engine_options``: ``cluster`` (``slurm``, or ``local`` for jobs as
+    processes on this machine; default: slurm when ``sbatch`` is found) goes to AutoExecutor, the rest (e.g.
+    ``slurm_partition``, ``gpus_per_node``, ``cpus_per_task``, ``timeout_min``) to ``update_parameters``. Job logs go
+    to ``OUT/submitit/``."""
     submitit = _import_engine("submitit")
     options = dict(study.engine_options)
     executor = submitit.AutoExecutor(folder=Path(study.out) / "submitit", cluster=options.pop("cluster", None))
     executor.update_parameters(**options)
-    for job in executor.map_array(run_fn, cells):
-        job.result()
+    jobs = executor.map_array(run_fn, cells)
+    for job, cell in zip(jobs, cells):
+        _report(study, cell, job.result())
+
+
+def _report(study: StudyConfig, cell: Cell, result: dict) -> None:
+    colour = "green" if result["status"] == "ok" else "red"
+    console.print(f"[{colour}]{result['status']}[/] {cell_name(study, cell)} ({result.get('wall_seconds', 0):.0f} s)"
+                  + (f": {result['error']}" if result.get("error") else ""))
+
+
+ENGINE_EXTRAS = {"ray": "ray", "submitit": "slurm"}  # the optional extra that installs each engine
 
 
 def _import_engine(name: str):
     try:
         return importlib.import_module(name)
     except ImportError:
-        raise CodecBenchError(f"engine {name} needs `pip install {name}` (or use engine: serial)") from None
+        extra = ENGINE_EXTRAS.get(name, name)
+        raise CodecBenchError(f"engine {name} needs `pip install 'codec-bench[{extra}]'` (or `pip install -e \".[{extra}]\"` "
+                              "in a checkout; or use engine: serial)") from None
 
 
 ENGINES: dict[str, Callable[[list[Cell], Callable[[Cell], dict], StudyConfig], None]] = {

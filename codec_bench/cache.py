@@ -193,6 +193,26 @@ class TokenCache:
         counts["encoded"] += sum(r["error"] is None for r in rows)
         return index + 1
 
+    def add(self, items: Iterable[tuple[str, np.ndarray]], shard_size: int = 512) -> int:
+        """Store codes computed elsewhere: ``(clip id, codes (num_codebooks, frames))`` pairs, streamed into shards
+        (codes imported from another tool, or synthetic corpora for ``bench/scale.py``); returns how many."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        counts = {"encoded": 0, "cached": 0, "skipped": 0}
+        with build_lock(self.folder / "share-0-of-1", "token cache share"):
+            if not (self.folder / "cache.json").is_file():
+                io.write_json(self.folder / "cache.json", self.header)
+            index = 1 + max([_shard_order(p)[1] for p in self._shards() if _shard_order(p)[0] == 0], default=-1)
+            rows: list[dict] = []
+            for clip_id, codes in items:
+                codes = np.asarray(codes)
+                rows.append({"id": clip_id, "codes": codes.reshape(-1), "frames": int(codes.shape[-1]),
+                             "num_codebooks": int(codes.shape[0]), "error": None})
+                if len(rows) >= shard_size:
+                    index, rows = self._write_shard(rows, 0, index, counts), []
+            if rows:
+                self._write_shard(rows, 0, index, counts)
+        return counts["encoded"]
+
     def load(self, ids: Iterable[str] | None = None) -> tuple[CachedCodes, dict[str, str]]:
         """``(codes, errors)``: a lazy read-only mapping ``{id: codes (num_codebooks, frames) int64}`` over the
         shards (a continuous front-end's features are ``(feature_dim, frames)`` in its storage dtype), restricted
@@ -210,14 +230,16 @@ class CachedCodes(Mapping[str, np.ndarray]):
     """``{clip id: codes}`` read lazily from cache shards.
 
     Memory: the index (id -> shard, row group, row; frames and codebooks per clip) and at most ``budget_bytes``
-    of decoded row groups (least recently used dropped first). Values are read-only views into a decoded group.
+    of decoded row groups and ``open_files`` open shards (least recently used dropped first). Values are
+    read-only views into a decoded group.
     A clip stored twice (two writers) keeps its first copy in shard order. Safe in forked DataLoader workers: file
     handles and decoded groups are per process.
     """
 
-    def __init__(self, shards: Sequence[Path], wanted: set[str] | None = None, budget_bytes: int = 64 << 20):
+    def __init__(self, shards: Sequence[Path], wanted: set[str] | None = None, budget_bytes: int = 32 << 20,
+                 open_files: int = 8):
         self.shards = list(shards)
-        self.budget_bytes = budget_bytes
+        self.budget_bytes, self.open_files = budget_bytes, open_files
         self.errors: dict[str, str] = {}
         self._row: dict[str, int] = {}
         where, frames, books = [], [], []
@@ -242,14 +264,14 @@ class CachedCodes(Mapping[str, np.ndarray]):
 
     def _reset(self) -> None:
         self._pid = os.getpid()
-        self._files: dict[int, pq.ParquetFile] = {}
+        self._files: OrderedDict[int, pq.ParquetFile] = OrderedDict()
         self._decoded: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._decoded_bytes = 0
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         for key in ("_files", "_decoded"):
-            state[key] = {} if key == "_files" else OrderedDict()
+            state[key] = OrderedDict()
         state["_decoded_bytes"] = 0
         return state
 
@@ -275,6 +297,16 @@ class CachedCodes(Mapping[str, np.ndarray]):
     def num_codebooks(self, clip_id: str) -> int:
         return int(self._books[self._row[clip_id]])
 
+    def _file(self, s: int) -> pq.ParquetFile:
+        """An open shard; at most ``open_files`` stay open (each holds its footer and buffers)."""
+        if s in self._files:
+            self._files.move_to_end(s)
+        else:
+            self._files[s] = pq.ParquetFile(self.shards[s])
+            while len(self._files) > self.open_files:
+                self._files.popitem(last=False)[1].close()
+        return self._files[s]
+
     def _group(self, s: int, g: int) -> tuple[np.ndarray, np.ndarray]:
         if os.getpid() != self._pid:  # a forked worker: its own handles and decoded groups
             self._reset()
@@ -282,9 +314,7 @@ class CachedCodes(Mapping[str, np.ndarray]):
         if key in self._decoded:
             self._decoded.move_to_end(key)
             return self._decoded[key]
-        if s not in self._files:
-            self._files[s] = pq.ParquetFile(self.shards[s])
-        column = self._files[s].read_row_group(g, columns=["codes"]).column("codes").combine_chunks()
+        column = self._file(s).read_row_group(g, columns=["codes"]).column("codes").combine_chunks()
         value = (column.flatten().to_numpy(zero_copy_only=False), column.offsets.to_numpy())
         self._decoded[key] = value
         self._decoded_bytes += value[0].nbytes

@@ -368,4 +368,5 @@ def write_run_report(out: str | Path) -> dict[str, Path]:
     if (Path(out) / "results").is_dir():  # a study's cell files: failed cells are listed in the report
         loaded = load_results(Path(out) / "results")
         failed, skipped = loaded.failed_cells, loaded.skipped_files
-    return write_report(records, out, classes, failed, skipped)
+    with build_lock(Path(out) / "report.md", "report"):  # two processes finishing together write it in turn
+        return write_report(records, out, classes, failed, skipped)

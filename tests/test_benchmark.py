@@ -109,7 +109,7 @@ def test_seeds_override_doubles_the_cells_and_engines_dispatch(study, monkeypatc
 
 def test_missing_engine_package_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
-    with pytest.raises(CodecBenchError, match=r"engine ray needs `pip install ray` \(or use engine: serial\)"):
+    with pytest.raises(CodecBenchError, match=r"engine ray needs `pip install 'codec-bench\[ray\]'`"):
         benchmark.run_ray([], lambda cell: {}, benchmark.load_study(study_yaml(tmp_path)))
 
 

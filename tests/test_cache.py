@@ -124,3 +124,50 @@ def test_shards_also_close_at_a_value_budget(tmp_path, monkeypatch):
     cache = TokenCache(tmp_path / "cache", "toy", CountingCodec(), max_seconds=None)
     cache.build(clips, batch_size=1, progress=False)
     assert len(list(cache.folder.glob("shard-*.parquet"))) == 3 and len(cache.load()[0]) == 5
+
+
+def test_codes_are_read_lazily_by_row_group_within_a_budget(tmp_path):
+    import pyarrow.parquet as pq
+    import torch
+
+    from codec_bench.cache import CachedCodes
+
+    rng = np.random.default_rng(0)
+    items = {f"c{i:03d}": rng.integers(0, 8, (1, 50 + i)) for i in range(300)}
+    cache = TokenCache(tmp_path / "cache", "toy", CountingCodec())
+    assert cache.add(items.items(), shard_size=100) == 300
+    shards = sorted(cache.folder.glob("shard-*.parquet"))
+    assert len(shards) == 3 and all(pq.ParquetFile(s).num_row_groups > 1 for s in shards)  # groups of <= 64 rows
+    small = CachedCodes(shards, budget_bytes=4096, open_files=1)
+    assert len(small) == 300 and small.frames("c007") == 57 and small.num_codebooks("c007") == 1
+    for clip_id in reversed(sorted(items)):
+        np.testing.assert_array_equal(small[clip_id], items[clip_id])
+        assert small._decoded_bytes <= 4096 + 64 * 350 * 8 and len(small._files) == 1  # one group over the budget at most
+    some, _ = cache.load(["c001", "c299"])
+    assert set(some) == {"c001", "c299"} and "c002" not in some
+    loader = torch.utils.data.DataLoader(list(items), batch_size=50, num_workers=2, collate_fn=lambda ids: [small[i].sum() for i in ids])
+    assert [int(x) for batch in loader for x in batch] == [int(items[i].sum()) for i in items]  # forked workers read too
+
+
+@pytest.mark.parametrize("max_fit_frames", [1000, 20, 10])  # all frames / drawn in memory / drawn in a second pass
+def test_codec_fit_streams_and_draws_exactly_as_from_all_frames(max_fit_frames):
+    from codec_bench.codecs import EmbeddedCodec
+
+    rng = np.random.default_rng(0)
+    waves = [rng.standard_normal(int(16_000 * s)).astype(np.float32) for s in (0.3, 0.05, 0.5, 0.2)]
+    codec = EmbeddedCodec(max_fit_frames=max_fit_frames)
+    everything = np.concatenate([codec._frames(w).numpy() for w in waves])  # 15 + 2 + 25 + 10 = 52 frames
+    if len(everything) > max_fit_frames:
+        everything = everything[np.random.default_rng(codec.seed).choice(len(everything), max_fit_frames, replace=False)]
+    np.testing.assert_array_equal(codec.fit_frames(waves), everything)
+
+
+def test_frame_statistics_stream_equal_numpy():
+    from codec_bench.continuous import frame_statistics
+
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(3, 2, (4, n)).astype(np.float32) for n in (5, 1, 0, 40)]
+    frames = np.concatenate([c.T for c in clips]).astype(np.float64)
+    mean, std = frame_statistics(iter(clips))
+    np.testing.assert_allclose(mean, frames.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(std, frames.std(0), rtol=1e-12)

@@ -25,6 +25,7 @@ import numpy as np
 import soundfile as sf
 
 from .. import io
+from ..concurrency import build_lock
 from .csv_dataset import load as load_csv
 from .manifest import DatasetSpec, Manifest
 
@@ -159,8 +160,17 @@ def generate(task: str, folder: str | Path, clips_per_split: dict[str, int], see
     """
     folder = Path(folder)
     settings = {"task": task, "clips_per_split": clips_per_split, "seed": seed, "version": GENERATOR_VERSION}
-    if (folder / "metadata.csv").is_file() and (folder / "generator.json").is_file() and io.read_json(folder / "generator.json") == settings:
-        return folder
+    with build_lock(folder, "generated data"):  # parallel study cells of one task: one writes, the others reuse
+        if not (_finished(folder, settings)):
+            _write(task, folder, clips_per_split, seed, settings)
+    return folder
+
+
+def _finished(folder: Path, settings: dict) -> bool:
+    return (folder / "metadata.csv").is_file() and (folder / "generator.json").is_file() and io.read_json(folder / "generator.json") == settings
+
+
+def _write(task: str, folder: Path, clips_per_split: dict[str, int], seed: int, settings: dict) -> None:
     classes = INSTRUMENT_CLASSES if task == "instruments" else MIXTURE_CLASSES
     dealt = _recipes(classes, seed)
     rows = []
@@ -178,7 +188,6 @@ def generate(task: str, folder: str | Path, clips_per_split: dict[str, int], see
         writer.writeheader()
         writer.writerows(rows)
     (folder / "instruction.txt").write_text(INSTRUCTIONS[task] + "\n")
-    return folder
 
 
 def _draw(task: str, classes: tuple[str, ...], pool: dict[str, list[tuple[int, int]]], index: int, rng: np.random.Generator):

@@ -21,7 +21,7 @@ TASKS = ("single_label", "multi_label", "aqa")
 DOMAINS = ("sound", "music", "speech")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 100k clips in memory cost ~30 MB less
 class Clip:
     """One audio clip. ``id`` is unique and stable within the dataset (the token cache is keyed by it).
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -192,7 +193,7 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
         model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
         data_collator=LeftPadCollator(encoder.pad_id, 64 if torch.cuda.is_available() else 1), processing_class=tokenizer,
     )
-    if hasattr(model, "audio_projector") and getattr(trainer.accelerator.state, "fsdp_plugin", None) is not None:
+    if hasattr(model, "audio_projector") and _fsdp(trainer):
         raise CodecBenchError("continuous features are projected outside the wrapped forward, which FSDP shards; "
                               "train this run on one GPU or with DDP (configs/accelerate/ddp.yaml or deepspeed_zero2.yaml)")
     checkpoints = complete_checkpoints(run_dir / "checkpoints")
@@ -264,6 +265,13 @@ def _step(checkpoint: Path) -> int:
         return int(checkpoint.name.split("-")[-1])
     except ValueError:
         return -1
+
+
+def _fsdp(trainer: Trainer) -> bool:
+    """Whether this run is sharded with FSDP: ``accelerate launch`` with an FSDP config (it sets
+    ``ACCELERATE_USE_FSDP``), ``TrainingArguments.fsdp``, or an FSDP plugin in the accelerator state."""
+    return (os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" or bool(trainer.args.fsdp)
+            or getattr(trainer.accelerator.state, "fsdp_plugin", None) is not None)
 
 
 def _training_arguments(out: Path, config: TrainConfig, n_train: int, progress: bool, has_validation: bool) -> TrainingArguments:

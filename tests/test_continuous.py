@@ -286,3 +286,23 @@ def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, metho
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
     assert not torch.allclose(a["net.0.weight"], fresh()[0].audio_projector.net[0].weight)  # trained, not initial
+
+
+def test_continuous_features_under_fsdp_are_refused(tmp_path, monkeypatch):
+    """`accelerate launch --config_file configs/accelerate/fsdp.yaml` sets ACCELERATE_USE_FSDP: the projector runs
+    outside the sharded forward, so training stops with one line before any step."""
+    from codec_bench.errors import CodecBenchError
+    from codec_bench.model import build_tiny_llm, load_llm
+    from codec_bench.train import train
+    from conftest import CORPUS
+
+    lm = build_tiny_llm(tmp_path / "lm", 0, CORPUS, sizes=TINY_LM, text_vocab_size=300)
+    model, tokenizer = load_llm(str(lm), "float32")
+    features = {str(i): _features(np.random.default_rng(i), 4) for i in range(4)}
+    attach_projector(model, 8, list(features.values()))
+    examples = [build_example(str(i), "Which sound is this?", ["cat"]) for i in range(4)]
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(CodecBenchError, match="projected outside the wrapped forward, which FSDP shards"):
+        train(model, tokenizer, ContinuousPromptEncoder(tokenizer, features), examples, [], tmp_path / "run",
+              TrainConfig(max_steps=1, batch_size=2), progress=False)
+    assert not list((tmp_path / "run").rglob("checkpoint-*"))

@@ -159,10 +159,11 @@ def list_datasets() -> None:
     from .data import DATASETS
 
     table = Table(show_lines=True)
-    for column in ("name", "domain", "task", "classes", "protocols (folds)", "expected root layout"):
+    for column in ("name", "domain", "task", "classes", "protocols (folds): what each follows and its source", "expected root layout"):
         table.add_column(column, overflow="fold")
     for name, spec in sorted(DATASETS.items()):
-        protocols = ", ".join(f"{p} ({len(spec.folds[p])})" if p in spec.folds else p for p in spec.protocols)
+        protocols = "\n".join(f"{p}{f' ({len(spec.folds[p])} folds)' if p in spec.folds else ''}{', default' if i == 0 else ''}: "
+                               f"{spec.protocol_notes.get(p, '')}" for i, p in enumerate(spec.protocols))
         table.add_row(name, spec.domain, spec.task, str(spec.num_classes or "from data"), protocols, spec.layout)
     console.print(table)
 

@@ -107,7 +107,8 @@ def _train(model, tokenizer, codes, out: Path, steps: int) -> None:
 
     from codec_bench.model import PromptEncoder
     from codec_bench.prompts import ExampleFile
-    from codec_bench.train import TrainConfig, train
+    from codec_bench.config import TrainConfig
+    from codec_bench.train import train
 
     shutil.rmtree(out / "run", ignore_errors=True)
     encoder = PromptEncoder(tokenizer, CODEBOOK, codes)

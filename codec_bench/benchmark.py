@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import re
 import platform
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field, fields, replace
@@ -23,12 +23,22 @@ from typing import Any, Callable
 import yaml
 from rich.console import Console
 
-from . import __version__, data, io, pipeline
-from .concurrency import build_lock
+from . import __version__, data, io
 from .codecs import CODECS
-from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig
+from .concurrency import build_lock
+from .config import (
+    CODEBOOK_MODES,
+    EMBEDDED_MODEL,
+    CodecConfig,
+    EvalConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    codec_name,
+    model_label,
+)
 from .errors import CodecBenchError
-from .train import TrainConfig
+from .hub_loading import check_reference
 
 console = Console(stderr=True)
 FORMAT_VERSION = 1
@@ -141,8 +151,8 @@ def _codec(path: Path, entry: dict) -> CodecConfig:
     if entry["name"] not in CODECS:
         _fail(str(path), "codec", entry["name"], sorted(CODECS))
     _check_label(f"{path}: codec {entry['name']}", entry.get("label"))
-    if entry.get("codebooks", "interleave") not in pipeline.CODEBOOK_MODES:
-        _fail(f"{path}: codec {entry['name']}", "codebooks", entry["codebooks"], list(pipeline.CODEBOOK_MODES))
+    if entry.get("codebooks", "interleave") not in CODEBOOK_MODES:
+        _fail(f"{path}: codec {entry['name']}", "codebooks", entry["codebooks"], list(CODEBOOK_MODES))
     if entry.get("codebooks") == "sum" and getattr(CODECS[entry["name"]], "continuous", False):
         raise CodecBenchError(f"{path}: codec {entry['name']} gives continuous features, not codebooks; drop `codebooks: sum`")
     return CodecConfig(**entry)
@@ -187,7 +197,7 @@ def parse_study(raw: Any, path: Path = Path("study.yaml")) -> StudyConfig:
         _fail(str(path), "engine", study.engine, list(ENGINES))
     _check_unique(path, "recipe", [r["name"] for r in study.recipes])
     _check_unique(path, "codec", [codec_tag(c) for c in study.codecs])  # each needs its own label
-    _check_unique(path, "model", [pipeline.model_label(m) for m in study.models])
+    _check_unique(path, "model", [model_label(m) for m in study.models])
     return study
 
 
@@ -212,8 +222,8 @@ def load_study(path: str | Path, out: str | Path | None = None, seeds: list[int]
 
 
 def codec_tag(codec: CodecConfig) -> str:
-    """The codec in cell file names, as results name it (``pipeline.codec_name``)."""
-    return pipeline.codec_name(codec.name, codec.options.get("dtype", "float32"), codec.label, codec.codebooks)
+    """The codec in cell file names, as results name it (``config.codec_name``)."""
+    return codec_name(codec.name, codec.options.get("dtype", "float32"), codec.label, codec.codebooks)
 
 
 def study_cells(study: StudyConfig) -> list[Cell]:
@@ -232,7 +242,7 @@ def study_cells(study: StudyConfig) -> list[Cell]:
 def cell_name(study: StudyConfig, cell: Cell) -> str:
     """``<dataset>-<protocol>[-fold<k>]__<codec>__<model>__<recipe>__seed<n>`` (no fold part for a fixed split)."""
     where = f"{study.datasets[cell.dataset].name}-{cell.protocol}" + (f"-fold{cell.fold}" if cell.fold is not None else "")
-    return "__".join([where, codec_tag(study.codecs[cell.codec]), pipeline.model_label(study.models[cell.model]),
+    return "__".join([where, codec_tag(study.codecs[cell.codec]), model_label(study.models[cell.model]),
                       study.recipes[cell.recipe]["name"], f"seed{cell.seed}"])
 
 
@@ -259,7 +269,10 @@ def cell_config(study: StudyConfig, cell: Cell) -> RunConfig:
 def run_cell(study: StudyConfig, cell: Cell) -> list[dict]:
     """Run one cell through the pipeline (manifest, tokens, prompts, training, evaluation); returns its records."""
     config = cell_config(study, cell)
-    manifest = pipeline.prepare_manifest(config, cell.protocol, cell.fold)
+    from . import pipeline  # heavy (torch, transformers): only where a cell runs
+
+    manifest = pipeline.manifests_for(config)[0]
+    pipeline.save_manifest(config, manifest)
     return pipeline.run_fold(config, manifest)
 
 
@@ -401,6 +414,9 @@ def run_study(config_path: str | Path, out: str | Path | None = None, seeds: lis
               engine: str | None = None) -> Path:
     """Run every unfinished cell of the study, then write the report over OUT; returns OUT."""
     study = load_study(config_path, out, seeds, engine)
+    for model in study.models:  # a model folder that does not exist fails now, not in every cell
+        if model.name != EMBEDDED_MODEL:
+            check_reference(model.name, f"{config_path}: model")
     cells = study_cells(study)
     todo = [c for c in cells if not is_finished(result_path(study, c))]
     console.print(f"[bold]{study.name}[/]: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run ({study.engine})")
@@ -411,5 +427,7 @@ def run_study(config_path: str | Path, out: str | Path | None = None, seeds: lis
         console.print(f"[red]{len(failed)} of {len(cells)} cells failed[/] (errors in {Path(study.out) / 'results'}), e.g. {failed[0]}")
     if len(failed) == len(cells):
         raise CodecBenchError(f"{config_path}: every cell failed; see the error in {result_path(study, cells[0])}")
-    pipeline.write_run_report(study.out)
+    from .pipeline import write_run_report
+
+    write_run_report(study.out)
     return Path(study.out)

@@ -25,7 +25,11 @@ OFFLINE = typer.Option(False, "--offline", help="Never contact the hub; ids must
 CACHE = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache).")
 SOURCE = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known Hugging Face mirror).")
 CODEC_DTYPE = typer.Option("float32", "--codec-dtype", help="Codec precision: float32 (exact), bfloat16 (faster, changes codes; ~11% for XCodec2 on an H200) or, XCodec2 only, tf32 (~1%).")
-MAX_SECONDS = typer.Option(30.0, "--max-seconds", help="Clips longer than this many seconds are truncated before encoding.")
+MAX_SECONDS = typer.Option(30.0, "--max-seconds", help="Clips longer than this many seconds are truncated before encoding (a count is printed).")
+CODEC = typer.Option("embedded", "--codec", help="embedded (CPU, fitted on the training split), xcodec2, encodec, dac, mimi or xcodec; or a "
+                     "continuous front-end read through a trained projector: logmel, xcodec2-latents.")
+ENCODE_BATCH = typer.Option(16, "--encode-batch-size", help="Clips per codec batch.")
+WORKERS = typer.Option(None, "--workers", help="DataLoader workers decoding audio for the codec (default: min(4, cores - 1); never more than the cores).")
 
 
 def _quiet_libraries() -> None:
@@ -39,18 +43,16 @@ def _quiet_libraries() -> None:
 
 
 PRETRAINED_CODECS = ("xcodec2", "xcodec2-latents", "encodec", "dac", "mimi", "xcodec")
-CODEC_HELP = ("embedded (CPU, fitted on the training split), xcodec2, encodec, dac, mimi or xcodec; or a continuous "
-              "front-end read through a trained projector: logmel, xcodec2-latents.")
 
 
 def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fold=None, codec="embedded", codec_model=None,
                 codec_dtype="float32", model="tiny", method=None, epochs=None, learning_rate=None, batch_size=16,
-                grad_accum=1, encode_batch_size=16, workers=0, max_seconds=30.0, offline=False, bf16=False,
+                grad_accum=1, encode_batch_size=16, workers=None, max_seconds=30.0, offline=False, bf16=False,
                 gradient_checkpointing=False, generation=True, cache=None, source="local", seed=0, stage="all",
                 probes=False, zero_shot=False, add_speech_tokens=False, codebooks="interleave"):
     """Command-line options -> RunConfig; the defaults depend on the model (tiny: full training from scratch)."""
-    from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig
-    from .train import TrainConfig
+    from .concurrency import usable_workers
+    from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
 
     codec_options = {}
     if codec in PRETRAINED_CODECS:
@@ -65,7 +67,7 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
                         batch_size=batch_size, grad_accum=grad_accum, bf16=bf16, gradient_checkpointing=gradient_checkpointing, seed=seed)
     return RunConfig(
         dataset=dataset, out=out, root=root, protocol=protocol, folds=fold or None, cache_root=cache,
-        codec=CodecConfig(codec, codec_options, encode_batch_size, workers, max_seconds, codebooks=codebooks),
+        codec=CodecConfig(codec, codec_options, encode_batch_size, usable_workers(workers), max_seconds, codebooks=codebooks),
         model=ModelConfig(model, dtype="bfloat16" if bf16 else "auto", offline=offline, add_speech_tokens=add_speech_tokens), train=train,
         eval=EvalConfig(generation=generation), source=source, probes=probes, zero_shot=zero_shot,
     )
@@ -76,7 +78,7 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
          quick: bool = typer.Option(False, "--quick", help="A smaller, faster demo (for smoke tests).")) -> None:
     """Run the whole pipeline offline on generated data (embedded codec + tiny LM) and print the results table."""
     from .demo import DEMO_TRAIN, run_demo
-    from .train import TrainConfig
+    from .config import TrainConfig
 
     _quiet_libraries()
     sizes = {"train": 120, "validation": 40, "test": 40} if quick else None
@@ -93,7 +95,7 @@ def run(
     out: Path = OUT,
     protocol: Optional[str] = PROTOCOL,
     fold: Optional[List[str]] = typer.Option(None, "--fold", help="Run only these folds (repeat the option); default all."),
-    codec: str = typer.Option("embedded", "--codec", help=CODEC_HELP),
+    codec: str = CODEC,
     codec_model: Optional[str] = CODEC_MODEL,
     codec_dtype: str = CODEC_DTYPE,
     codebooks: str = typer.Option("interleave", "--codebooks", help="Several codebooks per frame: interleave (one speech token each) or sum (one position per frame, their token embeddings summed)."),
@@ -103,8 +105,8 @@ def run(
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 1e-3 tiny, 2e-4 otherwise)."),
     batch_size: int = typer.Option(16, "--batch-size", help="Training batch size per device."),
     grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
-    encode_batch_size: int = typer.Option(16, "--encode-batch-size", help="Clips per codec batch."),
-    workers: int = typer.Option(0, "--workers", help="DataLoader workers decoding audio for the codec."),
+    encode_batch_size: int = ENCODE_BATCH,
+    workers: Optional[int] = WORKERS,
     max_seconds: float = MAX_SECONDS,
     offline: bool = OFFLINE,
     bf16: bool = typer.Option(False, "--bf16", help="Train and evaluate the LLM in bfloat16 (GPU)."),
@@ -119,11 +121,12 @@ def run(
     add_speech_tokens: bool = typer.Option(False, "--add-speech-tokens", help="Add <|s_N|> and marker rows to an LLM whose tokenizer lacks them (any causal LM)."),
 ) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold)."""
+    config = _run_config(**locals())
+    loaded = _check_inputs(config, stage)  # every input error before torch is imported
+    _quiet_libraries()
     from . import pipeline
 
-    _quiet_libraries()
-    options = {k: v for k, v in locals().items() if k != "pipeline"}
-    pipeline.run(_run_config(**options), stop_after=stage)
+    pipeline.run(config, stop_after=stage, loaded=loaded)
     if stage == "all" and int(os.environ.get("RANK", 0)) == 0:
         paths = pipeline.write_run_report(out)
         console.print(paths["report"].read_text())
@@ -135,22 +138,44 @@ def encode(
     root: Optional[Path] = ROOT,
     out: Path = OUT,
     protocol: Optional[str] = PROTOCOL,
-    codec: str = typer.Option("xcodec2", "--codec", help=CODEC_HELP),
+    codec: str = CODEC,
     codec_model: Optional[str] = CODEC_MODEL,
     codec_dtype: str = CODEC_DTYPE,
-    encode_batch_size: int = typer.Option(32, "--encode-batch-size", help="Clips per codec batch."),
-    workers: int = typer.Option(4, "--workers", help="DataLoader workers decoding audio and computing features."),
+    encode_batch_size: int = ENCODE_BATCH,
+    workers: Optional[int] = WORKERS,
     max_seconds: float = MAX_SECONDS,
     offline: bool = OFFLINE,
     cache: Optional[Path] = CACHE,
     source: str = SOURCE,
 ) -> None:
-    """Fill the token cache only (resumable). Under `accelerate launch` each process encodes its share of clips."""
+    """Fill the token cache only (resumable). Under torchrun / `accelerate launch` each process encodes its share."""
+    config = _run_config(**locals())
+    loaded = _check_inputs(config, "encode")
+    _quiet_libraries()
     from . import pipeline
 
-    _quiet_libraries()
-    options = {k: v for k, v in locals().items() if k != "pipeline"}
-    pipeline.run(_run_config(**options), stop_after="encode")
+    pipeline.run(config, stop_after="encode", loaded=loaded)
+
+
+def _check_inputs(config, stage: str) -> list:
+    """Everything that can be checked without a model: stage, codec and model names, the corpus and its
+    metadata (read into the folds' manifests, which are returned)."""
+    from . import data
+    from .codecs import CODECS
+    from .config import EMBEDDED_MODEL
+    from .hub_loading import check_reference
+
+    stages = ("encode", "train", "all")
+    if stage not in stages:
+        raise CodecBenchError(f"unknown stage {stage!r}; choose one of {', '.join(stages)}")
+    if config.codec.name not in CODECS:
+        raise CodecBenchError(f"unknown codec {config.codec.name!r}; choose one of {', '.join(sorted(CODECS))}")
+    if config.model.name != EMBEDDED_MODEL:
+        check_reference(config.model.name, "--model")
+    if "model_id" in config.codec.options:
+        check_reference(config.codec.options["model_id"], "--codec-model")
+    return data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
+                               config.dataset_options, config.out)
 
 
 @app.command("datasets")
@@ -205,12 +230,12 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
     """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report."""
     from .benchmark import cell_name, load_study, run_study, study_cells
 
-    _quiet_libraries()
+    study = load_study(config, out, seeds or None, engine)  # every config error before torch is imported
     if dry_run:
-        study = load_study(config, out, seeds or None, engine)
         for cell in study_cells(study):
             console.print(cell_name(study, cell))
         return
+    _quiet_libraries()
     folder = run_study(config, out, seeds or None, engine)
     console.print((folder / "report.md").read_text())
     console.print(f"HTML report: {folder / 'report.html'}")

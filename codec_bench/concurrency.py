@@ -63,6 +63,24 @@ def wait_for_everyone() -> None:
         PartialState(cpu=not torch.cuda.is_available()).wait_for_everyone()
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def usable_workers(requested: int | None) -> int:
+    """DataLoader workers: ``requested`` (default ``min(4, cores - 1)``), never more than the cores."""
+    cores = available_cores()
+    if requested is None:
+        return max(0, min(4, cores - 1))
+    if requested > cores:
+        _say(f"--workers {requested} is more than the {cores} cores here; using {cores}")
+    return max(0, min(requested, cores))
+
+
 def lock_path(target: str | Path) -> Path:
     """The lock file of ``target`` (a file or folder): ``.<name>.lock`` beside it."""
     target = Path(target)

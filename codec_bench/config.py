@@ -1,13 +1,35 @@
-"""Settings of one run, one dataclass per stage; the CLI and YAML only fill in values."""
+"""Settings of one run, one dataclass per stage; the CLI and YAML only fill in values. Also the naming rules
+derived from them (how a codec, a model and a recipe are named in folders, results and reports). Light: no
+torch, so that the command line checks its inputs before anything heavy is imported."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .train import TrainConfig
-
 EMBEDDED_MODEL = "tiny"
+CODEBOOK_MODES = ("interleave", "sum")  # several codebooks: one token each, or one position per frame
+
+
+@dataclass
+class TrainConfig:
+    """One training recipe. ``method`` is "full" or "lora"."""
+
+    method: str = "full"
+    epochs: float = 15
+    learning_rate: float = 1e-3
+    batch_size: int = 16
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    num_workers: int = 0
+    max_steps: int = -1
 
 
 @dataclass
@@ -77,3 +99,29 @@ class RunConfig:
     @property
     def cache_folder(self) -> Path:
         return self.cache_root or Path(self.out) / "cache"
+
+
+# --- names derived from the settings -------------------------------------------------------------------------
+
+def model_tag(name: str) -> str:
+    return "tiny-llama" if name == EMBEDDED_MODEL else re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name or name)
+
+
+def model_label(model: ModelConfig) -> str:
+    """The model in results and folder names: its ``label``, else :func:`model_tag` of its name."""
+    return model.label or model_tag(model.name)
+
+
+def codec_label(codec, label: str | None = None, codebooks: str = "interleave") -> str:
+    """The codec as results name it (the cache key is not used: a fitted codec has a new key per fold, and folds
+    must aggregate); see :func:`codec_name`."""
+    return codec_name(codec.name, getattr(codec, "dtype", "float32"), label, codebooks)
+
+
+def codec_name(name: str, dtype: str = "float32", label: str | None = None, codebooks: str = "interleave") -> str:
+    """``label`` when given, else the registry name plus the precision when not the exact float32 and ``-sum`` for
+    summed codebooks: the codec's name in results, reports and study cell files."""
+    if label:
+        return label
+    name = name if dtype == "float32" else f"{name}-{dtype}"
+    return f"{name}-sum" if codebooks == "sum" else name

@@ -11,9 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .config import RunConfig
+from .config import RunConfig, TrainConfig
 from .pipeline import run, write_run_report
-from .train import TrainConfig
 
 DEMO_TASKS = ("instruments", "mixtures")
 DEMO_SIZES = {"train": 600, "validation": 120, "test": 200}

@@ -30,3 +30,17 @@ def load_pretrained(model_class, model_id: str, title: str, folder_hint: str, of
         raise CodecBenchError(
             f"{title} weights {model_id!r} are not in the Hugging Face cache and the hub cannot be reached (offline); "
             f"download them once, or pass a local copy with --codec-model /path/to/{folder_hint}") from err
+
+
+def looks_like_path(reference: str) -> bool:
+    """A local path rather than a hub id (``namespace/name``): absolute, relative with ./ or ../, ~, several
+    slashes, or a backslash."""
+    return reference.startswith(("/", "./", "../", "~", ".")) or reference.count("/") > 1 or "\\" in reference
+
+
+def check_reference(reference: str, option: str) -> None:
+    """Fail at once, in one line, for a path-like model reference that does not exist (not a hub id)."""
+    path = Path(reference).expanduser()
+    if looks_like_path(reference) and not path.exists():
+        raise CodecBenchError(f"{reference}: no such folder ({option}); pass an existing local model folder "
+                              "(config.json, safetensors weights) or a hub id such as HKUSTAudio/Llasa-1B-Multilingual")

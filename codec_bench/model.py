@@ -19,11 +19,24 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+)
 
 from .errors import CodecBenchError
-from .hub_loading import offline_mode
-from .prompts import AUDIO_SLOT, ITEM_SEPARATOR, MARKERS, TEXT_GENERATION_END, Example, speech_token
+from .hub_loading import looks_like_path, offline_mode
+from .prompts import (
+    AUDIO_SLOT,
+    ITEM_SEPARATOR,
+    MARKERS,
+    TEXT_GENERATION_END,
+    Example,
+    speech_token,
+)
 
 LLASA_ID = "HKUSTAudio/Llasa-1B-Multilingual"
 BOS, EOS, PAD = "<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>"
@@ -91,8 +104,10 @@ def default_attention() -> str:
 
 def _unreachable(model_id: str, err: Exception) -> CodecBenchError:
     first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-    if Path(model_id).exists():
+    if Path(model_id).expanduser().exists():
         return CodecBenchError(f"{model_id}: cannot load the model from this folder ({first}); it needs config.json, safetensors weights and the tokenizer files")
+    if looks_like_path(model_id):
+        return CodecBenchError(f"{model_id}: no such folder; pass an existing local model folder or a hub id such as {LLASA_ID}")
     return CodecBenchError(
         f"{model_id}: cannot load from the Hugging Face hub ({first}); on a machine with network run "
         f"`huggingface-cli download {model_id} --local-dir DIR`, then pass --model DIR"

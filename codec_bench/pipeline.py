@@ -19,7 +19,6 @@ with the corpus beyond the manifest: codes are read lazily from the cache, promp
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Mapping
 
@@ -31,7 +30,7 @@ from .cache import CachedCodes, TokenCache, fit_codec
 from .codecs import make_codec
 from .codecs.base import Codec
 from .concurrency import build_lock, is_main_process, run_folder_lock, wait_for_everyone
-from .config import EMBEDDED_MODEL, ModelConfig, RunConfig
+from .config import CODEBOOK_MODES, EMBEDDED_MODEL, RunConfig, codec_label, model_label
 from .continuous import ContinuousPromptEncoder, SummedCodesPromptEncoder, attach_projector, load_projector
 from .data import manifest as manifests
 from .data.manifest import Manifest
@@ -50,37 +49,32 @@ console = Console(stderr=True)
 STAGES = ("encode", "train", "all")
 
 
-def run(config: RunConfig, stop_after: str = "all") -> list[dict]:
+def run(config: RunConfig, stop_after: str = "all", loaded: list[Manifest] | None = None) -> list[dict]:
     """Run every stage for every fold of ``config``, up to ``stop_after`` (encode, train or all); returns the
-    result records (see ``report``). Under several processes only rank 0 evaluates."""
+    result records (see ``report``). Under several processes only rank 0 evaluates. ``loaded``: the folds'
+    manifests when the caller has read them already (``manifests_for``)."""
     if stop_after not in STAGES:
         raise CodecBenchError(f"unknown stage {stop_after!r}; choose one of {', '.join(STAGES)}")
-    spec = data.get_spec(config.dataset)
-    protocol = config.protocol or spec.protocols[0]
-    folds = config.folds or (spec.fold_names(protocol) if config.source == "local" else [None])  # a mirror has one split
     records: list[dict] = []
-    for fold in folds:
-        manifest = prepare_manifest(config, protocol, fold)
+    for manifest in loaded if loaded is not None else manifests_for(config):
+        save_manifest(config, manifest)
         records += run_fold(config, manifest, stop_after)
     return records
 
 
-def prepare_manifest(config: RunConfig, protocol: str, fold: str | None) -> Manifest:
-    """Load the dataset from its layout and write ``OUT/<name>/manifest``."""
-    if config.source == "hub":
-        from .data.hub import load_mirror
+def manifests_for(config: RunConfig) -> list[Manifest]:
+    """The manifests of the folds ``config`` runs, read from the corpus (no model involved)."""
+    return data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
+                               config.dataset_options, config.out)
 
-        manifest = load_mirror(config.dataset, Path(config.out) / "hub")
-    elif config.dataset_options:
-        manifest = data.get_spec(config.dataset).load(config.root, protocol=protocol, fold=fold, **config.dataset_options)
-    else:
-        manifest = data.prepare(config.dataset, config.root, protocol, fold)
+
+def save_manifest(config: RunConfig, manifest: Manifest) -> None:
+    """Write ``OUT/<name>/manifest`` and say what it holds."""
     folder = Path(config.out) / manifest.name / "manifest"
     with build_lock(folder, "manifest"):
         manifests.save(manifest, folder)
     counts = manifest.counts()
     console.print(f"[bold]{manifest.name}[/]: {counts['clips']} clips, {len(manifest.classes)} classes, {counts['skipped']} skipped")
-    return manifest
 
 
 def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> list[dict]:
@@ -178,15 +172,6 @@ def instruction_for(manifest: Manifest, clip) -> str:
     return f"{manifest.instruction} Question: {question}" if question else manifest.instruction
 
 
-def model_tag(name: str) -> str:
-    return "tiny-llama" if name == EMBEDDED_MODEL else re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name or name)
-
-
-def model_label(model: ModelConfig) -> str:
-    """The model in results and folder names: its ``label``, else :func:`model_tag` of its name."""
-    return model.label or model_tag(model.name)
-
-
 def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, ExampleFile], run_dir: Path,
                 codes: Mapping[str, np.ndarray]) -> Path:
     """Fine-tune (or resume) and return the folder of the trained model."""
@@ -220,9 +205,6 @@ def prompt_encoder(tokenizer, codec: Codec, codes: Mapping[str, np.ndarray], cod
     if codebooks == "sum":
         return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks)
     return PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)
-
-
-CODEBOOK_MODES = ("interleave", "sum")
 
 
 def embeds_audio(codec: Codec, codebooks: str = "interleave") -> bool:
@@ -301,21 +283,6 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
             records.append(generation_record(manifest, split, examples[split], answers, folder, base, config.out))
     io.write_json(folder / "records.json", records)
     return records
-
-
-def codec_label(codec: Codec, label: str | None = None, codebooks: str = "interleave") -> str:
-    """The codec as results name it (the cache key is not used: a fitted codec has a new key per fold, and folds
-    must aggregate); see :func:`codec_name`."""
-    return codec_name(codec.name, getattr(codec, "dtype", "float32"), label, codebooks)
-
-
-def codec_name(name: str, dtype: str = "float32", label: str | None = None, codebooks: str = "interleave") -> str:
-    """``label`` when given, else the registry name plus the precision when not the exact float32 and ``-sum`` for
-    summed codebooks: the codec's name in results, reports and study cell files."""
-    if label:
-        return label
-    name = name if dtype == "float32" else f"{name}-{dtype}"
-    return f"{name}-sum" if codebooks == "sum" else name
 
 
 def _cuda() -> bool:

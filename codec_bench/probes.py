@@ -24,11 +24,11 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import baseline, io, pipeline, vocab  # module import: pipeline.run_fold may import this module
+from . import baseline, io, vocab
 from .codecs import EmbeddedCodec
 from .codecs.embedded import centroid_key
 from .codecs.base import Codec
-from .config import RunConfig
+from .config import RunConfig, codec_label, model_label
 from .data.manifest import Manifest
 from .evaluate import score_single_label
 from .concurrency import build_lock
@@ -140,12 +140,12 @@ def _probe_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: M
     }
     del model, table
     train_labels = [e.answer_items for e in examples["train"]]
-    llm_name = pipeline.model_label(config.model) + "/base"
+    llm_name = model_label(config.model) + "/base"
     records: list[dict] = []
     for source, x in vectors.items():
         for name, probe in PROBES.items():
             scores = {s: probe(x["train"], train_labels, x[s], manifest.task, manifest.classes) for s in splits}
-            base = {"codec": pipeline.codec_label(codec, config.codec.label), "model": "none" if source == "codec" else llm_name,
+            base = {"codec": codec_label(codec, config.codec.label), "model": "none" if source == "codec" else llm_name,
                     "seed": config.train.seed, "method": f"probe_{name}_{source}"}
             split_examples = {s: examples[s] for s in splits}
             records += scoring_records(manifest, scores, split_examples, folder, base, config.out)
@@ -173,7 +173,7 @@ def _zero_shot(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mappi
         io.write_json(folder / "multi_label_scoring.json", choice)
     else:
         scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
-    base = {"codec": pipeline.codec_label(codec, config.codec.label), "model": pipeline.model_label(config.model) + "/base",
+    base = {"codec": codec_label(codec, config.codec.label), "model": model_label(config.model) + "/base",
             "seed": config.train.seed, "method": "zero_shot"}
     records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, base, config.out)
     io.write_json(folder / "records.json", records)

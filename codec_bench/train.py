@@ -17,7 +17,7 @@ import functools
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -30,31 +30,12 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from . import io
 from .concurrency import is_main_process, world_size
+from .config import TrainConfig
 from .errors import CodecBenchError
 from .model import PromptEncoder, apply_lora, parameter_count
 from .prompts import Example
 
 IGNORE = -100
-
-
-@dataclass
-class TrainConfig:
-    """One training recipe. ``method`` is "full" or "lora"."""
-
-    method: str = "full"
-    epochs: float = 15
-    learning_rate: float = 1e-3
-    batch_size: int = 16
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    seed: int = 0
-    num_workers: int = 0
-    max_steps: int = -1
 
 
 def shifted_answer_loss(logits: torch.Tensor, labels: torch.Tensor, num_items: int | torch.Tensor | None = None) -> torch.Tensor:

@@ -21,7 +21,8 @@ from codec_bench.model import PromptEncoder
 from codec_bench.pipeline import load_trained, run, write_run_report
 from codec_bench.predict import predict
 from codec_bench.prompts import AUDIO_SLOT, build_example
-from codec_bench.train import LeftPadCollator, TrainConfig
+from codec_bench.config import TrainConfig
+from codec_bench.train import LeftPadCollator
 from conftest import TINY_LM, write_wave
 
 

@@ -14,7 +14,8 @@ from codec_bench.pipeline import load_trained, run
 from codec_bench.cache import TokenCache
 from codec_bench.codecs import make_codec
 from codec_bench.prompts import build_example, render
-from codec_bench.train import AnswerOnlyTrainer, TrainConfig, train
+from codec_bench.config import TrainConfig
+from codec_bench.train import AnswerOnlyTrainer, train
 from conftest import CORPUS, TINY_LM, write_wave
 
 runner = CliRunner()

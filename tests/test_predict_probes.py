@@ -14,7 +14,7 @@ from codec_bench.errors import CodecBenchError
 from codec_bench.pipeline import base_model, encode_tokens, run, write_prompts
 from codec_bench.predict import format_table, predict
 from codec_bench.probes import codec_embeddings, knn, linear_probe, run_probes, zero_shot_records
-from codec_bench.train import TrainConfig
+from codec_bench.config import TrainConfig
 from conftest import TINY_LM
 
 SIZES = {"train": 24, "validation": 8, "test": 8}

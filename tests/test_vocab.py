@@ -10,7 +10,7 @@ from codec_bench.errors import CodecBenchError
 from codec_bench.model import BOS, EOS, PAD, PromptEncoder, load_llm
 from codec_bench.pipeline import load_trained, run
 from codec_bench.prompts import MARKERS, build_example, speech_token
-from codec_bench.train import TrainConfig
+from codec_bench.config import TrainConfig
 from codec_bench.vocab import add_speech_tokens, missing_speech_tokens
 from conftest import CORPUS, TINY_LM
 from test_pipeline import _csv_folder

@@ -18,15 +18,17 @@ Cache size: float32 frames take ``4 * feature_dim`` bytes each; XCodec2 latents 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..errors import CodecBenchError
 from ..features import log_mel
 from .base import Codec
 from .xcodec2 import Xcodec2Codec
+
+if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
+    import torch
 
 
 class LogMelFrames(Codec):
@@ -72,6 +74,7 @@ class Xcodec2Latents(Xcodec2Codec):
 
     def _model_outputs(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
         """``(batch, dim, frames) float32``: the quantizer's input, caught on its way out of ``fc_encoder``."""
+        import torch
         captured: list[torch.Tensor] = []
         hook = self.model.fc_encoder.register_forward_hook(lambda module, args, output: captured.append(output))
         try:

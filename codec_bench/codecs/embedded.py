@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, TYPE_CHECKING
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
-from sklearn.cluster import MiniBatchKMeans
 
 from ..features import log_mel
 from .base import Codec
+
+if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
+    import torch
 
 
 class EmbeddedCodec(Codec):
@@ -50,6 +50,8 @@ class EmbeddedCodec(Codec):
     def fit(self, waveforms: Iterable[np.ndarray]) -> None:
         """Fit mean, std and k-means centroids on the frames of ``waveforms`` (the training split; iterated once,
         or twice for a split of more than ``4 * max_fit_frames`` frames, see :meth:`fit_frames`)."""
+        from sklearn.cluster import MiniBatchKMeans
+        import torch
         frames = self.fit_frames(waveforms)
         mean, std = frames.mean(0), frames.std(0) + 1e-5
         # a tiny training split may hold fewer frames than units: fit as many as it can, the rest stay unused
@@ -93,9 +95,11 @@ class EmbeddedCodec(Codec):
         return out
 
     def save(self, path: str | Path) -> None:
+        from safetensors.torch import save_file
         save_file(self._require_state(), str(path))
 
     def load(self, path: str | Path) -> None:
+        from safetensors.torch import load_file
         self.state = load_file(str(path))
 
     def preprocess(self, wave: np.ndarray) -> torch.Tensor:

@@ -38,15 +38,17 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..errors import CodecBenchError
 from .base import Codec
 from ..hub_loading import load_pretrained
 from .xcodec2 import _set_tf32_flags, _tf32_flags, check_precision_and_length, config_sha
+
+if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
+    import torch
 
 DTYPES = ("float32", "bfloat16")
 
@@ -83,6 +85,7 @@ class TransformersCodec(Codec):
     def __init__(self, family: str, model_id: str | None = None, bandwidth: float | None = None,
                  num_quantizers: int | None = None, device: str | None = None, dtype: str = "float32",
                  max_seconds: float = 30.0, offline: bool | None = None, model: torch.nn.Module | None = None):
+        import torch
         if family not in FAMILIES:
             raise CodecBenchError(f"unknown transformers codec family {family!r}; choose one of {', '.join(FAMILIES)}")
         check_precision_and_length(family, dtype, DTYPES, max_seconds)
@@ -161,6 +164,7 @@ class TransformersCodec(Codec):
         return out  # type: ignore[return-value]
 
     def _encode_batch(self, waves: list[np.ndarray]) -> list[np.ndarray]:
+        import torch
         batch = torch.from_numpy(np.stack([np.asarray(w, dtype=np.float32) for w in waves]))[:, None, :]
         batch = batch.to(self.device, non_blocking=True)
         try:
@@ -188,6 +192,7 @@ class TransformersCodec(Codec):
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
         """fp32 without TF32 (or bf16 autocast) for the duration of one encode; restores the flags."""
+        import torch
         bf16 = self.dtype == "bfloat16"
         if self.device.type != "cuda":
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):

@@ -70,4 +70,19 @@ def prepare(name: str, root: str | Path | None, protocol: str | None = None, fol
     return spec.load(Path(root) if root is not None else None, protocol=protocol, fold=fold)
 
 
-__all__ = ["DATASETS", "Clip", "DatasetSpec", "Manifest", "get_spec", "prepare"]
+def load_manifests(name: str, root: str | Path | None, protocol: str | None = None, folds: list[str] | None = None,
+                   source: str = "local", options: dict | None = None, hub_folder: str | Path | None = None) -> list[Manifest]:
+    """The manifests of every fold to run (``folds`` None: all of ``protocol``; a hub mirror has one split), read
+    from the corpus: every layout or metadata error surfaces here, before any model is loaded."""
+    spec = get_spec(name)
+    if source == "hub":
+        from .hub import load_mirror
+
+        return [load_mirror(name, Path(hub_folder or ".") / "hub")]
+    protocol = protocol or spec.protocols[0]
+    if options:
+        return [spec.load(root, protocol=protocol, fold=fold, **options) for fold in folds or spec.fold_names(protocol)]
+    return [prepare(name, root, protocol, fold) for fold in folds or spec.fold_names(protocol)]
+
+
+__all__ = ["DATASETS", "Clip", "DatasetSpec", "Manifest", "get_spec", "load_manifests", "prepare"]

@@ -36,6 +36,15 @@ def load_audio(path: str | Path, sample_rate_hz: int = SAMPLE_RATE_HZ, max_secon
     return prepare_waveform(data, rate, sample_rate_hz, max_seconds, source=str(path))
 
 
+def audio_seconds(path: str | Path) -> float:
+    """Duration of an audio file from its header (nothing decoded); 0 when the header does not say."""
+    try:
+        info = sf.info(str(path))
+    except Exception:  # libsndfile reports format problems as several exception types
+        return 0.0
+    return info.frames / info.samplerate if info.samplerate and info.frames > 0 else 0.0
+
+
 def prepare_waveform(
     data: np.ndarray, rate: int, sample_rate_hz: int = SAMPLE_RATE_HZ, max_seconds: float | None = None, source: str = "<array>"
 ) -> np.ndarray:

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
-from rich.console import Console
 
-from . import __version__, data, io
+from . import __version__, data, io, ui
 from .codecs import CODECS
 from .concurrency import build_lock
 from .config import (
@@ -40,7 +39,6 @@ from .config import (
 from .errors import CodecBenchError
 from .hub_loading import check_reference
 
-console = Console(stderr=True)
 FORMAT_VERSION = 1
 SOURCES = ("local", "hub")
 RECIPE_KEYS = ["name"] + [f.name for f in fields(TrainConfig) if f.name != "seed"]  # seeds come from `seeds`
@@ -283,11 +281,11 @@ def is_finished(path: Path) -> bool:
     try:
         result = io.read_json(path)
         if result.get("format_version") != FORMAT_VERSION:
-            console.print(f"[yellow]{path.name}: format_version {result.get('format_version')!r}, not {FORMAT_VERSION}; rerunning[/]")
+            ui.warn(f"{path.name}: format_version {result.get('format_version')!r}, not {FORMAT_VERSION}; rerunning")
             return False
         return result.get("status") == "ok"
     except (ValueError, OSError, AttributeError) as err:
-        console.print(f"[yellow]{path.name}: unreadable result ({type(err).__name__}); rerunning the cell[/]")
+        ui.warn(f"{path.name}: unreadable result ({type(err).__name__}); rerunning the cell")
         return False
 
 
@@ -342,7 +340,7 @@ def git_revision() -> str | None:
 def run_serial(cells: list[Cell], run_fn: Callable[[Cell], dict], study: StudyConfig) -> None:
     """One cell after another in this process, a progress line per cell."""
     for i, cell in enumerate(cells, start=1):
-        console.rule(f"[bold]cell {i}/{len(cells)}[/] {cell_name(study, cell)}")
+        ui.say(f"[bold]cell {i}/{len(cells)}[/] {cell_name(study, cell)}")
         _report(study, cell, run_fn(cell))
 
 
@@ -358,6 +356,8 @@ def run_ray(cells: list[Cell], run_fn: Callable[[Cell], dict], study: StudyConfi
 
         gpus = 1 if torch.cuda.is_available() else 0
     options.setdefault("include_dashboard", False)
+    options.setdefault("log_to_driver", False)  # one line per cell from the driver; a cell's errors are in its result file
+    options.setdefault("logging_level", "warning")
     ray.init(**options)
     try:
         task = ray.remote(num_gpus=gpus, num_cpus=cpus)(_call)  # ray.remote takes a plain function, not a partial
@@ -370,6 +370,7 @@ def run_ray(cells: list[Cell], run_fn: Callable[[Cell], dict], study: StudyConfi
 
 
 def _call(run_fn: Callable[[Cell], dict], cell: Cell) -> dict:
+    ui.set_verbosity(quiet=True)  # the driver prints one line per cell; a cell's own lines would come back prefixed
     return run_fn(cell)
 
 
@@ -389,8 +390,8 @@ def run_submitit(cells: list[Cell], run_fn: Callable[[Cell], dict], study: Study
 
 def _report(study: StudyConfig, cell: Cell, result: dict) -> None:
     colour = "green" if result["status"] == "ok" else "red"
-    console.print(f"[{colour}]{result['status']}[/] {cell_name(study, cell)} ({result.get('wall_seconds', 0):.0f} s)"
-                  + (f": {result['error']}" if result.get("error") else ""))
+    ui.say(f"[{colour}]{result['status']}[/] {cell_name(study, cell)} ({result.get('wall_seconds', 0):.0f} s)"
+           + (f": {result['error']}" if result.get("error") else ""), ui.QUIET if result["status"] != "ok" else ui.NORMAL)
 
 
 ENGINE_EXTRAS = {"ray": "ray", "submitit": "slurm"}  # the optional extra that installs each engine
@@ -419,12 +420,12 @@ def run_study(config_path: str | Path, out: str | Path | None = None, seeds: lis
             check_reference(model.name, f"{config_path}: model")
     cells = study_cells(study)
     todo = [c for c in cells if not is_finished(result_path(study, c))]
-    console.print(f"[bold]{study.name}[/]: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run ({study.engine})")
+    ui.say(f"[bold]{study.name}[/]: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run ({study.engine})")
     if todo:
         ENGINES[study.engine](todo, partial(execute_cell, study), study)
     failed = [cell_name(study, c) for c in cells if not is_finished(result_path(study, c))]
     if failed:
-        console.print(f"[red]{len(failed)} of {len(cells)} cells failed[/] (errors in {Path(study.out) / 'results'}), e.g. {failed[0]}")
+        ui.warn(f"{len(failed)} of {len(cells)} cells failed (errors in {Path(study.out) / 'results'}), e.g. {failed[0]}")
     if len(failed) == len(cells):
         raise CodecBenchError(f"{config_path}: every cell failed; see the error in {result_path(study, cells[0])}")
     from .pipeline import write_run_report

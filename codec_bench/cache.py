@@ -39,14 +39,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from rich.progress import Progress
 
-from . import io
-from .audio import load_audio
+from . import io, ui
+from .audio import audio_seconds, load_audio
 from .codecs.base import Codec
 from .concurrency import build_lock, rank, world_size
 from .data.manifest import Clip
 from .errors import AudioError, CodecBenchError
+from .finished import mark_done, reusable
 
 FORMAT_VERSION = 1
 MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)
@@ -80,13 +80,17 @@ class ClipAudio(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, index: int) -> tuple[str, object, str | None]:
+    def __getitem__(self, index: int) -> tuple[str, object, str | None, bool]:
+        """``(clip id, preprocessed audio or None, skip reason or None, truncated to max_seconds)``."""
         clip = self.clips[index]
         try:
             wave = load_audio(clip.path, self.codec.sample_rate_hz, self.max_seconds)
-            return clip.id, self.codec.preprocess(wave), None
+            return clip.id, self.codec.preprocess(wave), None, self._longer(clip.path)
         except AudioError as err:
-            return clip.id, None, str(err)
+            return clip.id, None, str(err), False
+
+    def _longer(self, path: str) -> bool:
+        return self.max_seconds is not None and audio_seconds(path) > self.max_seconds + 1e-3
 
 
 class TokenCache:
@@ -95,7 +99,7 @@ class TokenCache:
     def __init__(self, root: str | Path, dataset: str, codec: Codec, max_seconds: float | None = None):
         self.codec = codec
         self.max_seconds = max_seconds
-        self.folder = Path(root) / dataset / codec.cache_key()
+        self.folder = Path(root) / dataset / cache_folder_name(codec, max_seconds)
         self.header = {"format_version": FORMAT_VERSION, "dataset": dataset, "codec": codec.describe(),
                        "identity": codec.identity(), "audio": {"sample_rate_hz": codec.sample_rate_hz, "mono": True,
                                                                "max_seconds": max_seconds}}
@@ -107,20 +111,29 @@ class TokenCache:
         path = self.folder / "cache.json"
         if not path.is_file():
             return
-        found = io.read_json(path)
+        try:
+            found = io.read_json(path)
+        except ValueError:
+            ui.warn(f"{path}: unreadable (truncated?); written again from this run's codec identity")
+            io.write_json(path, self.header)
+            return
         if found.get("format_version") != FORMAT_VERSION:
             raise CodecBenchError(f"{path}: token cache format {found.get('format_version')} is not {FORMAT_VERSION}; delete {self.folder} to rebuild it")
         if found != self.header:
-            raise CodecBenchError(f"{path}: cache made by another codec configuration than its folder name says; delete {self.folder} to rebuild it")
+            differs = ", ".join(f"{k}={_at(found, k)!r} (this run: {_at(self.header, k)!r})" for k in _differences(found, self.header))
+            raise CodecBenchError(f"{path}: cache built with {differs}; delete {self.folder} to rebuild it")
 
     def done_ids(self) -> set[str]:
         return {i for shard in self._shards() for i in pq.read_table(shard, columns=["id"]).column("id").to_pylist()}
 
     def _shards(self) -> list[Path]:
-        return sorted((p for p in self.folder.glob("shard-r*-*.parquet") if SHARD_NAME.search(p.name)), key=_shard_order)
+        """The finished shards; a damaged one (truncated, not Parquet) is moved to ``broken/`` with a message, so its
+        clips are encoded again."""
+        shards = sorted((p for p in self.folder.glob("shard-r*-*.parquet") if SHARD_NAME.search(p.name)), key=_shard_order)
+        return [p for p in shards if _readable(p)]
 
     def build(self, clips: Sequence[Clip], batch_size: int = 16, num_workers: int = 0, shard_size: int = 512,
-              progress: bool = True, all_clips: bool = False) -> dict:
+              progress: bool = True, all_clips: bool = False, stage: str = "encode") -> dict:
         """Encode this process's share of the clips not cached yet; returns ``{"encoded", "cached", "skipped"}``
         counts for this process. ``all_clips``: encode every clip here even under several processes (work that
         only rank 0 does)."""
@@ -133,25 +146,24 @@ class TokenCache:
             todo, siblings = unique_audio([c for c in sorted(clips, key=lambda c: c.id) if c.id not in done])
             todo = [c for c in todo if share_of(c.path, world) == me]
             todo.sort(key=_size_hint)  # similar lengths together: less padding per batch
-            return self._encode(todo, siblings, me, len(done), batch_size, num_workers, shard_size, progress)
+            with ui.stage(stage, len(todo), f"clips ({len(done)} from cache)", show=progress) as bar:
+                return self._encode(todo, siblings, me, len(done), batch_size, num_workers, shard_size, bar)
 
     def _encode(self, todo: list[Clip], siblings: dict[str, list[str]], me: int, cached: int, batch_size: int,
-                num_workers: int, shard_size: int, progress: bool) -> dict:
+                num_workers: int, shard_size: int, bar: ui.StageBar) -> dict:
         next_index = 1 + max([_shard_order(p)[1] for p in self._shards() if _shard_order(p)[0] == me], default=-1)
-        counts = {"encoded": 0, "cached": cached, "skipped": 0}
+        counts = {"encoded": 0, "cached": cached, "skipped": 0, "truncated": 0}
         rows: list[dict] = []
         values = 0
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(f"encoding ({self.codec.name})", total=len(todo))
-            for batch in self._batches(todo, batch_size, num_workers):
-                encoded = self._encode_batch(batch)
-                rows += encoded + [dict(r, id=other) for r in encoded for other in siblings.get(r["id"], [])]
-                values += sum(len(r["codes"]) for r in encoded)
-                bar.advance(task, len(batch))
-                if len(rows) >= shard_size or values >= MAX_SHARD_VALUES:
-                    next_index, rows, values = self._write_shard(rows, me, next_index, counts), [], 0
-            if rows:
-                self._write_shard(rows, me, next_index, counts)
+        for batch in self._batches(todo, batch_size, num_workers):
+            encoded = self._encode_batch(batch)
+            rows += encoded + [dict(r, id=other) for r in encoded for other in siblings.get(r["id"], [])]
+            values += sum(len(r["codes"]) for r in encoded)
+            bar.advance(len(batch))
+            if len(rows) >= shard_size or values >= MAX_SHARD_VALUES:
+                next_index, rows, values = self._write_shard(rows, me, next_index, counts), [], 0
+        if rows:
+            self._write_shard(rows, me, next_index, counts)
         return counts
 
     def _batches(self, clips: list[Clip], batch_size: int, num_workers: int):
@@ -163,18 +175,18 @@ class TokenCache:
         )
         return loader
 
-    def _encode_batch(self, batch: list[tuple[str, object, str | None]]) -> list[dict]:
-        ok = [(i, item) for i, item, err in batch if err is None]
+    def _encode_batch(self, batch: list[tuple[str, object, str | None, bool]]) -> list[dict]:
+        ok = [(i, item) for i, item, err, _ in batch if err is None]
         try:
             codes = self.codec.encode_preprocessed([item for _, item in ok]) if ok else []
         except torch.cuda.OutOfMemoryError as err:
             raise CodecBenchError("CUDA out of memory while encoding; lower --batch-size (cached shards are kept)") from err
         by_id = {i: c for (i, _), c in zip(ok, codes)}
         rows = []
-        for clip_id, _, err in batch:
+        for clip_id, _, err, truncated in batch:
             code = by_id.get(clip_id)
             rows.append({"id": clip_id, "codes": [] if code is None else code.reshape(-1), "frames": 0 if code is None else int(code.shape[-1]),
-                         "num_codebooks": 0 if code is None else int(code.shape[0]), "error": err})
+                         "num_codebooks": 0 if code is None else int(code.shape[0]), "error": err, "truncated": truncated})
         return rows
 
     def _write_shard(self, rows: list[dict], me: int, index: int, counts: dict) -> int:
@@ -188,8 +200,9 @@ class TokenCache:
         group_rows = int(np.clip(GROUP_BYTES // row_bytes, 1, MAX_GROUP_ROWS))
         name = f"shard-r{me}-{index:05d}-{uuid.uuid4().hex[:8]}.parquet"
         with io.atomic_path(self.folder / name) as tmp:
-            pq.write_table(pa.table(columns, schema=schema), tmp, row_group_size=group_rows)
+            pq.write_table(pa.table(columns, schema=schema), tmp, row_group_size=group_rows, write_page_checksum=True)
         counts["skipped"] += sum(r["error"] is not None for r in rows)
+        counts["truncated"] = counts.get("truncated", 0) + sum(bool(r.get("truncated")) for r in rows)
         counts["encoded"] += sum(r["error"] is None for r in rows)
         return index + 1
 
@@ -219,6 +232,60 @@ class TokenCache:
         to ``ids`` when given, and ``{id: skip reason}`` of the clips that could not be encoded."""
         codes = CachedCodes(self._shards(), None if ids is None else set(ids))
         return codes, codes.errors
+
+
+DEFAULT_MAX_SECONDS = 30.0
+
+
+def cache_folder_name(codec: Codec, max_seconds: float | None) -> str:
+    """``codec.cache_key()``, plus the clip-length limit when it is not the default 30 s (``-max10s``, ``-full``):
+    caches of one codec with other limits live side by side (the default keeps the folder names it always had)."""
+    if max_seconds == DEFAULT_MAX_SECONDS:
+        return codec.cache_key()
+    return f"{codec.cache_key()}-{'full' if max_seconds is None else f'max{max_seconds:g}s'}"
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts."""
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            keys += _differences(a[key], b[key], f"{prefix}{key}.")
+        elif a.get(key) != b.get(key):
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def _at(tree: dict, dotted: str):
+    for part in dotted.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+_checked: dict[tuple[str, int, int], bool] = {}
+
+
+def _readable(shard: Path) -> bool:
+    """Whether ``shard`` opens as Parquet (its footer is intact); a damaged one is moved aside, with a message."""
+    try:
+        stat = shard.stat()
+    except FileNotFoundError:  # moved aside by another process
+        return False
+    key = (str(shard), stat.st_size, stat.st_mtime_ns)
+    if key not in _checked:
+        try:
+            pq.ParquetFile(shard).close()
+            _checked[key] = True
+        except (pa.ArrowException, OSError) as err:
+            _checked[key] = False
+            aside = shard.parent / "broken" / shard.name
+            aside.parent.mkdir(exist_ok=True)
+            try:
+                shard.rename(aside)
+                ui.warn(f"{shard}: damaged ({str(err).splitlines()[0][:80]}); moved to {aside}, its clips are encoded again")
+            except FileNotFoundError:
+                pass
+    return _checked[key]
 
 
 def _shard_order(path: Path) -> tuple[int, int, str]:
@@ -302,7 +369,7 @@ class CachedCodes(Mapping[str, np.ndarray]):
         if s in self._files:
             self._files.move_to_end(s)
         else:
-            self._files[s] = pq.ParquetFile(self.shards[s])
+            self._files[s] = pq.ParquetFile(self.shards[s], page_checksum_verification=True)
             while len(self._files) > self.open_files:
                 self._files.popitem(last=False)[1].close()
         return self._files[s]
@@ -314,7 +381,11 @@ class CachedCodes(Mapping[str, np.ndarray]):
         if key in self._decoded:
             self._decoded.move_to_end(key)
             return self._decoded[key]
-        column = self._file(s).read_row_group(g, columns=["codes"]).column("codes").combine_chunks()
+        try:
+            column = self._file(s).read_row_group(g, columns=["codes"]).column("codes").combine_chunks()
+        except (pa.ArrowException, OSError) as err:
+            raise CodecBenchError(f"{self.shards[s]}: damaged ({str(err).splitlines()[0][:80]}); delete this file and rerun "
+                                  "the same command: its clips are encoded again") from err
         value = (column.flatten().to_numpy(zero_copy_only=False), column.offsets.to_numpy())
         self._decoded[key] = value
         self._decoded_bytes += value[0].nbytes
@@ -386,10 +457,13 @@ def fit_codec(codec: Codec, clips: Sequence[Clip], state_folder: str | Path, pro
         return
     key = hashlib.sha256(json.dumps([codec.fit_identity(), sorted(c.id for c in clips)]).encode()).hexdigest()[:12]
     path = Path(state_folder) / f"{codec.name}-fit-{key}.safetensors"
+    marker = path.with_name(f"{path.name}.done.json")
     with build_lock(path, "codec fit"):
-        if path.is_file():
+        if reusable(marker, "codec fit", path):
             codec.load(path)
             return
-        codec.fit(ClipWaves(clips, codec.sample_rate_hz))
+        with ui.stage("fit", show=progress):
+            codec.fit(ClipWaves(clips, codec.sample_rate_hz))
         with io.atomic_path(path) as tmp:
             codec.save(tmp)
+        mark_done(marker, [path], codec=codec.name, clips=len(clips))

@@ -29,6 +29,8 @@ MAX_SECONDS = typer.Option(30.0, "--max-seconds", help="Clips longer than this m
 CODEC = typer.Option("embedded", "--codec", help="embedded (CPU, fitted on the training split), xcodec2, encodec, dac, mimi or xcodec; or a "
                      "continuous front-end read through a trained projector: logmel, xcodec2-latents.")
 ENCODE_BATCH = typer.Option(16, "--encode-batch-size", help="Clips per codec batch.")
+QUIET = typer.Option(False, "--quiet", "-q", help="Warnings, errors and the results only (for scripts).")
+VERBOSE = typer.Option(False, "--verbose", "-v", help="Also the training log (always written to <run>/train_log.jsonl) and details.")
 WORKERS = typer.Option(None, "--workers", help="DataLoader workers decoding audio for the codec (default: min(4, cores - 1); never more than the cores).")
 
 
@@ -75,17 +77,21 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
 
 @app.command()
 def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Output folder."),
-         quick: bool = typer.Option(False, "--quick", help="A smaller, faster demo (for smoke tests).")) -> None:
+         quick: bool = typer.Option(False, "--quick", help="A smaller, faster demo (for smoke tests)."),
+         quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Run the whole pipeline offline on generated data (embedded codec + tiny LM) and print the results table."""
-    from .demo import DEMO_TRAIN, run_demo
-    from .config import TrainConfig
+    from . import ui
 
+    ui.set_verbosity(quiet, verbose)
     _quiet_libraries()
+    from .config import TrainConfig
+    from .demo import DEMO_TRAIN, run_demo
+
     sizes = {"train": 120, "validation": 40, "test": 40} if quick else None
-    train = TrainConfig(epochs=2, learning_rate=DEMO_TRAIN.learning_rate) if quick else None
+    train = TrainConfig(epochs=2, learning_rate=DEMO_TRAIN["mixtures"].learning_rate) if quick else None
     paths = run_demo(out, sizes, train)
-    console.print((Path(out) / "report.md").read_text())
-    console.print(f"done in {paths['seconds']:.0f} s; report: {paths['report']}, radar: {paths['radar']}")
+    _print_summary(paths["report"])
+    ui.say(f"{ui.timings()}; {paths['seconds']:.0f} s in all")
 
 
 @app.command()
@@ -119,17 +125,24 @@ def run(
     probes: bool = typer.Option(False, "--probes", help="Add linear-probe and kNN rows (codec vectors, base-LLM hidden states)."),
     zero_shot: bool = typer.Option(False, "--zero-shot", help="Add the base LLM scored without fine-tuning."),
     add_speech_tokens: bool = typer.Option(False, "--add-speech-tokens", help="Add <|s_N|> and marker rows to an LLM whose tokenizer lacks them (any causal LM)."),
+    quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold)."""
-    config = _run_config(**locals())
+    from . import ui
+
+    ui.set_verbosity(quiet, verbose)
+    config = _run_config(**{k: v for k, v in locals().items() if k not in ("quiet", "verbose", "ui")})
     loaded = _check_inputs(config, stage)  # every input error before torch is imported
     _quiet_libraries()
     from . import pipeline
 
     pipeline.run(config, stop_after=stage, loaded=loaded)
     if stage == "all" and int(os.environ.get("RANK", 0)) == 0:
-        paths = pipeline.write_run_report(out)
-        console.print(paths["report"].read_text())
+        with ui.stage("report", show=False):
+            paths = pipeline.write_run_report(out)
+        _print_summary(paths["report"])
+    ui.say(ui.timings())
 
 
 @app.command()
@@ -147,14 +160,27 @@ def encode(
     offline: bool = OFFLINE,
     cache: Optional[Path] = CACHE,
     source: str = SOURCE,
+    quiet: bool = QUIET,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Fill the token cache only (resumable). Under torchrun / `accelerate launch` each process encodes its share."""
-    config = _run_config(**locals())
+    from . import ui
+
+    ui.set_verbosity(quiet, verbose)
+    config = _run_config(**{k: v for k, v in locals().items() if k not in ("quiet", "verbose", "ui")})
     loaded = _check_inputs(config, "encode")
     _quiet_libraries()
     from . import pipeline
 
     pipeline.run(config, stop_after="encode", loaded=loaded)
+    ui.say(ui.timings())
+
+
+def _print_summary(report: Path) -> None:
+    """The report's headline (its table and the lines about the reference row) and where the rest is."""
+    text = report.read_text(encoding="utf-8")
+    console.print(text.split("\n## ")[0].strip())
+    console.print(f"\nfull report: {report} (and report.html beside it)")
 
 
 def _check_inputs(config, stage: str) -> list:
@@ -226,10 +252,13 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
               out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the config's `out`)."),
               seeds: Optional[List[int]] = typer.Option(None, "--seeds", help="Training seeds (repeat: --seeds 0 --seeds 1); default the config's."),
               engine: Optional[str] = typer.Option(None, "--engine", help="serial (default), ray or submitit: cells as independent jobs."),
-              dry_run: bool = typer.Option(False, "--dry-run", help="Check the config and list the cells, run nothing.")) -> None:
+              dry_run: bool = typer.Option(False, "--dry-run", help="Check the config and list the cells, run nothing."),
+              quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report."""
+    from . import ui
     from .benchmark import cell_name, load_study, run_study, study_cells
 
+    ui.set_verbosity(quiet, verbose)
     study = load_study(config, out, seeds or None, engine)  # every config error before torch is imported
     if dry_run:
         for cell in study_cells(study):
@@ -237,8 +266,7 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
         return
     _quiet_libraries()
     folder = run_study(config, out, seeds or None, engine)
-    console.print((folder / "report.md").read_text())
-    console.print(f"HTML report: {folder / 'report.html'}")
+    _print_summary(folder / "report.md")
 
 
 @app.command("tiny-models")
@@ -274,6 +302,8 @@ def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset
         print(json.dumps(rows, indent=2))
     else:
         console.print(format_table(rows))
+    if rows and all(row["error"] for row in rows):
+        raise CodecBenchError(f"none of the {len(rows)} inputs could be predicted (first: {rows[0]['error']})")
 
 
 @app.command()
@@ -306,6 +336,14 @@ def main() -> None:
         app()
     except CodecBenchError as err:
         Console(stderr=True).print(f"[red]error:[/] {err}", highlight=False)
+        sys.exit(2)
+    except (OSError, RuntimeError) as err:  # disk full or not writable outside the guarded stages
+        from .finished import os_error_message
+
+        message = os_error_message(err)
+        if message is None:
+            raise
+        Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
         sys.exit(2)
 
 

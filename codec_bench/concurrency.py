@@ -153,6 +153,6 @@ def run_folder_lock(folder: str | Path) -> Iterator[None]:
 
 
 def _say(message: str) -> None:
-    from rich.console import Console
+    from . import ui
 
-    Console(stderr=True).print(f"[yellow]{message}[/]", highlight=False)
+    ui.warn(message)

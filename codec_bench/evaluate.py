@@ -27,8 +27,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from rich.progress import track
 
+from . import ui
 from .model import PromptEncoder
 from .prompts import Example, parse_answer
 
@@ -132,7 +132,7 @@ def score_single_label(model, encoder: PromptEncoder, examples: Sequence[Example
     """``(n_examples, n_classes)`` probabilities: softmax over the log-likelihoods of "label<END>"."""
     candidates = [encoder.answer_ids([c]) for c in classes]
     out = np.zeros((len(examples), len(classes)))
-    for i, example in enumerate(_progress(examples, "scoring", progress)):
+    for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
         loglik = PrefixScorer(model, encoder.prefix(model, example)).score(candidates)
         out[i] = _softmax(loglik)
     return out
@@ -146,7 +146,7 @@ def score_multi_label(model, encoder: PromptEncoder, examples: Sequence[Example]
     candidates = [ids + list(encoder.separator) for ids in items] + [ids + [encoder.end_id] for ids in items]
     n = len(classes)
     out = np.zeros((len(examples), n))
-    for i, example in enumerate(_progress(examples, "scoring", progress)):
+    for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
         scorer = PrefixScorer(model, encoder.prefix(model, example))
         for _ in range(max_items or n):
             p = _softmax(scorer.score(candidates))
@@ -169,7 +169,7 @@ def score_label_sets(model, encoder: PromptEncoder, examples: Sequence[Example],
     for row, answer in enumerate(label_sets):
         member[row, [index[l] for l in answer if l in index]] = 1
     out = np.zeros((len(examples), len(classes)))
-    for i, example in enumerate(_progress(examples, "scoring", progress)):
+    for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
         out[i] = _softmax(PrefixScorer(model, encoder.prefix(model, example)).score(candidates)) @ member
     return out
 
@@ -179,12 +179,14 @@ def generate_answers(model, encoder: PromptEncoder, examples: Sequence[Example],
                      batch_size: int = 16, progress: bool = True) -> list[tuple[str, ...]]:
     """Greedy answers, parsed into label items."""
     answers: list[tuple[str, ...]] = []
-    batches = [examples[i:i + batch_size] for i in range(0, len(examples), batch_size)]
-    for batch in _progress(batches, "generating", progress):
-        inputs, start = encoder.generation_inputs(model, batch)
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=encoder.end_id,
-                             pad_token_id=encoder.pad_id)
-        answers += [parse_answer(encoder.decode(row[start:].tolist())) for row in out]
+    with ui.stage("generate", len(examples), "clips", show=progress) as bar:
+        for first in range(0, len(examples), batch_size):  # batches read lazily from the prompts file
+            batch = examples[first: first + batch_size]
+            inputs, start = encoder.generation_inputs(model, batch)
+            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=encoder.end_id,
+                                 pad_token_id=encoder.pad_id)
+            answers += [parse_answer(encoder.decode(row[start:].tolist())) for row in out]
+            bar.advance(len(batch))
     return answers
 
 
@@ -192,6 +194,3 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     z = np.exp(x - np.max(x))
     return z / z.sum()
 
-
-def _progress(items, description: str, show: bool):
-    return track(items, description=description, transient=True) if show else items

@@ -1,7 +1,8 @@
 """Atomic file writes and JSON/JSONL helpers: a file that exists is a finished file.
 
-Every stage writes to ``<name>.tmp-<pid>`` and renames, so a killed run never leaves a partial file that a
-resumed run would take as finished.
+Every stage writes to ``<name>.tmp-<pid>``, flushes it to the disk (fsync) and renames it, so neither a killed run
+nor a crash of the machine leaves a partial file under a final name. What a stage finished is then recorded with
+sizes and checksums in its done-marker (``finished``).
 """
 
 from __future__ import annotations
@@ -25,12 +26,32 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)  # the rename itself
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's files and the folder's entries, to the disk."""
+    if path.is_dir():
+        for child in path.rglob("*"):
+            if child.is_file():
+                _fsync(child)
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:  # some filesystems cannot fsync a folder
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def write_text(path: str | Path, text: str) -> None:

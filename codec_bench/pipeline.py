@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-from rich.console import Console
 
-from . import baseline, data, io, vocab
+from . import baseline, data, io, ui, vocab
 from .cache import CachedCodes, TokenCache, fit_codec
 from .codecs import make_codec
 from .codecs.base import Codec
@@ -35,15 +34,15 @@ from .continuous import ContinuousPromptEncoder, SummedCodesPromptEncoder, attac
 from .data import manifest as manifests
 from .data.manifest import Manifest
 from .errors import CodecBenchError
+from .finished import check_done, disk_guard, files_in, mark_done, rebuild, reusable
 from .evaluate import generate_answers, score_single_label
 from .model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
 from .prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
-from .records import generation_record, score_multi_label_best, scoring_records
+from .records import finish_records, finished_records, generation_record, score_multi_label_best, scoring_records
 from .report import write_report
 from .results import load_results
 from .train import train
 
-console = Console(stderr=True)
 
 
 STAGES = ("encode", "train", "all")
@@ -73,11 +72,23 @@ def save_manifest(config: RunConfig, manifest: Manifest) -> None:
     folder = Path(config.out) / manifest.name / "manifest"
     with build_lock(folder, "manifest"):
         manifests.save(manifest, folder)
-    counts = manifest.counts()
-    console.print(f"[bold]{manifest.name}[/]: {counts['clips']} clips, {len(manifest.classes)} classes, {counts['skipped']} skipped")
+    clips = manifest.counts()["clips"]
+    ui.say(f"[bold]{manifest.name}[/]: {sum(clips.values())} clips ({', '.join(f'{n} {s}' for s, n in clips.items())}), "
+           f"{len(manifest.classes)} classes")
+    if manifest.skipped:
+        named = "; ".join(f"{s['path']}: {s['reason']}" for s in manifest.skipped[:3])
+        ui.warn(f"{len(manifest.skipped)} clips skipped, e.g. {named} (all in {folder / 'info.json'}, \"skipped\")")
+    for warning in manifests.coverage_warnings(manifest):
+        ui.warn(f"{manifest.name}: {warning}")
 
 
 def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> list[dict]:
+    """Every stage for one fold; running out of space anywhere is one line naming the folder (``disk_guard``)."""
+    with disk_guard(config.out, f"running {manifest.name}"):
+        return _run_fold(config, manifest, stop_after)
+
+
+def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[dict]:
     folder = Path(config.out) / manifest.name
     codec = make_codec(config.codec.name, **config.codec.options)
     check_codebooks(config, codec)
@@ -106,8 +117,8 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: M
     if not (config.probes or config.zero_shot):
         return []
     if embeds_audio(codec, config.codec.codebooks):  # probes and zero-shot read token prompts
-        console.print(f"[yellow]{codec_label(codec, config.codec.label, config.codec.codebooks)} does not give token "
-                      "prompts: no probe or zero-shot rows for it[/]")
+        ui.warn(f"{codec_label(codec, config.codec.label, config.codec.codebooks)} does not give token prompts: no probe "
+                "or zero-shot rows for it")
         return []
     from . import probes
 
@@ -140,13 +151,28 @@ def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> Cached
     """Fill the token cache for the manifest's clips; returns the lazy ``{clip id: codes}`` of its clips; skips are
     recorded."""
     cache = TokenCache(config.cache_folder, manifest.dataset, codec, config.codec.max_seconds)
-    counts = cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress)
+    with disk_guard(cache.folder, "encoding", cache_estimate(codec, len(manifest.clips), config.codec.max_seconds)):
+        counts = cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress)
     wait_for_everyone()  # several processes: every rank's shards must be written
     codes, skipped = cache.load(c.id for c in manifest.clips)
+    if counts["truncated"]:
+        ui.warn(f"{counts['truncated']} clips longer than {config.codec.max_seconds:g} s were cut to {config.codec.max_seconds:g} s "
+                "before encoding (--max-seconds)")
     if skipped:
-        console.print(f"[yellow]{len(skipped)} clips skipped while encoding[/], e.g. {next(iter(skipped.values()))}")
-    console.print(f"tokens: {counts['encoded']} encoded, {counts['cached']} from cache ({cache.folder})")
+        listing = Path(config.out) / manifest.name / "encode_skipped.jsonl"
+        paths = {c.id: c.path for c in manifest.clips}
+        io.write_jsonl(listing, ({"id": i, "path": paths[i], "reason": r} for i, r in skipped.items()))
+        ui.warn(f"{len(skipped)} clips could not be encoded and are left out, e.g. {next(iter(skipped.values()))} (all in {listing})")
+    ui.say(f"tokens: {counts['encoded']} encoded, {counts['cached']} from cache ({cache.folder})", ui.VERBOSE)
     return codes
+
+
+def cache_estimate(codec: Codec, clips: int, max_seconds: float | None) -> int | None:
+    """At most how many bytes the cache of ``clips`` clips takes (every clip at the length limit)."""
+    if max_seconds is None or not codec.frame_rate_hz:
+        return None
+    per_value = 2 if getattr(codec, "storage_dtype", "") == "float16" else 4 if codec.continuous else 8
+    return int(clips * max_seconds * codec.frame_rate_hz * codec.num_codebooks * per_value)
 
 
 PROMPTS_FORMAT = 2  # 2: the audio slot is filled from the cache at batch time (1 held the speech-token text)
@@ -154,15 +180,16 @@ PROMPTS_FORMAT = 2  # 2: the audio slot is filled from the cache at batch time (
 
 def write_prompts(manifest: Manifest, codes: Mapping[str, np.ndarray], folder: Path) -> dict[str, ExampleFile]:
     """Write the prompts of every split as JSONL (clips without tokens are left out), streaming, and return them
-    read lazily. ``done.json`` records the format and the rows written; prompts without it are rewritten."""
+    read lazily. ``done.json`` records the format, the rows, sizes and checksums; prompts that do not match it (or
+    of an older format) are written again."""
     done = folder / "done.json"
-    if not (done.is_file() and io.read_json(done).get("format") == PROMPTS_FORMAT):
+    if not (reusable(done, "prompts", folder) and io.read_json(done).get("format") == PROMPTS_FORMAT):
         counts = {}
         for split in manifests.SPLITS:
             rows = (example_row(build_example(c.id, instruction_for(manifest, c), c.labels))
                     for c in manifest.split(split) if c.id in codes)
             counts[split] = io.write_jsonl(folder / f"{split}.jsonl", rows)
-        io.write_json(done, {"format": PROMPTS_FORMAT, "rows": counts})
+        mark_done(done, [folder / f"{split}.jsonl" for split in manifests.SPLITS], format=PROMPTS_FORMAT, rows=counts)
     return {split: ExampleFile(folder / f"{split}.jsonl") for split in manifests.SPLITS}
 
 
@@ -175,21 +202,30 @@ def instruction_for(manifest: Manifest, clip) -> str:
 def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, ExampleFile], run_dir: Path,
                 codes: Mapping[str, np.ndarray]) -> Path:
     """Fine-tune (or resume) and return the folder of the trained model."""
-    if (run_dir / "model" / "train_done.json").is_file():
+    if check_done(run_dir / "model" / "train_done.json") is None:
         return run_dir / "model"
     model_id = base_model(config, manifest, codec, run_dir)
     model, tokenizer = load_llm(model_id, config.model.dtype, config.model.offline)
     n_codes, trainable = codec_vocabulary(codec), None
     missing = vocab.missing_speech_tokens(tokenizer, n_codes) if config.model.add_speech_tokens else []
     if missing:
-        console.print(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
+        ui.say(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
         trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
     if codec.continuous:
         attach_projector(model, codec.num_codebooks, (codes[e.id] for e in examples["train"]), config.train.seed)
     encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
-    console.print(f"training {model_label(config.model)} ({config.train.method}) on {len(examples['train'])} prompts")
-    return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train, config.progress,
-                 trainable_tokens=trainable)
+    ui.say(f"training {model_label(config.model)} ({config.train.method}) on {len(examples['train'])} prompts", ui.VERBOSE)
+    with disk_guard(run_dir, "training", checkpoint_estimate(model, config.train.method)):
+        return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train,
+                     config.progress, trainable_tokens=trainable)
+
+
+def checkpoint_estimate(model, method: str) -> int:
+    """Bytes the Trainer writes at most: two checkpoints (weights and AdamW's two moments of what is trained,
+    float32) and the final model."""
+    total = sum(p.numel() for p in model.parameters())
+    trained = total if method == "full" else max(1, total // 100)  # LoRA: adapters are about 1 % of the model
+    return 4 * 7 * trained  # 2 checkpoints x (weights + 2 moments) + the final weights
 
 
 def codec_vocabulary(codec: Codec) -> int:
@@ -230,11 +266,13 @@ def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Pat
     folder = run_dir / "base_model"
     if is_main_process():  # in a multi-process job rank 0 builds it (transformers saves from rank 0 only)
         with build_lock(folder, "base model"):
-            if not (folder / "config.json").is_file():
+            if not reusable(folder / "done.json", "base model", folder):
+                rebuild(folder)
                 corpus = [manifest.instruction, ITEM_SEPARATOR.join(manifest.classes)] + list(manifest.classes) * 4
                 corpus += [instruction_for(manifest, c) for c in manifest.split("train")[:5000] if manifest.task == "aqa"]
                 with io.atomic_path(folder) as tmp:
                     build_tiny_llm(tmp, codec_vocabulary(codec), corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
+                    mark_done(tmp / "done.json", files_in(tmp), model="embedded tiny Llama")
     wait_for_everyone()
     return str(folder)
 
@@ -260,9 +298,16 @@ def load_trained(model_dir: Path, config: RunConfig):
 
 def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_dir: Path,
                    examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
-    """Score (and generate) on the held-out splits; write predictions and records."""
-    if (folder / "records.json").is_file():
-        return io.read_json(folder / "records.json")
+    """Score (and generate) on the held-out splits; write predictions and records (one progress line)."""
+    found = finished_records(folder, "evaluation")
+    if found is not None:
+        return found
+    with ui.stage("evaluate", unit="clips", show=config.progress):
+        return _evaluate(config, manifest, codec, model_dir, examples, folder, codes)
+
+
+def _evaluate(config: RunConfig, manifest: Manifest, codec: Codec, model_dir: Path,
+              examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
     model, tokenizer = load_trained(model_dir, config)
     model.eval()
     if hasattr(model, "cuda") and _cuda():
@@ -281,8 +326,7 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
         for split in scores:
             answers = generate_answers(model, encoder, examples[split], batch_size=config.eval.generation_batch_size, progress=config.progress)
             records.append(generation_record(manifest, split, examples[split], answers, folder, base, config.out))
-    io.write_json(folder / "records.json", records)
-    return records
+    return finish_records(folder, records)
 
 
 def _cuda() -> bool:
@@ -295,14 +339,14 @@ def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[di
     """The log-mel logistic-regression reference row on the same splits; its per-clip features are cached once per
     dataset (``baseline.LogMelStats``), shared by every fold and run."""
     with build_lock(folder, "baseline"):
-        if (folder / "records.json").is_file():
-            return io.read_json(folder / "records.json")
-        return _baseline_records(config, manifest, folder)
+        found = finished_records(folder, "baseline")
+        return found if found is not None else _baseline_records(config, manifest, folder)
 
 
 def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> list[dict]:
     cache = TokenCache(config.cache_folder, manifest.dataset, baseline.LogMelStats(), config.codec.max_seconds)
-    cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress, all_clips=True)
+    cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress, all_clips=True,
+                stage="baseline")
     features = {clip_id: vector[:, 0].copy() for clip_id, vector in cache.load(c.id for c in manifest.clips)[0].items()}
     by_split = {s: [c for c in manifest.split(s) if c.id in features] for s in manifests.SPLITS}
     train_labels = {c.id: c.labels for c in by_split["train"]}
@@ -313,15 +357,16 @@ def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> li
                                                  train_labels, {c.id: features[c.id] for c in by_split[split]})
             examples[split] = [Example(c.id, "", tuple(sorted(c.labels))) for c in by_split[split]]
     records = scoring_records(manifest, scores, examples, folder, {"codec": "none", "model": "logmel-logreg", "method": baseline.METHOD}, config.out)
-    io.write_json(folder / "records.json", records)
-    return records
+    return finish_records(folder, records)
 
 
 def collect_records(out: str | Path) -> tuple[list[dict], dict[str, list[str]]]:
-    """All finished result records under ``out`` (runs and baselines) and each dataset's classes."""
+    """All finished result records under ``out`` (runs and baselines: those with a done-marker) and each dataset's
+    classes."""
     out = Path(out)
     patterns = ("*/*/eval/records.json", "*/baseline/records.json", "*/probes__*/records.json", "*/zero_shot__*/records.json")
-    records = [r for pattern in patterns for path in sorted(out.glob(pattern)) for r in io.read_json(path)]
+    paths = [p for pattern in patterns for p in sorted(out.glob(pattern)) if (p.parent / "done.json").is_file()]
+    records = [r for path in paths for r in io.read_json(path)]
     classes = {io.read_json(p)["dataset"]: io.read_json(p)["classes"] for p in sorted(out.glob("*/manifest/info.json"))}
     return records, classes
 

@@ -34,7 +34,7 @@ from .evaluate import score_single_label
 from .concurrency import build_lock
 from .model import PromptEncoder, load_llm
 from .prompts import Example
-from .records import score_multi_label_best, scoring_records
+from .records import finish_records, finished_records, score_multi_label_best, scoring_records
 
 HISTOGRAM_LIMIT = 4096  # codes; above this, codec vectors are the LLM's input embeddings of the speech tokens
 
@@ -123,9 +123,8 @@ def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mappi
     cached in ``folder/records.json`` (built once, under a lock: the recipes of one codec and model share it)."""
     folder = Path(folder)
     with build_lock(folder, "probe rows"):
-        if (folder / "records.json").is_file():
-            return io.read_json(folder / "records.json")
-        return _probe_records(config, manifest, codec, codes, examples, base_model_id, folder)
+        found = finished_records(folder, "probe rows")
+        return found if found is not None else _probe_records(config, manifest, codec, codes, examples, base_model_id, folder)
 
 
 def _probe_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
@@ -149,8 +148,7 @@ def _probe_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: M
                     "seed": config.train.seed, "method": f"probe_{name}_{source}"}
             split_examples = {s: examples[s] for s in splits}
             records += scoring_records(manifest, scores, split_examples, folder, base, config.out)
-    io.write_json(folder / "records.json", records)
-    return records
+    return finish_records(folder, records)
 
 
 def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
@@ -159,9 +157,8 @@ def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, codes
     ``folder/records.json`` (built once, under a lock)."""
     folder = Path(folder)
     with build_lock(folder, "zero-shot rows"):
-        if (folder / "records.json").is_file():
-            return io.read_json(folder / "records.json")
-        return _zero_shot(config, manifest, codec, codes, examples, base_model_id, folder)
+        found = finished_records(folder, "zero-shot rows")
+        return found if found is not None else _zero_shot(config, manifest, codec, codes, examples, base_model_id, folder)
 
 
 def _zero_shot(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
@@ -176,8 +173,7 @@ def _zero_shot(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mappi
     base = {"codec": codec_label(codec, config.codec.label), "model": model_label(config.model) + "/base",
             "seed": config.train.seed, "method": "zero_shot"}
     records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, base, config.out)
-    io.write_json(folder / "records.json", records)
-    return records
+    return finish_records(folder, records)
 
 
 def _base_llm(config: RunConfig, codec: Codec, base_model_id: str, codes: Mapping[str, np.ndarray]):

@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from . import io
+from .finished import files_in, mark_done, reusable
 from .data.manifest import Manifest
 from .evaluate import score_label_sets, score_multi_label
 from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
@@ -22,6 +23,21 @@ from .prompts import Example
 
 
 MAX_LABEL_SETS = 512
+
+
+def finished_records(folder: Path, what: str) -> list[dict] | None:
+    """The records of ``folder`` when its done-marker vouches for them and every prediction file beside them;
+    None (with a one-line message if something was there) when they must be computed again."""
+    if reusable(folder / "done.json", what, folder / "records.json"):
+        return io.read_json(folder / "records.json")
+    return None
+
+
+def finish_records(folder: Path, records: list[dict]) -> list[dict]:
+    """Write ``records.json`` and the done-marker over it and the prediction files; returns ``records``."""
+    io.write_json(folder / "records.json", records)
+    mark_done(folder / "done.json", files_in(folder, skip=("done.json",)), records=len(records))
+    return records
 
 
 def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], splits: list[str], manifest: Manifest,

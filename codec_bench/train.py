@@ -14,6 +14,7 @@ DeepSpeed through ``accelerate launch``.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import time
@@ -24,14 +25,14 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.console import Console
-from transformers import Trainer, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from . import io
-from .concurrency import is_main_process, world_size
+from . import io, ui
+from .concurrency import is_main_process, usable_workers, world_size
 from .config import TrainConfig
 from .errors import CodecBenchError
+from .finished import files_in, mark_done, rebuild, reusable
 from .model import PromptEncoder, apply_lora, parameter_count
 from .prompts import Example
 
@@ -149,14 +150,45 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
           run_dir: str | Path, config: TrainConfig, progress: bool = True, trainable_tokens: dict | None = None) -> Path:
     """Fine-tune ``model`` on the examples; returns ``run_dir/model`` (weights or LoRA adapter, safetensors).
 
-    Resumes from the newest checkpoint in ``run_dir/checkpoints``; a finished run (``train_done.json``) is not
-    trained again. The checkpoint with the lowest validation loss is kept. ``trainable_tokens`` (LoRA only): peft
-    ``trainable_token_indices`` for embedding rows added to the vocabulary (see ``vocab``).
+    Resumes from the newest complete checkpoint in ``run_dir/checkpoints``; a finished run (``train_done.json``)
+    is not trained again. The checkpoint with the lowest validation loss is kept. The Trainer's log records go to
+    ``run_dir/train_log.jsonl`` (the console shows one progress line with the loss). ``trainable_tokens`` (LoRA
+    only): peft ``trainable_token_indices`` for embedding rows added to the vocabulary (see ``vocab``).
     """
     run_dir = Path(run_dir)
     final = run_dir / "model"
-    if (final / "train_done.json").is_file():
+    if reusable(final / "train_done.json", "trained model", final):
         return final
+    rebuild(final)  # a model folder without a valid marker is rewritten from the newest checkpoint
+    model = _prepare_model(model, config, trainable_tokens)
+    train_set, val_set = PromptDataset(train_examples, encoder), PromptDataset(validation_examples, encoder)
+    start = time.time()
+    with ui.stage("train", unit="steps", show=progress) as bar:
+        args = _training_arguments(run_dir / "checkpoints", config, len(train_set), has_validation=len(val_set) > 0)
+        trainer = AnswerOnlyTrainer(
+            model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
+            data_collator=LeftPadCollator(encoder.pad_id, 64 if torch.cuda.is_available() else 1), processing_class=tokenizer,
+            callbacks=[TrainLog(run_dir / "train_log.jsonl", bar)],
+        )
+        trainer.remove_callback(PrinterCallback)  # per-step dicts go to train_log.jsonl, not the console
+        if hasattr(model, "audio_projector") and _fsdp(trainer):
+            raise CodecBenchError("continuous features are projected outside the wrapped forward, which FSDP shards; "
+                                  "train this run on one GPU or with DDP (configs/accelerate/ddp.yaml or deepspeed_zero2.yaml)")
+        checkpoints = complete_checkpoints(run_dir / "checkpoints")
+        result = _fit(trainer, checkpoints, run_dir)
+    _save(trainer, model, final)
+    if is_main_process():  # rank 0 saved the model and writes the marker
+        trainable, total = parameter_count(model)
+        mark_done(final / "train_done.json", files_in(final, skip=("train_done.json",)),
+                  config=asdict(config), train_loss=whole_run_loss(trainer.state.log_history), steps=result.global_step,
+                  seconds=time.time() - start, trainable_parameters=trainable, parameters=total,
+                  train_examples=len(train_set), validation_examples=len(val_set), best_validation_loss=trainer.state.best_metric,
+                  resumed_from_step=_step(checkpoints[-1]) if checkpoints else None)
+    return final
+
+
+def _prepare_model(model, config: TrainConfig, trainable_tokens: dict | None):
+    """LoRA adapters (or the model itself for full fine-tuning) and gradient checkpointing."""
     if config.method == "lora":
         model = apply_lora(model, config.lora_rank, config.lora_alpha, trainable_tokens=trainable_tokens)
         if trainable_tokens:  # the adapter holds the added rows; peft would otherwise save whole resized matrices
@@ -167,29 +199,25 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
         model.gradient_checkpointing_enable()
         if config.method == "lora":
             model.enable_input_require_grads()
-    train_set = PromptDataset(train_examples, encoder)
-    val_set = PromptDataset(validation_examples, encoder)
-    args = _training_arguments(run_dir / "checkpoints", config, len(train_set), progress, has_validation=len(val_set) > 0)
-    trainer = AnswerOnlyTrainer(
-        model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
-        data_collator=LeftPadCollator(encoder.pad_id, 64 if torch.cuda.is_available() else 1), processing_class=tokenizer,
-    )
-    if hasattr(model, "audio_projector") and _fsdp(trainer):
-        raise CodecBenchError("continuous features are projected outside the wrapped forward, which FSDP shards; "
-                              "train this run on one GPU or with DDP (configs/accelerate/ddp.yaml or deepspeed_zero2.yaml)")
-    checkpoints = complete_checkpoints(run_dir / "checkpoints")
-    start = time.time()
+    return model
+
+
+def _fit(trainer: Trainer, checkpoints: list[Path], run_dir: Path):
     try:
-        result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+        return trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
     except torch.cuda.OutOfMemoryError as err:
         raise CodecBenchError(
             f"CUDA out of memory while training in {run_dir}; lower --batch-size (and raise --grad-accum), "
             "or add --gradient-checkpointing"
         ) from err
+
+
+def _save(trainer: Trainer, model, final: Path) -> None:
+    """The trained weights (or adapter) into ``final``; a continuous front-end's projector in a file of its own."""
     fsdp = getattr(trainer.accelerator.state, "fsdp_plugin", None)
     if fsdp is not None:  # sharded checkpoints while training; one full set of weights at the end
         fsdp.set_state_dict_type("FULL_STATE_DICT")
-    if hasattr(model, "audio_projector"):  # continuous features: the projector goes in a file of its own
+    if hasattr(model, "audio_projector"):
         from .continuous import save_projector, without_projector
 
         if is_main_process():
@@ -198,17 +226,38 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
             trainer.save_model(str(final))
     else:
         trainer.save_model(str(final))
-    if not is_main_process():  # rank 0 saved the model and writes the marker
-        return final
-    trainable, total = parameter_count(model)
-    io.write_json(final / "train_done.json", {
-        "config": asdict(config), "train_loss": result.training_loss, "steps": result.global_step,
-        "seconds": time.time() - start, "trainable_parameters": trainable, "parameters": total,
-        "train_examples": len(train_set), "validation_examples": len(val_set),
-        "best_validation_loss": trainer.state.best_metric,
-        "resumed_from_step": _step(checkpoints[-1]) if checkpoints else None,
-    })
-    return final
+
+
+def whole_run_loss(log_history: list[dict]) -> float | None:
+    """Mean training loss over every step of the run, resumed sessions included (the Trainer's own figure covers
+    the last session only). Steps are logged one by one and the log is restored with each checkpoint."""
+    losses = [entry["loss"] for entry in log_history if "loss" in entry]
+    return float(np.mean(losses)) if losses else None
+
+
+class TrainLog(TrainerCallback):
+    """Training progress on the console (a bar over the steps with the loss and the validation loss) and every log
+    record appended to ``train_log.jsonl`` (shown on the console only with ``--verbose``)."""
+
+    def __init__(self, path: Path, bar: ui.StageBar):
+        self.path, self.bar, self.latest = Path(path), bar, {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar.total(state.max_steps)
+        self.bar.advance(state.global_step)  # a resumed run starts part of the way
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.advance()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+        self.latest |= {name: f"{logs[key]:.3f}" for key, name in (("loss", "loss"), ("eval_loss", "val")) if key in logs}
+        self.bar.show(**self.latest)
+        ui.say(json.dumps({"step": state.global_step, **logs}), ui.VERBOSE)
 
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
@@ -226,8 +275,8 @@ def complete_checkpoints(folder: Path) -> list[Path]:
             aside = Path(folder) / "incomplete" / f"{checkpoint.name}-{int(time.time())}"
             aside.parent.mkdir(parents=True, exist_ok=True)
             checkpoint.rename(aside)
-            Console(stderr=True).print(f"[yellow]{checkpoint}: incomplete (killed while it was saved); moved to {aside}; "
-                                       "resuming from the newest complete checkpoint[/]", highlight=False)
+            ui.warn(f"{checkpoint}: incomplete (killed while it was saved); moved to {aside}; resuming from the newest "
+                    "complete checkpoint")
     return complete
 
 
@@ -255,7 +304,7 @@ def _fsdp(trainer: Trainer) -> bool:
             or getattr(trainer.accelerator.state, "fsdp_plugin", None) is not None)
 
 
-def _training_arguments(out: Path, config: TrainConfig, n_train: int, progress: bool, has_validation: bool) -> TrainingArguments:
+def _training_arguments(out: Path, config: TrainConfig, n_train: int, has_validation: bool) -> TrainingArguments:
     global_batch = config.batch_size * config.grad_accum * world_size()  # several processes: each takes a share
     steps_per_epoch = max(1, math.ceil(n_train / global_batch))
     strategy = "epoch" if has_validation else "no"
@@ -267,8 +316,8 @@ def _training_arguments(out: Path, config: TrainConfig, n_train: int, progress: 
         lr_scheduler_type="cosine", seed=config.seed, data_seed=config.seed, bf16=config.bf16,
         eval_strategy=strategy, save_strategy="epoch" if has_validation else "steps", save_steps=steps_per_epoch,
         save_total_limit=2, load_best_model_at_end=has_validation, metric_for_best_model="eval_loss", greater_is_better=False,
-        prediction_loss_only=True, logging_steps=max(1, steps_per_epoch // 2), report_to="none",
-        disable_tqdm=not progress, remove_unused_columns=False, dataloader_num_workers=config.num_workers,
+        prediction_loss_only=True, logging_steps=1, report_to="none",  # every step's loss: train_log.jsonl, whole-run mean
+        disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=usable_workers(config.num_workers),
         train_sampling_strategy="group_by_length", use_cpu=not torch.cuda.is_available(),
         ddp_find_unused_parameters=False,  # every parameter takes part in each step (logits_to_keep keeps lm_head)
     )

@@ -39,7 +39,7 @@ def clips(tmp_path, n=6):
 def test_build_then_load(tmp_path):
     codec, items = CountingCodec(), clips(tmp_path)
     cache = TokenCache(tmp_path / "cache", "toy", codec)
-    assert cache.build(items, batch_size=2, progress=False) == {"encoded": 6, "cached": 0, "skipped": 0}
+    assert cache.build(items, batch_size=2, progress=False) == {"encoded": 6, "cached": 0, "skipped": 0, "truncated": 0}
     codes, errors = cache.load()
     assert set(codes) == {c.id for c in items} and not errors
     assert codes["c0"].shape == (1, 10) and codes["c5"].shape == (1, 15)
@@ -52,7 +52,7 @@ def test_killed_encode_resumes_without_recomputing(tmp_path):
     items = clips(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         TokenCache(tmp_path / "cache", "toy", CountingCodec(fail_after=4)).build(items, batch_size=2, shard_size=2, progress=False)
-    folder = tmp_path / "cache" / "toy" / CountingCodec().cache_key()
+    folder = TokenCache(tmp_path / "cache", "toy", CountingCodec()).folder
     assert len(list(folder.glob("shard-*.parquet"))) == 2
     (folder / "shard-r0-00099.parquet.tmp-1").write_bytes(b"half written")  # a partial file is never read
     resumed = CountingCodec()
@@ -73,8 +73,32 @@ def test_other_codec_config_gets_another_folder_and_tampering_is_caught(tmp_path
     header = io.read_json(a.folder / "cache.json")
     header["identity"]["levels"] = 99
     io.write_json(a.folder / "cache.json", header)
-    with pytest.raises(CodecBenchError, match="another codec configuration"):
+    with pytest.raises(CodecBenchError, match=r"cache.json: cache built with identity.levels=99 \(this run: 8\); delete .* to rebuild it"):
         TokenCache(tmp_path / "c", "toy", CountingCodec(8))
+
+
+def test_max_seconds_is_part_of_the_folder_and_truncation_is_counted(tmp_path):
+    items = [Clip("long", str(write_wave(tmp_path / "long.wav", seconds=1.0)), ("x",), "train")] + clips(tmp_path, 2)
+    default, short = TokenCache(tmp_path / "c", "toy", CountingCodec(), 30.0), TokenCache(tmp_path / "c", "toy", CountingCodec(), 0.5)
+    assert default.folder.name == CountingCodec().cache_key() and short.folder.name == f"{CountingCodec().cache_key()}-max0.5s"
+    assert short.build(items, progress=False)["truncated"] == 1  # announced by the pipeline with the count
+    assert default.build(items, progress=False)["truncated"] == 0
+    assert short.load()[0]["long"].shape == (1, 25) and default.load()[0]["long"].shape == (1, 50)
+
+
+def test_damaged_shards_and_header_are_rebuilt_not_trusted(tmp_path):
+    items = clips(tmp_path, 4)
+    cache = TokenCache(tmp_path / "c", "toy", CountingCodec())
+    cache.build(items, batch_size=2, shard_size=2, progress=False)
+    first, second = sorted(cache.folder.glob("shard-*.parquet"))
+    first.write_bytes(first.read_bytes()[:40])  # truncated: no Parquet footer
+    (cache.folder / "cache.json").write_text('{"format_ver')
+    again = CountingCodec()
+    counts = TokenCache(tmp_path / "c", "toy", again).build(items, batch_size=2, shard_size=2, progress=False)
+    assert again.encoded == 2 and counts["cached"] == 2  # only the damaged shard's clips
+    assert (cache.folder / "broken" / first.name).is_file() and io.read_json(cache.folder / "cache.json") == cache.header
+    codes, _ = TokenCache(tmp_path / "c", "toy", CountingCodec()).load()
+    assert len(codes) == 4
 
 
 def test_bad_audio_is_a_recorded_skip(tmp_path):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from .. import ui
 from ..errors import CodecBenchError
 from .common import keep_existing, stratified_split
 from .manifest import SPLITS, Clip, DatasetSpec, Manifest, finalize
@@ -60,16 +61,30 @@ def load(root: Path, protocol: str = "official", fold: str | None = None, *, nam
     return finalize(manifest)
 
 
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
 def _read_rows(meta: Path) -> tuple[list[dict], list[str]]:
+    """Rows and column names; the delimiter (comma, semicolon or tab) is read off the header line and named."""
     try:
         with open(meta, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
+            delimiter = _delimiter(f.readline())
+            f.seek(0)
+            reader = csv.DictReader(f, delimiter=delimiter)
             rows = list(reader)
             columns = [c.strip() for c in (reader.fieldnames or [])]
     except (UnicodeDecodeError, csv.Error) as err:
         raise CodecBenchError(f"{meta}: not a readable UTF-8 CSV ({err}); save it as UTF-8 comma-separated") from err
+    if delimiter != ",":
+        ui.say(f"{meta}: read as {DELIMITERS[delimiter]}-separated")
     rows = [{(k or "").strip(): (v or "").strip() if isinstance(v, str) else v for k, v in r.items()} for r in rows]
     return rows, columns
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter of a header line: the one of comma, semicolon and tab that splits it into the most columns
+    (a comma when none splits it)."""
+    return max(DELIMITERS, key=lambda d: (header.count(d), d == ","))
 
 
 def _label_column(meta: Path, columns: list[str]) -> str:

@@ -62,6 +62,7 @@ class Manifest:
     protocol: str = "official"
     fold: str | None = None
     skipped: list[dict] = field(default_factory=list)  # {"path": ..., "reason": ...}
+    dropped_classes: list[str] = field(default_factory=list)  # labels with no training clip: never candidates
 
     def split(self, name: str) -> list[Clip]:
         return [c for c in self.clips if c.split == name]
@@ -82,7 +83,7 @@ class Manifest:
         return {
             "dataset": self.dataset, "task": self.task, "domain": self.domain, "instruction": self.instruction,
             "classes": self.classes, "protocol": self.protocol, "fold": self.fold,
-            "counts": self.counts(), "skipped": self.skipped,
+            "counts": self.counts(), "skipped": self.skipped, "dropped_classes": self.dropped_classes,
         }
 
 
@@ -92,7 +93,8 @@ def finalize(manifest: Manifest) -> Manifest:
     - every split named is one of ``SPLITS``; clip ids are unique; the training split is not empty;
     - ``classes`` defaults to the sorted labels seen anywhere;
     - validation/test clips whose labels never occur in training are dropped and counted in ``skipped``
-      (single-label), or lose those labels (multi-label), since no model can learn them.
+      (single-label), or lose those labels (multi-label), since no model can learn them; such labels are no
+      candidates either (listed in ``dropped_classes``; audio question answering keeps its answer vocabulary).
     """
     seen_ids: set[str] = set()
     for clip in manifest.clips:
@@ -107,7 +109,32 @@ def finalize(manifest: Manifest) -> Manifest:
     if not manifest.classes:
         manifest.classes = sorted({l for c in manifest.clips for l in c.labels})
     manifest.clips = [c for c in (_drop_unseen(c, train_labels, manifest) for c in manifest.clips) if c is not None]
+    if manifest.task != "aqa":
+        manifest.dropped_classes = [c for c in manifest.classes if c not in train_labels]
+        manifest.classes = [c for c in manifest.classes if c in train_labels]
     return manifest
+
+
+def coverage_warnings(manifest: Manifest) -> list[str]:
+    """One line per problem a reader of the results should know: labels that cannot be learned, classes never
+    validated or tested."""
+    warnings = []
+    if manifest.dropped_classes:
+        warnings.append(f"{len(manifest.dropped_classes)} labels have no training clip and are not candidates: "
+                        f"{_some(manifest.dropped_classes)}")
+    if manifest.task == "aqa":
+        return warnings
+    for split in ("validation", "test"):
+        seen = {l for c in manifest.split(split) for l in c.labels}
+        missing = [c for c in manifest.classes if c not in seen]
+        if missing and manifest.split(split):
+            warnings.append(f"{len(missing)} classes have no {split} clip (trained on, never {'validated' if split == 'validation' else 'tested'}): "
+                            f"{_some(missing)}")
+    return warnings
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _drop_unseen(clip: Clip, train_labels: set[str], manifest: Manifest) -> Clip | None:
@@ -142,6 +169,7 @@ def load(folder: str | Path) -> Manifest:
     return Manifest(
         dataset=info["dataset"], task=info["task"], domain=info["domain"], instruction=info["instruction"],
         classes=info["classes"], clips=clips, protocol=info["protocol"], fold=info["fold"], skipped=info["skipped"],
+        dropped_classes=info.get("dropped_classes", []),
     )
 
 

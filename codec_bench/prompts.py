@@ -23,8 +23,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import io
-
+from .core import io
 TEXT_UNDERSTANDING_START = "<|TEXT_UNDERSTANDING_START|>"
 TEXT_UNDERSTANDING_END = "<|TEXT_UNDERSTANDING_END|>"
 SPEECH_UNDERSTANDING_START = "<|SPEECH_UNDERSTANDING_START|>"

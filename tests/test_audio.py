@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from codec_bench.audio import load_audio
-from codec_bench.errors import AudioError
+from codec_bench.data.audio import load_audio
+from codec_bench.core.errors import AudioError
 from conftest import write_wave
 
 

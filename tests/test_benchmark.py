@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codec_bench import benchmark, io
-from codec_bench.errors import CodecBenchError
+from codec_bench.study import benchmark
+from codec_bench.core import io
+from codec_bench.core.errors import CodecBenchError
 from conftest import TINY_LM
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

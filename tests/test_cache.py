@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from codec_bench import io
-from codec_bench.cache import TokenCache
+from codec_bench.core import io
+from codec_bench.codecs.cache import TokenCache
 from codec_bench.codecs.base import Codec
 from codec_bench.data.manifest import Clip
-from codec_bench.errors import CodecBenchError
+from codec_bench.core.errors import CodecBenchError
 from conftest import write_wave
 
 
@@ -118,7 +118,6 @@ def test_embedded_codec_with_residual_codebooks():
 
     from codec_bench.codecs import EmbeddedCodec
     from codec_bench.codecs.embedded import centroid_key
-
     rng = np.random.default_rng(0)
     waves = [(rng.standard_normal(16_000) * np.sin(np.linspace(0, 50 * (i + 1), 16_000))).astype(np.float32) for i in range(20)]
     errors, first = [], None
@@ -141,7 +140,7 @@ def test_embedded_codec_with_residual_codebooks():
 
 
 def test_shards_also_close_at_a_value_budget(tmp_path, monkeypatch):
-    import codec_bench.cache as cache_module
+    import codec_bench.codecs.cache as cache_module
 
     monkeypatch.setattr(cache_module, "MAX_SHARD_VALUES", 30)  # each clip has 15 frames: two clips per shard
     clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.3, seed=i)), ("a",), "train") for i in range(5)]
@@ -154,8 +153,7 @@ def test_codes_are_read_lazily_by_row_group_within_a_budget(tmp_path):
     import pyarrow.parquet as pq
     import torch
 
-    from codec_bench.cache import CachedCodes
-
+    from codec_bench.codecs.cache import CachedCodes
     rng = np.random.default_rng(0)
     items = {f"c{i:03d}": rng.integers(0, 8, (1, 50 + i)) for i in range(300)}
     cache = TokenCache(tmp_path / "cache", "toy", CountingCodec())
@@ -176,7 +174,6 @@ def test_codes_are_read_lazily_by_row_group_within_a_budget(tmp_path):
 @pytest.mark.parametrize("max_fit_frames", [1000, 20, 10])  # all frames / drawn in memory / drawn in a second pass
 def test_codec_fit_streams_and_draws_exactly_as_from_all_frames(max_fit_frames):
     from codec_bench.codecs import EmbeddedCodec
-
     rng = np.random.default_rng(0)
     waves = [rng.standard_normal(int(16_000 * s)).astype(np.float32) for s in (0.3, 0.05, 0.5, 0.2)]
     codec = EmbeddedCodec(max_fit_frames=max_fit_frames)
@@ -187,8 +184,7 @@ def test_codec_fit_streams_and_draws_exactly_as_from_all_frames(max_fit_frames):
 
 
 def test_frame_statistics_stream_equal_numpy():
-    from codec_bench.continuous import frame_statistics
-
+    from codec_bench.llm.projector import frame_statistics
     rng = np.random.default_rng(0)
     clips = [rng.normal(3, 2, (4, n)).astype(np.float32) for n in (5, 1, 0, 40)]
     frames = np.concatenate([c.T for c in clips]).astype(np.float64)

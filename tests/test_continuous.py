@@ -7,22 +7,22 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from codec_bench import io
-from codec_bench.cache import TokenCache
+from codec_bench.core import io
+from codec_bench.codecs.cache import TokenCache
 from codec_bench.codecs import make_codec
 from codec_bench.codecs.continuous import LogMelFrames, Xcodec2Latents
 from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig
-from codec_bench.continuous import PROJECTOR_FILE, ContinuousPromptEncoder, attach_projector, embed_with_audio
+from codec_bench.llm.projector import PROJECTOR_FILE, ContinuousPromptEncoder, attach_projector, embed_with_audio
 from codec_bench.data.manifest import Clip
-from codec_bench.debug import random_xcodec2, small_xcodec2_config
-from codec_bench.evaluate import PrefixScorer, generate_answers
-from codec_bench.features import log_mel
-from codec_bench.model import PromptEncoder
-from codec_bench.pipeline import load_trained, run, write_run_report
-from codec_bench.predict import predict
+from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
+from codec_bench.evaluation.scoring import PrefixScorer, generate_answers
+from codec_bench.codecs.features import log_mel
+from codec_bench.llm.model import PromptEncoder
+from codec_bench.study.pipeline import load_trained, run, write_run_report
+from codec_bench.study.predict import predict
 from codec_bench.prompts import AUDIO_SLOT, build_example
 from codec_bench.config import TrainConfig
-from codec_bench.train import LeftPadCollator
+from codec_bench.llm.train import LeftPadCollator
 from conftest import TINY_LM, write_wave
 
 
@@ -130,8 +130,7 @@ def test_scoring_and_generation_from_embeddings_equal_the_token_path(tiny_lm):
         def prefix(self, model, example):
             return model.get_input_embeddings()(torch.tensor(self.prompt_ids(example)))
 
-    from codec_bench.continuous import ContinuousPromptEncoder as Continuous
-
+    from codec_bench.llm.projector import ContinuousPromptEncoder as Continuous
     EmbeddingPrompts.generation_inputs = Continuous.generation_inputs
     assert generate_answers(model, EmbeddingPrompts(tokenizer, 16, audio), examples, max_new_tokens=6, progress=False) == \
         generate_answers(model, encoder, examples, max_new_tokens=6, progress=False)
@@ -194,8 +193,7 @@ def test_logmel_run_end_to_end(tmp_path, method):
 
 
 def test_baseline_features_come_from_a_cache_shared_by_every_run(tmp_path, monkeypatch):
-    from codec_bench import baseline
-
+    from codec_bench.evaluation import baseline
     clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.2 + 0.1 * i, freq=300 + 200 * i)), ("a",), "train")
              for i in range(3)]
     cache = TokenCache(tmp_path / "cache", "toy", baseline.LogMelStats(), max_seconds=30.0)
@@ -210,8 +208,7 @@ def test_baseline_features_come_from_a_cache_shared_by_every_run(tmp_path, monke
 
 @torch.inference_mode()
 def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_lm):
-    from codec_bench.continuous import SummedCodesPromptEncoder
-
+    from codec_bench.llm.projector import SummedCodesPromptEncoder
     model, tokenizer = tiny_lm
     codes = {"x": np.array([[1, 7, 0], [3, 3, 5]])}  # 2 codebooks of 8 codes: tokens <|s_k|> and <|s_{8 + k}|>
     encoder = SummedCodesPromptEncoder(tokenizer, codes, codebook_size=8, num_codebooks=2)
@@ -229,8 +226,7 @@ def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_
 
 
 def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
-    from codec_bench.debug import tiny_codec_model
-
+    from codec_bench.study.tiny_models import tiny_codec_model
     tiny_codec_model("dac").save_pretrained(tmp_path / "dac")
     config = RunConfig(dataset="instruments", out=tmp_path, root=tmp_path / "data",
                        codec=CodecConfig("dac", {"model_id": str(tmp_path / "dac"), "num_quantizers": 2}, codebooks="sum"),
@@ -251,8 +247,8 @@ def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
 def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, method):
     """A run killed mid-training resumes from its checkpoint, projector included, and ends where an uninterrupted
     run ends."""
-    from codec_bench.model import build_tiny_llm, load_llm
-    from codec_bench.train import AnswerOnlyTrainer, train
+    from codec_bench.llm.model import build_tiny_llm, load_llm
+    from codec_bench.llm.train import AnswerOnlyTrainer, train
     from conftest import CORPUS
 
     lm = build_tiny_llm(tmp_path / "lm", 0, CORPUS, sizes=TINY_LM, text_vocab_size=300)
@@ -292,9 +288,9 @@ def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, metho
 def test_continuous_features_under_fsdp_are_refused(tmp_path, monkeypatch):
     """`accelerate launch --config_file configs/accelerate/fsdp.yaml` sets ACCELERATE_USE_FSDP: the projector runs
     outside the sharded forward, so training stops with one line before any step."""
-    from codec_bench.errors import CodecBenchError
-    from codec_bench.model import build_tiny_llm, load_llm
-    from codec_bench.train import train
+    from codec_bench.core.errors import CodecBenchError
+    from codec_bench.llm.model import build_tiny_llm, load_llm
+    from codec_bench.llm.train import train
     from conftest import CORPUS
 
     lm = build_tiny_llm(tmp_path / "lm", 0, CORPUS, sizes=TINY_LM, text_vocab_size=300)

@@ -3,7 +3,7 @@
 import pytest
 
 from codec_bench.data import prepare
-from codec_bench.errors import CodecBenchError
+from codec_bench.core.errors import CodecBenchError
 from conftest import write_wave
 
 

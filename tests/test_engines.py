@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codec_bench import io
+from codec_bench.core import io
 from conftest import TINY_LM
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", RAY_DEDUP_LOGS="0")

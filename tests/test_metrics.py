@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from codec_bench.metrics import (HEADLINE, METRICS, apply_thresholds, mean_std, multi_label_metrics,
+from codec_bench.evaluation.metrics import (HEADLINE, METRICS, apply_thresholds, mean_std, multi_label_metrics,
                                  single_label_metrics, tune_thresholds)
 
 
@@ -95,8 +95,7 @@ def test_registries():
 
 
 def test_aqa_metrics_split_yes_no_and_open_questions():
-    from codec_bench.metrics import aqa_metrics
-
+    from codec_bench.evaluation.metrics import aqa_metrics
     truth = ["yes", "no", "car", "bird"]
     predicted = ["yes", "yes", "car", "dog"]
     annotators = [["yes", "yes", "no"], ["no", "yes", "no"], ["car", "truck", "car"], ["bird", "dog", "bird"]]

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codec_bench import io
-from codec_bench.cache import CachedCodes
+from codec_bench.core import io
+from codec_bench.codecs.cache import CachedCodes
 from conftest import write_wave
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
@@ -134,10 +134,9 @@ def test_a_rank_killed_mid_training_resumes_on_rerun(corpus, tmp_path):
 RACE = """
 import json, sys
 import numpy as np
-from codec_bench.cache import TokenCache
+from codec_bench.codecs.cache import TokenCache
 from codec_bench.codecs.base import Codec
 from codec_bench.data.manifest import Clip
-
 class Peak(Codec):
     name, sample_rate_hz, frame_rate_hz, num_codebooks, codebook_size = "peak", 16000, 50.0, 1, 8
     def encode_preprocessed(self, items):
@@ -186,13 +185,12 @@ def test_two_identical_runs_on_one_out(corpus, tmp_path):
 
 def test_a_killed_lock_holder_does_not_block(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from codec_bench.concurrency import build_lock\n"
+        "import sys, time; from codec_bench.core.parallel import build_lock\n"
         f"with build_lock({str(tmp_path / 'thing')!r}):\n    print('held', flush=True); time.sleep(600)")],
         env=ENV, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    from codec_bench.concurrency import holder as who, run_folder_lock
-    from codec_bench.errors import CodecBenchError
-
+    from codec_bench.core.parallel import holder as who, run_folder_lock
+    from codec_bench.core.errors import CodecBenchError
     assert f"pid {holder.pid}" in who(tmp_path / "thing")
     with pytest.raises(CodecBenchError, match=f"thing: run folder in use by another codec-bench job \\(pid {holder.pid}"):
         with run_folder_lock(tmp_path / "thing"):

@@ -6,16 +6,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from codec_bench import io
+from codec_bench.core import io
 from codec_bench.cli import app
 from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig
-from codec_bench.model import PromptEncoder, build_tiny_llm, load_llm
-from codec_bench.pipeline import load_trained, run
-from codec_bench.cache import TokenCache
+from codec_bench.llm.model import PromptEncoder, build_tiny_llm, load_llm
+from codec_bench.study.pipeline import load_trained, run
+from codec_bench.codecs.cache import TokenCache
 from codec_bench.codecs import make_codec
 from codec_bench.prompts import build_example, render
 from codec_bench.config import TrainConfig
-from codec_bench.train import AnswerOnlyTrainer, train
+from codec_bench.llm.train import AnswerOnlyTrainer, train
 from conftest import CORPUS, TINY_LM, write_wave
 
 runner = CliRunner()

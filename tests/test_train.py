@@ -3,10 +3,9 @@
 import torch
 import torch.nn.functional as F
 
-from codec_bench.model import PromptEncoder
+from codec_bench.llm.model import PromptEncoder
 from codec_bench.prompts import build_example
-from codec_bench.train import LeftPadCollator, answer_span, shifted_answer_loss
-
+from codec_bench.llm.train import LeftPadCollator, answer_span, shifted_answer_loss
 import numpy as np
 
 

@@ -4,14 +4,14 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from codec_bench import io
+from codec_bench.core import io
 from codec_bench.config import EvalConfig, ModelConfig, RunConfig
-from codec_bench.errors import CodecBenchError
-from codec_bench.model import BOS, EOS, PAD, PromptEncoder, load_llm
-from codec_bench.pipeline import load_trained, run
+from codec_bench.core.errors import CodecBenchError
+from codec_bench.llm.model import BOS, EOS, PAD, PromptEncoder, load_llm
+from codec_bench.study.pipeline import load_trained, run
 from codec_bench.prompts import MARKERS, build_example, speech_token
 from codec_bench.config import TrainConfig
-from codec_bench.vocab import add_speech_tokens, missing_speech_tokens
+from codec_bench.llm.vocab import add_speech_tokens, missing_speech_tokens
 from conftest import CORPUS, TINY_LM
 from test_pipeline import _csv_folder
 
@@ -121,8 +121,7 @@ def test_qwen2_layout_without_bos_and_with_pad_equal_to_eos(tmp_path):
     """Qwen2.5's tokenizer has no BOS and pads with its EOS; its embedding has unused rows past the tokenizer."""
     from transformers import AutoTokenizer
 
-    from codec_bench.debug import tiny_qwen2
-
+    from codec_bench.study.tiny_models import tiny_qwen2
     lm = tiny_qwen2(tmp_path / "qwen", CORPUS)
     tokenizer = AutoTokenizer.from_pretrained(lm)
     tokenizer.bos_token, tokenizer.pad_token = None, tokenizer.eos_token

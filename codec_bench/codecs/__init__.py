@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .base import Codec
 from .continuous import LogMelFrames, Xcodec2Latents
 from .embedded import EmbeddedCodec
 from .transformers_codecs import DacCodec, EncodecCodec, MimiCodec, TransformersCodec, XcodecCodec
 from .xcodec2 import Xcodec2Codec
-
 CODECS: dict[str, Callable[..., Codec]] = {
     "embedded": EmbeddedCodec,
     "xcodec2": Xcodec2Codec,

@@ -22,11 +22,10 @@ from typing import Any, Sequence, TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CodecBenchError
-from ..features import log_mel
+from ..core.errors import CodecBenchError
+from .features import log_mel
 from .base import Codec
 from .xcodec2 import Xcodec2Codec
-
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
 

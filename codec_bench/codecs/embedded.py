@@ -17,9 +17,8 @@ from typing import Iterable, Sequence, TYPE_CHECKING
 
 import numpy as np
 
-from ..features import log_mel
+from .features import log_mel
 from .base import Codec
-
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
 

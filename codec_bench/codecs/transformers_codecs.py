@@ -42,11 +42,10 @@ from typing import Any, Iterator, Sequence, TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .base import Codec
-from ..hub_loading import load_pretrained
+from ..core.hub import load_pretrained
 from .xcodec2 import _set_tf32_flags, _tf32_flags, check_precision_and_length, config_sha
-
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
 

@@ -29,10 +29,9 @@ from typing import Any, Iterator, Sequence, TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CodecBenchError
-from ..hub_loading import load_pretrained
+from ..core.errors import CodecBenchError
+from ..core.hub import load_pretrained
 from .base import Codec
-
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from . import csv_dataset, generated
 from . import (  # sound and music corpora
     arca23k_fsd, esc50, flusense, fma_small, folder, fsd50k, gtzan, irmas, magnatagatune, medley_solos_db,
@@ -17,7 +17,6 @@ from . import (  # sound and music corpora
 )
 from . import audio_mnist, clotho_aqa, crema_d, emovo, ravdess, slurp, timit, vctk  # speech corpora and AQA
 from .manifest import Clip, DatasetSpec, Manifest
-
 DATASETS: dict[str, DatasetSpec] = {
     "instruments": generated.INSTRUMENTS,
     "mixtures": generated.MIXTURES,
@@ -77,7 +76,6 @@ def load_manifests(name: str, root: str | Path | None, protocol: str | None = No
     spec = get_spec(name)
     if source == "hub":
         from .hub import load_mirror
-
         return [load_mirror(name, Path(hub_folder or ".") / "hub")]
     protocol = protocol or spec.protocols[0]
     if options:

@@ -9,9 +9,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Hashable, Mapping, Sequence
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .manifest import Clip
-
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".au", ".aiff", ".aif", ".sph")
 
 

@@ -21,10 +21,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import check_protocol, decode, fold_number, fold_split, group_folds, keep_existing, read_table, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "crema_d"
 NUM_FOLDS = 5
 PROTOCOLS = ("speaker",)

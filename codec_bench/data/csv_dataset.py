@@ -22,11 +22,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .. import ui
-from ..errors import CodecBenchError
+from ..core import ui
+from ..core.errors import CodecBenchError
 from .common import keep_existing, stratified_split
 from .manifest import SPLITS, Clip, DatasetSpec, Manifest, finalize
-
 LAYOUT = """ROOT/
   metadata.csv      path,label[,split]   or   path,labels[,split]  (labels ';'-separated)
   instruction.txt   (optional)

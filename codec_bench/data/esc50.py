@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import fold_number, keep_existing, kfold_split, read_table, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "esc50"
 NUM_FOLDS = 5
 PROTOCOLS = ("official", "arch", "esc10")

@@ -21,10 +21,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import keep_existing, random_validation, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "fma_small"
 INSTRUCTION = "Which genre is this music? Answer with the genre."
 OFFICIAL_SPLITS = {"training": "train", "validation": "validation", "test": "test"}

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import keep_existing, read_table, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "fsd50k"
 INSTRUCTION = "Which sound events occur in this clip? Answer with their names."
 LAYOUT = """ROOT/

@@ -22,10 +22,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import audio_files, decode, random_validation, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "irmas"
 INSTRUCTION = "Which instruments are playing? Answer with their names."
 INSTRUMENTS = {

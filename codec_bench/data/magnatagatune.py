@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import keep_existing, read_table, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "magnatagatune"
 INSTRUCTION = "Which tags describe this music? Answer with the tags."
 TOP50 = (

@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import io
-from ..errors import CodecBenchError
-
+from ..core import io
+from ..core.errors import CodecBenchError
 SPLITS = ("train", "validation", "test")
 TASKS = ("single_label", "multi_label", "aqa")
 DOMAINS = ("sound", "music", "speech")

@@ -23,10 +23,9 @@ import csv
 from functools import partial
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import keep_existing, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 SPLIT_DIR = "data/splits/split-0"
 SPLITS = {"train": "train", "validation": "validation", "test": "test"}
 COLUMNS = ["TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION", "TAGS"]

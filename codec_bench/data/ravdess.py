@@ -24,10 +24,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import check_protocol, decode, fold_number, fold_split, random_validation, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "ravdess"
 NUM_FOLDS = 6
 PROTOCOLS = ("speaker", "arch")

@@ -27,10 +27,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import check_protocol, keep_existing, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "slurp"
 PROTOCOLS = ("official",)
 INSTRUCTION = "What does the speaker want? Answer with the intent."

@@ -22,10 +22,9 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .common import check_protocol, decode, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
-
 NAME = "timit"
 PROTOCOLS = ("official", "no_sa")
 INSTRUCTION = "Which US dialect region is the speaker from? Answer with the region name."

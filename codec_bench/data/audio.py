@@ -13,8 +13,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .errors import AudioError
-
+from ..core.errors import AudioError
 SAMPLE_RATE_HZ = 16_000
 SILENCE_PEAK = 1e-5  # a clip whose peak stays below this (about -100 dBFS) carries no signal
 

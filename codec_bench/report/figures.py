@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from codec_bench.io import atomic_path
-from codec_bench.report import (DOMAIN_COLOURS, OTHER_DOMAIN_COLOUR, OUT_OF_CLASSES, _datasets, _headline,
+from codec_bench.core.io import atomic_path
+from codec_bench.report.tables import (DOMAIN_COLOURS, OTHER_DOMAIN_COLOUR, OUT_OF_CLASSES, _datasets, _headline,
                                 _headline_by_cell, _read_predictions, _safe_name, run_labels)
 
 

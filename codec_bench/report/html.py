@@ -15,10 +15,9 @@ import html
 import re
 from pathlib import Path
 
-from codec_bench.io import write_text
-from codec_bench.report import per_class_f1_by_dataset, report_sections
-from codec_bench.report_figures import confusion_figures, png_bytes, radar_figure
-
+from codec_bench.core.io import write_text
+from codec_bench.report.tables import per_class_f1_by_dataset, report_sections
+from codec_bench.report.figures import confusion_figures, png_bytes, radar_figure
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1100px; margin: 2em auto;
        padding: 0 1em; color: #222; line-height: 1.4; }

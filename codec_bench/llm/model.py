@@ -27,9 +27,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from .errors import CodecBenchError
-from .hub_loading import looks_like_path, offline_mode
-from .prompts import (
+from ..core.errors import CodecBenchError
+from ..core.hub import looks_like_path, offline_mode
+from ..prompts import (
     AUDIO_SLOT,
     ITEM_SEPARATOR,
     MARKERS,

@@ -24,18 +24,19 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import baseline, io, vocab
-from .codecs import EmbeddedCodec
-from .codecs.embedded import centroid_key
-from .codecs.base import Codec
-from .config import RunConfig, codec_label, model_label
-from .data.manifest import Manifest
-from .evaluate import score_single_label
-from .concurrency import build_lock
-from .model import PromptEncoder, load_llm
-from .prompts import Example
+from . import baseline
+from ..core import io
+from ..llm import vocab
+from ..codecs import EmbeddedCodec
+from ..codecs.embedded import centroid_key
+from ..codecs.base import Codec
+from ..config import RunConfig, codec_label, model_label
+from ..data.manifest import Manifest
+from .scoring import score_single_label
+from ..core.parallel import build_lock
+from ..llm.model import PromptEncoder, load_llm
+from ..prompts import Example
 from .records import finish_records, finished_records, score_multi_label_best, scoring_records
-
 HISTOGRAM_LIMIT = 4096  # codes; above this, codec vectors are the LLM's input embeddings of the speech tokens
 
 

@@ -14,14 +14,12 @@ from typing import Iterator
 
 import numpy as np
 
-from . import io
-from .finished import files_in, mark_done, reusable
-from .data.manifest import Manifest
-from .evaluate import score_label_sets, score_multi_label
+from ..core import io
+from ..core.finished import files_in, mark_done, reusable
+from ..data.manifest import Manifest
+from .scoring import score_label_sets, score_multi_label
 from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
-from .prompts import Example
-
-
+from ..prompts import Example
 MAX_LABEL_SETS = 512
 
 

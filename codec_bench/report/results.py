@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codec_bench.errors import CodecBenchError
-from codec_bench.io import read_json
-
+from codec_bench.core.errors import CodecBenchError
+from codec_bench.core.io import read_json
 RESULTS_FORMAT_VERSION = 1  # of results.json and of a study's per-cell files OUT/results/*.json
 
 

@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from codec_bench.errors import CodecBenchError
-from codec_bench.io import read_jsonl, write_json, write_text
-from codec_bench.metrics import HEADLINE, mean_std
-from codec_bench.results import RESULTS_FORMAT_VERSION
-
+from codec_bench.core.errors import CodecBenchError
+from codec_bench.core.io import read_jsonl, write_json, write_text
+from codec_bench.evaluation.metrics import HEADLINE, mean_std
+from codec_bench.report.results import RESULTS_FORMAT_VERSION
 GROUP_KEYS = ("dataset", "task", "domain", "protocol", "codec", "model", "method", "split")
 DOMAIN_ORDER = ("sound", "music", "speech")
 DOMAIN_COLOURS = {"sound": "#1b9e77", "music": "#d95f02", "speech": "#7570b3"}
@@ -341,8 +340,7 @@ def failed_cells_markdown(failed_cells: list[dict], skipped_files: list[str | Pa
 
 def continuous_note(aggregated: list[dict]) -> str:
     """A line naming the runs whose LLM read continuous frames through a projector rather than codec tokens."""
-    from .codecs import CODECS
-
+    from ..codecs import CODECS
     continuous = [n for n, factory in CODECS.items() if getattr(factory, "continuous", False)]
     found = sorted({r["codec"] for r in aggregated if any(r["codec"] == n or r["codec"].startswith(f"{n}-") for n in continuous)})
     if not found:
@@ -379,9 +377,8 @@ def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: d
     from ``load_results`` and are listed under "Failed cells". Returns ``{"results", "report", "html",
     "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
     """
-    from codec_bench.report_figures import confusion_figures, radar_plot, save_figure  # they build on this module
-    from codec_bench.report_html import write_html_report
-
+    from codec_bench.report.figures import confusion_figures, radar_plot, save_figure  # they build on this module
+    from codec_bench.report.html import write_html_report
     out_dir = Path(out_dir)
     aggregated = aggregate(records)
     paths = {"results": out_dir / "results.json", "report": out_dir / "report.md", "radar": out_dir / "radar.png"}

@@ -32,10 +32,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .errors import CodecBenchError
+from ..core.errors import CodecBenchError
 from .model import PromptEncoder, speech_id_table
-from .prompts import Example
-
+from ..prompts import Example
 PROJECTOR = "audio_projector"
 PROJECTOR_FILE = "audio_projector.safetensors"
 

@@ -23,17 +23,16 @@ import numpy as np
 import torch
 from rich.table import Table
 
-from . import io, pipeline  # module import: safe if pipeline ever imports this module
-from .audio import load_audio
-from .codecs import make_codec
-from .codecs.base import Codec
-from .config import CodecConfig, ModelConfig, RunConfig
-from .data.common import AUDIO_SUFFIXES, audio_files
-from .errors import AudioError, CodecBenchError
-from .evaluate import score_label_sets, score_multi_label, score_single_label
-from .prompts import Example, build_prompt
-
-
+from ..core import io
+from . import pipeline  # module import: safe if pipeline ever imports this module
+from ..data.audio import load_audio
+from ..codecs import make_codec
+from ..codecs.base import Codec
+from ..config import CodecConfig, ModelConfig, RunConfig
+from ..data.common import AUDIO_SUFFIXES, audio_files
+from ..core.errors import AudioError, CodecBenchError
+from ..evaluation.scoring import score_label_sets, score_multi_label, score_single_label
+from ..prompts import Example, build_prompt
 def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: int = 16, dtype: str = "auto",
             offline: bool | None = None) -> list[dict]:
     """Label every audio file in ``inputs`` (files, or folders searched recursively) with the run in ``run_dir``.

@@ -15,9 +15,8 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .codecs.base import Codec
-from .features import log_mel
-
+from ..codecs.base import Codec
+from ..codecs.features import log_mel
 METHOD = "baseline_logmel_logreg"
 
 

@@ -28,14 +28,13 @@ import torch.nn.functional as F
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from . import io, ui
-from .concurrency import is_main_process, usable_workers, world_size
-from .config import TrainConfig
-from .errors import CodecBenchError
-from .finished import files_in, mark_done, rebuild, reusable
+from ..core import io, ui
+from ..core.parallel import is_main_process, usable_workers, world_size
+from ..config import TrainConfig
+from ..core.errors import CodecBenchError
+from ..core.finished import files_in, mark_done, rebuild, reusable
 from .model import PromptEncoder, apply_lora, parameter_count
-from .prompts import Example
-
+from ..prompts import Example
 IGNORE = -100
 
 
@@ -116,8 +115,7 @@ class AnswerOnlyTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
         if "audio_features" in inputs:  # continuous features: projected into the input embeddings
-            from .continuous import embed_with_audio
-
+            from .projector import embed_with_audio
             ids, audio, where = inputs.pop("input_ids"), inputs.pop("audio_features"), inputs.pop("audio_positions")
             inputs["inputs_embeds"] = embed_with_audio(self.accelerator.unwrap_model(model), ids, audio, where)
         outputs = model(**inputs, logits_to_keep=answer_span(labels), use_cache=False)
@@ -218,8 +216,7 @@ def _save(trainer: Trainer, model, final: Path) -> None:
     if fsdp is not None:  # sharded checkpoints while training; one full set of weights at the end
         fsdp.set_state_dict_type("FULL_STATE_DICT")
     if hasattr(model, "audio_projector"):
-        from .continuous import save_projector, without_projector
-
+        from .projector import save_projector, without_projector
         if is_main_process():
             save_projector(model, final)
         with without_projector(model):

@@ -12,9 +12,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .config import RunConfig, TrainConfig
+from ..config import RunConfig, TrainConfig
 from .pipeline import run, write_run_report
-
 DEMO_TASKS = ("instruments", "mixtures")
 DEMO_SIZES = {"train": 600, "validation": 120, "test": 200}
 DEMO_TRAIN = {  # chosen on validation (accuracy; micro-F1 and mAP), docs/performance.md

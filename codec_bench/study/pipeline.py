@@ -24,27 +24,27 @@ from typing import Mapping
 
 import numpy as np
 
-from . import baseline, data, io, ui, vocab
-from .cache import CachedCodes, TokenCache, fit_codec
-from .codecs import make_codec
-from .codecs.base import Codec
-from .concurrency import build_lock, is_main_process, run_folder_lock, wait_for_everyone
-from .config import CODEBOOK_MODES, EMBEDDED_MODEL, RunConfig, codec_label, model_label
-from .continuous import ContinuousPromptEncoder, SummedCodesPromptEncoder, attach_projector, load_projector
-from .data import manifest as manifests
-from .data.manifest import Manifest
-from .errors import CodecBenchError
-from .finished import check_done, disk_guard, files_in, mark_done, rebuild, reusable
-from .evaluate import generate_answers, score_single_label
-from .model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
-from .prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
-from .records import finish_records, finished_records, generation_record, score_multi_label_best, scoring_records
-from .report import write_report
-from .results import load_results
-from .train import train
-
-
-
+from ..evaluation import baseline
+from .. import data
+from ..core import io, ui
+from ..llm import vocab
+from ..codecs.cache import CachedCodes, TokenCache, fit_codec
+from ..codecs import make_codec
+from ..codecs.base import Codec
+from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
+from ..config import CODEBOOK_MODES, EMBEDDED_MODEL, RunConfig, codec_label, model_label
+from ..llm.projector import ContinuousPromptEncoder, SummedCodesPromptEncoder, attach_projector, load_projector
+from ..data import manifest as manifests
+from ..data.manifest import Manifest
+from ..core.errors import CodecBenchError
+from ..core.finished import check_done, disk_guard, files_in, mark_done, rebuild, reusable
+from ..evaluation.scoring import generate_answers, score_single_label
+from ..llm.model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
+from ..prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
+from ..evaluation.records import finish_records, finished_records, generation_record, score_multi_label_best, scoring_records
+from ..report.tables import write_report
+from ..report.results import load_results
+from ..llm.train import train
 STAGES = ("encode", "train", "all")
 
 
@@ -120,8 +120,7 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: M
         ui.warn(f"{codec_label(codec, config.codec.label, config.codec.codebooks)} does not give token prompts: no probe "
                 "or zero-shot rows for it")
         return []
-    from . import probes
-
+    from ..evaluation import probes
     base_id = base_model(config, manifest, codec, run_dir)
     shared = f"{codec.cache_key()}__{model_label(config.model)}"
     records = []

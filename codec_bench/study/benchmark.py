@@ -22,10 +22,11 @@ from typing import Any, Callable
 
 import yaml
 
-from . import __version__, data, io, ui
-from .codecs import CODECS
-from .concurrency import build_lock
-from .config import (
+from .. import __version__, data
+from ..core import io, ui
+from ..codecs import CODECS
+from ..core.parallel import build_lock
+from ..config import (
     CODEBOOK_MODES,
     EMBEDDED_MODEL,
     CodecConfig,
@@ -36,9 +37,8 @@ from .config import (
     codec_name,
     model_label,
 )
-from .errors import CodecBenchError
-from .hub_loading import check_reference
-
+from ..core.errors import CodecBenchError
+from ..core.hub import check_reference
 FORMAT_VERSION = 1
 SOURCES = ("local", "hub")
 RECIPE_KEYS = ["name"] + [f.name for f in fields(TrainConfig) if f.name != "seed"]  # seeds come from `seeds`
@@ -429,6 +429,5 @@ def run_study(config_path: str | Path, out: str | Path | None = None, seeds: lis
     if len(failed) == len(cells):
         raise CodecBenchError(f"{config_path}: every cell failed; see the error in {result_path(study, cells[0])}")
     from .pipeline import write_run_report
-
     write_run_report(study.out)
     return Path(study.out)

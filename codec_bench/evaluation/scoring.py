@@ -28,11 +28,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import ui
-from .model import PromptEncoder
-from .prompts import Example, parse_answer
-
-
+from ..core import ui
+from ..llm.model import PromptEncoder
+from ..prompts import Example, parse_answer
 class PrefixScorer:
     """Log-likelihoods of many continuations of one prefix: one forward over prefix + candidate tree, then the
     prefix's KV cache for later steps."""

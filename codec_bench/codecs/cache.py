@@ -40,14 +40,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from . import io, ui
-from .audio import audio_seconds, load_audio
-from .codecs.base import Codec
-from .concurrency import build_lock, rank, world_size
-from .data.manifest import Clip
-from .errors import AudioError, CodecBenchError
-from .finished import mark_done, reusable
-
+from ..core import io, ui
+from ..data.audio import audio_seconds, load_audio
+from .base import Codec
+from ..core.parallel import build_lock, rank, world_size
+from ..data.manifest import Clip
+from ..core.errors import AudioError, CodecBenchError
+from ..core.finished import mark_done, reusable
 FORMAT_VERSION = 1
 MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)
 GROUP_BYTES = 1 << 20  # Parquet row groups of about this many bytes of codes: the unit a lazy read decodes

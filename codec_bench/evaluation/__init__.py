@@ -1,0 +1,3 @@
+"""Held-out numbers: label scoring and generation (``scoring``), metrics as pure functions (``metrics``), result
+records and prediction files (``records``), and the reference rows a reader compares against: the log-mel
+logistic regression (``baseline``), linear/kNN probes and zero-shot scoring (``probes``)."""

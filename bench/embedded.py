@@ -18,6 +18,8 @@ import torch
 from codec_bench.data.audio import load_audio
 from codec_bench.codecs import EmbeddedCodec
 from codec_bench.data.generated import generate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=400)

@@ -35,6 +35,7 @@ from transformers import Xcodec2Model
 
 from codec_bench.codecs.xcodec2 import Xcodec2Codec
 from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
+
 SR = 16_000
 
 

@@ -52,6 +52,7 @@ class StandIn:
 
 def manifest(size: int):
     from codec_bench.data.manifest import Clip, Manifest
+
     splits = np.where(np.arange(size) % 10 < 8, "train", np.where(np.arange(size) % 10 == 8, "validation", "test"))
     clips = [Clip(f"clip{i:06d}", f"/nowhere/clip{i:06d}.wav", (CLASSES[i % len(CLASSES)],), str(split))
              for i, split in enumerate(splits)]
@@ -60,6 +61,7 @@ def manifest(size: int):
 
 def build_corpus(out: Path, size: int) -> None:
     from codec_bench.codecs.cache import TokenCache
+
     cache = TokenCache(out / "cache", "scale", StandIn())
     if (out / "cache-done").is_file():
         return
@@ -78,10 +80,12 @@ def stage(out: Path, size: int, name: str, steps: int) -> dict:
 
     from codec_bench.codecs.cache import TokenCache
     from codec_bench.study.pipeline import write_prompts
+
     torch.manual_seed(0)
     model = tokenizer = None
     if name in ("train", "score"):
         from codec_bench.llm.model import build_tiny_llm, load_llm
+
         if not (out / "lm" / "config.json").is_file():
             build_tiny_llm(out / "lm", CODEBOOK, [manifest(50).instruction] + CLASSES * 4)
         model, tokenizer = load_llm(str(out / "lm"), "float32")
@@ -105,6 +109,7 @@ def _train(model, tokenizer, codes, out: Path, steps: int) -> None:
     from codec_bench.prompts import ExampleFile
     from codec_bench.config import TrainConfig
     from codec_bench.llm.train import train
+
     shutil.rmtree(out / "run", ignore_errors=True)
     encoder = PromptEncoder(tokenizer, CODEBOOK, codes)
     config = TrainConfig(max_steps=steps, batch_size=16)
@@ -115,6 +120,7 @@ def _score(model, tokenizer, codes, out: Path) -> None:
     from codec_bench.evaluation.scoring import score_single_label
     from codec_bench.llm.model import PromptEncoder
     from codec_bench.prompts import ExampleFile
+
     test = ExampleFile(out / "prompts" / "test.jsonl")
     examples = test[:1000] + ExampleFile(out / "prompts" / "train.jsonl")[: max(0, 1000 - len(test))]
     model.eval()

@@ -31,6 +31,8 @@ from transformers import LlamaForCausalLM
 from codec_bench.evaluation.scoring import PrefixScorer
 from codec_bench.study.tiny_models import random_llama
 from codec_bench.llm.model import default_attention
+
+
 def build_model(real_size: bool, device: torch.device, dtype: torch.dtype, seed: int = 0) -> LlamaForCausalLM:
     model = random_llama(real_size, device, seed)
     model.config._attn_implementation = default_attention()

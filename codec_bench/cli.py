@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .core.errors import CodecBenchError
+
 app = typer.Typer(help="Classify audio with a speech LLM over neural-codec tokens: encode, prompt, fine-tune, score, report.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
@@ -54,6 +55,7 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
     """Command-line options -> RunConfig; the defaults depend on the model (tiny: full training from scratch)."""
     from .core.parallel import usable_workers
     from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+
     codec_options = {}
     if codec in PRETRAINED_CODECS:
         codec_options = {"dtype": codec_dtype, "max_seconds": max_seconds} if codec.startswith("xcodec2") else {"dtype": codec_dtype}
@@ -79,10 +81,12 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
          quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Run the whole pipeline offline on generated data (embedded codec + tiny LM) and print the results table."""
     from .core import ui
+
     ui.set_verbosity(quiet, verbose)
     _quiet_libraries()
     from .config import TrainConfig
     from .study.demo import DEMO_TRAIN, run_demo
+
     sizes = {"train": 120, "validation": 40, "test": 40} if quick else None
     train = TrainConfig(epochs=2, learning_rate=DEMO_TRAIN["mixtures"].learning_rate) if quick else None
     paths = run_demo(out, sizes, train)
@@ -126,15 +130,18 @@ def run(
 ) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold)."""
     from .core import ui
+
     ui.set_verbosity(quiet, verbose)
     config = _run_config(**{k: v for k, v in locals().items() if k not in ("quiet", "verbose", "ui")})
     loaded = _check_inputs(config, stage)  # every input error before torch is imported
     _quiet_libraries()
+    from .report.write import report_folders
     from .study import pipeline
+
     pipeline.run(config, stop_after=stage, loaded=loaded)
     if stage == "all" and int(os.environ.get("RANK", 0)) == 0:
         with ui.stage("report", show=False):
-            paths = pipeline.write_run_report(out)
+            paths = report_folders([out])
         _print_summary(paths["report"])
     ui.say(ui.timings())
 
@@ -159,11 +166,13 @@ def encode(
 ) -> None:
     """Fill the token cache only (resumable). Under torchrun / `accelerate launch` each process encodes its share."""
     from .core import ui
+
     ui.set_verbosity(quiet, verbose)
     config = _run_config(**{k: v for k, v in locals().items() if k not in ("quiet", "verbose", "ui")})
     loaded = _check_inputs(config, "encode")
     _quiet_libraries()
     from .study import pipeline
+
     pipeline.run(config, stop_after="encode", loaded=loaded)
     ui.say(ui.timings())
 
@@ -182,6 +191,7 @@ def _check_inputs(config, stage: str) -> list:
     from .codecs import CODECS
     from .config import EMBEDDED_MODEL
     from .core.hub import check_reference
+
     stages = ("encode", "train", "all")
     if stage not in stages:
         raise CodecBenchError(f"unknown stage {stage!r}; choose one of {', '.join(stages)}")
@@ -199,6 +209,7 @@ def _check_inputs(config, stage: str) -> list:
 def list_datasets() -> None:
     """List the registered datasets: domain, task, classes, split protocols and expected layout."""
     from .data import DATASETS
+
     table = Table(show_lines=True)
     for column in ("name", "domain", "task", "classes", "protocols (folds): what each follows and its source", "expected root layout"):
         table.add_column(column, overflow="fold")
@@ -216,8 +227,10 @@ def prepare(dataset: str = typer.Argument(..., help="Dataset name."), root: Opti
     """Validate a corpus layout (or fetch its hub mirror) and write its manifest with per-split and per-class counts."""
     from . import data
     from .data import manifest as manifests
+
     if source == "hub":
         from .data.hub import load_mirror
+
         manifest = load_mirror(dataset, Path(out) / "hub")
     else:
         manifest = data.prepare(dataset, root, protocol, fold)
@@ -245,6 +258,7 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
     """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report."""
     from .core import ui
     from .study.benchmark import cell_name, load_study, run_study, study_cells
+
     ui.set_verbosity(quiet, verbose)
     study = load_study(config, out, seeds or None, engine)  # every config error before torch is imported
     if dry_run:
@@ -262,6 +276,7 @@ def tiny_models(folder: Path = typer.Argument(Path("runs/tiny-models"), metavar=
     Llasa-layout Llama and a Qwen2 without speech tokens) for smoke-testing studies offline on a CPU, e.g. then
     `codec-bench benchmark configs/codec-comparison-smoke.yaml`. Their numbers mean nothing; existing ones are kept."""
     from .study.tiny_models import write_tiny_models
+
     _quiet_libraries()
     paths = write_tiny_models(folder)
     table = Table(title=f"tiny random-weight models in {folder}")
@@ -281,6 +296,7 @@ def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset
     import json
 
     from .study.predict import format_table, predict as predict_files
+
     _quiet_libraries()
     rows = predict_files(run_dir, inputs, top_k=top_k)
     if as_json:
@@ -296,23 +312,10 @@ def report(results: List[Path] = typer.Argument(..., help="Output folders of run
            out: Optional[Path] = typer.Option(None, "--out", help="Where to write the report (default: the first folder).")) -> None:
     """Aggregate finished runs (folds and seeds -> mean ± std) into results.json, report.md, report.html (self-contained),
     radar and confusion plots, per-class F1 and a comparison of runs."""
-    from .study.pipeline import collect_records
-    from .report.tables import write_report
-    from .report.results import load_results
-    records, classes, failed, skipped = [], {}, [], []
-    for folder in results:
-        found, found_classes = collect_records(folder)
-        records += found
-        classes |= found_classes
-        if (Path(folder) / "results").is_dir():
-            loaded = load_results(Path(folder) / "results")
-            failed += loaded.failed_cells
-            skipped += loaded.skipped_files
-    if not records:
-        raise CodecBenchError(f"{', '.join(map(str, results))}: no finished results found")
-    paths = write_report(records, out or results[0], classes, failed, skipped)
-    console.print(paths["report"].read_text())
-    console.print(f"HTML report: {paths['html']}")
+    from .report.write import report_folders
+
+    paths = report_folders(results, out)
+    _print_summary(paths["report"])
 
 
 def main() -> None:
@@ -323,6 +326,7 @@ def main() -> None:
         sys.exit(2)
     except (OSError, RuntimeError) as err:  # disk full or not writable outside the guarded stages
         from .core.finished import os_error_message
+
         message = os_error_message(err)
         if message is None:
             raise

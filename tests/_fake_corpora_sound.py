@@ -15,6 +15,8 @@ import numpy as np
 import soundfile as sf
 
 from codec_bench.data.magnatagatune import TOP50
+
+
 @lru_cache(maxsize=None)
 def _encoded(fmt: str) -> bytes:
     noise = np.random.default_rng(0).uniform(-0.1, 0.1, 1600).astype(np.float32)  # 0.1 s at 16 kHz

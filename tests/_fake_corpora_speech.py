@@ -13,6 +13,8 @@ from pathlib import Path
 
 from _fake_corpora_sound import _encoded  # one 0.1-s noise clip per format, shared
 from codec_bench.data.audio_mnist import GROUPS
+
+
 def audio(path: Path, fmt: str = "WAV") -> Path:
     """A 0.1-s noise clip in ``fmt`` (WAV, FLAC or NIST SPHERE) at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

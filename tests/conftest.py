@@ -21,12 +21,14 @@ CORPUS = ["Which sound is this? Answer with its name.", "dog bark, cat, siren", 
 def tiny_lm_dir(tmp_path_factory) -> Path:
     """A tiny random Llama + tokenizer with Llasa's token strings and 16 speech tokens."""
     from codec_bench.llm.model import build_tiny_llm
+
     return build_tiny_llm(tmp_path_factory.mktemp("tiny-lm"), 16, CORPUS, seed=0, text_vocab_size=300, sizes=TINY_LM)
 
 
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_lm_dir):
     from codec_bench.llm.model import load_llm
+
     model, tokenizer = load_llm(str(tiny_lm_dir), "float32")
     return model.eval(), tokenizer
 

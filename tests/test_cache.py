@@ -118,6 +118,7 @@ def test_embedded_codec_with_residual_codebooks():
 
     from codec_bench.codecs import EmbeddedCodec
     from codec_bench.codecs.embedded import centroid_key
+
     rng = np.random.default_rng(0)
     waves = [(rng.standard_normal(16_000) * np.sin(np.linspace(0, 50 * (i + 1), 16_000))).astype(np.float32) for i in range(20)]
     errors, first = [], None
@@ -154,6 +155,7 @@ def test_codes_are_read_lazily_by_row_group_within_a_budget(tmp_path):
     import torch
 
     from codec_bench.codecs.cache import CachedCodes
+
     rng = np.random.default_rng(0)
     items = {f"c{i:03d}": rng.integers(0, 8, (1, 50 + i)) for i in range(300)}
     cache = TokenCache(tmp_path / "cache", "toy", CountingCodec())
@@ -174,6 +176,7 @@ def test_codes_are_read_lazily_by_row_group_within_a_budget(tmp_path):
 @pytest.mark.parametrize("max_fit_frames", [1000, 20, 10])  # all frames / drawn in memory / drawn in a second pass
 def test_codec_fit_streams_and_draws_exactly_as_from_all_frames(max_fit_frames):
     from codec_bench.codecs import EmbeddedCodec
+
     rng = np.random.default_rng(0)
     waves = [rng.standard_normal(int(16_000 * s)).astype(np.float32) for s in (0.3, 0.05, 0.5, 0.2)]
     codec = EmbeddedCodec(max_fit_frames=max_fit_frames)
@@ -185,6 +188,7 @@ def test_codec_fit_streams_and_draws_exactly_as_from_all_frames(max_fit_frames):
 
 def test_frame_statistics_stream_equal_numpy():
     from codec_bench.llm.projector import frame_statistics
+
     rng = np.random.default_rng(0)
     clips = [rng.normal(3, 2, (4, n)).astype(np.float32) for n in (5, 1, 0, 40)]
     frames = np.concatenate([c.T for c in clips]).astype(np.float64)

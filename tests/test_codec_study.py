@@ -16,6 +16,7 @@ from codec_bench.cli import app
 from codec_bench.codecs import CODECS
 from codec_bench.study.tiny_models import TINY_MODELS, write_tiny_models
 from codec_bench.config import model_tag
+
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GPU_STUDY, SMOKE_STUDY = CONFIGS / "codec-comparison.yaml", CONFIGS / "codec-comparison-smoke.yaml"
 

@@ -18,7 +18,8 @@ from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
 from codec_bench.evaluation.scoring import PrefixScorer, generate_answers
 from codec_bench.codecs.features import log_mel
 from codec_bench.llm.model import PromptEncoder
-from codec_bench.study.pipeline import load_trained, run, write_run_report
+from codec_bench.report.write import report_folders
+from codec_bench.study.pipeline import load_trained, run
 from codec_bench.study.predict import predict
 from codec_bench.prompts import AUDIO_SLOT, build_example
 from codec_bench.config import TrainConfig
@@ -131,6 +132,7 @@ def test_scoring_and_generation_from_embeddings_equal_the_token_path(tiny_lm):
             return model.get_input_embeddings()(torch.tensor(self.prompt_ids(example)))
 
     from codec_bench.llm.projector import ContinuousPromptEncoder as Continuous
+
     EmbeddingPrompts.generation_inputs = Continuous.generation_inputs
     assert generate_answers(model, EmbeddingPrompts(tokenizer, 16, audio), examples, max_new_tokens=6, progress=False) == \
         generate_answers(model, encoder, examples, max_new_tokens=6, progress=False)
@@ -174,7 +176,7 @@ def test_logmel_run_end_to_end(tmp_path, method):
     rows = {(r["codec"], r["method"], r["split"]) for r in records}
     assert {("logmel", "llm_scoring", "test"), ("logmel", "llm_generation", "test"), ("none", "baseline_logmel_logreg", "test")} <= rows
     assert not any(r["method"].startswith("probe") for r in records)  # no probes on continuous features
-    report = (write_run_report(tmp_path)["report"]).read_text()
+    report = (report_folders([tmp_path])["report"]).read_text()
     assert "logmel: continuous frames mapped into the LLM's input embeddings" in report
     run_dir = next((tmp_path / "instruments").glob("logmel-*"))
     saved = load_file(str(run_dir / "model" / PROJECTOR_FILE))
@@ -194,6 +196,7 @@ def test_logmel_run_end_to_end(tmp_path, method):
 
 def test_baseline_features_come_from_a_cache_shared_by_every_run(tmp_path, monkeypatch):
     from codec_bench.evaluation import baseline
+
     clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.2 + 0.1 * i, freq=300 + 200 * i)), ("a",), "train")
              for i in range(3)]
     cache = TokenCache(tmp_path / "cache", "toy", baseline.LogMelStats(), max_seconds=30.0)
@@ -209,6 +212,7 @@ def test_baseline_features_come_from_a_cache_shared_by_every_run(tmp_path, monke
 @torch.inference_mode()
 def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_lm):
     from codec_bench.llm.projector import SummedCodesPromptEncoder
+
     model, tokenizer = tiny_lm
     codes = {"x": np.array([[1, 7, 0], [3, 3, 5]])}  # 2 codebooks of 8 codes: tokens <|s_k|> and <|s_{8 + k}|>
     encoder = SummedCodesPromptEncoder(tokenizer, codes, codebook_size=8, num_codebooks=2)
@@ -227,6 +231,7 @@ def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_
 
 def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
     from codec_bench.study.tiny_models import tiny_codec_model
+
     tiny_codec_model("dac").save_pretrained(tmp_path / "dac")
     config = RunConfig(dataset="instruments", out=tmp_path, root=tmp_path / "data",
                        codec=CodecConfig("dac", {"model_id": str(tmp_path / "dac"), "num_quantizers": 2}, codebooks="sum"),

@@ -19,6 +19,8 @@ from codec_bench.data import DATASETS, clotho_aqa, flusense, gtzan_splits, prepa
 from codec_bench.data.common import random_validation, stratified_split  # noqa: E402
 from codec_bench.data.manifest import Manifest  # noqa: E402
 from codec_bench.core.errors import CodecBenchError  # noqa: E402
+
+
 def sides(manifest: Manifest, group_of) -> dict[str, set[str]]:
     """group -> the splits its clips are in."""
     out: dict[str, set[str]] = defaultdict(set)

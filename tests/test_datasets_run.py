@@ -8,6 +8,8 @@ import _fake_corpora_sound as sound
 import _fake_corpora_speech as speech
 from codec_bench.core import io
 from codec_bench.cli import app
+
+
 def jamendo(subset: str, prefix: str):
     """The genre fake tree rewritten as another MTG-Jamendo subset (same tracks, that subset's tag prefix)."""
     def build(root):
@@ -32,6 +34,7 @@ runner = CliRunner()
 
 def test_every_registered_corpus_is_covered():
     from codec_bench.data import DATASETS
+
     assert set(DATASETS) - set(CORPORA) == {"csv", "instruments", "mixtures", "clotho_aqa"}
 
 
@@ -50,6 +53,7 @@ def test_run_with_the_embedded_default(name, tmp_path):
 
 def _has_folds(name):
     from codec_bench.data import DATASETS
+
     spec = DATASETS[name]
     return bool(spec.folds.get(spec.protocols[0]))
 

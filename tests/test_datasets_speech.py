@@ -18,6 +18,7 @@ from codec_bench.data import DATASETS, prepare
 from codec_bench.data import audio_mnist, clotho_aqa, crema_d, emovo, hub, ravdess, slurp, timit, vctk
 from codec_bench.data.manifest import Manifest
 from codec_bench.core.errors import CodecBenchError
+
 SPEECH = ("ravdess", "crema_d", "audio_mnist", "emovo", "slurp", "timit", "vctk", "clotho_aqa")
 
 

@@ -6,6 +6,8 @@ import torch
 from codec_bench.evaluation.scoring import PrefixScorer, generate_answers, score_multi_label, score_single_label
 from codec_bench.llm.model import PromptEncoder
 from codec_bench.prompts import build_example
+
+
 def naive_loglik(model, prefix, candidate):
     ids = torch.tensor([list(prefix) + list(candidate)])
     logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), -1)
@@ -60,6 +62,7 @@ def test_generation_returns_parsed_items(tiny_lm):
 
 def test_label_set_marginals(tiny_lm):
     from codec_bench.evaluation.scoring import score_label_sets
+
     model, tokenizer = tiny_lm
     encoder = PromptEncoder(tokenizer, 16, AUDIO)
     sets = [("cat",), ("cat", "siren"), ("dog bark",)]

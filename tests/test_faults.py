@@ -105,6 +105,7 @@ def test_a_checkpoint_killed_while_saved_is_moved_aside_and_training_resumes(fin
 
 def test_a_full_disk_is_one_line_and_the_rerun_on_space_finishes(finished, tmp_path, monkeypatch):
     from codec_bench.llm.train import AnswerOnlyTrainer
+
     root, out = finished
 
     def no_space(self, output_dir=None, _internal_call=False):
@@ -165,6 +166,7 @@ def test_weak_inputs_get_clear_messages(tmp_path):
     from typer.testing import CliRunner
 
     from codec_bench.cli import app
+
     root = _csv_folder(tmp_path / "data")
     write_wave(root / "long.wav", seconds=2.0)
     rows = (root / "metadata.csv").read_text().replace(",", ";")
@@ -185,6 +187,7 @@ def test_weak_inputs_get_clear_messages(tmp_path):
 
 def test_a_label_without_training_clips_is_no_candidate():
     from codec_bench.data.manifest import Clip, Manifest, coverage_warnings, finalize
+
     clips = [Clip("a", "a.wav", ("cat",), "train"), Clip("b", "b.wav", ("cat",), "test"), Clip("c", "c.wav", ("dog",), "test")]
     manifest = finalize(Manifest("toy", "single_label", "sound", "?", ["cat", "dog"], clips))
     assert manifest.classes == ["cat"] and manifest.dropped_classes == ["dog"] and [c.id for c in manifest.clips] == ["a", "b"]
@@ -195,6 +198,7 @@ def test_a_path_like_model_that_does_not_exist_and_predict_without_any_result(tm
     from typer.testing import CliRunner
 
     from codec_bench.cli import app
+
     result = CliRunner().invoke(app, ["run", "csv", "--root", str(finished[0]), "--model", "/path/that/does/not/exist"])
     assert result.exit_code != 0 and "/path/that/does/not/exist: no such folder (--model)" in " ".join(str(result.exception).split())
     run_dir = next(finished[1].glob("csv/embedded-*__full"))
@@ -205,5 +209,6 @@ def test_a_path_like_model_that_does_not_exist_and_predict_without_any_result(tm
 
 def test_workers_never_exceed_the_cores():
     from codec_bench.core.parallel import available_cores, usable_workers
+
     assert usable_workers(10 * available_cores()) == available_cores()
     assert usable_workers(None) == max(0, min(4, available_cores() - 1))

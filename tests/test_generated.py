@@ -6,6 +6,7 @@ import numpy as np
 import soundfile as sf
 
 from codec_bench.data import generated
+
 SIZES = {"train": 20, "validation": 6, "test": 6}
 
 

@@ -96,6 +96,7 @@ def test_registries():
 
 def test_aqa_metrics_split_yes_no_and_open_questions():
     from codec_bench.evaluation.metrics import aqa_metrics
+
     truth = ["yes", "no", "car", "bird"]
     predicted = ["yes", "yes", "car", "dog"]
     annotators = [["yes", "yes", "no"], ["no", "yes", "no"], ["car", "truck", "car"], ["bird", "dog", "bird"]]

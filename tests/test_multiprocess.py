@@ -137,6 +137,8 @@ import numpy as np
 from codec_bench.codecs.cache import TokenCache
 from codec_bench.codecs.base import Codec
 from codec_bench.data.manifest import Clip
+
+
 class Peak(Codec):
     name, sample_rate_hz, frame_rate_hz, num_codebooks, codebook_size = "peak", 16000, 50.0, 1, 8
     def encode_preprocessed(self, items):
@@ -191,6 +193,7 @@ def test_a_killed_lock_holder_does_not_block(tmp_path):
     assert holder.stdout.readline().strip() == "held"
     from codec_bench.core.parallel import holder as who, run_folder_lock
     from codec_bench.core.errors import CodecBenchError
+
     assert f"pid {holder.pid}" in who(tmp_path / "thing")
     with pytest.raises(CodecBenchError, match=f"thing: run folder in use by another codec-bench job \\(pid {holder.pid}"):
         with run_folder_lock(tmp_path / "thing"):

@@ -12,6 +12,7 @@ from codec_bench.codecs.transformers_codecs import TransformersCodec
 from codec_bench.study.tiny_models import TINY_CODEC_SR, tiny_codec_model
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.prompts import speech_string
+
 SR = TINY_CODEC_SR  # tiny models run at 800 Hz; hop 8 (EnCodec, DAC, X-Codec) or 16 (Mimi)
 _tiny_model = tiny_codec_model  # built in codec_bench.study.tiny_models, shared with `codec-bench tiny-models`
 
@@ -68,6 +69,7 @@ def test_num_codebooks_option_changes_identity(saved):
 def test_registered_with_default_ids():
     assert {"encodec", "dac", "mimi", "xcodec"} <= set(CODECS)
     from codec_bench.codecs.transformers_codecs import FAMILIES
+
     assert FAMILIES["encodec"]["model_id"] == "facebook/encodec_24khz"
     assert FAMILIES["dac"]["model_id"] == "descript/dac_16khz"
     assert FAMILIES["mimi"]["model_id"] == "kyutai/mimi"

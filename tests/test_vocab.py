@@ -122,6 +122,7 @@ def test_qwen2_layout_without_bos_and_with_pad_equal_to_eos(tmp_path):
     from transformers import AutoTokenizer
 
     from codec_bench.study.tiny_models import tiny_qwen2
+
     lm = tiny_qwen2(tmp_path / "qwen", CORPUS)
     tokenizer = AutoTokenizer.from_pretrained(lm)
     tokenizer.bos_token, tokenizer.pad_token = None, tokenizer.eos_token

@@ -10,6 +10,7 @@ from .continuous import LogMelFrames, Xcodec2Latents
 from .embedded import EmbeddedCodec
 from .transformers_codecs import DacCodec, EncodecCodec, MimiCodec, TransformersCodec, XcodecCodec
 from .xcodec2 import Xcodec2Codec
+
 CODECS: dict[str, Callable[..., Codec]] = {
     "embedded": EmbeddedCodec,
     "xcodec2": Xcodec2Codec,

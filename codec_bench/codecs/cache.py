@@ -47,6 +47,7 @@ from ..core.parallel import build_lock, rank, world_size
 from ..data.manifest import Clip
 from ..core.errors import AudioError, CodecBenchError
 from ..core.finished import mark_done, reusable
+
 FORMAT_VERSION = 1
 MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)
 GROUP_BYTES = 1 << 20  # Parquet row groups of about this many bytes of codes: the unit a lazy read decodes

@@ -74,6 +74,7 @@ class Xcodec2Latents(Xcodec2Codec):
     def _model_outputs(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
         """``(batch, dim, frames) float32``: the quantizer's input, caught on its way out of ``fc_encoder``."""
         import torch
+
         captured: list[torch.Tensor] = []
         hook = self.model.fc_encoder.register_forward_hook(lambda module, args, output: captured.append(output))
         try:

@@ -51,6 +51,7 @@ class EmbeddedCodec(Codec):
         or twice for a split of more than ``4 * max_fit_frames`` frames, see :meth:`fit_frames`)."""
         from sklearn.cluster import MiniBatchKMeans
         import torch
+
         frames = self.fit_frames(waveforms)
         mean, std = frames.mean(0), frames.std(0) + 1e-5
         # a tiny training split may hold fewer frames than units: fit as many as it can, the rest stay unused
@@ -95,10 +96,12 @@ class EmbeddedCodec(Codec):
 
     def save(self, path: str | Path) -> None:
         from safetensors.torch import save_file
+
         save_file(self._require_state(), str(path))
 
     def load(self, path: str | Path) -> None:
         from safetensors.torch import load_file
+
         self.state = load_file(str(path))
 
     def preprocess(self, wave: np.ndarray) -> torch.Tensor:

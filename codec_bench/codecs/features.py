@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # heavy imports happen where they are used: the command line 
 def mel_filterbank(sample_rate_hz: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None) -> torch.Tensor:
     """HTK-scale triangular filters: ``(n_fft // 2 + 1, n_mels)`` float32."""
     import torch
+
     f_max = f_max or sample_rate_hz / 2
     to_mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
     to_hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
@@ -32,6 +33,7 @@ def log_mel(wave: np.ndarray | torch.Tensor, sample_rate_hz: int = 16_000, n_mel
     exactly 50 frames per second, the frame rate of XCodec2.
     """
     import torch
+
     wave = torch.as_tensor(wave, dtype=torch.float32)
     if wave.numel() < hop:
         wave = torch.nn.functional.pad(wave, (0, hop - wave.numel()))

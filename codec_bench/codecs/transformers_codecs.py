@@ -85,6 +85,7 @@ class TransformersCodec(Codec):
                  num_quantizers: int | None = None, device: str | None = None, dtype: str = "float32",
                  max_seconds: float = 30.0, offline: bool | None = None, model: torch.nn.Module | None = None):
         import torch
+
         if family not in FAMILIES:
             raise CodecBenchError(f"unknown transformers codec family {family!r}; choose one of {', '.join(FAMILIES)}")
         check_precision_and_length(family, dtype, DTYPES, max_seconds)
@@ -164,6 +165,7 @@ class TransformersCodec(Codec):
 
     def _encode_batch(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         import torch
+
         batch = torch.from_numpy(np.stack([np.asarray(w, dtype=np.float32) for w in waves]))[:, None, :]
         batch = batch.to(self.device, non_blocking=True)
         try:
@@ -192,6 +194,7 @@ class TransformersCodec(Codec):
     def _precision(self) -> Iterator[None]:
         """fp32 without TF32 (or bf16 autocast) for the duration of one encode; restores the flags."""
         import torch
+
         bf16 = self.dtype == "bfloat16"
         if self.device.type != "cuda":
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):

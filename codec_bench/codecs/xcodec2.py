@@ -48,6 +48,7 @@ def _kaldi_mel_banks(num_bins: int, fft_length: int, sample_rate_hz: int, low_fr
     """Kaldi's triangular mel filters (``torchaudio.compliance.kaldi.get_mel_banks``, no VTLN), float32,
     ``(fft_length // 2 + 1, num_bins)`` with a zero row for the Nyquist bin."""
     import torch
+
     mel = lambda f: 1127.0 * torch.log(1.0 + f / 700.0)  # noqa: E731
     low, high = 1127.0 * math.log(1.0 + low_freq_hz / 700.0), 1127.0 * math.log(1.0 + sample_rate_hz / 2 / 700.0)
     delta = (high - low) / (num_bins + 1)
@@ -62,6 +63,7 @@ def _kaldi_mel_banks(num_bins: int, fft_length: int, sample_rate_hz: int, low_fr
 @functools.lru_cache(maxsize=4)
 def _povey_window(length: int) -> torch.Tensor:
     import torch
+
     return torch.hann_window(length, periodic=False).pow(0.85)
 
 
@@ -69,6 +71,7 @@ def kaldi_fbank(wave: torch.Tensor, sample_rate_hz: int = 16_000) -> torch.Tenso
     """``wave: (samples,)`` float32 in [-1, 1] -> log mel filterbank ``(frames, 80)``, ``frames = 1 + (samples -
     400) // 160`` (Kaldi ``snip_edges``), equal to torchaudio's Kaldi fbank with Xcodec2FeatureExtractor's arguments."""
     import torch
+
     size, shift = FBANK["frame_length"], FBANK["frame_shift"]
     wave = wave.to(torch.float32) * FBANK["scale"]
     frames = wave.as_strided((1 + (wave.numel() - size) // shift, size), (shift, 1))
@@ -84,6 +87,7 @@ def semantic_features(padded_wave: np.ndarray, hop_length: int) -> np.ndarray:
     """Hop-padded waveform ``(samples,)`` -> w2v-BERT input ``(samples // hop_length, 160)`` float32: the fbank of
     the waveform padded by ``hop_length // 2`` on both sides, normalised per bin over the clip, frame pairs stacked."""
     import torch
+
     wave = torch.nn.functional.pad(torch.from_numpy(padded_wave), (hop_length // 2, hop_length // 2))
     feats = kaldi_fbank(wave)
     feats = (feats - feats.mean(0)) / torch.sqrt(feats.var(0, unbiased=True) + FBANK["norm_eps"])
@@ -120,6 +124,7 @@ class Xcodec2Codec(Codec):
                  max_seconds: float = 30.0, long_clips: str = "truncate", offline: bool | None = None,
                  model: torch.nn.Module | None = None):
         import torch
+
         check_precision_and_length("xcodec2", dtype, DTYPES, max_seconds)
         if long_clips not in LONG_CLIPS:
             raise CodecBenchError(f"xcodec2 long_clips {long_clips!r} is not one of {', '.join(LONG_CLIPS)}")
@@ -180,6 +185,7 @@ class Xcodec2Codec(Codec):
 
     def _encode_batch(self, chunks: list[dict[str, Any]]) -> list[np.ndarray]:
         import torch
+
         inputs = {name: tensor.to(self.device, non_blocking=True) for name, tensor in collate(chunks).items()}
         try:
             with torch.inference_mode(), self._precision():
@@ -195,12 +201,14 @@ class Xcodec2Codec(Codec):
     def _model_outputs(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
         """``(batch, 1, frames) int64`` codes of a collated batch (subclasses return other per-frame values)."""
         import torch
+
         return self.model.encode(**inputs).audio_codes.to("cpu", torch.int64).numpy()
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
         """fp32 without TF32 (or TF32, or bf16 autocast) for the duration of one encode; restores the flags."""
         import torch
+
         if self.device.type != "cuda":
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == "bfloat16"):
                 yield
@@ -240,6 +248,7 @@ def config_sha(config) -> str:
 def _tf32_flags() -> tuple:
     """TF32 state of CUDA matmuls and cuDNN convolutions (the ``fp32_precision`` API of torch >= 2.9, else the old flags)."""
     import torch
+
     if hasattr(torch.backends.cudnn, "conv"):
         return torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision
     return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
@@ -247,6 +256,7 @@ def _tf32_flags() -> tuple:
 
 def _set_tf32_flags(matmul: bool | str, conv: bool | str | None = None) -> None:
     import torch
+
     conv = matmul if conv is None else conv
     if hasattr(torch.backends.cudnn, "conv"):
         as_name = lambda flag: flag if isinstance(flag, str) else ("tf32" if flag else "ieee")  # noqa: E731
@@ -261,6 +271,7 @@ def collate(chunks: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
     (batch, samples)``, ``input_features: (batch, feature_frames, 160)`` padded with 1.0 (the extractor's
     ``padding_value``) and ``input_features_mask: (batch, feature_frames)``. Pinned memory when CUDA is present."""
     import torch
+
     samples = max(c["input_values"].size for c in chunks)
     frames = max(c["input_features"].shape[0] for c in chunks)
     pin = torch.cuda.is_available()

@@ -23,6 +23,7 @@ from typing import Iterable, Iterator
 
 from . import io, ui
 from .errors import CodecBenchError
+
 CHECKSUM_LIMIT = 256 << 20
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 DISK_FULL_WORDS = ("no space left on device", "disk quota exceeded", "file write failed")

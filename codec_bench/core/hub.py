@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 from .errors import CodecBenchError
+
+
 def offline_mode(offline: bool | None) -> bool:
     """``offline`` if given, else the hub's offline setting (``HF_HUB_OFFLINE``)."""
     if offline is not None:

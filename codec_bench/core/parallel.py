@@ -35,6 +35,7 @@ from typing import Iterator
 from filelock import FileLock, Timeout
 
 from .errors import CodecBenchError
+
 POLL_SECONDS = 0.5
 
 
@@ -153,4 +154,5 @@ def run_folder_lock(folder: str | Path) -> Iterator[None]:
 
 def _say(message: str) -> None:
     from . import ui
+
     ui.warn(message)

@@ -17,6 +17,7 @@ from . import (  # sound and music corpora
 )
 from . import audio_mnist, clotho_aqa, crema_d, emovo, ravdess, slurp, timit, vctk  # speech corpora and AQA
 from .manifest import Clip, DatasetSpec, Manifest
+
 DATASETS: dict[str, DatasetSpec] = {
     "instruments": generated.INSTRUMENTS,
     "mixtures": generated.MIXTURES,
@@ -76,6 +77,7 @@ def load_manifests(name: str, root: str | Path | None, protocol: str | None = No
     spec = get_spec(name)
     if source == "hub":
         from .hub import load_mirror
+
         return [load_mirror(name, Path(hub_folder or ".") / "hub")]
     protocol = protocol or spec.protocols[0]
     if options:

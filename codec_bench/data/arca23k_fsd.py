@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .common import keep_existing, read_table, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "arca23k_fsd"
 INSTRUCTION = "Which sound event is this? Answer with its name."
 GROUND_TRUTH = "ARCA23K-FSD.ground_truth"

@@ -14,6 +14,7 @@ import soundfile as sf
 import soxr
 
 from ..core.errors import AudioError
+
 SAMPLE_RATE_HZ = 16_000
 SILENCE_PEAK = 1e-5  # a clip whose peak stays below this (about -100 dBFS) carries no signal
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import check_protocol, decode, fold_number, fold_split, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "audio_mnist"
 PROTOCOLS = ("arch",)
 INSTRUCTION = "Which digit is spoken? Answer with one word."

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .common import check_protocol, keep_existing, read_table, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "clotho_aqa"
 PROTOCOLS = ("official",)
 ANNOTATORS = 3  # answers per question (Lipping et al. 2022)

@@ -11,6 +11,7 @@ from typing import Hashable, Mapping, Sequence
 
 from ..core.errors import CodecBenchError
 from .manifest import Clip
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".au", ".aiff", ".aif", ".sph")
 
 

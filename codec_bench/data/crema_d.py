@@ -24,6 +24,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import check_protocol, decode, fold_number, fold_split, group_folds, keep_existing, read_table, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "crema_d"
 NUM_FOLDS = 5
 PROTOCOLS = ("speaker",)

@@ -26,6 +26,7 @@ from ..core import ui
 from ..core.errors import CodecBenchError
 from .common import keep_existing, stratified_split
 from .manifest import SPLITS, Clip, DatasetSpec, Manifest, finalize
+
 LAYOUT = """ROOT/
   metadata.csv      path,label[,split]   or   path,labels[,split]  (labels ';'-separated)
   instruction.txt   (optional)

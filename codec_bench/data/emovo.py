@@ -25,6 +25,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import check_protocol, decode, fold_number, fold_split, random_validation, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "emovo"
 SPEAKERS = ("f1", "f2", "f3", "m1", "m2", "m3")
 NUM_FOLDS = len(SPEAKERS)

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import fold_number, keep_existing, kfold_split, read_table, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "esc50"
 NUM_FOLDS = 5
 PROTOCOLS = ("official", "arch", "esc10")

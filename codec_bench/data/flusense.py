@@ -29,6 +29,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import audio_files, check_protocol, keep_existing, readable, require, stratified_split
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "flusense"
 PROTOCOLS = ("random",)
 ANNOTATIONS = "flusense_data"

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import keep_existing, random_validation, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "fma_small"
 INSTRUCTION = "Which genre is this music? Answer with the genre."
 OFFICIAL_SPLITS = {"training": "train", "validation": "validation", "test": "test"}

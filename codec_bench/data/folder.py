@@ -20,6 +20,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import audio_files, readable, require, stratified_split
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 DEFAULT_INSTRUCTION = "Classify this audio clip. Answer with the label."
 SPLIT_FOLDERS = {"train", "validation", "test"}
 LAYOUT = """ROOT/

@@ -22,6 +22,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import keep_existing, read_table, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "fsd50k"
 INSTRUCTION = "Which sound events occur in this clip? Answer with their names."
 LAYOUT = """ROOT/

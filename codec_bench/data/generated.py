@@ -28,6 +28,7 @@ from ..core import io
 from ..core.parallel import build_lock
 from .csv_dataset import load as load_csv
 from .manifest import DatasetSpec, Manifest
+
 SAMPLE_RATE_HZ = 16_000
 CLIP_SECONDS = 1.0
 GENERATOR_VERSION = 1

@@ -27,6 +27,7 @@ from ..core.errors import CodecBenchError
 from .common import audio_files, check_protocol, fold_number, fold_split, keep_existing, require, stratified_folds
 from .gtzan_splits import fault_filtered
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "gtzan"
 PROTOCOLS = ("fault_filtered", "random")
 NUM_FOLDS = 10

@@ -35,6 +35,7 @@ from ..core.errors import CodecBenchError
 from . import emovo, ravdess, timit
 from .common import random_validation, readable
 from .manifest import Clip, Manifest, finalize, load, save
+
 HUB_MIRRORS: dict[str, tuple[str, str]] = {
     "esc50": ("ashraq/esc50", "category"),
     "urbansound8k": ("danavery/urbansound8K", "class"),
@@ -95,6 +96,7 @@ def load_from_hub(
 def load_mirror(name: str, cache_dir: str | Path, refresh: bool = False) -> Manifest:
     """``load_from_hub`` for a dataset of ``HUB_MIRRORS``, with its config, label map, domain and instruction."""
     from . import DATASETS  # the registry imports this package's modules; import it only when called
+
     if name not in HUB_MIRRORS:
         raise CodecBenchError(f"{name}: no known hub mirror; choose one of {', '.join(sorted(HUB_MIRRORS))}")
     repo_id, label_field = HUB_MIRRORS[name]

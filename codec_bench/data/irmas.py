@@ -25,6 +25,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import audio_files, decode, random_validation, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "irmas"
 INSTRUCTION = "Which instruments are playing? Answer with their names."
 INSTRUMENTS = {

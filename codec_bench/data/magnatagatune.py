@@ -23,6 +23,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import keep_existing, read_table, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "magnatagatune"
 INSTRUCTION = "Which tags describe this music? Answer with the tags."
 TOP50 = (

@@ -15,6 +15,7 @@ from typing import Callable
 
 from ..core import io
 from ..core.errors import CodecBenchError
+
 SPLITS = ("train", "validation", "test")
 TASKS = ("single_label", "multi_label", "aqa")
 DOMAINS = ("sound", "music", "speech")

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import keep_existing, read_table, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "medley_solos_db"
 METADATA = "Medley-solos-DB_metadata.csv"
 INSTRUCTION = "Which instrument is playing? Answer with its name."

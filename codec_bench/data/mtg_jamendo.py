@@ -26,6 +26,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import keep_existing, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 SPLIT_DIR = "data/splits/split-0"
 SPLITS = {"train": "train", "validation": "validation", "test": "test"}
 COLUMNS = ["TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION", "TAGS"]

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import check_protocol, decode, fold_number, fold_split, random_validation, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "ravdess"
 NUM_FOLDS = 6
 PROTOCOLS = ("speaker", "arch")

@@ -30,6 +30,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import check_protocol, keep_existing, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "slurp"
 PROTOCOLS = ("official",)
 INSTRUCTION = "What does the speaker want? Answer with the intent."

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import check_protocol, decode, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "timit"
 PROTOCOLS = ("official", "no_sa")
 INSTRUCTION = "Which US dialect region is the speaker from? Answer with the region name."

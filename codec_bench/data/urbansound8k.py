@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .common import fold_number, keep_existing, kfold_split, read_table, readable, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "urbansound8k"
 NUM_FOLDS = 10
 INSTRUCTION = "Which urban sound is this? Answer with its name."

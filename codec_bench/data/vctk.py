@@ -22,6 +22,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import check_protocol, require, stratified_split
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "vctk"
 PROTOCOLS = ("utterance", "utterance_mic2")
 INSTRUCTION = "Which speaker is talking? Answer with the speaker id."

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from .common import audio_files, fold_number, fold_split, group_folds, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
+
 NAME = "vivae"
 NUM_FOLDS = 11
 EMOTIONS = ("achievement", "anger", "fear", "pain", "pleasure", "surprise")

@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..codecs.base import Codec
 from ..codecs.features import log_mel
+
 METHOD = "baseline_logmel_logreg"
 
 

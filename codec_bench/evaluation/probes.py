@@ -37,6 +37,7 @@ from ..core.parallel import build_lock
 from ..llm.model import PromptEncoder, load_llm
 from ..prompts import Example
 from .records import finish_records, finished_records, score_multi_label_best, scoring_records
+
 HISTOGRAM_LIMIT = 4096  # codes; above this, codec vectors are the LLM's input embeddings of the speech tokens
 
 

@@ -20,6 +20,7 @@ from ..data.manifest import Manifest
 from .scoring import score_label_sets, score_multi_label
 from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
 from ..prompts import Example
+
 MAX_LABEL_SETS = 512
 
 

@@ -31,6 +31,8 @@ import torch
 from ..core import ui
 from ..llm.model import PromptEncoder
 from ..prompts import Example, parse_answer
+
+
 class PrefixScorer:
     """Log-likelihoods of many continuations of one prefix: one forward over prefix + candidate tree, then the
     prefix's KV cache for later steps."""

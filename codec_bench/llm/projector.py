@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 from ..core.errors import CodecBenchError
 from .model import PromptEncoder, speech_id_table
 from ..prompts import Example
+
 PROJECTOR = "audio_projector"
 PROJECTOR_FILE = "audio_projector.safetensors"
 

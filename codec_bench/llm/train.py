@@ -35,6 +35,7 @@ from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, rebuild, reusable
 from .model import PromptEncoder, apply_lora, parameter_count
 from ..prompts import Example
+
 IGNORE = -100
 
 
@@ -116,6 +117,7 @@ class AnswerOnlyTrainer(Trainer):
         labels = inputs.pop("labels")
         if "audio_features" in inputs:  # continuous features: projected into the input embeddings
             from .projector import embed_with_audio
+
             ids, audio, where = inputs.pop("input_ids"), inputs.pop("audio_features"), inputs.pop("audio_positions")
             inputs["inputs_embeds"] = embed_with_audio(self.accelerator.unwrap_model(model), ids, audio, where)
         outputs = model(**inputs, logits_to_keep=answer_span(labels), use_cache=False)
@@ -217,6 +219,7 @@ def _save(trainer: Trainer, model, final: Path) -> None:
         fsdp.set_state_dict_type("FULL_STATE_DICT")
     if hasattr(model, "audio_projector"):
         from .projector import save_projector, without_projector
+
         if is_main_process():
             save_projector(model, final)
         with without_projector(model):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from ..prompts import MARKERS, speech_token
+
 NOISE_SCALE = 0.01
 
 

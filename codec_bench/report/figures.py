@@ -15,9 +15,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from codec_bench.core.io import atomic_path
-from codec_bench.report.tables import (DOMAIN_COLOURS, OTHER_DOMAIN_COLOUR, OUT_OF_CLASSES, _datasets, _headline,
-                                _headline_by_cell, _read_predictions, _safe_name, run_labels)
+from ..core.io import atomic_path
+from .aggregate import (DOMAIN_COLOURS, OTHER_DOMAIN_COLOUR, OUT_OF_CLASSES, cells_by_run, headline_percent,
+                        ordered_datasets, read_predictions, run_labels, safe_name)
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
@@ -43,8 +43,8 @@ def radar_figure(aggregated: list[dict], split: str = "test") -> Figure:
     """The paper's figure: one axis per dataset (headline metric, 0–100 %), axes grouped and coloured by
     domain, one polygon per run. With fewer than 3 datasets a radar is meaningless, so draw grouped bars."""
     rows = [r for r in aggregated if r["split"] == split]
-    datasets, labels, cells = _datasets(rows), run_labels(rows), _headline_by_cell(rows)
-    values = np.array([[_headline(cells[(d, run)])[0] if (d, run) in cells else np.nan for d, _ in datasets]
+    datasets, labels, cells = ordered_datasets(rows), run_labels(rows), cells_by_run(rows)
+    values = np.array([[headline_percent(cells[(d, run)])[0] if (d, run) in cells else np.nan for d, _ in datasets]
                        for run in labels]).reshape(len(labels), len(datasets))  # (runs, datasets) percent
     colours = [DOMAIN_COLOURS.get(domain, OTHER_DOMAIN_COLOUR) for _, domain in datasets]
     fig = Figure(figsize=(8, 7))
@@ -153,7 +153,7 @@ def _confusion_inputs(records: list[dict], out_dir: Path) -> dict[str, tuple[str
         stem = f"confusion_{r['dataset']}_{r['method']}"
         if len(runs_per_dataset[r["dataset"]]) > 1:  # several codecs/models: keep their files apart
             stem += f"_{r['codec']}_{r['model']}"
-        inputs.setdefault(_safe_name(stem), (r["dataset"], []))[1].extend(_read_predictions(out_dir, r))
+        inputs.setdefault(safe_name(stem), (r["dataset"], []))[1].extend(read_predictions(out_dir, r))
     return inputs
 
 

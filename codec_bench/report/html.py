@@ -2,22 +2,22 @@
 
 ``report.html`` needs nothing next to it: figures are base64 PNG data URIs, the CSS is inline, and there is
 no script and no external link, so it opens in any browser, offline, and can be mailed or attached as it is.
-The text is the markdown of ``report.report_sections`` turned into HTML by ``markdown_to_html``, so the two
-reports cannot disagree. That converter knows only the subset those sections use (pipe tables, bullets,
-paragraphs, ``**bold**``, ``code`` and ``_italic_`` lines): the ``markdown`` package is not a dependency, and
-this subset is about 30 lines.
+The text is the Markdown of ``tables.report_sections`` turned into HTML by the ``markdown`` package (with its
+``tables`` extension), so the two reports cannot disagree.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import re
 from pathlib import Path
 
-from codec_bench.core.io import write_text
-from codec_bench.report.tables import per_class_f1_by_dataset, report_sections
-from codec_bench.report.figures import confusion_figures, png_bytes, radar_figure
+import markdown
+from ..core.io import write_text
+from .aggregate import per_class_f1_by_dataset
+from .figures import confusion_figures, png_bytes, radar_figure
+from .tables import report_sections
+
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1100px; margin: 2em auto;
        padding: 0 1em; color: #222; line-height: 1.4; }
@@ -71,26 +71,5 @@ def _figure(stem: str, png: bytes) -> str:
 
 
 def markdown_to_html(text: str) -> str:
-    """The markdown subset of the report sections -> HTML: blocks are split at blank lines; a block of ``|``
-    lines is a table (its second line the header rule), a block of ``- `` lines a list, anything else a
-    paragraph. Text is escaped before the inline rules apply."""
-    blocks = [block.splitlines() for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
-    return "\n".join(_block(lines) for lines in blocks)
-
-
-def _block(lines: list[str]) -> str:
-    if all(line.startswith("|") for line in lines):
-        header, *rows = [[_inline(c.strip()) for c in line.strip().strip("|").split("|")] for line in lines]
-        rows = [row for row in rows if not all(set(c) <= set("-:") for c in row)]  # the |---| rule
-        return ("<table>\n<tr>" + "".join(f"<th>{c}</th>" for c in header) + "</tr>\n"
-                + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in rows) + "</table>")
-    if all(line.startswith("- ") for line in lines):
-        return "<ul>\n" + "".join(f"<li>{_inline(line[2:])}</li>\n" for line in lines) + "</ul>"
-    return "<p>" + "<br>\n".join(_inline(line) for line in lines) + "</p>"
-
-
-def _inline(text: str) -> str:
-    text = html.escape(text, quote=False)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
-    return re.sub(r"^_(.+)_$", r"<em>\1</em>", text)
+    """Markdown (pipe tables, lists, emphasis, code) -> HTML; raw HTML in the text is escaped."""
+    return markdown.markdown(html.escape(text, quote=False), extensions=["tables"])

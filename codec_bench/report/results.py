@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codec_bench.core.errors import CodecBenchError
-from codec_bench.core.io import read_json
+from ..core.errors import CodecBenchError
+from ..core.io import read_json
+
 RESULTS_FORMAT_VERSION = 1  # of results.json and of a study's per-cell files OUT/results/*.json
 
 
@@ -27,6 +28,15 @@ class LoadedResults:
     skipped_files: list[Path] = field(default_factory=list)
 
 
+RECORD_FILES = ("*/*/eval/records.json", "*/baseline/records.json", "*/probes__*/records.json", "*/zero_shot__*/records.json")
+def collect_records(out: str | Path) -> tuple[list[dict], dict[str, list[str]]]:
+    """All finished result records under a run or study folder ``out`` (runs, baselines, probe and zero-shot
+    rows: those with a done-marker) and each dataset's classes (from its manifests)."""
+    out = Path(out)
+    paths = [p for pattern in RECORD_FILES for p in sorted(out.glob(pattern)) if (p.parent / "done.json").is_file()]
+    records = [r for path in paths for r in read_json(path)]
+    classes = {read_json(p)["dataset"]: read_json(p)["classes"] for p in sorted(out.glob("*/manifest/info.json"))}
+    return records, classes
 def load_results(paths: str | Path | list[str | Path]) -> LoadedResults:
     """Read results.json files (``write_report``) and a study's per-cell files ``OUT/results/*.json``.
 

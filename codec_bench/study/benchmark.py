@@ -39,6 +39,7 @@ from ..config import (
 )
 from ..core.errors import CodecBenchError
 from ..core.hub import check_reference
+
 FORMAT_VERSION = 1
 SOURCES = ("local", "hub")
 RECIPE_KEYS = ["name"] + [f.name for f in fields(TrainConfig) if f.name != "seed"]  # seeds come from `seeds`
@@ -428,6 +429,7 @@ def run_study(config_path: str | Path, out: str | Path | None = None, seeds: lis
         ui.warn(f"{len(failed)} of {len(cells)} cells failed (errors in {Path(study.out) / 'results'}), e.g. {failed[0]}")
     if len(failed) == len(cells):
         raise CodecBenchError(f"{config_path}: every cell failed; see the error in {result_path(study, cells[0])}")
-    from .pipeline import write_run_report
-    write_run_report(study.out)
+    from ..report.write import report_folders
+
+    report_folders([study.out])
     return Path(study.out)

@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 from ..config import RunConfig, TrainConfig
-from .pipeline import run, write_run_report
+from ..report.write import report_folders
+from .pipeline import run
+
 DEMO_TASKS = ("instruments", "mixtures")
 DEMO_SIZES = {"train": 600, "validation": 120, "test": 200}
 DEMO_TRAIN = {  # chosen on validation (accuracy; micro-F1 and mAP), docs/performance.md
@@ -31,6 +33,6 @@ def run_demo(out: str | Path, sizes: dict[str, int] | None = None, train: TrainC
         config = RunConfig(dataset=task, out=out, root=out / "data" / task, train=train or DEMO_TRAIN[task],
                            dataset_options={"sizes": sizes or DEMO_SIZES}, progress=progress)
         run(config)
-    paths = write_run_report(out)
+    paths = report_folders([out])
     paths["seconds"] = time.time() - start  # type: ignore[assignment]
     return paths

@@ -42,9 +42,8 @@ from ..evaluation.scoring import generate_answers, score_single_label
 from ..llm.model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
 from ..prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
 from ..evaluation.records import finish_records, finished_records, generation_record, score_multi_label_best, scoring_records
-from ..report.tables import write_report
-from ..report.results import load_results
 from ..llm.train import train
+
 STAGES = ("encode", "train", "all")
 
 
@@ -121,6 +120,7 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: M
                 "or zero-shot rows for it")
         return []
     from ..evaluation import probes
+
     base_id = base_model(config, manifest, codec, run_dir)
     shared = f"{codec.cache_key()}__{model_label(config.model)}"
     records = []
@@ -357,27 +357,3 @@ def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> li
             examples[split] = [Example(c.id, "", tuple(sorted(c.labels))) for c in by_split[split]]
     records = scoring_records(manifest, scores, examples, folder, {"codec": "none", "model": "logmel-logreg", "method": baseline.METHOD}, config.out)
     return finish_records(folder, records)
-
-
-def collect_records(out: str | Path) -> tuple[list[dict], dict[str, list[str]]]:
-    """All finished result records under ``out`` (runs and baselines: those with a done-marker) and each dataset's
-    classes."""
-    out = Path(out)
-    patterns = ("*/*/eval/records.json", "*/baseline/records.json", "*/probes__*/records.json", "*/zero_shot__*/records.json")
-    paths = [p for pattern in patterns for p in sorted(out.glob(pattern)) if (p.parent / "done.json").is_file()]
-    records = [r for path in paths for r in io.read_json(path)]
-    classes = {io.read_json(p)["dataset"]: io.read_json(p)["classes"] for p in sorted(out.glob("*/manifest/info.json"))}
-    return records, classes
-
-
-def write_run_report(out: str | Path) -> dict[str, Path]:
-    """Report over everything finished under ``out``: results.json, report.md, radar and confusion PNGs."""
-    records, classes = collect_records(out)
-    if not records:
-        raise CodecBenchError(f"{out}: no finished results here; run `codec-bench run` or `codec-bench demo` first")
-    failed, skipped = [], []
-    if (Path(out) / "results").is_dir():  # a study's cell files: failed cells are listed in the report
-        loaded = load_results(Path(out) / "results")
-        failed, skipped = loaded.failed_cells, loaded.skipped_files
-    with build_lock(Path(out) / "report.md", "report"):  # two processes finishing together write it in turn
-        return write_report(records, out, classes, failed, skipped)

@@ -33,6 +33,8 @@ from ..data.common import AUDIO_SUFFIXES, audio_files
 from ..core.errors import AudioError, CodecBenchError
 from ..evaluation.scoring import score_label_sets, score_multi_label, score_single_label
 from ..prompts import Example, build_prompt
+
+
 def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: int = 16, dtype: str = "auto",
             offline: bool | None = None) -> list[dict]:
     """Label every audio file in ``inputs`` (files, or folders searched recursively) with the run in ``run_dir``.

@@ -126,6 +126,7 @@ def _tiny_corpus() -> list[str]:
     """Instruction and label names of the generated ``instruments`` task: its words become single BPE tokens."""
     from ..data.generated import INSTRUCTIONS, INSTRUMENT_CLASSES
     from ..prompts import ITEM_SEPARATOR
+
     return [INSTRUCTIONS["instruments"], ITEM_SEPARATOR.join(INSTRUMENT_CLASSES)] + list(INSTRUMENT_CLASSES) * 4
 
 
@@ -162,6 +163,7 @@ def write_tiny_models(folder: str | Path) -> dict[str, Path]:
     A model whose folder already has ``config.json`` is kept. Returns ``{name: folder}``.
     """
     from ..llm.model import build_tiny_llm
+
     folder = Path(folder)
     builders = {
         "xcodec2": lambda path: random_xcodec2(small_xcodec2_config(hidden=64, semantic=32, kernel=5)).save_pretrained(path),

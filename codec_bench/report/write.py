@@ -1,0 +1,65 @@
+"""Write a report: results.json, report.md, report.html and the figures, from result records."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..core.errors import CodecBenchError
+from ..core.io import write_json, write_text
+from ..core.parallel import build_lock
+from .aggregate import aggregate, per_class_f1_by_dataset
+from .figures import confusion_figures, radar_plot, save_figure
+from .html import write_html_report
+from .results import RESULTS_FORMAT_VERSION, collect_records, load_results
+from .tables import report_sections
+
+def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
+                 failed_cells: list[dict] = (), skipped_files: list[str | Path] = ()) -> dict[str, Path]:
+    """Write results.json, report.md, report.html, radar.png and confusion_<dataset>_<method>.png into ``out_dir``.
+
+    Prediction paths in the records are relative to ``out_dir``. ``failed_cells`` and ``skipped_files`` come
+    from ``load_results`` and are listed under "Failed cells". Returns ``{"results", "report", "html",
+    "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
+    """
+    out_dir = Path(out_dir)
+
+    aggregated = aggregate(records)
+    paths = {"results": out_dir / "results.json", "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
+    write_json(paths["results"], {"format_version": RESULTS_FORMAT_VERSION, "records": records,
+                                  "aggregated": aggregated, "failed_cells": list(failed_cells)})
+    radar_plot(aggregated, paths["radar"])
+    for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
+        paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
+    per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
+    text = ["# codec-bench results", ""]
+    for heading, body in report_sections(aggregated, per_class, failed_cells, skipped_files):
+        text += ([f"## {heading}", ""] if heading else []) + [body]
+    text += ["## Figures", "", "![radar](radar.png)", ""]
+    text += [f"![{stem}]({paths[stem].name})\n" for stem in paths if stem.startswith("confusion_")]
+    write_text(paths["report"], "\n".join(text))
+    figures = {stem: path for stem, path in paths.items() if stem == "radar" or stem.startswith("confusion_")}
+    paths["html"] = write_html_report(aggregated, records, out_dir, classes_by_dataset, failed_cells=failed_cells,
+                                      skipped_files=skipped_files, figures=figures, per_class=per_class)
+    return paths
+
+
+def report_folders(folders: list[str | Path], out: str | Path | None = None) -> dict[str, Path]:
+    """The report over everything finished under ``folders`` (run, demo or study output folders; a study's failed
+    cells are listed), written into ``out`` (default: the first folder); prediction paths are made relative to it.
+    Two processes finishing together write it in turn (a file lock)."""
+    out = Path(out or folders[0])
+    records, classes, failed, skipped = [], {}, [], []
+    for folder in map(Path, folders):
+        found, found_classes = collect_records(folder)
+        records += [r | {"predictions": os.path.relpath(folder / r["predictions"], out)} for r in found]
+        classes |= found_classes
+        if (folder / "results").is_dir():
+            loaded = load_results(folder / "results")
+            failed += loaded.failed_cells
+            skipped += loaded.skipped_files
+    if not records:
+        raise CodecBenchError(f"{', '.join(map(str, folders))}: no finished results here; run `codec-bench run`, `demo` "
+                              "or `benchmark` first")
+    with build_lock(out / "report.md", "report"):
+        return write_report(records, out, classes, failed, skipped)

@@ -44,7 +44,6 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
 
 
-PRETRAINED_CODECS = ("xcodec2", "xcodec2-latents", "encodec", "dac", "mimi", "xcodec")
 
 
 def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fold=None, codec="embedded", codec_model=None,
@@ -56,13 +55,11 @@ def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fol
     from .core.parallel import usable_workers
     from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
 
-    codec_options = {}
-    if codec in PRETRAINED_CODECS:
-        codec_options = {"dtype": codec_dtype, "max_seconds": max_seconds} if codec.startswith("xcodec2") else {"dtype": codec_dtype}
-        if codec_model:
-            codec_options["model_id"] = codec_model
-        if offline:
-            codec_options["offline"] = True
+    from .codecs import CODECS, options_of
+
+    flags = {"dtype": codec_dtype, "max_seconds": max_seconds, "model_id": codec_model, "offline": True if offline else None}
+    accepted = options_of(codec) if codec in CODECS else {}  # each codec takes the flags its constructor names
+    codec_options = {key: value for key, value in flags.items() if key in accepted and value is not None}
     tiny = model == "tiny"
     train = TrainConfig(method=method or ("full" if tiny else "lora"), epochs=epochs if epochs is not None else (15 if tiny else 3),
                         learning_rate=learning_rate if learning_rate is not None else (1e-3 if tiny else 2e-4),

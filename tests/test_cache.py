@@ -5,13 +5,13 @@ import pytest
 
 from codec_bench.core import io
 from codec_bench.codecs.cache import TokenCache
-from codec_bench.codecs.base import Codec
+from codec_bench.codecs.base import TokenCodec
 from codec_bench.data.manifest import Clip
 from codec_bench.core.errors import CodecBenchError
 from conftest import write_wave
 
 
-class CountingCodec(Codec):
+class CountingCodec(TokenCodec):
     """Deterministic toy codec: one code per 20 ms, the frame's peak quantized to 8 levels; counts its clips."""
 
     name = "counting"

@@ -10,7 +10,8 @@ from safetensors.torch import load_file
 from codec_bench.core import io
 from codec_bench.codecs.cache import TokenCache
 from codec_bench.codecs import make_codec
-from codec_bench.codecs.continuous import LogMelFrames, Xcodec2Latents
+from codec_bench.codecs.logmel import LogMelFrames
+from codec_bench.codecs.xcodec2_latents import Xcodec2Latents
 from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig
 from codec_bench.llm.projector import PROJECTOR_FILE, ContinuousPromptEncoder, attach_projector, embed_with_audio
 from codec_bench.data.manifest import Clip
@@ -21,6 +22,7 @@ from codec_bench.llm.model import PromptEncoder
 from codec_bench.report.write import report_folders
 from codec_bench.study.pipeline import load_trained, run
 from codec_bench.study.predict import predict
+from codec_bench.codecs.base import FeatureFrontEnd
 from codec_bench.prompts import AUDIO_SLOT, build_example
 from codec_bench.config import TrainConfig
 from codec_bench.llm.train import LeftPadCollator
@@ -29,7 +31,7 @@ from conftest import TINY_LM, write_wave
 
 def test_logmel_frames_shape_and_rate():
     codec = make_codec("logmel")
-    assert codec.continuous and codec.codebook_size == 0 and codec.frame_rate_hz == 50
+    assert isinstance(codec, FeatureFrontEnd) and codec.feature_dim == 64 and codec.frame_rate_hz == 50
     features = codec.encode([np.zeros(16_000, np.float32), 0.1 * np.ones(8_000, np.float32)])
     assert [f.shape for f in features] == [(64, 50), (64, 25)] and features[0].dtype == np.float32
 
@@ -146,7 +148,7 @@ def test_xcodec2_latents_are_what_the_quantizer_turns_into_the_codes(tmp_path):
     rng = np.random.default_rng(0)
     waves = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in (8000, 5000, 8000)]
     latents, codes = latents_codec.encode(waves), codes_codec.encode(waves)
-    assert isinstance(latents_codec, Xcodec2Latents) and latents_codec.num_codebooks == 96
+    assert isinstance(latents_codec, Xcodec2Latents) and latents_codec.feature_dim == 96
     assert [l.shape for l in latents] == [(96, c.shape[1]) for c in codes] == [(96, 25), (96, 15), (96, 25)]
     with torch.inference_mode():
         for latent, code in zip(latents, codes):

@@ -135,11 +135,11 @@ RACE = """
 import json, sys
 import numpy as np
 from codec_bench.codecs.cache import TokenCache
-from codec_bench.codecs.base import Codec
+from codec_bench.codecs.base import TokenCodec
 from codec_bench.data.manifest import Clip
 
 
-class Peak(Codec):
+class Peak(TokenCodec):
     name, sample_rate_hz, frame_rate_hz, num_codebooks, codebook_size = "peak", 16000, 50.0, 1, 8
     def encode_preprocessed(self, items):
         return [np.minimum(np.abs(w[: len(w) // 320 * 320]).reshape(-1, 320).max(1) * 8, 7).astype(np.int64)[None] for w in items]

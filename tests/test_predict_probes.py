@@ -13,7 +13,7 @@ from codec_bench.data import manifest as manifests
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.study.pipeline import base_model, encode_tokens, run, write_prompts
 from codec_bench.study.predict import format_table, predict
-from codec_bench.evaluation.probes import codec_embeddings, knn, linear_probe, run_probes, zero_shot_records
+from codec_bench.evaluation.probes import knn, linear_probe, run_probes, zero_shot_records
 from codec_bench.config import TrainConfig
 from conftest import TINY_LM
 
@@ -97,11 +97,11 @@ def test_embedded_codec_vectors_are_the_mean_of_the_code_centroids():
     codec = EmbeddedCodec(codebook_size=4)
     codec.state = {"centroids": torch.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, -1.0], [5.0, 5.0]]),
                    "mean": torch.zeros(2), "std": torch.ones(2)}
-    vector = codec_embeddings(codec, np.array([[1, 2, 2]]))  # three frames
+    vector = codec.probe_vector(np.array([[1, 2, 2]]))  # three frames
     np.testing.assert_allclose(vector, [(1 + 3 + 3) / 3, (2 - 1 - 1) / 3])
     codec.num_codebooks = 2  # residual codebooks: a frame stands for the sum of its codebooks' centroids
     codec.state["centroids_1"] = torch.tensor([[0.5, 0.5], [-1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
-    vector = codec_embeddings(codec, np.array([[1, 2, 2], [0, 1, 0]]))
+    vector = codec.probe_vector(np.array([[1, 2, 2], [0, 1, 0]]))
     np.testing.assert_allclose(vector, [(1.5 + 2 + 3.5) / 3, (2.5 - 1 - 0.5) / 3])
 
 

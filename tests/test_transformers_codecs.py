@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from codec_bench.codecs import CODECS, make_codec
-from codec_bench.codecs.transformers_codecs import TransformersCodec
+from codec_bench.codecs.rvq import ResidualVQCodec
+from codec_bench.codecs.xcodec import XcodecCodec
 from codec_bench.study.tiny_models import TINY_CODEC_SR, tiny_codec_model
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.prompts import speech_string
@@ -32,7 +33,7 @@ def _clips():
 def test_codes_shape_range_batch_and_speech_string(saved):
     family, path = saved
     codec = make_codec(family, model_id=path, device="cpu", offline=True)
-    assert isinstance(codec, TransformersCodec) and codec.sample_rate_hz == SR and codec.codebook_size == 16
+    assert isinstance(codec, ResidualVQCodec) and codec.sample_rate_hz == SR and codec.codebook_size == 16
     clips = _clips()
     batch = codec.encode(clips)
     hop = codec.hop_length
@@ -67,13 +68,9 @@ def test_num_codebooks_option_changes_identity(saved):
 
 
 def test_registered_with_default_ids():
-    assert {"encodec", "dac", "mimi", "xcodec"} <= set(CODECS)
-    from codec_bench.codecs.transformers_codecs import FAMILIES
-
-    assert FAMILIES["encodec"]["model_id"] == "facebook/encodec_24khz"
-    assert FAMILIES["dac"]["model_id"] == "descript/dac_16khz"
-    assert FAMILIES["mimi"]["model_id"] == "kyutai/mimi"
-    assert FAMILIES["xcodec"]["model_id"] == "hf-audio/xcodec-hubert-librispeech"
+    defaults = {name: CODECS[name].default_model_id for name in ("encodec", "dac", "mimi", "xcodec")}
+    assert defaults == {"encodec": "facebook/encodec_24khz", "dac": "descript/dac_16khz", "mimi": "kyutai/mimi",
+                        "xcodec": "hf-audio/xcodec-hubert-librispeech"}  # the checkpoints the docs name
 
 
 def test_missing_model_offline_is_a_one_line_error(tmp_path, monkeypatch):
@@ -108,7 +105,7 @@ def test_xcodec_bandwidth_picks_codebooks(xcodec_path):
 @pytest.mark.parametrize("options, match", [
     ({"bandwidth": 1.2}, r"xcodec bandwidth 1\.2 is not one of \[0\.4, 0\.8, 1\.6\]"),
     ({"bandwidth": 0.0}, "is not one of"),
-    ({"num_quantizers": 2}, "xcodec picks its codebooks by bandwidth"),
+    ({"num_quantizers": 2}, "codec xcodec has no option 'num_quantizers'; its options: model_id, bandwidth"),
 ])
 def test_xcodec_bad_options_are_one_line_errors(xcodec_path, options, match):
     with pytest.raises(CodecBenchError, match=match) as err:
@@ -155,7 +152,7 @@ def test_xcodec_identity_ignores_where_the_model_lives(xcodec_path, tmp_path):
     model = _tiny_model("xcodec")
     model.save_pretrained(tmp_path / "copy")
     loaded, copy = (make_codec("xcodec", model_id=p, device="cpu") for p in (xcodec_path, str(tmp_path / "copy")))
-    built = TransformersCodec("xcodec", model=model, device="cpu")
+    built = XcodecCodec(model=model, device="cpu")
     assert loaded.identity()["config_sha"] == copy.identity()["config_sha"] == built.identity()["config_sha"]
     assert loaded.identity()["attn_implementation"] == "sdpa"
     assert loaded.identity() | {"model": "x"} == copy.identity() | {"model": "x"}

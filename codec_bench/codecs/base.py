@@ -1,14 +1,19 @@
-"""The codec interface: audio in, discrete tokens out.
+"""Two narrow interfaces: token codecs (audio -> discrete codes) and feature front-ends (audio -> frames).
 
-A codec has a sample rate, a frame rate, a number of codebooks and a codebook size, and ``encode`` turns a
-batch of waveforms into one code array per clip. ``identity()`` is everything that changes the codes (model id,
-config, dtype, preprocessing, fitted state); the token cache is keyed by its hash, so a cache made by another
-codec or config is never reused.
+Both are :class:`ClipEncoder`s, what the token cache stores: audio at ``sample_rate_hz`` in, one array per clip
+out (``rows`` x frames at ``frame_rate_hz``), stored as ``storage_dtype``. ``identity()`` is everything that
+changes the arrays (model id, config, dtype, preprocessing, fitted state); the cache is keyed by its hash, so a
+cache made by another codec or config is never reused.
 
-A *continuous* front-end (``continuous = True``: log-mel frames, XCodec2's pre-quantization latents) has the same
-interface but returns ``features: (feature_dim, frames) float32`` instead of codes; ``num_codebooks`` is then the
-feature dimension and ``codebook_size`` is 0. The cache stores them the same way, and the LLM reads them through
-a trained projector (``codec_bench.continuous``) instead of speech tokens.
+- :class:`TokenCodec`: ``codes: (num_codebooks, frames) int64`` in ``[0, codebook_size)``; the LLM reads them as
+  speech tokens ``<|s_N|>`` (several codebooks interleaved, or summed into one position per frame).
+  ``probe_vector`` says what the codes of a clip carry by themselves (the probe reference row).
+- :class:`FeatureFrontEnd`: ``features: (feature_dim, frames)`` float; the LLM reads them through a trained
+  projector (``llm.projector``) instead of speech tokens.
+
+A codec is one file: a class that declares its name, options (its constructor's keyword arguments, with their
+defaults), storage and probe vector, registered in ``codecs.CODECS``. The command line passes a codec only the
+options its constructor accepts (``--codec-model`` as ``model_id``, ``--codec-dtype`` as ``dtype``, ...).
 """
 
 from __future__ import annotations
@@ -16,29 +21,35 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import torch
 
-class Codec(ABC):
-    """Audio -> tokens. Subclasses set the four attributes and implement ``encode_preprocessed`` and ``identity``
-    (and ``preprocess`` where per-clip CPU work can run in DataLoader workers)."""
+HISTOGRAM_LIMIT = 4096  # codes; above this, a clip's probe vector is the mean of its speech-token embeddings
+
+
+class ClipEncoder(ABC):
+    """Audio -> one array per clip, cached once. Subclasses set ``name``, ``sample_rate_hz``, ``frame_rate_hz``
+    and implement ``encode_preprocessed`` and ``identity`` (and ``preprocess`` where per-clip CPU work can run in
+    DataLoader workers)."""
 
     name: str
     sample_rate_hz: int
     frame_rate_hz: float
-    num_codebooks: int
-    codebook_size: int
+    storage_dtype: str = "float32"  # what the cache stores
     needs_fit: bool = False  # True: ``fit`` must see the training split before ``encode``
-    continuous: bool = False  # True: ``encode`` returns float32 features, not codes (see the module doc)
+
+    @property
+    def rows(self) -> int:
+        """The first dimension of each clip's array."""
+        raise NotImplementedError
 
     def encode(self, waveforms: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """``waveforms``: mono float32 arrays at ``sample_rate_hz``, any lengths.
-
-        Returns one ``codes: (num_codebooks, frames) int64`` per clip, each identical to what the clip would get
-        if encoded alone (padding never leaks into codes).
-        """
+        """``waveforms``: mono float32 arrays at ``sample_rate_hz``, any lengths -> one ``(rows, frames)`` array per
+        clip, each identical to what the clip would get if encoded alone (padding never leaks into it)."""
         return self.encode_preprocessed([self.preprocess(w) for w in waveforms])
 
     def preprocess(self, wave: np.ndarray) -> Any:
@@ -52,19 +63,67 @@ class Codec(ABC):
 
     @abstractmethod
     def identity(self) -> dict:
-        """JSON-able description of everything that determines the codes."""
+        """JSON-able description of everything that determines the arrays."""
 
     def fit(self, waveforms: Iterable[np.ndarray]) -> None:  # pragma: no cover - only fitted codecs override
         """Fit on the training split's waveforms (an iterable that may be read twice, one clip in memory at a time)."""
         raise NotImplementedError(f"{self.name} is not fitted")
 
     def cache_key(self) -> str:
-        """``name-<12 hex>``: the codec name and a hash of ``identity()``."""
+        """``name-<12 hex>``: the name and a hash of ``identity()``."""
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
         return f"{self.name}-{digest[:12]}"
 
     def describe(self) -> dict:
-        return {
-            "name": self.name, "sample_rate_hz": self.sample_rate_hz, "frame_rate_hz": self.frame_rate_hz,
-            "num_codebooks": self.num_codebooks, "codebook_size": self.codebook_size, "key": self.cache_key(),
-        }
+        """What ``cache.json`` records. It keeps the field names of its first format: ``num_codebooks`` holds the
+        rows of each array (a front-end's feature dimension) and ``codebook_size`` is 0 for features."""
+        return {"name": self.name, "sample_rate_hz": self.sample_rate_hz, "frame_rate_hz": self.frame_rate_hz,
+                "num_codebooks": self.rows, "codebook_size": getattr(self, "codebook_size", 0), "key": self.cache_key()}
+
+
+class TokenCodec(ClipEncoder):
+    """Audio -> ``codes: (num_codebooks, frames) int64``, each in ``[0, codebook_size)``."""
+
+    storage_dtype = "int64"
+    num_codebooks: int
+    codebook_size: int
+
+    @property
+    def rows(self) -> int:
+        return self.num_codebooks
+
+    @property
+    def speech_tokens(self) -> int:
+        """Speech tokens an LLM needs: ``num_codebooks * codebook_size`` (codebook k offset by k * codebook_size)."""
+        return self.num_codebooks * self.codebook_size
+
+    def probe_vector(self, codes: np.ndarray, token_embeddings: torch.Tensor | None = None) -> np.ndarray:
+        """One ``(dim,) float32`` vector of what a clip's codes carry by themselves (the probe reference row): the
+        normalised histogram of its codes when there are at most ``HISTOGRAM_LIMIT``, else the mean of the LLM's
+        input embeddings of its speech tokens (``token_embeddings: (speech_tokens, hidden)``; a 65,536-bin histogram
+        of a 5-s clip would be 250 ones in a sea of zeros)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        flat = (codes + np.arange(codes.shape[0])[:, None] * self.codebook_size).reshape(-1)
+        if self.speech_tokens <= HISTOGRAM_LIMIT:
+            return (np.bincount(flat, minlength=self.speech_tokens) / max(flat.size, 1)).astype(np.float32)
+        if token_embeddings is None:
+            raise ValueError(f"{self.name} has {self.speech_tokens} codes: pass the LLM's speech-token embeddings")
+        import torch
+
+        rows = token_embeddings[torch.from_numpy(flat).to(token_embeddings.device)]
+        return rows.float().mean(0).cpu().numpy() if flat.size else np.zeros(token_embeddings.shape[1], np.float32)
+
+    def needs_token_embeddings(self) -> bool:
+        """Whether :meth:`probe_vector` needs the LLM's speech-token embeddings."""
+        return self.speech_tokens > HISTOGRAM_LIMIT
+
+
+class FeatureFrontEnd(ClipEncoder):
+    """Audio -> ``features: (feature_dim, frames)`` float (stored as ``storage_dtype``), read by the LLM through a
+    trained projector."""
+
+    feature_dim: int
+
+    @property
+    def rows(self) -> int:
+        return self.feature_dim

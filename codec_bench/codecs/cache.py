@@ -42,7 +42,7 @@ import torch
 
 from ..core import io, ui
 from ..data.audio import audio_seconds, load_audio
-from .base import Codec
+from .base import ClipEncoder, TokenCodec
 from ..core.parallel import build_lock, rank, world_size
 from ..data.manifest import Clip
 from ..core.errors import AudioError, CodecBenchError
@@ -53,11 +53,6 @@ MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB
 GROUP_BYTES = 1 << 20  # Parquet row groups of about this many bytes of codes: the unit a lazy read decodes
 MAX_GROUP_ROWS = 64
 SHARD_NAME = re.compile(r"shard-r(\d+)-(\d+)(?:-[0-9a-f]+)?\.parquet$")
-
-
-def value_dtype(codec: Codec) -> str:
-    """What the shards store: int64 codes, or a continuous front-end's features in its ``storage_dtype``."""
-    return getattr(codec, "storage_dtype", "float32") if codec.continuous else "int64"
 
 
 def shard_schema(dtype: str = "int64") -> pa.Schema:
@@ -74,7 +69,7 @@ def share_of(path: str, world: int) -> int:
 class ClipAudio(torch.utils.data.Dataset):
     """Decode, resample and preprocess one clip (runs in DataLoader workers)."""
 
-    def __init__(self, clips: Sequence[Clip], codec: Codec, max_seconds: float | None):
+    def __init__(self, clips: Sequence[Clip], codec: ClipEncoder, max_seconds: float | None):
         self.clips, self.codec, self.max_seconds = list(clips), codec, max_seconds
 
     def __len__(self) -> int:
@@ -96,15 +91,15 @@ class ClipAudio(torch.utils.data.Dataset):
 class TokenCache:
     """The cache folder of one dataset and one codec."""
 
-    def __init__(self, root: str | Path, dataset: str, codec: Codec, max_seconds: float | None = None):
+    def __init__(self, root: str | Path, dataset: str, codec: ClipEncoder, max_seconds: float | None = None):
         self.codec = codec
         self.max_seconds = max_seconds
         self.folder = Path(root) / dataset / cache_folder_name(codec, max_seconds)
         self.header = {"format_version": FORMAT_VERSION, "dataset": dataset, "codec": codec.describe(),
                        "identity": codec.identity(), "audio": {"sample_rate_hz": codec.sample_rate_hz, "mono": True,
                                                                "max_seconds": max_seconds}}
-        if codec.continuous:
-            self.header["values"] = value_dtype(codec)
+        if not isinstance(codec, TokenCodec):  # frames: the header says how they are stored
+            self.header["values"] = codec.storage_dtype
         self._check_header()
 
     def _check_header(self) -> None:
@@ -190,9 +185,9 @@ class TokenCache:
         return rows
 
     def _write_shard(self, rows: list[dict], me: int, index: int, counts: dict) -> int:
-        schema = shard_schema(value_dtype(self.codec))
+        schema = shard_schema(self.codec.storage_dtype)
         columns = {k: [r[k] for r in rows] for k in ("id", "num_codebooks", "frames", "error")}
-        values = [np.asarray(r["codes"], dtype=value_dtype(self.codec)) for r in rows]
+        values = [np.asarray(r["codes"], dtype=self.codec.storage_dtype) for r in rows]
         offsets = np.concatenate([[0], np.cumsum([v.size for v in values])]).astype(np.int32)
         flat = np.concatenate(values) if values else np.zeros(0)
         columns["codes"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=schema.field("codes").type.value_type))
@@ -237,7 +232,7 @@ class TokenCache:
 DEFAULT_MAX_SECONDS = 30.0
 
 
-def cache_folder_name(codec: Codec, max_seconds: float | None) -> str:
+def cache_folder_name(codec: ClipEncoder, max_seconds: float | None) -> str:
     """``codec.cache_key()``, plus the clip-length limit when it is not the default 30 s (``-max10s``, ``-full``):
     caches of one codec with other limits live side by side (the default keeps the folder names it always had)."""
     if max_seconds == DEFAULT_MAX_SECONDS:
@@ -449,7 +444,7 @@ class ClipWaves:
                 continue
 
 
-def fit_codec(codec: Codec, clips: Sequence[Clip], state_folder: str | Path, progress: bool = True) -> None:
+def fit_codec(codec: ClipEncoder, clips: Sequence[Clip], state_folder: str | Path, progress: bool = True) -> None:
     """Fit a codec that needs it (the embedded one) on ``clips`` (a training split), or load the fit saved for
     exactly these clips and settings. The fit is saved as safetensors under ``state_folder``; processes that need
     the same fit wait for the first one (``concurrency.build_lock``) and load it."""

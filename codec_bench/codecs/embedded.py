@@ -18,12 +18,12 @@ from typing import Iterable, Sequence, TYPE_CHECKING
 import numpy as np
 
 from .features import log_mel
-from .base import Codec
+from .base import TokenCodec
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
 
 
-class EmbeddedCodec(Codec):
+class EmbeddedCodec(TokenCodec):
     """Mel k-means units: 16 kHz in, 50 tokens/s out, one codebook of ``codebook_size`` entries."""
 
     name = "embedded"
@@ -134,6 +134,18 @@ class EmbeddedCodec(Codec):
     def fit_identity(self) -> dict:
         """What determines the fitted state, apart from the training clips."""
         return {k: v for k, v in self.identity().items() if k != "state"} | {"max_fit_frames": self.max_fit_frames}
+
+    def probe_vector(self, codes: np.ndarray, token_embeddings: torch.Tensor | None = None) -> np.ndarray:
+        """The frames the codes stand for (residual codebooks' centroids summed), averaged over the clip:
+        ``(n_mels,) float32``."""
+        state = self._require_state()
+        codes = np.asarray(codes, dtype=np.int64)
+        if not codes.size:
+            return np.zeros(state["centroids"].shape[1], np.float32)
+        return sum(state[centroid_key(k)].numpy()[codes[k]] for k in range(codes.shape[0])).mean(0)
+
+    def needs_token_embeddings(self) -> bool:
+        return False
 
     def _require_state(self) -> dict[str, torch.Tensor]:
         if self.state is None:

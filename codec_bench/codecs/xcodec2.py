@@ -19,19 +19,17 @@ call, a batch of mixed lengths is one call per length. Feed batches sorted by le
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
-import json
 import math
+from abc import abstractmethod
 from collections import defaultdict
-from typing import Any, Iterator, Sequence, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..core.errors import CodecBenchError
-from ..core.hub import load_pretrained
-from .base import Codec
+from .base import ClipEncoder, TokenCodec
+from .pretrained import check_precision_and_length, config_sha, device_of, load_model, out_of_memory, precision
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
 
@@ -39,8 +37,6 @@ FBANK = {"num_mel_bins": 80, "frame_length": 400, "frame_shift": 160, "fft_lengt
          "low_freq_hz": 20.0, "stride": 2, "scale": 2 ** 15, "norm_eps": 1e-7}
 DTYPES = ("float32", "tf32", "bfloat16")
 LONG_CLIPS = ("truncate", "chunk")
-_CONFIG_KEYS_IGNORED = {"transformers_version", "_name_or_path", "architectures", "dtype", "torch_dtype",
-                        "_attn_implementation_autoset", "output_attentions", "output_hidden_states"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -96,15 +92,9 @@ def semantic_features(padded_wave: np.ndarray, hop_length: int) -> np.ndarray:
     return feats[:usable].reshape(usable // stride, stride * feats.shape[1]).numpy()
 
 
-def load_xcodec2(model_id: str, offline: bool | None = None) -> torch.nn.Module:
-    """``Xcodec2Model.from_pretrained`` (hub id or local folder, safetensors) with a one-line error if unreachable."""
-    from transformers import Xcodec2Model
-
-    return load_pretrained(Xcodec2Model, model_id, "XCodec2", "xcodec2", offline)
-
-
-class Xcodec2Codec(Codec):
-    """XCodec2 tokens: 16 kHz in, 50 tokens/s, one codebook of ``prod(quantization_levels)`` (65,536) codes.
+class Xcodec2Base(ClipEncoder):
+    """XCodec2's preprocessing, exact batching and precision, shared by its codes (:class:`Xcodec2Codec`) and its
+    pre-quantization latents (``xcodec2_latents``); subclasses say what :meth:`_model_outputs` returns per frame.
 
     ``dtype``: ``"float32"`` (default, exact: TF32 is switched off for matmuls and cuDNN convolutions during encode),
     ``"tf32"`` (TF32 matmuls and convolutions on CUDA; changed ~1% of codes on an H200) or ``"bfloat16"``
@@ -117,29 +107,25 @@ class Xcodec2Codec(Codec):
     ``model``: an already-built ``Xcodec2Model`` (tests); then ``model_id`` only names it in ``identity()``.
     """
 
-    name = "xcodec2"
     version = 1  # bump when preprocessing or batching changes the codes
 
     def __init__(self, model_id: str = "hf-audio/xcodec2", device: str | None = None, dtype: str = "float32",
                  max_seconds: float = 30.0, long_clips: str = "truncate", offline: bool | None = None,
                  model: torch.nn.Module | None = None):
-        import torch
-
         check_precision_and_length("xcodec2", dtype, DTYPES, max_seconds)
         if long_clips not in LONG_CLIPS:
             raise CodecBenchError(f"xcodec2 long_clips {long_clips!r} is not one of {', '.join(LONG_CLIPS)}")
         self.model_id = model_id
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = device_of(device)
         self.dtype = dtype
         self.max_seconds = float(max_seconds)
         self.long_clips = long_clips
-        self.model = (model if model is not None else load_xcodec2(model_id, offline)).to(self.device).eval()
+        self.model = (model if model is not None else load_model("Xcodec2Model", model_id, "XCodec2", "xcodec2", offline))
+        self.model = self.model.to(self.device).eval()
         config = self.model.config
         self.sample_rate_hz = int(config.sampling_rate)
         self.hop_length = int(config.hop_length)
         self.frame_rate_hz = self.sample_rate_hz / self.hop_length
-        self.num_codebooks = 1
-        self.codebook_size = int(np.prod(config.quantization_levels))
         self.max_samples = int(round(self.max_seconds * self.sample_rate_hz))
 
     def __getstate__(self) -> dict:
@@ -167,8 +153,8 @@ class Xcodec2Codec(Codec):
 
     # ----- model device -----
     def encode_preprocessed(self, items: Sequence[dict[str, Any]]) -> list[np.ndarray]:
-        """``preprocess`` outputs -> one ``codes: (1, frames) int64`` per clip. Chunks of equal padded length run as
-        one model call (at most ``len(items)`` chunks at a time), so every clip's codes equal its codes alone."""
+        """``preprocess`` outputs -> one ``(rows, frames)`` array per clip. Chunks of equal padded length run as one
+        model call (at most ``len(items)`` chunks at a time), so every clip's array equals its array alone."""
         chunks = [(i, j, chunk) for i, item in enumerate(items) for j, chunk in enumerate(item["chunks"])]
         by_length: dict[int, list] = defaultdict(list)
         for entry in chunks:
@@ -188,38 +174,16 @@ class Xcodec2Codec(Codec):
 
         inputs = {name: tensor.to(self.device, non_blocking=True) for name, tensor in collate(chunks).items()}
         try:
-            with torch.inference_mode(), self._precision():
+            with torch.inference_mode(), precision(self.device, self.dtype):
                 outputs = self._model_outputs(inputs)
         except torch.OutOfMemoryError as err:
-            torch.cuda.empty_cache()
             seconds = max(c["input_values"].size for c in chunks) / self.sample_rate_hz
-            raise CodecBenchError(
-                f"out of GPU memory encoding {len(chunks)} clips of {seconds:.1f} s with {self.name}; "
-                f"pass a smaller --batch-size (for example {max(1, len(chunks) // 2)})") from err
+            raise out_of_memory(self.name, len(chunks), seconds) from err
         return [np.ascontiguousarray(outputs[k, :, : c["num_frames"]]) for k, c in enumerate(chunks)]
 
+    @abstractmethod
     def _model_outputs(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
-        """``(batch, 1, frames) int64`` codes of a collated batch (subclasses return other per-frame values)."""
-        import torch
-
-        return self.model.encode(**inputs).audio_codes.to("cpu", torch.int64).numpy()
-
-    @contextlib.contextmanager
-    def _precision(self) -> Iterator[None]:
-        """fp32 without TF32 (or TF32, or bf16 autocast) for the duration of one encode; restores the flags."""
-        import torch
-
-        if self.device.type != "cuda":
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == "bfloat16"):
-                yield
-            return
-        saved = _tf32_flags()
-        _set_tf32_flags(self.dtype == "tf32")
-        try:
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.dtype == "bfloat16"):
-                yield
-        finally:
-            _set_tf32_flags(*saved)
+        """``(batch, rows, frames)`` values of a collated batch."""
 
     def identity(self) -> dict:
         return {"codec": "xcodec2", "version": self.version, "model": self.model_id, "config_sha": config_sha(self.model.config),
@@ -228,42 +192,24 @@ class Xcodec2Codec(Codec):
                 "attn_implementation": self.model.config._attn_implementation}
 
 
-def check_precision_and_length(name: str, dtype: str, dtypes: Sequence[str], max_seconds: float) -> None:
-    """One-line errors for a pretrained codec's ``dtype`` (one of ``dtypes``) and ``max_seconds`` (positive)."""
-    if dtype not in dtypes:
-        raise CodecBenchError(f"{name} dtype {dtype!r} is not one of {', '.join(dtypes)}")
-    if not max_seconds > 0:
-        raise CodecBenchError(f"{name} max_seconds must be positive, got {max_seconds}")
+class Xcodec2Codec(Xcodec2Base, TokenCodec):
+    """XCodec2 tokens: 16 kHz in, 50 tokens/s, one codebook of ``prod(quantization_levels)`` (65,536) FSQ codes.
+    Options as :class:`Xcodec2Base`."""
 
+    name = "xcodec2"
+    num_codebooks = 1
 
-def config_sha(config) -> str:
-    """16 hex digits of the model config's hash, without bookkeeping keys (dtype, paths, versions), also inside
-    sub-model configs (``*_model_config``), so a model in memory and the same model loaded from disk agree."""
-    values = {k: v for k, v in config.to_dict().items() if k not in _CONFIG_KEYS_IGNORED}
-    for key in [k for k, v in values.items() if k.endswith("_model_config") and isinstance(v, dict)]:
-        values[key] = {k: v for k, v in values[key].items() if k not in _CONFIG_KEYS_IGNORED}
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def __init__(self, model_id: str = "hf-audio/xcodec2", device: str | None = None, dtype: str = "float32",
+                 max_seconds: float = 30.0, long_clips: str = "truncate", offline: bool | None = None,
+                 model: torch.nn.Module | None = None):
+        super().__init__(model_id, device, dtype, max_seconds, long_clips, offline, model)
+        self.codebook_size = int(np.prod(self.model.config.quantization_levels))
 
+    def _model_outputs(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        """``(batch, 1, frames) int64`` codes."""
+        import torch
 
-def _tf32_flags() -> tuple:
-    """TF32 state of CUDA matmuls and cuDNN convolutions (the ``fp32_precision`` API of torch >= 2.9, else the old flags)."""
-    import torch
-
-    if hasattr(torch.backends.cudnn, "conv"):
-        return torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision
-    return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-
-
-def _set_tf32_flags(matmul: bool | str, conv: bool | str | None = None) -> None:
-    import torch
-
-    conv = matmul if conv is None else conv
-    if hasattr(torch.backends.cudnn, "conv"):
-        as_name = lambda flag: flag if isinstance(flag, str) else ("tf32" if flag else "ieee")  # noqa: E731
-        torch.backends.cuda.matmul.fp32_precision = as_name(matmul)
-        torch.backends.cudnn.conv.fp32_precision = as_name(conv)
-    else:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = bool(matmul), bool(conv)
+        return self.model.encode(**inputs).audio_codes.to("cpu", torch.int64).numpy()
 
 
 def collate(chunks: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:

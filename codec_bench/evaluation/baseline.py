@@ -15,26 +15,28 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..codecs.base import Codec
+from ..codecs.base import ClipEncoder
 from ..codecs.features import log_mel
 
 METHOD = "baseline_logmel_logreg"
 
 
-class LogMelStats(Codec):
-    """The baseline's features as a cacheable front-end: per clip, ``(2 * n_mels, 1) float32``, the mean and std
-    over time of its log-mel frames. The pipeline stores them in the token cache (``CACHE/<dataset>/logmel-stats-*``),
-    so every fold, codec and recipe of a dataset decodes the audio for the baseline once."""
+class LogMelStats(ClipEncoder):
+    """The baseline's per-clip features, cached like a codec's output (not a codec: nothing reads them but this
+    row): ``(2 * n_mels, 1) float32``, the mean and std over time of the clip's log-mel frames. Stored in the token
+    cache (``CACHE/<dataset>/logmel-stats-*``), so every fold, codec and recipe of a dataset decodes the audio for
+    the baseline once."""
 
     name = "logmel-stats"
-    continuous = True
-    codebook_size = 0
     sample_rate_hz = 16_000
     frame_rate_hz = 0.0  # one vector per clip
 
     def __init__(self, n_mels: int = 64):
         self.n_mels = n_mels
-        self.num_codebooks = 2 * n_mels
+
+    @property
+    def rows(self) -> int:
+        return 2 * self.n_mels
 
     def preprocess(self, wave: np.ndarray) -> np.ndarray:
         frames = log_mel(np.asarray(wave, dtype=np.float32), self.sample_rate_hz, self.n_mels).numpy()

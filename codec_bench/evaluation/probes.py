@@ -2,10 +2,10 @@
 
 Two kinds of clip vectors, each probed two ways:
 
-- ``codec``: what the tokens carry by themselves, mean-pooled over the clip's frames (:func:`codec_embeddings`):
-  the embedded codec's k-means centroids of its codes; a codec with at most ``HISTOGRAM_LIMIT`` codes, the
-  normalised histogram of its codes; a larger one (XCodec2: 65,536 codes), the base LLM's input-embedding rows
-  of the speech tokens ``<|s_N|>`` (a 65,536-bin histogram of a 5-s clip would be 250 ones in a sea of zeros).
+- ``codec``: what the tokens carry by themselves, the codec's own ``probe_vector`` of a clip's codes (each codec
+  says what that is: the embedded codec averages the k-means centroids of its codes; a codec with at most 4,096
+  codes gives their normalised histogram; a larger one (XCodec2: 65,536 codes) the mean of the base LLM's
+  input-embedding rows of its speech tokens ``<|s_N|>``).
 - ``llm``: the base (not fine-tuned) LLM's last hidden states, averaged over the speech-token positions of the
   prompt (:func:`llm_hidden_states`). With the embedded tiny model the base is a random initialisation, so this
   row measures random features.
@@ -27,9 +27,7 @@ import torch
 from . import baseline
 from ..core import io
 from ..llm import vocab
-from ..codecs import EmbeddedCodec
-from ..codecs.embedded import centroid_key
-from ..codecs.base import Codec
+from ..codecs.base import TokenCodec
 from ..config import RunConfig, codec_label, model_label
 from ..data.manifest import Manifest
 from .scoring import score_single_label
@@ -37,31 +35,6 @@ from ..core.parallel import build_lock
 from ..llm.model import PromptEncoder, load_llm
 from ..prompts import Example
 from .records import finish_records, finished_records, score_multi_label_best, scoring_records
-
-HISTOGRAM_LIMIT = 4096  # codes; above this, codec vectors are the LLM's input embeddings of the speech tokens
-
-
-def codec_embeddings(codec: Codec, codes: np.ndarray, token_embeddings: torch.Tensor | None = None) -> np.ndarray:
-    """``codes: (num_codebooks, frames) int64`` -> one ``(dim,) float32`` vector for the clip (see the module doc).
-
-    ``token_embeddings: (num_codebooks * codebook_size, hidden)`` (:func:`speech_token_embeddings`) is needed only
-    for codecs with more than ``HISTOGRAM_LIMIT`` codes.
-    """
-    codes = np.asarray(codes, dtype=np.int64)
-    if isinstance(codec, EmbeddedCodec):  # the frames the codes stand for (residual codebooks summed), averaged
-        state = codec._require_state()
-        if not codes.size:
-            return np.zeros(state["centroids"].shape[1], np.float32)
-        return sum(state[centroid_key(k)].numpy()[codes[k]] for k in range(codes.shape[0])).mean(0)
-    vocab = codec.codebook_size * codec.num_codebooks
-    flat = (codes + np.arange(codes.shape[0])[:, None] * codec.codebook_size).reshape(-1)  # codebook k offset by k * size
-    if vocab <= HISTOGRAM_LIMIT:
-        return (np.bincount(flat, minlength=vocab) / max(flat.size, 1)).astype(np.float32)
-    if token_embeddings is None:
-        raise ValueError(f"{codec.name} has {vocab} codes: pass the LLM's speech-token embeddings (speech_token_embeddings)")
-    rows = token_embeddings[torch.from_numpy(flat).to(token_embeddings.device)]
-    return rows.float().mean(0).cpu().numpy() if flat.size else np.zeros(token_embeddings.shape[1], np.float32)
-
 
 def speech_token_embeddings(model, encoder: PromptEncoder) -> torch.Tensor:
     """``(codebook_size, hidden)``: the input-embedding rows of ``<|s_0|>`` ... in code order (a view when the
@@ -119,7 +92,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 PROBES: dict[str, Callable[..., np.ndarray]] = {"linear": linear_probe, "knn": knn}
 
 
-def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+def run_probes(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
                examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
     """Probe records (``probe_{linear,knn}_{codec,llm}``) on the evaluated splits, trained on the training split;
     cached in ``folder/records.json`` (built once, under a lock: the recipes of one codec and model share it)."""
@@ -129,14 +102,13 @@ def run_probes(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mappi
         return found if found is not None else _probe_records(config, manifest, codec, codes, examples, base_model_id, folder)
 
 
-def _probe_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+def _probe_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
                    examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
     splits = [s for s in config.eval.splits if examples.get(s)]
     model, encoder = _base_llm(config, codec, base_model_id, codes)
-    large = not isinstance(codec, EmbeddedCodec) and codec.codebook_size * codec.num_codebooks > HISTOGRAM_LIMIT
-    table = speech_token_embeddings(model, encoder) if large else None
+    table = speech_token_embeddings(model, encoder) if codec.needs_token_embeddings() else None
     vectors = {
-        "codec": {s: np.stack([codec_embeddings(codec, codes[e.id], table) for e in examples[s]]) for s in ["train"] + splits},
+        "codec": {s: np.stack([codec.probe_vector(codes[e.id], table) for e in examples[s]]) for s in ["train"] + splits},
         "llm": {s: llm_hidden_states(model, encoder, examples[s]) for s in ["train"] + splits},
     }
     del model, table
@@ -153,7 +125,7 @@ def _probe_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: M
     return finish_records(folder, records)
 
 
-def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+def zero_shot_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
                       examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
     """The base LLM, not fine-tuned, scored like the fine-tuned one (method ``zero_shot``); cached in
     ``folder/records.json`` (built once, under a lock)."""
@@ -163,7 +135,7 @@ def zero_shot_records(config: RunConfig, manifest: Manifest, codec: Codec, codes
         return found if found is not None else _zero_shot(config, manifest, codec, codes, examples, base_model_id, folder)
 
 
-def _zero_shot(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+def _zero_shot(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
                examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
     model, encoder = _base_llm(config, codec, base_model_id, codes)
     splits = [s for s in config.eval.splits if examples.get(s)]
@@ -178,12 +150,12 @@ def _zero_shot(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mappi
     return finish_records(folder, records)
 
 
-def _base_llm(config: RunConfig, codec: Codec, base_model_id: str, codes: Mapping[str, np.ndarray]):
+def _base_llm(config: RunConfig, codec: TokenCodec, base_model_id: str, codes: Mapping[str, np.ndarray]):
     """The base model in eval mode (on the GPU when there is one) and its prompt encoder. A model that needs the
     speech tokens added (``add_speech_tokens``) gets them exactly as training starts with (same rows, same seed):
     untrained rows, so its zero-shot row shows what the LLM makes of the prompt text alone."""
     model, tokenizer = load_llm(base_model_id, config.model.dtype, config.model.offline, attn_implementation="sdpa")
-    n_codes = codec.codebook_size * codec.num_codebooks
+    n_codes = codec.speech_tokens
     if config.model.add_speech_tokens:
         vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)
     model.eval()

@@ -2,7 +2,7 @@
 
 The paper compares codec-token LLMs with waveform- and spectrogram-based LLMs. Here the same LLM gets the same
 prompt text, with the speech tokens replaced by the clip's feature frames (log-mel, or XCodec2's pre-quantization
-latents; see ``codecs.continuous``): the prompt holds one slot (``prompts.AUDIO_SLOT``), the encoder turns it into
+latents; see ``codecs.logmel`` and ``codecs.xcodec2_latents``): the prompt holds one slot (``prompts.AUDIO_SLOT``), the encoder turns it into
 one placeholder position per frame, and before the LLM runs, those positions' input embeddings are replaced by
 ``projector(frames)``. Training (answer-only, shifted next-token loss), label scoring (``evaluate.PrefixScorer``
 on embeddings) and generation are the codec-token pipeline's, so the row it gives is directly comparable.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..codecs import CODECS, is_front_end
 from .aggregate import cells_by_run, compare_runs, headline_percent, n_units, ordered_datasets, run_labels
 
 def cell_text(row: dict | None) -> str:
@@ -148,9 +149,7 @@ def failed_cells_markdown(failed_cells: list[dict], skipped_files: list[str | Pa
 
 def continuous_note(aggregated: list[dict]) -> str:
     """A line naming the runs whose LLM read continuous frames through a projector rather than codec tokens."""
-    from ..codecs import CODECS
-
-    continuous = [n for n, factory in CODECS.items() if getattr(factory, "continuous", False)]
+    continuous = [name for name in CODECS if is_front_end(name)]
     found = sorted({r["codec"] for r in aggregated if any(r["codec"] == n or r["codec"].startswith(f"{n}-") for n in continuous)})
     if not found:
         return ""

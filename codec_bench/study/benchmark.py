@@ -24,7 +24,7 @@ import yaml
 
 from .. import __version__, data
 from ..core import io, ui
-from ..codecs import CODECS
+from ..codecs import CODECS, check_codec, is_front_end
 from ..core.parallel import build_lock
 from ..config import (
     CODEBOOK_MODES,
@@ -152,7 +152,8 @@ def _codec(path: Path, entry: dict) -> CodecConfig:
     _check_label(f"{path}: codec {entry['name']}", entry.get("label"))
     if entry.get("codebooks", "interleave") not in CODEBOOK_MODES:
         _fail(f"{path}: codec {entry['name']}", "codebooks", entry["codebooks"], list(CODEBOOK_MODES))
-    if entry.get("codebooks") == "sum" and getattr(CODECS[entry["name"]], "continuous", False):
+    check_codec(entry["name"], entry.get("options") or {}, f"{path}: codec {entry['name']}")
+    if entry.get("codebooks") == "sum" and is_front_end(entry["name"]):
         raise CodecBenchError(f"{path}: codec {entry['name']} gives continuous features, not codebooks; drop `codebooks: sum`")
     return CodecConfig(**entry)
 

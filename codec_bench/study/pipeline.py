@@ -30,7 +30,7 @@ from ..core import io, ui
 from ..llm import vocab
 from ..codecs.cache import CachedCodes, TokenCache, fit_codec
 from ..codecs import make_codec
-from ..codecs.base import Codec
+from ..codecs.base import ClipEncoder, FeatureFrontEnd, TokenCodec
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
 from ..config import CODEBOOK_MODES, EMBEDDED_MODEL, RunConfig, codec_label, model_label
 from ..llm.projector import ContinuousPromptEncoder, SummedCodesPromptEncoder, attach_projector, load_projector
@@ -110,7 +110,7 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[di
     return records
 
 
-def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: Mapping[str, np.ndarray],
+def reference_rows(config: RunConfig, manifest: Manifest, codec: ClipEncoder, codes: Mapping[str, np.ndarray],
                    examples: dict[str, ExampleFile], run_dir: Path) -> list[dict]:
     """Zero-shot and probe rows, when asked for; shared by every recipe of one codec and model."""
     if not (config.probes or config.zero_shot):
@@ -131,7 +131,7 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: Codec, codes: M
     return records
 
 
-def write_run_card(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Path) -> None:
+def write_run_card(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_dir: Path) -> None:
     """``run.json``: what ``predict`` needs to use this run on new audio (codec, its fitted state, classes,
     instruction, task). A fitted codec's state is copied next to it."""
     card = {"dataset": manifest.dataset, "task": manifest.task, "instruction": manifest.instruction,
@@ -146,7 +146,7 @@ def write_run_card(config: RunConfig, manifest: Manifest, codec: Codec, run_dir:
     io.write_json(run_dir / "run.json", card)
 
 
-def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> CachedCodes:
+def encode_tokens(config: RunConfig, manifest: Manifest, codec: ClipEncoder) -> CachedCodes:
     """Fill the token cache for the manifest's clips; returns the lazy ``{clip id: codes}`` of its clips; skips are
     recorded."""
     cache = TokenCache(config.cache_folder, manifest.dataset, codec, config.codec.max_seconds)
@@ -166,12 +166,11 @@ def encode_tokens(config: RunConfig, manifest: Manifest, codec: Codec) -> Cached
     return codes
 
 
-def cache_estimate(codec: Codec, clips: int, max_seconds: float | None) -> int | None:
+def cache_estimate(codec: ClipEncoder, clips: int, max_seconds: float | None) -> int | None:
     """At most how many bytes the cache of ``clips`` clips takes (every clip at the length limit)."""
     if max_seconds is None or not codec.frame_rate_hz:
         return None
-    per_value = 2 if getattr(codec, "storage_dtype", "") == "float16" else 4 if codec.continuous else 8
-    return int(clips * max_seconds * codec.frame_rate_hz * codec.num_codebooks * per_value)
+    return int(clips * max_seconds * codec.frame_rate_hz * codec.rows * np.dtype(codec.storage_dtype).itemsize)
 
 
 PROMPTS_FORMAT = 2  # 2: the audio slot is filled from the cache at batch time (1 held the speech-token text)
@@ -198,7 +197,7 @@ def instruction_for(manifest: Manifest, clip) -> str:
     return f"{manifest.instruction} Question: {question}" if question else manifest.instruction
 
 
-def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: dict[str, ExampleFile], run_dir: Path,
+def train_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, examples: dict[str, ExampleFile], run_dir: Path,
                 codes: Mapping[str, np.ndarray]) -> Path:
     """Fine-tune (or resume) and return the folder of the trained model."""
     if check_done(run_dir / "model" / "train_done.json") is None:
@@ -210,8 +209,8 @@ def train_model(config: RunConfig, manifest: Manifest, codec: Codec, examples: d
     if missing:
         ui.say(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
         trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
-    if codec.continuous:
-        attach_projector(model, codec.num_codebooks, (codes[e.id] for e in examples["train"]), config.train.seed)
+    if isinstance(codec, FeatureFrontEnd):
+        attach_projector(model, codec.feature_dim, (codes[e.id] for e in examples["train"]), config.train.seed)
     encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
     ui.say(f"training {model_label(config.model)} ({config.train.method}) on {len(examples['train'])} prompts", ui.VERBOSE)
     with disk_guard(run_dir, "training", checkpoint_estimate(model, config.train.method)):
@@ -227,37 +226,37 @@ def checkpoint_estimate(model, method: str) -> int:
     return 4 * 7 * trained  # 2 checkpoints x (weights + 2 moments) + the final weights
 
 
-def codec_vocabulary(codec: Codec) -> int:
+def codec_vocabulary(codec: ClipEncoder) -> int:
     """Speech tokens the LLM needs: ``num_codebooks * codebook_size`` (0 for continuous features)."""
-    return 0 if codec.continuous else codec.codebook_size * codec.num_codebooks
+    return codec.speech_tokens if isinstance(codec, TokenCodec) else 0
 
 
-def prompt_encoder(tokenizer, codec: Codec, codes: Mapping[str, np.ndarray], codebooks: str = "interleave") -> PromptEncoder:
+def prompt_encoder(tokenizer, codec: ClipEncoder, codes: Mapping[str, np.ndarray], codebooks: str = "interleave") -> PromptEncoder:
     """The encoder that fills a prompt's audio slot with ``codes[clip id]``: speech tokens, continuous features
     through the projector, or summed codebooks."""
-    if codec.continuous:
+    if isinstance(codec, FeatureFrontEnd):
         return ContinuousPromptEncoder(tokenizer, codes)
     if codebooks == "sum":
         return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks)
     return PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)
 
 
-def embeds_audio(codec: Codec, codebooks: str = "interleave") -> bool:
+def embeds_audio(codec: ClipEncoder, codebooks: str = "interleave") -> bool:
     """Whether the LLM reads the audio as input embeddings (continuous frames through the projector, summed
     codebooks) rather than as speech tokens."""
-    return codec.continuous or codebooks == "sum"
+    return isinstance(codec, FeatureFrontEnd) or codebooks == "sum"
 
 
-def check_codebooks(config: RunConfig, codec: Codec) -> None:
+def check_codebooks(config: RunConfig, codec: ClipEncoder) -> None:
     """How the LLM reads several codebooks: ``interleave`` (one speech token per codebook and frame, the default)
     or ``sum`` (one position per frame, the sum of its codebooks' token embeddings); not for continuous features."""
     if config.codec.codebooks not in CODEBOOK_MODES:
         raise CodecBenchError(f"codebooks {config.codec.codebooks!r} is not one of {', '.join(CODEBOOK_MODES)}")
-    if config.codec.codebooks == "sum" and codec.continuous:
+    if config.codec.codebooks == "sum" and isinstance(codec, FeatureFrontEnd):
         raise CodecBenchError(f"{codec.name} gives continuous features, not codebooks; drop codebooks: sum")
 
 
-def base_model(config: RunConfig, manifest: Manifest, codec: Codec, run_dir: Path) -> str:
+def base_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_dir: Path) -> str:
     """The model to start from: a hub id / path, or the embedded tiny LM written into the run folder (built once,
     under a lock, into a temporary folder renamed when complete)."""
     if config.model.name != EMBEDDED_MODEL:
@@ -295,7 +294,7 @@ def load_trained(model_dir: Path, config: RunConfig):
     return model, tokenizer
 
 
-def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_dir: Path,
+def evaluate_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_dir: Path,
                    examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
     """Score (and generate) on the held-out splits; write predictions and records (one progress line)."""
     found = finished_records(folder, "evaluation")
@@ -305,7 +304,7 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: Codec, model_di
         return _evaluate(config, manifest, codec, model_dir, examples, folder, codes)
 
 
-def _evaluate(config: RunConfig, manifest: Manifest, codec: Codec, model_dir: Path,
+def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_dir: Path,
               examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
     model, tokenizer = load_trained(model_dir, config)
     model.eval()

@@ -27,7 +27,7 @@ from ..core import io
 from . import pipeline  # module import: safe if pipeline ever imports this module
 from ..data.audio import load_audio
 from ..codecs import make_codec
-from ..codecs.base import Codec
+from ..codecs.base import ClipEncoder
 from ..config import CodecConfig, ModelConfig, RunConfig
 from ..data.common import AUDIO_SUFFIXES, audio_files
 from ..core.errors import AudioError, CodecBenchError
@@ -92,7 +92,7 @@ def read_run_card(run_dir: Path) -> dict:
     return io.read_json(run_dir / "run.json")
 
 
-def load_codec(card: dict, run_dir: Path) -> Codec:
+def load_codec(card: dict, run_dir: Path) -> ClipEncoder:
     """The run's codec with its options, and its fitted state where it has one."""
     codec = make_codec(card["codec"]["name"], **card["codec"].get("options", {}))
     if codec.needs_fit:
@@ -117,7 +117,7 @@ def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
     return paths
 
 
-def score_run(run_dir: Path, card: dict, codec: Codec, examples: list[Example], dtype: str = "auto",
+def score_run(run_dir: Path, card: dict, codec: ClipEncoder, examples: list[Example], dtype: str = "auto",
               offline: bool | None = None, audio: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """``(n_examples, n_classes)`` probabilities from the run's trained model, scored as its evaluation did
     (``audio``: the codes or a continuous front-end's frames, by example id)."""

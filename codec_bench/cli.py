@@ -1,9 +1,15 @@
-"""Command line: each command maps its options onto a config and calls one public function; no logic here."""
+"""Command line: each command maps its options onto a config and calls one public function; no logic here.
+
+The options of ``run`` and ``encode`` are the command-line fields of the settings' dataclasses (``config``): their
+flags, help and defaults are written there once (``settings_options``)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import List, Optional
 
@@ -11,27 +17,43 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .config import EMBEDDED_MODEL, RECIPE_DEFAULTS, CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
 from .core.errors import CodecBenchError
+from .core.settings import cli_options, split_options
 
 app = typer.Typer(help="Classify audio with a speech LLM over neural-codec tokens: encode, prompt, fine-tune, score, report.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 
 OUT = typer.Option(Path("runs"), "--out", help="Output folder: manifests, token cache, runs, report.")
-ROOT = typer.Option(None, "--root", help="Folder of the unpacked corpus in its official layout (see `codec-bench datasets`).")
-PROTOCOL = typer.Option(None, "--protocol", help="Split protocol (default: the dataset's first; see `codec-bench datasets`).")
-CODEC_MODEL = typer.Option(None, "--codec-model", help="Codec checkpoint: hub id or local path (xcodec2 default hf-audio/xcodec2; encodec, dac, mimi, xcodec their own).")
-OFFLINE = typer.Option(False, "--offline", help="Never contact the hub; ids must be in the local cache (or pass paths).")
-CACHE = typer.Option(None, "--cache", help="Token cache folder (default OUT/cache).")
-SOURCE = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known Hugging Face mirror).")
-CODEC_DTYPE = typer.Option("float32", "--codec-dtype", help="Codec precision: float32 (exact), bfloat16 (faster, changes codes; ~11% for XCodec2 on an H200) or, XCodec2 only, tf32 (~1%).")
-MAX_SECONDS = typer.Option(30.0, "--max-seconds", help="Clips longer than this many seconds are truncated before encoding (a count is printed).")
-CODEC = typer.Option("embedded", "--codec", help="embedded (CPU, fitted on the training split), xcodec2, encodec, dac, mimi or xcodec; or a "
-                     "continuous front-end read through a trained projector: logmel, xcodec2-latents.")
-ENCODE_BATCH = typer.Option(16, "--encode-batch-size", help="Clips per codec batch.")
 QUIET = typer.Option(False, "--quiet", "-q", help="Warnings, errors and the results only (for scripts).")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Also the training log (always written to <run>/train_log.jsonl) and details.")
-WORKERS = typer.Option(None, "--workers", help="DataLoader workers decoding audio for the codec (default: min(4, cores - 1); never more than the cores).")
+CODEC_MODEL = typer.Option(None, "--codec-model", help="Codec checkpoint: hub id or local folder (codecs with a model_id option; "
+                           "each has its default).")
+CODEC_DTYPE = typer.Option("float32", "--codec-dtype", help="Codec precision, for codecs with a dtype option: float32 (exact), "
+                           "bfloat16 (faster, changes codes; ~11% for XCodec2 on an H200) or, XCodec2 only, tf32 (~1%).")
+SECTIONS = {"": RunConfig, "codec_": CodecConfig, "model_": ModelConfig, "train_": TrainConfig, "eval_": EvalConfig}
+
+
+def settings_options(sections: dict[str, type], exclude: tuple[str, ...] = ()):
+    """Give a command the command-line fields of ``sections`` (prefix -> settings dataclass) as options: flags, help and
+    defaults come from the dataclasses (``core.settings``); the command receives them as one dict ``settings``."""
+    def decorate(func):
+        own = [p for p in inspect.signature(func).parameters.values() if p.name != "settings"]
+        hints = typing.get_type_hints(func)
+        own = [p.replace(annotation=hints[p.name]) for p in own]
+        derived = [p for prefix, cls in sections.items() for p in cli_options(cls, prefix) if p.name not in exclude]
+
+        @functools.wraps(func)
+        def command(**values):
+            settings = {p.name: values.pop(p.name) for p in derived}
+            return func(settings=settings, **values)
+
+        command.__signature__ = inspect.Signature(own + derived)
+        command.__annotations__ = {p.name: p.annotation for p in own + derived}
+        del command.__wrapped__  # typer reads the signature above, not the wrapped function's
+        return command
+    return decorate
 
 
 def _quiet_libraries() -> None:
@@ -44,32 +66,30 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
 
 
-
-
-def _run_config(dataset: str, *, root=None, out=Path("runs"), protocol=None, fold=None, codec="embedded", codec_model=None,
-                codec_dtype="float32", model="tiny", method=None, epochs=None, learning_rate=None, batch_size=16,
-                grad_accum=1, encode_batch_size=16, workers=None, max_seconds=30.0, offline=False, bf16=False,
-                gradient_checkpointing=False, generation=True, cache=None, source="local", seed=0, stage="all",
-                probes=False, zero_shot=False, add_speech_tokens=False, codebooks="interleave"):
-    """Command-line options -> RunConfig; the defaults depend on the model (tiny: full training from scratch)."""
-    from .core.parallel import usable_workers
-    from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
-
+def run_config(dataset: str, out: Path, settings: dict, codec_model: str | None = None, codec_dtype: str = "float32") -> RunConfig:
+    """Command-line values -> RunConfig. Method, epochs and learning rate default by model (``config.RECIPE_DEFAULTS``);
+    ``--bf16`` also loads the LLM in bfloat16; the codec gets the flags its constructor takes (``--codec-model`` as
+    ``model_id``, ``--codec-dtype`` as ``dtype``, ``--max-seconds``, ``--offline``)."""
     from .codecs import CODECS, options_of
 
-    flags = {"dtype": codec_dtype, "max_seconds": max_seconds, "model_id": codec_model, "offline": True if offline else None}
-    accepted = options_of(codec) if codec in CODECS else {}  # each codec takes the flags its constructor names
-    codec_options = {key: value for key, value in flags.items() if key in accepted and value is not None}
-    tiny = model == "tiny"
-    train = TrainConfig(method=method or ("full" if tiny else "lora"), epochs=epochs if epochs is not None else (15 if tiny else 3),
-                        learning_rate=learning_rate if learning_rate is not None else (1e-3 if tiny else 2e-4),
-                        batch_size=batch_size, grad_accum=grad_accum, bf16=bf16, gradient_checkpointing=gradient_checkpointing, seed=seed)
-    return RunConfig(
-        dataset=dataset, out=out, root=root, protocol=protocol, folds=fold or None, cache_root=cache,
-        codec=CodecConfig(codec, codec_options, encode_batch_size, usable_workers(workers), max_seconds, codebooks=codebooks),
-        model=ModelConfig(model, dtype="bfloat16" if bf16 else "auto", offline=offline, add_speech_tokens=add_speech_tokens), train=train,
-        eval=EvalConfig(generation=generation), source=source, probes=probes, zero_shot=zero_shot,
-    )
+    parts = split_options(settings, SECTIONS)
+    model = ModelConfig(**parts["model_"])
+    defaults = RECIPE_DEFAULTS["embedded" if model.name == EMBEDDED_MODEL else "pretrained"]
+    train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts["train_"].items()})
+    if train.bf16:
+        model.dtype = "bfloat16"
+    codec = CodecConfig(**parts["codec_"])
+    flags = {"dtype": codec_dtype, "max_seconds": codec.max_seconds, "model_id": codec_model, "offline": True if model.offline else None}
+    accepted = options_of(codec.name) if codec.name in CODECS else {}
+    codec.options = {key: value for key, value in flags.items() if key in accepted and value is not None}
+    return RunConfig(dataset=dataset, out=out, **parts[""], codec=codec, model=model, train=train, eval=EvalConfig(**parts["eval_"]))
+
+
+def _print_summary(report: Path) -> None:
+    """The report's headline (its table and the lines about the reference row) and where the rest is."""
+    text = report.read_text(encoding="utf-8")
+    console.print(text.split("\n## ")[0].strip())
+    console.print(f"\nfull report: {report} (and report.html beside it)")
 
 
 @app.command()
@@ -81,7 +101,6 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
 
     ui.set_verbosity(quiet, verbose)
     _quiet_libraries()
-    from .config import TrainConfig
     from .study.demo import DEMO_TRAIN, run_demo
 
     sizes = {"train": 120, "validation": 40, "test": 40} if quick else None
@@ -92,45 +111,18 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
 
 
 @app.command()
-def run(
-    dataset: str = typer.Argument(..., help="Dataset name (`codec-bench datasets`), e.g. esc50, csv, instruments."),
-    root: Optional[Path] = ROOT,
-    out: Path = OUT,
-    protocol: Optional[str] = PROTOCOL,
-    fold: Optional[List[str]] = typer.Option(None, "--fold", help="Run only these folds (repeat the option); default all."),
-    codec: str = CODEC,
-    codec_model: Optional[str] = CODEC_MODEL,
-    codec_dtype: str = CODEC_DTYPE,
-    codebooks: str = typer.Option("interleave", "--codebooks", help="Several codebooks per frame: interleave (one speech token each) or sum (one position per frame, their token embeddings summed)."),
-    model: str = typer.Option("tiny", "--model", help="tiny (embedded LM trained from scratch) or a hub id / local path, e.g. HKUSTAudio/Llasa-1B-Multilingual."),
-    method: Optional[str] = typer.Option(None, "--method", help="full or lora (default: full for tiny, lora otherwise)."),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="Training epochs (default 15 for tiny, 3 otherwise)."),
-    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 1e-3 tiny, 2e-4 otherwise)."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Training batch size per device."),
-    grad_accum: int = typer.Option(1, "--grad-accum", help="Gradient accumulation steps."),
-    encode_batch_size: int = ENCODE_BATCH,
-    workers: Optional[int] = WORKERS,
-    max_seconds: float = MAX_SECONDS,
-    offline: bool = OFFLINE,
-    bf16: bool = typer.Option(False, "--bf16", help="Train and evaluate the LLM in bfloat16 (GPU)."),
-    gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory when training."),
-    generation: bool = typer.Option(True, "--generation/--no-generation", help="Also evaluate by greedy generation (exact match)."),
-    cache: Optional[Path] = CACHE,
-    source: str = SOURCE,
-    seed: int = typer.Option(0, "--seed", help="Training seed."),
-    stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
-    probes: bool = typer.Option(False, "--probes", help="Add linear-probe and kNN rows (codec vectors, base-LLM hidden states)."),
-    zero_shot: bool = typer.Option(False, "--zero-shot", help="Add the base LLM scored without fine-tuning."),
-    add_speech_tokens: bool = typer.Option(False, "--add-speech-tokens", help="Add <|s_N|> and marker rows to an LLM whose tokenizer lacks them (any causal LM)."),
-    quiet: bool = QUIET,
-    verbose: bool = VERBOSE,
-) -> None:
+@settings_options(SECTIONS)
+def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench datasets`), e.g. esc50, csv, instruments."),
+        out: Path = OUT, codec_model: Optional[str] = CODEC_MODEL, codec_dtype: str = CODEC_DTYPE,
+        stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
+        quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold)."""
     from .core import ui
+    from .study.inputs import check_run
 
     ui.set_verbosity(quiet, verbose)
-    config = _run_config(**{k: v for k, v in locals().items() if k not in ("quiet", "verbose", "ui")})
-    loaded = _check_inputs(config, stage)  # every input error before torch is imported
+    config = run_config(dataset, out, settings, codec_model, codec_dtype)
+    loaded = check_run(config, stage)  # every input error before torch is imported
     _quiet_libraries()
     from .report.write import report_folders
     from .study import pipeline
@@ -143,63 +135,27 @@ def run(
     ui.say(ui.timings())
 
 
+ENCODE_SECTIONS = {"": RunConfig, "codec_": CodecConfig}
+
+
 @app.command()
-def encode(
-    dataset: str = typer.Argument(..., help="Dataset name."),
-    root: Optional[Path] = ROOT,
-    out: Path = OUT,
-    protocol: Optional[str] = PROTOCOL,
-    codec: str = CODEC,
-    codec_model: Optional[str] = CODEC_MODEL,
-    codec_dtype: str = CODEC_DTYPE,
-    encode_batch_size: int = ENCODE_BATCH,
-    workers: Optional[int] = WORKERS,
-    max_seconds: float = MAX_SECONDS,
-    offline: bool = OFFLINE,
-    cache: Optional[Path] = CACHE,
-    source: str = SOURCE,
-    quiet: bool = QUIET,
-    verbose: bool = VERBOSE,
-) -> None:
+@settings_options(ENCODE_SECTIONS, exclude=("probes", "zero_shot"))
+def encode(dataset: str = typer.Argument(..., help="Dataset name."), out: Path = OUT, codec_model: Optional[str] = CODEC_MODEL,
+           codec_dtype: str = CODEC_DTYPE,
+           offline: bool = typer.Option(False, "--offline", help="Never contact the hub; ids must be in the local cache."),
+           quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
     """Fill the token cache only (resumable). Under torchrun / `accelerate launch` each process encodes its share."""
     from .core import ui
+    from .study.inputs import check_run
 
     ui.set_verbosity(quiet, verbose)
-    config = _run_config(**{k: v for k, v in locals().items() if k not in ("quiet", "verbose", "ui")})
-    loaded = _check_inputs(config, "encode")
+    config = run_config(dataset, out, settings | {"model_offline": offline}, codec_model, codec_dtype)
+    loaded = check_run(config, "encode")
     _quiet_libraries()
     from .study import pipeline
 
     pipeline.run(config, stop_after="encode", loaded=loaded)
     ui.say(ui.timings())
-
-
-def _print_summary(report: Path) -> None:
-    """The report's headline (its table and the lines about the reference row) and where the rest is."""
-    text = report.read_text(encoding="utf-8")
-    console.print(text.split("\n## ")[0].strip())
-    console.print(f"\nfull report: {report} (and report.html beside it)")
-
-
-def _check_inputs(config, stage: str) -> list:
-    """Everything that can be checked without a model: stage, codec and model names, the corpus and its
-    metadata (read into the folds' manifests, which are returned)."""
-    from . import data
-    from .codecs import CODECS
-    from .config import EMBEDDED_MODEL
-    from .core.hub import check_reference
-
-    stages = ("encode", "train", "all")
-    if stage not in stages:
-        raise CodecBenchError(f"unknown stage {stage!r}; choose one of {', '.join(stages)}")
-    if config.codec.name not in CODECS:
-        raise CodecBenchError(f"unknown codec {config.codec.name!r}; choose one of {', '.join(sorted(CODECS))}")
-    if config.model.name != EMBEDDED_MODEL:
-        check_reference(config.model.name, "--model")
-    if "model_id" in config.codec.options:
-        check_reference(config.codec.options["model_id"], "--codec-model")
-    return data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
-                               config.dataset_options, config.out)
 
 
 @app.command("datasets")
@@ -218,9 +174,11 @@ def list_datasets() -> None:
 
 
 @app.command()
-def prepare(dataset: str = typer.Argument(..., help="Dataset name."), root: Optional[Path] = ROOT, out: Path = OUT,
-            protocol: Optional[str] = PROTOCOL, fold: Optional[str] = typer.Option(None, "--fold", help="Fold (default: the first)."),
-            source: str = SOURCE) -> None:
+def prepare(dataset: str = typer.Argument(..., help="Dataset name."),
+            root: Optional[Path] = typer.Option(None, "--root", help="Folder of the unpacked corpus in its official layout."),
+            out: Path = OUT, protocol: Optional[str] = typer.Option(None, "--protocol", help="Split protocol (default: the dataset's first)."),
+            fold: Optional[str] = typer.Option(None, "--fold", help="Fold (default: the first)."),
+            source: str = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known mirror).")) -> None:
     """Validate a corpus layout (or fetch its hub mirror) and write its manifest with per-split and per-class counts."""
     from . import data
     from .data import manifest as manifests
@@ -254,7 +212,8 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
               quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report."""
     from .core import ui
-    from .study.benchmark import cell_name, load_study, run_study, study_cells
+    from .study.benchmark import run_study
+    from .study.plan import cell_name, load_study, study_cells
 
     ui.set_verbosity(quiet, verbose)
     study = load_study(config, out, seeds or None, engine)  # every config error before torch is imported

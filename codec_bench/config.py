@@ -1,99 +1,140 @@
-"""Settings of one run, one dataclass per stage; the CLI and YAML only fill in values. Also the naming rules
-derived from them (how a codec, a model and a recipe are named in folders, results and reports). Light: no
-torch, so that the command line checks its inputs before anything heavy is imported."""
+"""Settings of a run and of a study: one dataclass per stage, the single source of every setting's name, type,
+default, choices and help (``core.settings.setting``). The command line's options (``cli``) and the study YAML's
+checks (``study.benchmark``) are derived from these fields. Also the naming rules derived from the settings (how a
+codec, a model and a recipe are named in folders, results and reports). Light: no torch, so that the command line
+checks its inputs before anything heavy is imported.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from .core.settings import setting
 
 EMBEDDED_MODEL = "tiny"
 CODEBOOK_MODES = ("interleave", "sum")  # several codebooks: one token each, or one position per frame
+SOURCES = ("local", "hub")
+
+
+def _codec_names() -> list[str]:
+    from .codecs import CODECS
+
+    return sorted(CODECS)
+
+
+RECIPE_DEFAULTS = {  # the command line's defaults by model: what "auto" (None) means for these TrainConfig fields
+    "embedded": {"method": "full", "epochs": 15, "learning_rate": 1e-3},  # the tiny LM trains from scratch
+    "pretrained": {"method": "lora", "epochs": 3, "learning_rate": 2e-4},
+}
 
 
 @dataclass
 class TrainConfig:
-    """One training recipe. ``method`` is "full" or "lora"."""
+    """One training recipe (a study's ``recipes`` entry; ``name`` names it in results and run folders, default
+    the method). On the command line, method, epochs and learning rate default by model: the embedded tiny LM
+    trains in full from scratch (15 epochs, 1e-3), a pretrained LLM with LoRA (3 epochs, 2e-4)."""
 
-    method: str = "full"
-    epochs: float = 15
-    learning_rate: float = 1e-3
-    batch_size: int = 16
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    seed: int = 0
-    num_workers: int = 0
-    max_steps: int = -1
+    name: str | None = setting(None, "Recipe name in results and run folders (default: the method).", cli=False)
+    method: str = setting("full", "Fine-tuning method (default: full for tiny, lora otherwise).", choices=("full", "lora"),
+                          cli_default=None)
+    epochs: float = setting(15, "Training epochs (default 15 for tiny, 3 otherwise).", cli_default=None)
+    learning_rate: float = setting(1e-3, "Peak learning rate (default 1e-3 for tiny, 2e-4 otherwise).", flag="--lr",
+                                   cli_default=None)
+    batch_size: int = setting(16, "Training batch size per process (the effective batch is x grad-accum x processes).")
+    grad_accum: int = setting(1, "Gradient accumulation steps.")
+    warmup_ratio: float = setting(0.1, "Share of the steps spent warming the learning rate up.", cli=False)
+    weight_decay: float = setting(0.01, "AdamW weight decay.", cli=False)
+    lora_rank: int = setting(16, "LoRA rank.", cli=False)
+    lora_alpha: int = setting(32, "LoRA alpha.", cli=False)
+    bf16: bool = setting(False, "Train and evaluate the LLM in bfloat16 (GPU).")
+    gradient_checkpointing: bool = setting(False, "Trade compute for memory when training.")
+    seed: int = setting(0, "Training seed.", yaml=False)  # a study's seeds come from `seeds`
+    num_workers: int = setting(0, "DataLoader workers building training batches.", cli=False)
+    max_steps: int = setting(-1, "Stop after this many optimizer steps (-1: train for `epochs`).", cli=False)
 
 
 @dataclass
 class CodecConfig:
-    """Which codec and how: ``name`` from ``codecs.CODECS``; ``options`` go to its constructor. ``label``: its name
+    """Which codec and how. ``options`` go to its constructor (``codecs.options_of`` lists them). ``label``: its name
     in results, reports and study cell files (default: the codec name, plus its precision when not float32); two
     entries of one codec with other options need distinct labels (``encodec-1.5kbps``, ``encodec-6kbps``)."""
 
-    name: str = "embedded"
-    options: dict = field(default_factory=dict)
-    batch_size: int = 16
-    num_workers: int = 0
-    max_seconds: float | None = 30.0
-    label: str | None = None
-    codebooks: str = "interleave"  # several codebooks: "interleave" (one token each) or "sum" (one position per frame)
+    name: str = setting("embedded", "Codec: embedded (CPU, fitted on the training split), xcodec2, encodec, dac, mimi, "
+                        "xcodec; or a continuous front-end read through a trained projector: logmel, xcodec2-latents.",
+                        choices=_codec_names, flag="--codec")
+    options: dict = setting(help="Options of the codec's constructor.", factory=dict, cli=False)
+    batch_size: int = setting(16, "Clips per codec batch.", flag="--encode-batch-size")
+    num_workers: int | None = setting(None, "DataLoader workers decoding audio for the codec (default: min(4, cores - 1) "
+                                      "with a GPU, 0 without; never more than the cores).", flag="--workers")
+    max_seconds: float | None = setting(30.0, "Clips longer than this many seconds are cut before encoding (a count is "
+                                        "printed).")
+    label: str | None = setting(None, "The codec's name in results (default: its name).", cli=False)
+    codebooks: str = setting("interleave", "Several codebooks per frame: interleave (one speech token each) or sum (one "
+                             "position per frame, their token embeddings summed).", choices=CODEBOOK_MODES)
 
 
 @dataclass
 class ModelConfig:
-    """``name``: "tiny" (the embedded LM, built and trained from scratch) or a hub id / local path.
-    ``add_speech_tokens``: add Llasa's markers and ``<|s_k|>`` rows when the tokenizer lacks them (see ``vocab``).
+    """The LLM: "tiny" (the embedded LM, built and trained from scratch) or a hub id / local folder.
+    ``add_speech_tokens``: add Llasa's markers and ``<|s_k|>`` rows when the tokenizer lacks them (see ``llm.vocab``).
     ``label``: its name in results, run folders and cell files (default: the last part of ``name``)."""
 
-    name: str = EMBEDDED_MODEL
-    dtype: str = "auto"
-    offline: bool | None = None
-    tiny_sizes: dict | None = None
-    add_speech_tokens: bool = False
-    label: str | None = None
+    name: str = setting(EMBEDDED_MODEL, "tiny (embedded LM trained from scratch) or a hub id / local folder, e.g. "
+                        "HKUSTAudio/Llasa-1B-Multilingual.", flag="--model")
+    dtype: str = setting("auto", "Weights' dtype when loaded (--bf16 sets bfloat16).",
+                         choices=("auto", "float32", "bfloat16", "float16"), cli=False)
+    offline: bool | None = setting(None, "Never contact the hub; ids must be in the local cache (or pass folders).",
+                                   cli_default=False)
+    tiny_sizes: dict | None = setting(None, "Sizes of the embedded tiny LM (LlamaConfig fields).", cli=False)
+    add_speech_tokens: bool = setting(False, "Add <|s_N|> and marker rows to an LLM whose tokenizer lacks them (any "
+                                      "causal LM).")
+    label: str | None = setting(None, "The model's name in results (default: the last part of its name).", cli=False)
 
 
 @dataclass
 class EvalConfig:
-    splits: tuple[str, ...] = ("validation", "test")
-    generation: bool = True
-    generation_batch_size: int = 16
+    """How the held-out splits are evaluated: by label scoring always, by greedy generation too."""
+
+    splits: tuple[str, ...] = setting(("validation", "test"), "Splits evaluated.", cli=False, yaml=False)
+    generation: bool = setting(True, "Also evaluate by greedy generation (exact match).")
+    generation_batch_size: int = setting(16, "Prompts per generation batch.", cli=False)
 
 
-@dataclass
-class RunConfig:
+@dataclass(kw_only=True)
+class ReferenceRows:
+    """The rows a reader compares the fine-tuned LLM with (shared by a run and a study)."""
+
+    baseline: bool = setting(True, "Add the log-mel logistic-regression reference row.", cli=False)
+    probes: bool = setting(False, "Add linear-probe and kNN rows on codec vectors and base-LLM hidden states (ARCH's "
+                           "protocol).")
+    zero_shot: bool = setting(False, "Add the base LLM scored without fine-tuning.")
+
+
+@dataclass(kw_only=True)
+class RunConfig(ReferenceRows):
     """One dataset under one protocol (all its folds, or the ones listed), one codec, one model, one recipe."""
 
     dataset: str
     out: Path
-    root: Path | None = None
-    protocol: str | None = None
-    folds: list[str] | None = None
-    cache_root: Path | None = None
-    codec: CodecConfig = field(default_factory=CodecConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    baseline: bool = True
-    probes: bool = False  # linear-probe and kNN rows on codec vectors and base-LLM hidden states (ARCH's protocol)
-    zero_shot: bool = False  # the base LLM scored without fine-tuning
-    progress: bool = True
-    dataset_options: dict = field(default_factory=dict)
-    source: str = "local"  # "local": the official layout under root; "hub": the known Hugging Face mirror
-    recipe: str | None = None  # name of the training recipe in results (default: the training method)
+    root: Path | None = setting(None, "Folder of the unpacked corpus in its official layout (see `codec-bench datasets`).")
+    protocol: str | None = setting(None, "Split protocol (default: the dataset's first; see `codec-bench datasets`).")
+    folds: list[str] | None = setting(None, "Run only these folds (repeat the option); default all.", flag="--fold")
+    cache_root: Path | None = setting(None, "Token cache folder (default OUT/cache).", flag="--cache")
+    codec: CodecConfig = setting(factory=CodecConfig, cli=False)
+    model: ModelConfig = setting(factory=ModelConfig, cli=False)
+    train: TrainConfig = setting(factory=TrainConfig, cli=False)
+    eval: EvalConfig = setting(factory=EvalConfig, cli=False)
+    progress: bool = setting(True, "Show progress lines.", cli=False)
+    dataset_options: dict = setting(help="Options of the dataset's loader.", factory=dict, cli=False)
+    source: str = setting("local", "local (official layout under --root) or hub (the known Hugging Face mirror).",
+                          choices=SOURCES)
 
     @property
     def run_name(self) -> str:
         """``<recipe>`` plus ``-seed<N>`` for seeds other than 0: one run folder per recipe and seed."""
-        name = self.recipe or self.train.method
+        name = self.train.name or self.train.method
         return name if self.train.seed == 0 else f"{name}-seed{self.train.seed}"
 
     @property

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codec_bench.study import benchmark
+from codec_bench.study import benchmark, engines, plan
 from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
 from conftest import TINY_LM
@@ -92,15 +92,15 @@ def test_seeds_override_doubles_the_cells_and_engines_dispatch(study, monkeypatc
     path, out = study
     dispatched = []
 
-    def fake_engine(cells, run_fn, config):
-        dispatched.extend(benchmark.cell_name(config, c) for c in cells)
-        for cell in cells:
+    def fake_engine(jobs, run_fn, options, out):
+        dispatched.extend(name for name, _ in jobs)
+        for _, cell in jobs:
             run_fn(cell)
 
-    monkeypatch.setitem(benchmark.ENGINES, "fake", fake_engine)
+    monkeypatch.setitem(engines.ENGINES, "fake", fake_engine)
     monkeypatch.setattr(benchmark, "run_cell", lambda config, cell: [{"seed": cell.seed}])
-    one = benchmark.study_cells(benchmark.load_study(path))
-    two = benchmark.study_cells(benchmark.load_study(path, seeds=[0, 1]))
+    one = plan.study_cells(plan.load_study(path))
+    two = plan.study_cells(plan.load_study(path, seeds=[0, 1]))
     assert len(two) == 2 * len(one) == 8
     benchmark.run_study(path, seeds=[0, 1], engine="fake")
     # finished seed-0 instrument cells are skipped; failed csv cells and every seed-1 cell go to the engine
@@ -111,14 +111,14 @@ def test_seeds_override_doubles_the_cells_and_engines_dispatch(study, monkeypatc
 def test_missing_engine_package_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(CodecBenchError, match=r"engine ray needs `pip install 'codec-bench\[ray\]'`"):
-        benchmark.run_ray([], lambda cell: {}, benchmark.load_study(study_yaml(tmp_path)))
+        engines.run_ray([], lambda cell: {}, {}, tmp_path)
 
 
 def test_shipped_configs_validate_without_the_data():
-    demo = benchmark.load_study(CONFIGS / "demo.yaml")
-    assert len(benchmark.study_cells(demo)) == 4  # 2 tasks x 2 recipes x 1 seed
-    arch = benchmark.load_study(CONFIGS / "arch.yaml")
-    assert len(arch.datasets) == 12 and [r["name"] for r in arch.recipes] == ["lora", "full"]
+    demo = plan.load_study(CONFIGS / "demo.yaml")
+    assert len(plan.study_cells(demo)) == 4  # 2 tasks x 2 recipes x 1 seed
+    arch = plan.load_study(CONFIGS / "arch.yaml")
+    assert len(arch.datasets) == 12 and [r.name for r in arch.recipes] == ["lora", "full"]
     assert {d.protocol for d in arch.datasets if d.name in ("esc50", "ravdess", "emovo", "audio_mnist")} == {"arch"}
     assert not any(d.root.exists() for d in arch.datasets)  # placeholders: checking names needs no data
 

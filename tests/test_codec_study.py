@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from codec_bench.study import benchmark
+from codec_bench.study import benchmark, plan
 from codec_bench.core import io
 from codec_bench.evaluation.baseline import METHOD as BASELINE_METHOD
 from codec_bench.cli import app
@@ -21,26 +21,26 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GPU_STUDY, SMOKE_STUDY = CONFIGS / "codec-comparison.yaml", CONFIGS / "codec-comparison-smoke.yaml"
 
 
-def _token_codecs(study: benchmark.StudyConfig) -> list[str]:
+def _token_codecs(study: plan.StudyConfig) -> list[str]:
     return [c.name for c in study.codecs if not getattr(CODECS[c.name], "continuous", False)]
 
 
 def test_gpu_study_parses_with_three_token_codecs_and_two_llms():
-    study = benchmark.load_study(GPU_STUDY)  # dataset roots are not checked for existence when parsing
+    study = plan.load_study(GPU_STUDY)  # dataset roots are not checked for existence when parsing
     assert len(_token_codecs(study)) >= 3 and len(study.models) >= 2
-    assert len(benchmark.study_cells(study)) == 5 * len(study.codecs) * len(study.models)  # ESC-50: 5 folds
+    assert len(plan.study_cells(study)) == 5 * len(study.codecs) * len(study.models)  # ESC-50: 5 folds
 
 
 def test_smoke_study_is_the_same_grid_on_tiny_models():
-    gpu, smoke = benchmark.load_study(GPU_STUDY), benchmark.load_study(SMOKE_STUDY)
+    gpu, smoke = plan.load_study(GPU_STUDY), plan.load_study(SMOKE_STUDY)
     assert [c.name for c in smoke.codecs] == [c.name for c in gpu.codecs]
     assert [m.add_speech_tokens for m in smoke.models] == [m.add_speech_tokens for m in gpu.models]
     for codec in smoke.codecs:  # every codec model is a local tiny one (no download)
         assert codec.options.get("model_id", "runs/tiny-models/").startswith("runs/tiny-models/")
     assert all(m.name.startswith("runs/tiny-models/") for m in smoke.models)
-    assert [r["method"] for r in smoke.recipes] == ["full"] and not smoke.generation and smoke.baseline
+    assert [r.method for r in smoke.recipes] == ["full"] and not smoke.generation and smoke.baseline
     assert [c.codebooks for c in smoke.codecs] == [c.codebooks for c in gpu.codecs]
-    assert len(benchmark.study_cells(smoke)) == len(smoke.codecs) * len(smoke.models) == 16
+    assert len(plan.study_cells(smoke)) == len(smoke.codecs) * len(smoke.models) == 16
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def smoke_run(tmp_path_factory):
         result = CliRunner().invoke(app, ["tiny-models"])
         assert result.exit_code == 0, result.output
         out = benchmark.run_study(SMOKE_STUDY)  # what `codec-bench benchmark` runs
-        study = benchmark.load_study(SMOKE_STUDY)
+        study = plan.load_study(SMOKE_STUDY)
         yield cwd, study, cwd / out
 
 
@@ -73,8 +73,8 @@ def test_tiny_models_are_the_real_classes_and_idempotent(smoke_run):
 
 def test_every_cell_of_the_smoke_study_succeeds(smoke_run):
     _, study, out = smoke_run
-    for cell in benchmark.study_cells(study):
-        result = io.read_json(out / "results" / f"{benchmark.cell_name(study, cell)}.json")
+    for cell in plan.study_cells(study):
+        result = io.read_json(out / "results" / f"{plan.cell_name(study, cell)}.json")
         assert result["status"] == "ok", (result["cell"]["name"], result["error"])
         assert {r["method"] for r in result["records"]} >= {"llm_scoring"}
 
@@ -85,7 +85,7 @@ def test_one_report_compares_every_codec_and_llm(smoke_run):
     assert results["failed_cells"] == []
     test_rows = [r for r in results["records"] if r["split"] == "test"]
     models = [model_tag(m.name) + "/full" for m in study.models]
-    codecs = [benchmark.codec_tag(c) for c in study.codecs]  # mimi and mimi-sum
+    codecs = [plan.codec_tag(c) for c in study.codecs]  # mimi and mimi-sum
     scored = {(r["codec"], r["model"]) for r in test_rows if r["method"] == "llm_scoring"}
     assert scored == {(c, m) for c in codecs for m in models}  # 8 front-ends x 2 LLMs
     assert any(r["method"] == BASELINE_METHOD and r["model"] == "logmel-logreg" for r in test_rows)

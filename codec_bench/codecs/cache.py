@@ -43,7 +43,7 @@ import torch
 from ..core import io, ui
 from ..data.audio import audio_seconds, load_audio
 from .base import ClipEncoder, TokenCodec
-from ..core.parallel import build_lock, rank, world_size
+from ..core.parallel import build_lock, rank, usable_workers, world_size
 from ..data.manifest import Clip
 from ..core.errors import AudioError, CodecBenchError
 from ..core.finished import mark_done, reusable
@@ -161,9 +161,11 @@ class TokenCache:
             self._write_shard(rows, me, next_index, counts)
         return counts
 
-    def _batches(self, clips: list[Clip], batch_size: int, num_workers: int):
+    def _batches(self, clips: list[Clip], batch_size: int, num_workers: int | None):
+        """Batches of ``(id, preprocessed, error, truncated)``; ``num_workers`` None: ``min(4, cores - 1)``."""
         if not clips:
             return []
+        num_workers = usable_workers(num_workers)
         loader = torch.utils.data.DataLoader(
             ClipAudio(clips, self.codec, self.max_seconds), batch_size=batch_size, num_workers=num_workers,
             collate_fn=list, pin_memory=False, prefetch_factor=4 if num_workers else None,

@@ -72,10 +72,13 @@ def available_cores() -> int:
 
 
 def usable_workers(requested: int | None) -> int:
-    """DataLoader workers: ``requested`` (default ``min(4, cores - 1)``), never more than the cores."""
+    """DataLoader workers: ``requested``, never more than the cores. Default: with a GPU ``min(4, cores - 1)``
+    (the GPU encodes while workers decode); without one 0 (on a CPU the workers would compete with the codec)."""
     cores = available_cores()
     if requested is None:
-        return max(0, min(4, cores - 1))
+        import torch
+
+        return max(0, min(4, cores - 1)) if torch.cuda.is_available() else 0
     if requested > cores:
         _say(f"--workers {requested} is more than the {cores} cores here; using {cores}")
     return max(0, min(requested, cores))

@@ -25,7 +25,6 @@ from typing import Mapping
 import numpy as np
 
 from ..evaluation import baseline
-from .. import data
 from ..core import io, ui
 from ..llm import vocab
 from ..codecs.cache import CachedCodes, TokenCache, fit_codec
@@ -43,8 +42,8 @@ from ..llm.model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
 from ..prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
 from ..evaluation.records import finish_records, finished_records, generation_record, score_multi_label_best, scoring_records
 from ..llm.train import train
+from .inputs import STAGES, check_run
 
-STAGES = ("encode", "train", "all")
 
 
 def run(config: RunConfig, stop_after: str = "all", loaded: list[Manifest] | None = None) -> list[dict]:
@@ -61,9 +60,8 @@ def run(config: RunConfig, stop_after: str = "all", loaded: list[Manifest] | Non
 
 
 def manifests_for(config: RunConfig) -> list[Manifest]:
-    """The manifests of the folds ``config`` runs, read from the corpus (no model involved)."""
-    return data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
-                               config.dataset_options, config.out)
+    """The manifests of the folds ``config`` runs, after every check that needs no model (``inputs.check_run``)."""
+    return check_run(config)
 
 
 def save_manifest(config: RunConfig, manifest: Manifest) -> None:
@@ -311,7 +309,7 @@ def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_d
     if hasattr(model, "cuda") and _cuda():
         model.cuda()
     encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
-    base = {"codec": codec_label(codec, config.codec.label, config.codec.codebooks), "model": model_label(config.model) + f"/{config.recipe or config.train.method}",
+    base = {"codec": codec_label(codec, config.codec.label, config.codec.codebooks), "model": model_label(config.model) + f"/{config.train.name or config.train.method}",
             "seed": config.train.seed}
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":

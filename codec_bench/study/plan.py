@@ -1,0 +1,213 @@
+"""A study file -> its checked settings and its cells: datasets x folds x codecs x models x recipes x seeds.
+
+The YAML holds values only. Its keys and values are checked against the settings' dataclasses (``config``, through
+``core.settings.from_mapping``: unknown keys with a "did you mean", types, choices), then what only the registries
+know (dataset names, protocols, folds, codec names and options, labels that name files) - all before anything runs.
+A recipe is a :class:`config.TrainConfig` with a ``name``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import data
+from ..codecs import check_codec, is_front_end
+from ..config import CodecConfig, EvalConfig, ModelConfig, ReferenceRows, RunConfig, SOURCES, TrainConfig, codec_name, model_label
+from ..core.errors import CodecBenchError
+from ..core.settings import fail, from_mapping, setting
+from .engines import ENGINES
+
+
+
+def _engine_names() -> list[str]:
+    return list(ENGINES)
+
+
+@dataclass
+class DatasetEntry:
+    """One dataset of the study."""
+
+    name: str = setting("", "Dataset name (`codec-bench datasets`).")
+    root: Path | None = setting(None, "Folder of the unpacked corpus (not needed for generated data or a hub mirror).")
+    protocol: str | None = setting(None, "Split protocol (default: the dataset's first).")
+    folds: list[str] | None = setting(None, "Folds to run (default: every fold of the protocol).")
+    options: dict = setting(help="Options of the dataset's loader.", factory=dict)
+    source: str = setting("local", "local (official layout under root) or hub (the known mirror).", choices=SOURCES)
+
+
+@dataclass(kw_only=True)
+class StudyConfig(ReferenceRows):
+    """What a study YAML holds, checked."""
+
+    name: str = setting("", "The study's name (default: the file's stem).")
+    out: Path = setting(Path("runs"), "Output folder (default: runs/<file stem>).")
+    datasets: list[DatasetEntry] = setting(help="Datasets (name, root, protocol, folds, options, source).", factory=list)
+    codecs: list[CodecConfig] = setting(help="Codecs (name, options, label, ...); default the embedded codec.", factory=list)
+    models: list[ModelConfig] = setting(help="LLMs (name, dtype, label, ...); default the embedded tiny LM.", factory=list)
+    recipes: list[TrainConfig] = setting(help="Training recipes, each with a name.", factory=list)
+    seeds: list[int] = setting(help="Training seeds; every cell runs once per seed.", factory=lambda: [0])
+    generation: bool = setting(True, "Also evaluate by greedy generation.")
+    engine: str = setting("serial", "How cells run: serial, ray or submitit.", choices=_engine_names)
+    engine_options: dict = setting(help="Options of the engine (see study.engines).", factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One job: a dataset fold, a codec, a model, a recipe and a seed (indices into the study's lists)."""
+
+    dataset: int
+    protocol: str
+    fold: str | None
+    codec: int
+    model: int
+    recipe: int
+    seed: int
+
+
+LISTS = ("datasets", "codecs", "models", "recipes")
+
+
+def parse_study(raw: Any, path: Path = Path("study.yaml")) -> StudyConfig:
+    """Check a loaded YAML mapping and build the StudyConfig; any bad name or key raises a one-line error."""
+    if not isinstance(raw, dict):
+        names = ", ".join(f.name for f in fields(StudyConfig))
+        raise CodecBenchError(f"{path}: expected a mapping of study settings ({names})")
+    values = from_mapping(StudyConfig, raw, str(path), skip=LISTS)
+    study = StudyConfig(**{"name": path.stem, "out": Path("runs") / path.stem} | values,
+                        datasets=[_dataset(path, e) for e in _entries(path, raw, "datasets")],
+                        codecs=[_codec(path, e) for e in _entries(path, raw, "codecs", False)] or [CodecConfig()],
+                        models=[_model(path, e) for e in _entries(path, raw, "models", False)] or [ModelConfig()],
+                        recipes=[_recipe(path, e) for e in _entries(path, raw, "recipes")])
+    _check_unique(path, "recipe", [r.name for r in study.recipes])
+    _check_unique(path, "codec", [codec_tag(c) for c in study.codecs])  # each needs its own label
+    _check_unique(path, "model", [model_label(m) for m in study.models])
+    return study
+
+
+def _entries(path: Path, raw: dict, key: str, required: bool = True) -> list[dict]:
+    """A list of mappings under ``key``; a bare string stands for ``{name: string}``."""
+    items = raw.get(key)
+    if not items:
+        if required:
+            raise CodecBenchError(f"{path}: `{key}` is missing or empty; list at least one entry")
+        return []
+    if not isinstance(items, list):
+        raise CodecBenchError(f"{path}: `{key}` must be a list of entries, got {type(items).__name__}")
+    entries = [{"name": item} if isinstance(item, str) else item for item in items]
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise CodecBenchError(f"{path}: {key}[{i}] needs a `name`")
+    return entries
+
+
+def _dataset(path: Path, entry: dict) -> DatasetEntry:
+    where = f"{path}: dataset {entry['name']}"
+    if entry["name"] not in data.DATASETS:
+        fail(str(path), "dataset", entry["name"], sorted(data.DATASETS))
+    item = DatasetEntry(**from_mapping(DatasetEntry, entry, where))
+    spec = data.DATASETS[item.name]
+    if item.protocol is not None and item.protocol not in spec.protocols:
+        fail(where, "protocol", item.protocol, spec.protocols)
+    valid = [str(f) for f in spec.fold_names(item.protocol or spec.protocols[0])]
+    for fold in item.folds or []:
+        if fold not in valid:
+            fail(where, "fold", fold, valid)
+    if spec.needs_root and item.source == "local" and item.root is None:
+        raise CodecBenchError(f"{where}: needs `root`, the folder of the unpacked corpus (see `codec-bench datasets`)")
+    return item
+
+
+def _codec(path: Path, entry: dict) -> CodecConfig:
+    where = f"{path}: codec {entry['name']}"
+    check_codec(str(entry["name"]), None, str(path))
+    codec = CodecConfig(**from_mapping(CodecConfig, entry, where))
+    check_codec(codec.name, codec.options, where)
+    _check_label(where, codec.label)
+    if codec.codebooks == "sum" and is_front_end(codec.name):
+        raise CodecBenchError(f"{where} gives continuous features, not codebooks; drop `codebooks: sum`")
+    return codec
+
+
+def _model(path: Path, entry: dict) -> ModelConfig:
+    where = f"{path}: model {entry['name']}"
+    model = ModelConfig(**from_mapping(ModelConfig, entry, where))
+    _check_label(where, model.label)
+    return model
+
+
+def _recipe(path: Path, entry: dict) -> TrainConfig:
+    return TrainConfig(**from_mapping(TrainConfig, entry, f"{path}: recipe {entry['name']}"))
+
+
+def _check_label(where: str, label: Any) -> None:
+    """A label names files: letters, digits, '.', '_' and '-' only."""
+    if label is not None and not re.fullmatch(r"[A-Za-z0-9._-]+", str(label)):
+        raise CodecBenchError(f"{where}: label {label!r} may hold only letters, digits, '.', '_' and '-'")
+
+
+def _check_unique(path: Path, what: str, tags: list[str]) -> None:
+    repeated = sorted({t for t in tags if tags.count(t) > 1})
+    if repeated:
+        raise CodecBenchError(f"{path}: {what} {repeated[0]!r} is listed twice; give each {what} entry a distinct `label`")
+
+
+def load_study(path: str | Path, out: str | Path | None = None, seeds: list[int] | None = None,
+               engine: str | None = None) -> StudyConfig:
+    """Read and check a study YAML; ``out``, ``seeds`` and ``engine`` override its values."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CodecBenchError(f"{path}: study file not found") from None
+    except yaml.YAMLError as err:
+        raise CodecBenchError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    overrides = {k: v for k, v in {"out": out, "seeds": seeds, "engine": engine}.items() if v is not None}
+    return parse_study({**(raw or {}), **overrides} if isinstance(raw, dict) else raw, path)
+
+
+def codec_tag(codec: CodecConfig) -> str:
+    """The codec in cell file names, as results name it (``config.codec_name``)."""
+    return codec_name(codec.name, codec.options.get("dtype", "float32"), codec.label, codec.codebooks)
+
+
+def study_cells(study: StudyConfig) -> list[Cell]:
+    """Every (dataset fold, codec, model, recipe, seed), dataset-major so a dataset's cells share warm caches."""
+    cells = []
+    for d, entry in enumerate(study.datasets):
+        spec = data.DATASETS[entry.name]
+        protocol = entry.protocol or spec.protocols[0]
+        folds = entry.folds or (spec.fold_names(protocol) if entry.source == "local" else [None])
+        cells += [Cell(d, protocol, None if fold is None else str(fold), c, m, r, seed) for fold in folds
+                  for c in range(len(study.codecs)) for m in range(len(study.models))
+                  for r in range(len(study.recipes)) for seed in study.seeds]
+    return cells
+
+
+def cell_name(study: StudyConfig, cell: Cell) -> str:
+    """``<dataset>-<protocol>[-fold<k>]__<codec>__<model>__<recipe>__seed<n>`` (no fold part for a fixed split)."""
+    where = f"{study.datasets[cell.dataset].name}-{cell.protocol}" + (f"-fold{cell.fold}" if cell.fold is not None else "")
+    return "__".join([where, codec_tag(study.codecs[cell.codec]), model_label(study.models[cell.model]),
+                      study.recipes[cell.recipe].name, f"seed{cell.seed}"])
+
+
+def result_path(study: StudyConfig, cell: Cell) -> Path:
+    """``OUT/results/<cell name>.json``."""
+    return Path(study.out) / "results" / f"{cell_name(study, cell)}.json"
+
+
+def cell_config(study: StudyConfig, cell: Cell) -> RunConfig:
+    """The RunConfig of one cell: one fold, the recipe with the cell's seed."""
+    entry = study.datasets[cell.dataset]
+    root = entry.root
+    if root is None and not data.DATASETS[entry.name].needs_root:  # generated data lives with the study
+        root = Path(study.out) / "data" / entry.name
+    return RunConfig(dataset=entry.name, out=Path(study.out), root=root, protocol=cell.protocol,
+                     folds=None if cell.fold is None else [cell.fold], codec=replace(study.codecs[cell.codec]),
+                     model=replace(study.models[cell.model]), train=replace(study.recipes[cell.recipe], seed=cell.seed),
+                     eval=EvalConfig(generation=study.generation), baseline=study.baseline, probes=study.probes,
+                     zero_shot=study.zero_shot, dataset_options=dict(entry.options), source=entry.source)

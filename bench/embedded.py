@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from codec_bench.data.audio import load_audio
 from codec_bench.codecs import EmbeddedCodec
+from codec_bench.data.audio import load_audio
 from codec_bench.data.generated import generate
 
 

@@ -105,10 +105,10 @@ def stage(out: Path, size: int, name: str, steps: int) -> dict:
 def _train(model, tokenizer, codes, out: Path, steps: int) -> None:
     import shutil
 
-    from codec_bench.llm.model import PromptEncoder
-    from codec_bench.prompts import ExampleFile
     from codec_bench.config import TrainConfig
+    from codec_bench.llm.encoder import PromptEncoder
     from codec_bench.llm.train import train
+    from codec_bench.prompts import ExampleFile
 
     shutil.rmtree(out / "run", ignore_errors=True)
     encoder = PromptEncoder(tokenizer, CODEBOOK, codes)
@@ -118,7 +118,7 @@ def _train(model, tokenizer, codes, out: Path, steps: int) -> None:
 
 def _score(model, tokenizer, codes, out: Path) -> None:
     from codec_bench.evaluation.scoring import score_single_label
-    from codec_bench.llm.model import PromptEncoder
+    from codec_bench.llm.encoder import PromptEncoder
     from codec_bench.prompts import ExampleFile
 
     test = ExampleFile(out / "prompts" / "test.jsonl")

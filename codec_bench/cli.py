@@ -251,7 +251,8 @@ def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset
     """Top-k labels with probabilities for new audio, from a trained run."""
     import json
 
-    from .study.predict import format_table, predict as predict_files
+    from .study.predict import format_table
+    from .study.predict import predict as predict_files
 
     _quiet_libraries()
     rows = predict_files(run_dir, inputs, top_k=top_k)

@@ -10,8 +10,8 @@ import csv
 import json
 from pathlib import Path
 
-
 from _fake_corpora_sound import _encoded  # one 0.1-s noise clip per format, shared
+
 from codec_bench.data.audio_mnist import GROUPS
 
 

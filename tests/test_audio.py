@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import soundfile as sf
-
-from codec_bench.data.audio import load_audio
-from codec_bench.core.errors import AudioError
 from conftest import write_wave
+
+from codec_bench.core.errors import AudioError
+from codec_bench.data.audio import load_audio
 
 
 def test_stereo_44k_is_downmixed_and_resampled(tmp_path):

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import TINY_LM
 
-from codec_bench.study import benchmark, engines, plan
 from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
-from conftest import TINY_LM
+from codec_bench.study import benchmark, engines, plan
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-
-from codec_bench.core import io
-from codec_bench.codecs.cache import TokenCache
-from codec_bench.codecs.base import TokenCodec
-from codec_bench.data.manifest import Clip
-from codec_bench.core.errors import CodecBenchError
 from conftest import write_wave
+
+from codec_bench.codecs.base import TokenCodec
+from codec_bench.codecs.cache import TokenCache
+from codec_bench.core import io
+from codec_bench.core.errors import CodecBenchError
+from codec_bench.data.manifest import Clip
 
 
 class CountingCodec(TokenCodec):

@@ -5,28 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_LM, write_wave
 from safetensors.torch import load_file
 
-from codec_bench.core import io
-from codec_bench.codecs.cache import TokenCache
 from codec_bench.codecs import make_codec
+from codec_bench.codecs.base import FeatureFrontEnd
+from codec_bench.codecs.cache import TokenCache
+from codec_bench.codecs.features import log_mel
 from codec_bench.codecs.logmel import LogMelFrames
 from codec_bench.codecs.xcodec2_latents import Xcodec2Latents
-from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig
-from codec_bench.llm.projector import PROJECTOR_FILE, ContinuousPromptEncoder, attach_projector, embed_with_audio
+from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+from codec_bench.core import io
 from codec_bench.data.manifest import Clip
-from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
 from codec_bench.evaluation.scoring import PrefixScorer, generate_answers
-from codec_bench.codecs.features import log_mel
-from codec_bench.llm.model import PromptEncoder
-from codec_bench.report.write import report_folders
-from codec_bench.study.pipeline import load_trained, run
-from codec_bench.study.predict import predict
-from codec_bench.codecs.base import FeatureFrontEnd
-from codec_bench.prompts import AUDIO_SLOT, build_example
-from codec_bench.config import TrainConfig
+from codec_bench.llm.encoder import ContinuousPromptEncoder, PromptEncoder
+from codec_bench.llm.model import load_trained
+from codec_bench.llm.projector import PROJECTOR_FILE, attach_projector, embed_with_audio
 from codec_bench.llm.train import LeftPadCollator
-from conftest import TINY_LM, write_wave
+from codec_bench.prompts import AUDIO_SLOT, build_example
+from codec_bench.report.write import report_folders
+from codec_bench.study.pipeline import run
+from codec_bench.study.predict import predict
+from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
 
 
 def test_logmel_frames_shape_and_rate():
@@ -133,7 +133,7 @@ def test_scoring_and_generation_from_embeddings_equal_the_token_path(tiny_lm):
         def prefix(self, model, example):
             return model.get_input_embeddings()(torch.tensor(self.prompt_ids(example)))
 
-    from codec_bench.llm.projector import ContinuousPromptEncoder as Continuous
+    from codec_bench.llm.encoder import ContinuousPromptEncoder as Continuous
 
     EmbeddingPrompts.generation_inputs = Continuous.generation_inputs
     assert generate_answers(model, EmbeddingPrompts(tokenizer, 16, audio), examples, max_new_tokens=6, progress=False) == \
@@ -190,7 +190,7 @@ def test_logmel_run_end_to_end(tmp_path, method):
         path = next(c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"])
         top = predict(run_dir, [path], top_k=3)[0]["top"]
         assert [t["probability"] for t in top] == pytest.approx(sorted(row["probabilities"].values(), reverse=True)[:3], abs=1e-4)
-    model, _ = load_trained(run_dir / "model", config)
+    model, _ = load_trained(run_dir / "model", config.model.dtype, config.model.offline)
     torch.testing.assert_close(model.audio_projector.net[0].weight, saved["net.0.weight"])
     initial = attach_projector(model, 64, seed=config.train.seed)
     assert not torch.allclose(initial.net[0].weight, saved["net.0.weight"])  # trained, not the initialisation
@@ -213,7 +213,7 @@ def test_baseline_features_come_from_a_cache_shared_by_every_run(tmp_path, monke
 
 @torch.inference_mode()
 def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_lm):
-    from codec_bench.llm.projector import SummedCodesPromptEncoder
+    from codec_bench.llm.encoder import SummedCodesPromptEncoder
 
     model, tokenizer = tiny_lm
     codes = {"x": np.array([[1, 7, 0], [3, 3, 5]])}  # 2 codebooks of 8 codes: tokens <|s_k|> and <|s_{8 + k}|>
@@ -254,9 +254,10 @@ def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
 def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, method):
     """A run killed mid-training resumes from its checkpoint, projector included, and ends where an uninterrupted
     run ends."""
+    from conftest import CORPUS
+
     from codec_bench.llm.model import build_tiny_llm, load_llm
     from codec_bench.llm.train import AnswerOnlyTrainer, train
-    from conftest import CORPUS
 
     lm = build_tiny_llm(tmp_path / "lm", 0, CORPUS, sizes=TINY_LM, text_vocab_size=300)
     rng = np.random.default_rng(0)
@@ -295,10 +296,11 @@ def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, metho
 def test_continuous_features_under_fsdp_are_refused(tmp_path, monkeypatch):
     """`accelerate launch --config_file configs/accelerate/fsdp.yaml` sets ACCELERATE_USE_FSDP: the projector runs
     outside the sharded forward, so training stops with one line before any step."""
+    from conftest import CORPUS
+
     from codec_bench.core.errors import CodecBenchError
     from codec_bench.llm.model import build_tiny_llm, load_llm
     from codec_bench.llm.train import train
-    from conftest import CORPUS
 
     lm = build_tiny_llm(tmp_path / "lm", 0, CORPUS, sizes=TINY_LM, text_vocab_size=300)
     model, tokenizer = load_llm(str(lm), "float32")

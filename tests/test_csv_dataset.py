@@ -1,10 +1,10 @@
 """The CSV dataset (users' own folders) on good and broken folders."""
 
 import pytest
-
-from codec_bench.data import prepare
-from codec_bench.core.errors import CodecBenchError
 from conftest import write_wave
+
+from codec_bench.core.errors import CodecBenchError
+from codec_bench.data import prepare
 
 
 def make_folder(root, rows, header="path,label,split"):

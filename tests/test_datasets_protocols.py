@@ -11,14 +11,14 @@ import json  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import pytest  # noqa: E402
-
 import _fake_corpora_sound as sound  # noqa: E402
 import _fake_corpora_speech as speech  # noqa: E402
+import pytest  # noqa: E402
+
+from codec_bench.core.errors import CodecBenchError  # noqa: E402
 from codec_bench.data import DATASETS, clotho_aqa, flusense, gtzan_splits, prepare, slurp  # noqa: E402
 from codec_bench.data.common import random_validation, stratified_split  # noqa: E402
 from codec_bench.data.manifest import Manifest  # noqa: E402
-from codec_bench.core.errors import CodecBenchError  # noqa: E402
 
 
 def sides(manifest: Manifest, group_of) -> dict[str, set[str]]:

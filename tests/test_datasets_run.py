@@ -1,13 +1,13 @@
 """`codec-bench run NAME --root PATH` on every corpus, from a tiny fake tree in its official layout, with the
 embedded default (one training step: this checks the stages connect, not accuracy)."""
 
+import _fake_corpora_sound as sound
+import _fake_corpora_speech as speech
 import pytest
 from typer.testing import CliRunner
 
-import _fake_corpora_sound as sound
-import _fake_corpora_speech as speech
-from codec_bench.core import io
 from codec_bench.cli import app
+from codec_bench.core import io
 
 
 def jamendo(subset: str, prefix: str):

@@ -7,12 +7,12 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import _fake_corpora_sound as fake  # noqa: E402
 import pytest  # noqa: E402
 
-import _fake_corpora_sound as fake  # noqa: E402
+from codec_bench.core.errors import CodecBenchError  # noqa: E402
 from codec_bench.data import DATASETS, prepare  # noqa: E402
 from codec_bench.data.manifest import DOMAINS, SPLITS, TASKS, Manifest  # noqa: E402
-from codec_bench.core.errors import CodecBenchError  # noqa: E402
 
 SOUND_MUSIC = ["esc50", "urbansound8k", "fsd50k", "arca23k_fsd", "vivae", "flusense", "fma_small", "magnatagatune",
                "irmas", "medley_solos_db", "gtzan", "mtg_jamendo_genre", "mtg_jamendo_instrument",

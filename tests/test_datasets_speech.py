@@ -9,15 +9,14 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import shutil
 from pathlib import Path
 
+import _fake_corpora_speech as fake
 import numpy as np
 import pytest
 import soundfile as sf
 
-import _fake_corpora_speech as fake
-from codec_bench.data import DATASETS, prepare
-from codec_bench.data import audio_mnist, clotho_aqa, crema_d, emovo, hub, ravdess, slurp, timit, vctk
-from codec_bench.data.manifest import Manifest
 from codec_bench.core.errors import CodecBenchError
+from codec_bench.data import DATASETS, audio_mnist, clotho_aqa, crema_d, emovo, hub, prepare, ravdess, slurp, timit, vctk
+from codec_bench.data.manifest import Manifest
 
 SPEECH = ("ravdess", "crema_d", "audio_mnist", "emovo", "slurp", "timit", "vctk", "clotho_aqa")
 

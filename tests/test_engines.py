@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import TINY_LM
 
 from codec_bench.core import io
-from conftest import TINY_LM
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", RAY_DEDUP_LOGS="0")
 SIZES = {"train": 24, "validation": 8, "test": 8}

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from codec_bench.evaluation.scoring import PrefixScorer, generate_answers, score_multi_label, score_single_label
-from codec_bench.llm.model import PromptEncoder
+from codec_bench.llm.encoder import PromptEncoder
 from codec_bench.prompts import build_example
 
 

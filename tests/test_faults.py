@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-
-from codec_bench.core import io
-from codec_bench.config import EvalConfig, ModelConfig, RunConfig, TrainConfig
-from codec_bench.core.errors import CodecBenchError
-from codec_bench.study.pipeline import run
 from conftest import TINY_LM, write_wave
 from test_pipeline import _csv_folder
+
+from codec_bench.config import EvalConfig, ModelConfig, RunConfig, TrainConfig
+from codec_bench.core import io
+from codec_bench.core.errors import CodecBenchError
+from codec_bench.study.pipeline import run
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 

@@ -7,8 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from codec_bench.evaluation.metrics import (HEADLINE, METRICS, apply_thresholds, mean_std, multi_label_metrics,
-                                 single_label_metrics, tune_thresholds)
+from codec_bench.evaluation.metrics import (
+    HEADLINE,
+    METRICS,
+    apply_thresholds,
+    mean_std,
+    multi_label_metrics,
+    single_label_metrics,
+    tune_thresholds,
+)
 
 
 def test_single_label_accuracy_and_macro_f1_skip_absent_class():

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from codec_bench.core import io
-from codec_bench.codecs.cache import CachedCodes
 from conftest import write_wave
+
+from codec_bench.codecs.cache import CachedCodes
+from codec_bench.core import io
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 
@@ -191,8 +191,9 @@ def test_a_killed_lock_holder_does_not_block(tmp_path):
         f"with build_lock({str(tmp_path / 'thing')!r}):\n    print('held', flush=True); time.sleep(600)")],
         env=ENV, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    from codec_bench.core.parallel import holder as who, run_folder_lock
     from codec_bench.core.errors import CodecBenchError
+    from codec_bench.core.parallel import holder as who
+    from codec_bench.core.parallel import run_folder_lock
 
     assert f"pid {holder.pid}" in who(tmp_path / "thing")
     with pytest.raises(CodecBenchError, match=f"thing: run folder in use by another codec-bench job \\(pid {holder.pid}"):

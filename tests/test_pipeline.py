@@ -4,19 +4,19 @@ import json
 
 import pytest
 import torch
+from conftest import CORPUS, TINY_LM, write_wave
 from typer.testing import CliRunner
 
-from codec_bench.core import io
 from codec_bench.cli import app
-from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig
-from codec_bench.llm.model import PromptEncoder, build_tiny_llm, load_llm
-from codec_bench.study.pipeline import load_trained, run
-from codec_bench.codecs.cache import TokenCache
 from codec_bench.codecs import make_codec
-from codec_bench.prompts import build_example, render
-from codec_bench.config import TrainConfig
+from codec_bench.codecs.cache import TokenCache
+from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+from codec_bench.core import io
+from codec_bench.llm.encoder import PromptEncoder
+from codec_bench.llm.model import build_tiny_llm, load_llm, load_trained
 from codec_bench.llm.train import AnswerOnlyTrainer, train
-from conftest import CORPUS, TINY_LM, write_wave
+from codec_bench.prompts import build_example, render
+from codec_bench.study.pipeline import run
 
 runner = CliRunner()
 
@@ -109,8 +109,9 @@ def test_run_on_a_csv_folder_with_the_cli(tmp_path):
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
-    from codec_bench.cli import main
     import sys
+
+    from codec_bench.cli import main
 
     argv = sys.argv
     sys.argv = ["codec-bench", "prepare", "esc50", "--root", str(tmp_path)]
@@ -148,7 +149,7 @@ def test_xcodec2_tokens_and_lora_on_a_llasa_layout_model(tmp_path):
     row = io.read_jsonl(run_dir / "prompts" / "test.jsonl")[0]
     codes, _ = TokenCache(config.cache_folder, "csv", make_codec("xcodec2", **config.codec.options), 30.0).load([row["id"]])
     assert render(row["prompt"], codes[row["id"]], 65536).count("<|s_") == 15  # 0.3 s at 50 tokens/s
-    model, _ = load_trained(run_dir / "model", config)
+    model, _ = load_trained(run_dir / "model", config.model.dtype, config.model.offline)
     assert not hasattr(model, "peft_config")  # adapter merged for evaluation
 
 

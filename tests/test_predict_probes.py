@@ -5,17 +5,16 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_LM
 
-from codec_bench.core import io
 from codec_bench.codecs import EmbeddedCodec, make_codec
-from codec_bench.config import EvalConfig, ModelConfig, RunConfig
-from codec_bench.data import manifest as manifests
+from codec_bench.config import EvalConfig, ModelConfig, RunConfig, TrainConfig
+from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
+from codec_bench.data import manifest as manifests
+from codec_bench.evaluation.probes import knn, linear_probe, run_probes, zero_shot_records
 from codec_bench.study.pipeline import base_model, encode_tokens, run, write_prompts
 from codec_bench.study.predict import format_table, predict
-from codec_bench.evaluation.probes import knn, linear_probe, run_probes, zero_shot_records
-from codec_bench.config import TrainConfig
-from conftest import TINY_LM
 
 SIZES = {"train": 24, "validation": 8, "test": 8}
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from codec_bench.core.errors import CodecBenchError
-from codec_bench.llm.model import PromptEncoder, speech_id_table
+from codec_bench.llm.encoder import PromptEncoder, speech_id_table
 from codec_bench.prompts import build_example, parse_answer, render, speech_string
 
 INSTRUCTION = "Which sound is this? Answer with its name."

@@ -11,11 +11,11 @@ import pytest
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.core.io import write_jsonl
 from codec_bench.report.aggregate import aggregate, compare_runs, per_class_f1
+from codec_bench.report.figures import confusion_plot, radar_plot
+from codec_bench.report.html import write_html_report
+from codec_bench.report.results import load_results
 from codec_bench.report.tables import comparison_markdown, grid_markdown, markdown_table
 from codec_bench.report.write import write_report
-from codec_bench.report.figures import confusion_plot, radar_plot
-from codec_bench.report.results import load_results
-from codec_bench.report.html import write_html_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DOMAINS = {"esc50": "sound", "instruments": "music", "commands": "speech", "birds": "sound"}

@@ -1,12 +1,12 @@
 """The answer-only loss uses shifted next-token targets and equals the full-logits loss."""
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codec_bench.llm.model import PromptEncoder
-from codec_bench.prompts import build_example
+from codec_bench.llm.encoder import PromptEncoder
 from codec_bench.llm.train import LeftPadCollator, answer_span, shifted_answer_loss
-import numpy as np
+from codec_bench.prompts import build_example
 
 
 def _features(tiny_lm, n=3):

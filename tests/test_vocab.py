@@ -2,18 +2,18 @@
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-from codec_bench.core import io
-from codec_bench.config import EvalConfig, ModelConfig, RunConfig
-from codec_bench.core.errors import CodecBenchError
-from codec_bench.llm.model import BOS, EOS, PAD, PromptEncoder, load_llm
-from codec_bench.study.pipeline import load_trained, run
-from codec_bench.prompts import MARKERS, build_example, speech_token
-from codec_bench.config import TrainConfig
-from codec_bench.llm.vocab import add_speech_tokens, missing_speech_tokens
 from conftest import CORPUS, TINY_LM
 from test_pipeline import _csv_folder
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from codec_bench.config import EvalConfig, ModelConfig, RunConfig, TrainConfig
+from codec_bench.core import io
+from codec_bench.core.errors import CodecBenchError
+from codec_bench.llm.encoder import PromptEncoder
+from codec_bench.llm.model import BOS, EOS, PAD, load_llm, load_trained
+from codec_bench.llm.vocab import add_speech_tokens, missing_speech_tokens
+from codec_bench.prompts import MARKERS, build_example, speech_token
+from codec_bench.study.pipeline import run
 
 
 def _plain_lm(folder, tied: bool):
@@ -90,7 +90,7 @@ def test_pipeline_lora_with_added_speech_tokens(tmp_path, tied):
     with safe_open(model_dir / "adapter_model.safetensors", "pt") as f:  # the new rows, not whole embedding matrices
         assert not [k for k in f.keys() if k.endswith(("embed_tokens.weight", "lm_head.weight"))]
     # the new rows trained: the merged model's speech rows differ from a fresh rebuild of the base vocabulary
-    model, tokenizer = load_trained(model_dir, config)
+    model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     assert not hasattr(model, "peft_config")
     assert missing_speech_tokens(tokenizer, 256) == []  # the embedded codec: 256 codes
     base, base_tok = load_llm(str(lm), "float32")
@@ -113,7 +113,7 @@ def test_pipeline_full_fine_tuning_saves_the_resized_model(tmp_path):
                                               "probe_linear_llm", "probe_knn_llm"}
     assert {r["model"] for r in records if r["method"] in ("zero_shot", "probe_knn_llm")} == {"lm/base"}
     model_dir = next((tmp_path / "out" / "csv").glob("*__full")) / "model"
-    model, tokenizer = load_trained(model_dir, config)
+    model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     assert missing_speech_tokens(tokenizer, 256) == [] and model.get_input_embeddings().weight.shape[0] == len(tokenizer)
 
 
@@ -131,7 +131,7 @@ def test_qwen2_layout_without_bos_and_with_pad_equal_to_eos(tmp_path):
     config.eval.generation = True
     records = run(config)
     assert {r["method"] for r in records} == {"llm_scoring", "llm_generation"}
-    model, tokenizer = load_trained(next((tmp_path / "out" / "csv").glob("*__lora")) / "model", config)
+    model, tokenizer = load_trained(next((tmp_path / "out" / "csv").glob("*__lora")) / "model", config.model.dtype, config.model.offline)
     encoder = PromptEncoder(tokenizer, 256)
     assert encoder.bos == [] and encoder.pad_id == tokenizer.eos_token_id
     assert model.get_input_embeddings().weight.shape[0] >= len(tokenizer)

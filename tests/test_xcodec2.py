@@ -12,9 +12,9 @@ import torch
 from transformers import SeamlessM4TFeatureExtractor, Xcodec2Model
 
 from codec_bench.codecs import CODECS, make_codec
-from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
 from codec_bench.codecs.xcodec2 import Xcodec2Codec, collate, semantic_features
 from codec_bench.core.errors import CodecBenchError
+from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
 
 SR = 16_000
 

@@ -41,12 +41,12 @@ import pyarrow.parquet as pq
 import torch
 
 from ..core import io, ui
-from ..data.audio import audio_seconds, load_audio
-from .base import ClipEncoder, TokenCodec
-from ..core.parallel import build_lock, rank, usable_workers, world_size
-from ..data.manifest import Clip
 from ..core.errors import AudioError, CodecBenchError
 from ..core.finished import mark_done, reusable
+from ..core.parallel import build_lock, rank, usable_workers, world_size
+from ..data.audio import audio_seconds, load_audio
+from ..data.manifest import Clip
+from .base import ClipEncoder, TokenCodec
 
 FORMAT_VERSION = 1
 MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)

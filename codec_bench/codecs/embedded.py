@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Iterable, Sequence, TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from .features import log_mel
 from .base import TokenCodec
+from .features import log_mel
+
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
 
@@ -49,8 +50,8 @@ class EmbeddedCodec(TokenCodec):
     def fit(self, waveforms: Iterable[np.ndarray]) -> None:
         """Fit mean, std and k-means centroids on the frames of ``waveforms`` (the training split; iterated once,
         or twice for a split of more than ``4 * max_fit_frames`` frames, see :meth:`fit_frames`)."""
-        from sklearn.cluster import MiniBatchKMeans
         import torch
+        from sklearn.cluster import MiniBatchKMeans
 
         frames = self.fit_frames(waveforms)
         mean, std = frames.mean(0), frames.std(0) + 1e-5

@@ -30,6 +30,7 @@ import numpy as np
 from ..core.errors import CodecBenchError
 from .base import ClipEncoder, TokenCodec
 from .pretrained import check_precision_and_length, config_sha, device_of, load_model, out_of_memory, precision
+
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
 

@@ -10,12 +10,31 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import CodecBenchError
-from . import csv_dataset, generated
-from . import (  # sound and music corpora
-    arca23k_fsd, esc50, flusense, fma_small, folder, fsd50k, gtzan, irmas, magnatagatune, medley_solos_db,
-    mtg_jamendo, urbansound8k, vivae,
+from . import (  # sound and music corpora  # speech corpora and AQA
+    arca23k_fsd,
+    audio_mnist,
+    clotho_aqa,
+    crema_d,
+    csv_dataset,
+    emovo,
+    esc50,
+    flusense,
+    fma_small,
+    folder,
+    fsd50k,
+    generated,
+    gtzan,
+    irmas,
+    magnatagatune,
+    medley_solos_db,
+    mtg_jamendo,
+    ravdess,
+    slurp,
+    timit,
+    urbansound8k,
+    vctk,
+    vivae,
 )
-from . import audio_mnist, clotho_aqa, crema_d, emovo, ravdess, slurp, timit, vctk  # speech corpora and AQA
 from .manifest import Clip, DatasetSpec, Manifest
 
 DATASETS: dict[str, DatasetSpec] = {

@@ -24,17 +24,19 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import baseline
-from ..core import io
-from ..llm import vocab
 from ..codecs.base import TokenCodec
 from ..config import RunConfig, codec_label, model_label
-from ..data.manifest import Manifest
-from .scoring import score_single_label
+from ..core import io
 from ..core.parallel import build_lock
-from ..llm.model import PromptEncoder, load_llm
+from ..data.manifest import Manifest
+from ..llm import vocab
+from ..llm.encoder import PromptEncoder
+from ..llm.model import load_llm
 from ..prompts import Example
+from . import baseline
 from .records import finish_records, finished_records, score_multi_label_best, scoring_records
+from .scoring import score_single_label
+
 
 def speech_token_embeddings(model, encoder: PromptEncoder) -> torch.Tensor:
     """``(codebook_size, hidden)``: the input-embedding rows of ``<|s_0|>`` ... in code order (a view when the

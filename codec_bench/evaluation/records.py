@@ -17,9 +17,9 @@ import numpy as np
 from ..core import io
 from ..core.finished import files_in, mark_done, reusable
 from ..data.manifest import Manifest
-from .scoring import score_label_sets, score_multi_label
-from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
 from ..prompts import Example
+from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
+from .scoring import score_label_sets, score_multi_label
 
 MAX_LABEL_SETS = 512
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..core import ui
-from ..llm.model import PromptEncoder
+from ..llm.encoder import PromptEncoder
 from ..prompts import Example, parse_answer
 
 

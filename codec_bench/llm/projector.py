@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from ..core.errors import CodecBenchError
-from .model import PromptEncoder, speech_id_table
-from ..prompts import Example
 
 PROJECTOR = "audio_projector"
 PROJECTOR_FILE = "audio_projector.safetensors"
@@ -154,63 +152,3 @@ def embed_with_audio(model, input_ids: torch.Tensor, audio_features: torch.Tenso
     return embeds.index_put((rows, columns), projected)
 
 
-class ContinuousPromptEncoder(PromptEncoder):
-    """Prompts whose audio is feature frames: ``features[example.id]`` is ``(feature_dim, frames)`` (a lazy
-    ``cache.CachedCodes`` or a dict)."""
-
-    def __init__(self, tokenizer, features: Mapping[str, np.ndarray]):
-        super().__init__(tokenizer, codebook_size=0, audio=features)
-
-    def _frames(self, clip_id: str) -> np.ndarray:
-        """``(frames, feature_dim)`` in the cache's dtype (a view: float16 storage stays float16 until batched)."""
-        return np.asarray(self.audio[clip_id]).T
-
-    def audio_positions(self, clip_id: str) -> int:
-        """One position per frame."""
-        return self.audio.frames(clip_id) if hasattr(self.audio, "frames") else int(np.asarray(self.audio[clip_id]).shape[-1])
-
-    def training_features(self, example: Example) -> dict:
-        """As for tokens, with one pad id per frame in ``input_ids`` and ``audio: (frames, dim)`` starting at
-        ``audio_start``."""
-        before, after = self.text_parts(example.prompt)
-        frames = self._frames(example.id)
-        prompt = list(before) + [self.pad_id] * len(frames) + list(after)
-        answer = self.answer_ids(example.answer_items)
-        return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer,
-                "audio": frames, "audio_start": len(before)}
-
-    def prefix(self, model, example: Example) -> torch.Tensor:
-        """The prompt's input embeddings ``(time, hidden)`` on the model's device."""
-        before, after = self.text_parts(example.prompt)
-        frames = self._frames(example.id)
-        device = model.get_input_embeddings().weight.device
-        ids = torch.tensor([list(before) + [self.pad_id] * len(frames) + list(after)], device=device)
-        positions = torch.zeros_like(ids, dtype=torch.bool)
-        positions[0, len(before): len(before) + len(frames)] = True
-        return embed_with_audio(model, ids, torch.tensor(np.array(frames))[None].to(device), positions)[0]
-
-    def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
-        """Left-padded ``inputs_embeds`` and ``attention_mask``; generate() then returns new tokens only (0)."""
-        prefixes = [self.prefix(model, e) for e in examples]
-        length = max(len(p) for p in prefixes)
-        embeds = prefixes[0].new_zeros((len(prefixes), length, prefixes[0].shape[1]))
-        mask = torch.zeros((len(prefixes), length), dtype=torch.long, device=embeds.device)
-        for row, prefix in enumerate(prefixes):
-            embeds[row, length - len(prefix):] = prefix
-            mask[row, length - len(prefix):] = 1
-        return {"inputs_embeds": embeds, "attention_mask": mask}, 0
-
-
-class SummedCodesPromptEncoder(ContinuousPromptEncoder):
-    """Multi-codebook codes read one position per frame: the input embedding of a frame is the sum of its
-    codebooks' speech-token embeddings (``<|s_{k * codebook_size + code_k}|>``, the same rows the interleaved
-    prompt uses), as MusicGen and Moshi feed RVQ codes. ``codes[example.id]`` is ``(num_codebooks, frames)``."""
-
-    def __init__(self, tokenizer, codes: dict[str, np.ndarray], codebook_size: int, num_codebooks: int):
-        super().__init__(tokenizer, codes)
-        self.table = speech_id_table(tokenizer, codebook_size * num_codebooks)
-        self.offsets = (np.arange(num_codebooks) * codebook_size)[:, None]
-
-    def _frames(self, clip_id: str) -> np.ndarray:
-        """``(frames, num_codebooks)`` int64 speech-token ids."""
-        return self.table[np.asarray(self.audio[clip_id]) + self.offsets].T

@@ -28,13 +28,14 @@ import torch.nn.functional as F
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from ..core import io, ui
-from ..core.parallel import is_main_process, usable_workers, world_size
 from ..config import TrainConfig
+from ..core import io, ui
 from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, rebuild, reusable
-from .model import PromptEncoder, apply_lora, parameter_count
+from ..core.parallel import is_main_process, usable_workers, world_size
 from ..prompts import Example
+from .encoder import PromptEncoder
+from .model import apply_lora, parameter_count
 
 IGNORE = -100
 

@@ -16,8 +16,17 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..core.io import atomic_path
-from .aggregate import (DOMAIN_COLOURS, OTHER_DOMAIN_COLOUR, OUT_OF_CLASSES, cells_by_run, headline_percent,
-                        ordered_datasets, read_predictions, run_labels, safe_name)
+from .aggregate import (
+    DOMAIN_COLOURS,
+    OTHER_DOMAIN_COLOUR,
+    OUT_OF_CLASSES,
+    cells_by_run,
+    headline_percent,
+    ordered_datasets,
+    read_predictions,
+    run_labels,
+    safe_name,
+)
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:

@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 
 import markdown
+
 from ..core.io import write_text
 from .aggregate import per_class_f1_by_dataset
 from .figures import confusion_figures, png_bytes, radar_figure

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..codecs import CODECS, is_front_end
 from .aggregate import cells_by_run, compare_runs, headline_percent, n_units, ordered_datasets, run_labels
 
+
 def cell_text(row: dict | None) -> str:
     if row is None:
         return "–"

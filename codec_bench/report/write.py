@@ -14,6 +14,7 @@ from .html import write_html_report
 from .results import RESULTS_FORMAT_VERSION, collect_records, load_results
 from .tables import report_sections
 
+
 def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = ()) -> dict[str, Path]:
     """Write results.json, report.md, report.html, radar.png and confusion_<dataset>_<method>.png into ``out_dir``.

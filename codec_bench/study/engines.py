@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Callable
-
-from typing import Any
+from typing import Any, Callable
 
 from ..core import ui
 from ..core.errors import CodecBenchError

@@ -24,26 +24,26 @@ from typing import Mapping
 
 import numpy as np
 
-from ..evaluation import baseline
-from ..core import io, ui
-from ..llm import vocab
-from ..codecs.cache import CachedCodes, TokenCache, fit_codec
 from ..codecs import make_codec
-from ..codecs.base import ClipEncoder, FeatureFrontEnd, TokenCodec
-from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
+from ..codecs.base import ClipEncoder, FeatureFrontEnd
+from ..codecs.cache import CachedCodes, TokenCache, fit_codec
 from ..config import CODEBOOK_MODES, EMBEDDED_MODEL, RunConfig, codec_label, model_label
-from ..llm.projector import ContinuousPromptEncoder, SummedCodesPromptEncoder, attach_projector, load_projector
-from ..data import manifest as manifests
-from ..data.manifest import Manifest
+from ..core import io, ui
 from ..core.errors import CodecBenchError
 from ..core.finished import check_done, disk_guard, files_in, mark_done, rebuild, reusable
-from ..evaluation.scoring import generate_answers, score_single_label
-from ..llm.model import PromptEncoder, build_tiny_llm, load_llm, load_tokenizer
-from ..prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
+from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
+from ..data import manifest as manifests
+from ..data.manifest import Manifest
+from ..evaluation import baseline
 from ..evaluation.records import finish_records, finished_records, generation_record, score_multi_label_best, scoring_records
+from ..evaluation.scoring import generate_answers, score_single_label
+from ..llm import vocab
+from ..llm.encoder import codec_vocabulary, embeds_audio, prompt_encoder
+from ..llm.model import build_tiny_llm, load_llm, load_trained
+from ..llm.projector import attach_projector
 from ..llm.train import train
+from ..prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
 from .inputs import STAGES, check_run
-
 
 
 def run(config: RunConfig, stop_after: str = "all", loaded: list[Manifest] | None = None) -> list[dict]:
@@ -224,27 +224,6 @@ def checkpoint_estimate(model, method: str) -> int:
     return 4 * 7 * trained  # 2 checkpoints x (weights + 2 moments) + the final weights
 
 
-def codec_vocabulary(codec: ClipEncoder) -> int:
-    """Speech tokens the LLM needs: ``num_codebooks * codebook_size`` (0 for continuous features)."""
-    return codec.speech_tokens if isinstance(codec, TokenCodec) else 0
-
-
-def prompt_encoder(tokenizer, codec: ClipEncoder, codes: Mapping[str, np.ndarray], codebooks: str = "interleave") -> PromptEncoder:
-    """The encoder that fills a prompt's audio slot with ``codes[clip id]``: speech tokens, continuous features
-    through the projector, or summed codebooks."""
-    if isinstance(codec, FeatureFrontEnd):
-        return ContinuousPromptEncoder(tokenizer, codes)
-    if codebooks == "sum":
-        return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks)
-    return PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)
-
-
-def embeds_audio(codec: ClipEncoder, codebooks: str = "interleave") -> bool:
-    """Whether the LLM reads the audio as input embeddings (continuous frames through the projector, summed
-    codebooks) rather than as speech tokens."""
-    return isinstance(codec, FeatureFrontEnd) or codebooks == "sum"
-
-
 def check_codebooks(config: RunConfig, codec: ClipEncoder) -> None:
     """How the LLM reads several codebooks: ``interleave`` (one speech token per codebook and frame, the default)
     or ``sum`` (one position per frame, the sum of its codebooks' token embeddings); not for continuous features."""
@@ -273,25 +252,6 @@ def base_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_di
     return str(folder)
 
 
-def load_trained(model_dir: Path, config: RunConfig):
-    """Load the fine-tuned model: full weights, or a LoRA adapter on its base model."""
-    if (model_dir / "adapter_config.json").is_file():
-        from peft import PeftModel
-
-        base_id = io.read_json(model_dir / "adapter_config.json")["base_model_name_or_path"]
-        model, tokenizer = load_llm(base_id, config.model.dtype, config.model.offline, attn_implementation="sdpa")
-        if (model_dir / "tokenizer_config.json").is_file():  # the trained vocabulary (added speech tokens)
-            tokenizer = load_tokenizer(str(model_dir), config.model.offline)
-            if vocab.embedding_rows(model, tokenizer) != model.get_input_embeddings().weight.shape[0]:
-                model.resize_token_embeddings(vocab.embedding_rows(model, tokenizer), mean_resizing=False)
-        load_projector(model, model_dir)  # the adapter's trained copy replaces it, then it is reloaded below
-        model = PeftModel.from_pretrained(model, str(model_dir)).merge_and_unload()
-    else:  # scoring passes a 4-D tree mask, which SDPA takes and flash-attention does not
-        model, tokenizer = load_llm(str(model_dir), config.model.dtype, config.model.offline, attn_implementation="sdpa")
-    load_projector(model, model_dir)
-    return model, tokenizer
-
-
 def evaluate_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_dir: Path,
                    examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
     """Score (and generate) on the held-out splits; write predictions and records (one progress line)."""
@@ -304,7 +264,7 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, mo
 
 def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_dir: Path,
               examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
-    model, tokenizer = load_trained(model_dir, config)
+    model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     model.eval()
     if hasattr(model, "cuda") and _cuda():
         model.cuda()

@@ -17,11 +17,10 @@ import yaml
 
 from .. import data
 from ..codecs import check_codec, is_front_end
-from ..config import CodecConfig, EvalConfig, ModelConfig, ReferenceRows, RunConfig, SOURCES, TrainConfig, codec_name, model_label
+from ..config import SOURCES, CodecConfig, EvalConfig, ModelConfig, ReferenceRows, RunConfig, TrainConfig, codec_name, model_label
 from ..core.errors import CodecBenchError
 from ..core.settings import fail, from_mapping, setting
 from .engines import ENGINES
-
 
 
 def _engine_names() -> list[str]:

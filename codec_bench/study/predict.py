@@ -23,15 +23,15 @@ import numpy as np
 import torch
 from rich.table import Table
 
-from ..core import io
-from . import pipeline  # module import: safe if pipeline ever imports this module
-from ..data.audio import load_audio
 from ..codecs import make_codec
 from ..codecs.base import ClipEncoder
-from ..config import CodecConfig, ModelConfig, RunConfig
-from ..data.common import AUDIO_SUFFIXES, audio_files
+from ..core import io
 from ..core.errors import AudioError, CodecBenchError
+from ..data.audio import load_audio
+from ..data.common import AUDIO_SUFFIXES, audio_files
 from ..evaluation.scoring import score_label_sets, score_multi_label, score_single_label
+from ..llm.encoder import prompt_encoder
+from ..llm.model import load_trained
 from ..prompts import Example, build_prompt
 
 
@@ -121,13 +121,11 @@ def score_run(run_dir: Path, card: dict, codec: ClipEncoder, examples: list[Exam
               offline: bool | None = None, audio: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """``(n_examples, n_classes)`` probabilities from the run's trained model, scored as its evaluation did
     (``audio``: the codes or a continuous front-end's frames, by example id)."""
-    config = RunConfig(dataset=card["dataset"], out=run_dir, codec=CodecConfig(card["codec"]["name"]),
-                       model=ModelConfig(name=card.get("model", "tiny"), dtype=dtype, offline=offline), progress=False)
-    model, tokenizer = pipeline.load_trained(run_dir / "model", config)
+    model, tokenizer = load_trained(run_dir / "model", dtype, offline)
     model.eval()
     if torch.cuda.is_available():
         model.cuda()
-    encoder = pipeline.prompt_encoder(tokenizer, codec, audio or {}, card["codec"].get("codebooks", "interleave"))
+    encoder = prompt_encoder(tokenizer, codec, audio or {}, card["codec"].get("codebooks", "interleave"))
     classes = card["classes"]
     if card["task"] != "multi_label":
         return score_single_label(model, encoder, examples, classes, progress=False)

@@ -69,8 +69,17 @@ TINY_CODEC_FAMILIES = ("encodec", "dac", "mimi", "xcodec")
 def tiny_codec_model(family: str) -> torch.nn.Module:
     """A tiny random ``EncodecModel``, ``DacModel``, ``MimiModel`` or ``XcodecModel`` at ``TINY_CODEC_SR`` Hz with
     16-code codebooks (seed 0); codebooks are randomised so codes vary (the classes start them as zeros)."""
-    from transformers import (DacConfig, DacModel, EncodecConfig, EncodecModel, HubertConfig, MimiConfig, MimiModel,
-                              XcodecConfig, XcodecModel)
+    from transformers import (
+        DacConfig,
+        DacModel,
+        EncodecConfig,
+        EncodecModel,
+        HubertConfig,
+        MimiConfig,
+        MimiModel,
+        XcodecConfig,
+        XcodecModel,
+    )
 
     if family not in TINY_CODEC_FAMILIES:
         raise ValueError(f"unknown tiny codec family {family!r}; choose one of {', '.join(TINY_CODEC_FAMILIES)}")

@@ -1,0 +1,233 @@
+"""Prompts -> the LLM's inputs: token ids with the audio slot filled, for every way a clip's audio reaches the LLM.
+
+- :class:`PromptEncoder`: speech tokens ``<|s_N|>`` for a token codec's codes (several codebooks interleaved);
+- :class:`SummedCodesPromptEncoder`: one position per frame, the sum of its codebooks' speech-token embeddings;
+- :class:`ContinuousPromptEncoder`: a front-end's feature frames through the trained projector (``projector``).
+
+:func:`prompt_encoder` picks the one a codec needs. Token ids are only ever found by looking their strings up in the
+tokenizer. Answers are tokenized item by item, the same way for training, scoring and generation.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ..codecs.base import ClipEncoder, FeatureFrontEnd, TokenCodec
+from ..core.errors import CodecBenchError
+from ..prompts import AUDIO_SLOT, ITEM_SEPARATOR, MARKERS, TEXT_GENERATION_END, Example, speech_token
+from .projector import embed_with_audio
+
+
+class PromptEncoder:
+    """Prompts and answers -> token ids for one tokenizer.
+
+    A prompt's text holds one audio slot (``prompts.AUDIO_SLOT``); this encoder fills it with the clip's speech
+    tokens: ``audio[example.id]`` is ``codes: (num_codebooks, frames)``, interleaved frame by frame, codebook k
+    offset by k * ``codebook_size`` (the ids of ``<|s_N|>`` are looked up by string once). The ids equal those of
+    the tokenizer on the rendered prompt text (``prompts.render``), built without ever writing that text.
+    ``audio`` may be lazy (``cache.CachedCodes``): a clip's codes are read when its batch is built.
+
+    Answers are tokenized item by item (items, separator and end marker separately), the same way for training,
+    scoring and generation, so a candidate label always has the ids it was trained with.
+    """
+
+    def __init__(self, tokenizer, codebook_size: int, audio: Mapping[str, np.ndarray] | None = None, num_codebooks: int = 1):
+        self.tokenizer = tokenizer
+        self.codebook_size = codebook_size
+        self.num_codebooks = num_codebooks
+        self.speech_tokens = codebook_size * num_codebooks  # 0: continuous features, no speech tokens
+        self.audio = audio if audio is not None else {}
+        self.end_id = self.token_id(TEXT_GENERATION_END)
+        for marker in MARKERS:
+            self.token_id(marker)
+        if self.speech_tokens:
+            self.token_id(speech_token(0))
+            self.token_id(speech_token(self.speech_tokens - 1))
+        self.bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.separator = self.text_ids(ITEM_SEPARATOR)
+
+    def token_id(self, token: str) -> int:
+        """Id of one token string; fails if the tokenizer lacks it (for example no speech tokens)."""
+        ids = self.tokenizer.convert_tokens_to_ids([token])
+        unk = self.tokenizer.unk_token_id
+        if not ids or ids[0] is None or (unk is not None and ids[0] == unk):
+            raise CodecBenchError(
+                f"the tokenizer of {getattr(self.tokenizer, 'name_or_path', 'this model')} has no token {token}; "
+                "use a Llasa checkpoint (speech tokens <|s_0|>...<|s_65535|>) or the embedded tiny model, "
+                "or pass --add-speech-tokens to add them"
+            )
+        return int(ids[0])
+
+    @functools.lru_cache(maxsize=65536)
+    def text_ids(self, text: str) -> tuple[int, ...]:
+        return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    @functools.lru_cache(maxsize=4096)
+    def text_parts(self, prompt: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The ids before the audio slot (BOS included) and after it."""
+        if prompt.count(AUDIO_SLOT) != 1:
+            raise CodecBenchError(f"a prompt has no single {AUDIO_SLOT} (written by an older codec-bench?); "
+                                  "delete the run's prompts/ folder to rebuild it")
+        before, after = prompt.split(AUDIO_SLOT)
+        return tuple(self.bos) + self.text_ids(before), self.text_ids(after)
+
+    @functools.cached_property
+    def speech_table(self) -> np.ndarray:
+        return speech_id_table(self.tokenizer, self.speech_tokens)
+
+    def speech_ids(self, codes: np.ndarray) -> list[int]:
+        """``codes: (num_codebooks, frames)`` -> the ids of their interleaved speech tokens."""
+        codes = np.asarray(codes, dtype=np.int64)
+        offsets = np.arange(codes.shape[0])[:, None] * self.codebook_size
+        return self.speech_table[(codes + offsets).T.reshape(-1)].tolist()
+
+    def audio_positions(self, clip_id: str) -> int:
+        """How many positions the clip's audio takes in the prompt (codebooks x frames), without reading it when
+        ``audio`` knows its lengths."""
+        if hasattr(self.audio, "frames"):
+            return self.audio.frames(clip_id) * self.audio.num_codebooks(clip_id)
+        return int(np.asarray(self.audio[clip_id]).size)
+
+    def prompt_ids(self, example: Example) -> list[int]:
+        before, after = self.text_parts(example.prompt)
+        return list(before) + self.speech_ids(self.audio[example.id]) + list(after)
+
+    def length(self, example: Example) -> int:
+        """``len(training_features(example)["input_ids"])``, computed without reading the audio."""
+        before, after = self.text_parts(example.prompt)
+        return len(before) + self.audio_positions(example.id) + len(after) + len(self.answer_ids(example.answer_items))
+
+    def prefix(self, model, example: Example) -> list[int]:
+        """What scoring runs before the candidates: the prompt's ids (embeddings for continuous features)."""
+        return self.prompt_ids(example)
+
+    def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
+        """Left-padded ``input_ids`` and ``attention_mask`` for ``generate``, and where new tokens start."""
+        prompts = [self.prompt_ids(e) for e in examples]
+        length = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), length), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, p in enumerate(prompts):
+            ids[row, length - len(p):] = torch.tensor(p)
+            mask[row, length - len(p):] = 1
+        device = next(model.parameters()).device
+        return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}, length
+
+    @functools.lru_cache(maxsize=4096)
+    def _answer_ids(self, items: tuple[str, ...]) -> tuple[int, ...]:
+        ids: list[int] = []
+        for i, item in enumerate(items):
+            ids += (list(self.separator) if i else []) + list(self.text_ids(item))
+        return tuple(ids + [self.end_id])
+
+    def answer_ids(self, items: Sequence[str]) -> list[int]:
+        return list(self._answer_ids(tuple(items)))
+
+    def training_features(self, example: Example) -> dict:
+        """``input_ids`` = prompt + answer; ``labels`` = -100 on the prompt, the answer ids on the answer
+        (unshifted, as in transformers; the loss shifts them)."""
+        prompt = self.prompt_ids(example)
+        answer = self.answer_ids(example.answer_items)
+        return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
+
+    def decode(self, ids: Sequence[int]) -> str:
+        ids = list(ids)
+        if self.end_id in ids:
+            ids = ids[: ids.index(self.end_id)]
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def speech_id_table(tokenizer, codebook_size: int) -> np.ndarray:
+    """``(codebook_size,) int64``: the id of ``<|s_N|>`` for each code N, looked up by string."""
+    ids = np.asarray(tokenizer.convert_tokens_to_ids([speech_token(i) for i in range(codebook_size)]), dtype=np.int64)
+    if tokenizer.unk_token_id is not None and np.any(ids == tokenizer.unk_token_id):
+        raise CodecBenchError("the tokenizer lacks some speech tokens <|s_N|>; use a Llasa checkpoint or pass --add-speech-tokens to add them")
+    return ids
+
+
+class ContinuousPromptEncoder(PromptEncoder):
+    """Prompts whose audio is feature frames: ``features[example.id]`` is ``(feature_dim, frames)`` (a lazy
+    ``cache.CachedCodes`` or a dict)."""
+
+    def __init__(self, tokenizer, features: Mapping[str, np.ndarray]):
+        super().__init__(tokenizer, codebook_size=0, audio=features)
+
+    def _frames(self, clip_id: str) -> np.ndarray:
+        """``(frames, feature_dim)`` in the cache's dtype (a view: float16 storage stays float16 until batched)."""
+        return np.asarray(self.audio[clip_id]).T
+
+    def audio_positions(self, clip_id: str) -> int:
+        """One position per frame."""
+        return self.audio.frames(clip_id) if hasattr(self.audio, "frames") else int(np.asarray(self.audio[clip_id]).shape[-1])
+
+    def training_features(self, example: Example) -> dict:
+        """As for tokens, with one pad id per frame in ``input_ids`` and ``audio: (frames, dim)`` starting at
+        ``audio_start``."""
+        before, after = self.text_parts(example.prompt)
+        frames = self._frames(example.id)
+        prompt = list(before) + [self.pad_id] * len(frames) + list(after)
+        answer = self.answer_ids(example.answer_items)
+        return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer,
+                "audio": frames, "audio_start": len(before)}
+
+    def prefix(self, model, example: Example) -> torch.Tensor:
+        """The prompt's input embeddings ``(time, hidden)`` on the model's device."""
+        before, after = self.text_parts(example.prompt)
+        frames = self._frames(example.id)
+        device = model.get_input_embeddings().weight.device
+        ids = torch.tensor([list(before) + [self.pad_id] * len(frames) + list(after)], device=device)
+        positions = torch.zeros_like(ids, dtype=torch.bool)
+        positions[0, len(before): len(before) + len(frames)] = True
+        return embed_with_audio(model, ids, torch.tensor(np.array(frames))[None].to(device), positions)[0]
+
+    def generation_inputs(self, model, examples: Sequence[Example]) -> tuple[dict, int]:
+        """Left-padded ``inputs_embeds`` and ``attention_mask``; generate() then returns new tokens only (0)."""
+        prefixes = [self.prefix(model, e) for e in examples]
+        length = max(len(p) for p in prefixes)
+        embeds = prefixes[0].new_zeros((len(prefixes), length, prefixes[0].shape[1]))
+        mask = torch.zeros((len(prefixes), length), dtype=torch.long, device=embeds.device)
+        for row, prefix in enumerate(prefixes):
+            embeds[row, length - len(prefix):] = prefix
+            mask[row, length - len(prefix):] = 1
+        return {"inputs_embeds": embeds, "attention_mask": mask}, 0
+
+
+class SummedCodesPromptEncoder(ContinuousPromptEncoder):
+    """Multi-codebook codes read one position per frame: the input embedding of a frame is the sum of its
+    codebooks' speech-token embeddings (``<|s_{k * codebook_size + code_k}|>``, the same rows the interleaved
+    prompt uses), as MusicGen and Moshi feed RVQ codes. ``codes[example.id]`` is ``(num_codebooks, frames)``."""
+
+    def __init__(self, tokenizer, codes: dict[str, np.ndarray], codebook_size: int, num_codebooks: int):
+        super().__init__(tokenizer, codes)
+        self.table = speech_id_table(tokenizer, codebook_size * num_codebooks)
+        self.offsets = (np.arange(num_codebooks) * codebook_size)[:, None]
+
+    def _frames(self, clip_id: str) -> np.ndarray:
+        """``(frames, num_codebooks)`` int64 speech-token ids."""
+        return self.table[np.asarray(self.audio[clip_id]) + self.offsets].T
+
+
+def codec_vocabulary(codec: ClipEncoder) -> int:
+    """Speech tokens the LLM needs: ``num_codebooks * codebook_size`` (0 for continuous features)."""
+    return codec.speech_tokens if isinstance(codec, TokenCodec) else 0
+
+
+def prompt_encoder(tokenizer, codec: ClipEncoder, codes: Mapping[str, np.ndarray], codebooks: str = "interleave") -> PromptEncoder:
+    """The encoder that fills a prompt's audio slot with ``codes[clip id]``: speech tokens, continuous features
+    through the projector, or summed codebooks."""
+    if isinstance(codec, FeatureFrontEnd):
+        return ContinuousPromptEncoder(tokenizer, codes)
+    if codebooks == "sum":
+        return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks)
+    return PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)
+
+
+def embeds_audio(codec: ClipEncoder, codebooks: str = "interleave") -> bool:
+    """Whether the LLM reads the audio as input embeddings (continuous frames through the projector, summed
+    codebooks) rather than as speech tokens."""
+    return isinstance(codec, FeatureFrontEnd) or codebooks == "sum"

@@ -9,6 +9,7 @@ from conftest import TINY_LM
 
 from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
+from codec_bench.evaluation.records import Record
 from codec_bench.study import benchmark, engines, plan
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -98,14 +99,14 @@ def test_seeds_override_doubles_the_cells_and_engines_dispatch(study, monkeypatc
             run_fn(cell)
 
     monkeypatch.setitem(engines.ENGINES, "fake", fake_engine)
-    monkeypatch.setattr(benchmark, "run_cell", lambda config, cell: [{"seed": cell.seed}])
+    monkeypatch.setattr(benchmark, "run_cell", lambda config, cell: [Record.from_json({"seed": cell.seed})])
     one = plan.study_cells(plan.load_study(path))
     two = plan.study_cells(plan.load_study(path, seeds=[0, 1]))
     assert len(two) == 2 * len(one) == 8
     benchmark.run_study(path, seeds=[0, 1], engine="fake")
     # finished seed-0 instrument cells are skipped; failed csv cells and every seed-1 cell go to the engine
     assert len(dispatched) == 6 and all("instruments" not in n or n.endswith("seed1") for n in dispatched)
-    assert io.read_json(out / "results" / "instruments-official__embedded__tiny-llama__lr1__seed1.json")["records"] == [{"seed": 1}]
+    assert [r["seed"] for r in io.read_json(out / "results" / "instruments-official__embedded__tiny-llama__lr1__seed1.json")["records"]] == [1]
 
 
 def test_missing_engine_package_is_one_line(tmp_path, monkeypatch):

@@ -175,9 +175,9 @@ def test_logmel_run_end_to_end(tmp_path, method):
                        eval=EvalConfig(generation=True), dataset_options={"sizes": {"train": 20, "validation": 10, "test": 10}},
                        probes=True, progress=False)
     records = run(config)
-    rows = {(r["codec"], r["method"], r["split"]) for r in records}
+    rows = {(r.codec, r.method, r.split) for r in records}
     assert {("logmel", "llm_scoring", "test"), ("logmel", "llm_generation", "test"), ("none", "baseline_logmel_logreg", "test")} <= rows
-    assert not any(r["method"].startswith("probe") for r in records)  # no probes on continuous features
+    assert not any(r.method.startswith("probe") for r in records)  # no probes on continuous features
     report = (report_folders([tmp_path])["report"]).read_text()
     assert "logmel: continuous frames mapped into the LLM's input embeddings" in report
     run_dir = next((tmp_path / "instruments").glob("logmel-*"))
@@ -186,7 +186,7 @@ def test_logmel_run_end_to_end(tmp_path, method):
     if method == "full":  # the LLM's weights are saved as a plain LLM
         assert not any(k.startswith("audio_projector") for k in load_file(str(run_dir / "model" / "model.safetensors")))
     if method == "full":  # predict on a test clip gives the probabilities its evaluation wrote
-        row = io.read_jsonl(tmp_path / next(r["predictions"] for r in records if r["method"] == "llm_scoring" and r["split"] == "test"))[0]
+        row = io.read_jsonl(tmp_path / next(r.predictions for r in records if r.method == "llm_scoring" and r.split == "test"))[0]
         path = next(c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"])
         top = predict(run_dir, [path], top_k=3)[0]["top"]
         assert [t["probability"] for t in top] == pytest.approx(sorted(row["probabilities"].values(), reverse=True)[:3], abs=1e-4)
@@ -241,10 +241,10 @@ def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
                        eval=EvalConfig(generation=True), dataset_options={"sizes": {"train": 16, "validation": 8, "test": 8}},
                        baseline=False, zero_shot=True, progress=False)
     records = run(config)
-    assert {(r["codec"], r["method"]) for r in records} == {("dac-sum", "llm_scoring"), ("dac-sum", "llm_generation")}
+    assert {(r.codec, r.method) for r in records} == {("dac-sum", "llm_scoring"), ("dac-sum", "llm_generation")}
     run_dir = next((tmp_path / "instruments").glob("dac-*-sum__*"))
     assert AUDIO_SLOT in io.read_jsonl(run_dir / "prompts" / "test.jsonl")[0]["prompt"]
-    row = io.read_jsonl(tmp_path / next(r["predictions"] for r in records if r["method"] == "llm_scoring" and r["split"] == "test"))[0]
+    row = io.read_jsonl(tmp_path / next(r.predictions for r in records if r.method == "llm_scoring" and r.split == "test"))[0]
     path = next(c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"])
     top = predict(run_dir, [path], top_k=2)[0]["top"]  # predict reads the mode from run.json
     assert [t["probability"] for t in top] == pytest.approx(sorted(row["probabilities"].values(), reverse=True)[:2], abs=1e-4)

@@ -142,8 +142,8 @@ def test_xcodec2_tokens_and_lora_on_a_llasa_layout_model(tmp_path):
         eval=EvalConfig(generation=False), baseline=False, progress=False,
     )
     records = run(config)
-    assert {(r["method"], r["split"]) for r in records} == {("llm_scoring", "validation"), ("llm_scoring", "test")}
-    assert records[0]["codec"] == "xcodec2"
+    assert {(r.method, r.split) for r in records} == {("llm_scoring", "validation"), ("llm_scoring", "test")}
+    assert records[0].codec == "xcodec2"
     run_dir = next((tmp_path / "out" / "csv").glob("xcodec2-*"))
     assert (run_dir / "model" / "adapter_config.json").is_file() and (run_dir / "model" / "adapter_model.safetensors").is_file()
     row = io.read_jsonl(run_dir / "prompts" / "test.jsonl")[0]

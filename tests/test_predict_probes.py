@@ -74,11 +74,11 @@ def test_probe_records_cover_every_method_and_split(tiny_run, run_inputs):
     manifest, codec, codes, examples, base_id = run_inputs
     records = run_probes(config, manifest, codec, codes, examples, base_id, run_dir / "probes")
     methods = {"probe_linear_codec", "probe_knn_codec", "probe_linear_llm", "probe_knn_llm"}
-    assert {(r["method"], r["split"]) for r in records} == {(m, s) for m in methods for s in ("validation", "test")}
+    assert {(r.method, r.split) for r in records} == {(m, s) for m in methods for s in ("validation", "test")}
     for record in records:
-        assert set(record["metrics"]) == {"accuracy", "macro_f1"} and record["n_clips"] == len(examples[record["split"]])
-        assert (config.out / record["predictions"]).is_file()
-    assert {r["model"] for r in records if r["method"].endswith("_codec")} == {"none"}
+        assert set(record.metrics) == {"accuracy", "macro_f1"} and record.n_clips == len(examples[record.split])
+        assert (config.out / record.predictions).is_file()
+    assert {r.model for r in records if r.method.endswith("_codec")} == {"none"}
     assert run_probes(config, manifest, codec, codes, examples, base_id, run_dir / "probes") == records  # cached
 
 
@@ -86,9 +86,9 @@ def test_zero_shot_records_score_the_base_model(tiny_run, run_inputs):
     config, run_dir = tiny_run
     manifest, codec, codes, examples, base_id = run_inputs
     records = zero_shot_records(config, manifest, codec, codes, examples, base_id, run_dir / "zero_shot")
-    assert {(r["method"], r["split"]) for r in records} == {("zero_shot", "validation"), ("zero_shot", "test")}
-    assert all(r["model"] == "tiny-llama/base" for r in records)
-    row = io.read_jsonl(config.out / records[0]["predictions"])[0]
+    assert {(r.method, r.split) for r in records} == {("zero_shot", "validation"), ("zero_shot", "test")}
+    assert all(r.model == "tiny-llama/base" for r in records)
+    row = io.read_jsonl(config.out / records[0].predictions)[0]
     assert abs(sum(row["probabilities"].values()) - 1) < 1e-4
 
 
@@ -124,8 +124,8 @@ def test_multi_label_predict_uses_the_thresholds_tuned_on_validation(tmp_path):
     run_dir = next((tmp_path / "mixtures").glob("embedded-*"))
     thresholds = io.read_json(run_dir / "eval" / "thresholds.json")
     assert set(thresholds) == set(io.read_json(run_dir / "run.json")["classes"])
-    test = next(r for r in records if r["split"] == "test")
-    evaluated = io.read_jsonl(tmp_path / test["predictions"])[:3]
+    test = next(r for r in records if r.split == "test")
+    evaluated = io.read_jsonl(tmp_path / test.predictions)[:3]
     clips = {c["id"]: c["path"] for c in io.read_jsonl(tmp_path / "mixtures" / "manifest" / "clips.jsonl")}
     rows = predict(run_dir, [clips[r["id"]] for r in evaluated], top_k=6)
     assert [row["labels"] for row in rows] == [done["prediction"] for done in evaluated]  # the evaluation's label sets

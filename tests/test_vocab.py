@@ -80,7 +80,7 @@ def test_pipeline_lora_with_added_speech_tokens(tmp_path, tied):
         run(_config(tmp_path / "without", lm, add=False))
     config = _config(tmp_path, lm, add=True)
     records = run(config)
-    assert {(r["method"], r["split"]) for r in records} == {("llm_scoring", "validation"), ("llm_scoring", "test")}
+    assert {(r.method, r.split) for r in records} == {("llm_scoring", "validation"), ("llm_scoring", "test")}
     run_dir = next((tmp_path / "out" / "csv").glob("*__lora"))
     model_dir = run_dir / "model"
     assert (model_dir / "adapter_model.safetensors").is_file()
@@ -109,9 +109,9 @@ def test_pipeline_full_fine_tuning_saves_the_resized_model(tmp_path):
     config = _config(tmp_path, lm, add=True, method="full")
     config.probes = config.zero_shot = True  # the base model gets the same added rows for its reference rows
     records = run(config)
-    assert {r["method"] for r in records} == {"llm_scoring", "zero_shot", "probe_linear_codec", "probe_knn_codec",
+    assert {r.method for r in records} == {"llm_scoring", "zero_shot", "probe_linear_codec", "probe_knn_codec",
                                               "probe_linear_llm", "probe_knn_llm"}
-    assert {r["model"] for r in records if r["method"] in ("zero_shot", "probe_knn_llm")} == {"lm/base"}
+    assert {r.model for r in records if r.method in ("zero_shot", "probe_knn_llm")} == {"lm/base"}
     model_dir = next((tmp_path / "out" / "csv").glob("*__full")) / "model"
     model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     assert missing_speech_tokens(tokenizer, 256) == [] and model.get_input_embeddings().weight.shape[0] == len(tokenizer)
@@ -130,7 +130,7 @@ def test_qwen2_layout_without_bos_and_with_pad_equal_to_eos(tmp_path):
     config = _config(tmp_path, lm, add=True, method="lora")
     config.eval.generation = True
     records = run(config)
-    assert {r["method"] for r in records} == {"llm_scoring", "llm_generation"}
+    assert {r.method for r in records} == {"llm_scoring", "llm_generation"}
     model, tokenizer = load_trained(next((tmp_path / "out" / "csv").glob("*__lora")) / "model", config.model.dtype, config.model.offline)
     encoder = PromptEncoder(tokenizer, 256)
     assert encoder.bos == [] and encoder.pad_id == tokenizer.eos_token_id

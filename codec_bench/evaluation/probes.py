@@ -34,7 +34,7 @@ from ..llm.encoder import PromptEncoder
 from ..llm.model import load_llm
 from ..prompts import Example
 from . import baseline
-from .records import finish_records, finished_records, score_multi_label_best, scoring_records
+from .records import Record, RunName, finish_records, finished_records, score_multi_label_best, scoring_records
 from .scoring import score_single_label
 
 
@@ -95,7 +95,7 @@ PROBES: dict[str, Callable[..., np.ndarray]] = {"linear": linear_probe, "knn": k
 
 
 def run_probes(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
-               examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
+               examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
     """Probe records (``probe_{linear,knn}_{codec,llm}``) on the evaluated splits, trained on the training split;
     cached in ``folder/records.json`` (built once, under a lock: the recipes of one codec and model share it)."""
     folder = Path(folder)
@@ -105,7 +105,7 @@ def run_probes(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: 
 
 
 def _probe_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
-                   examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
+                   examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
     splits = [s for s in config.eval.splits if examples.get(s)]
     model, encoder = _base_llm(config, codec, base_model_id, codes)
     table = speech_token_embeddings(model, encoder) if codec.needs_token_embeddings() else None
@@ -120,15 +120,15 @@ def _probe_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, cod
     for source, x in vectors.items():
         for name, probe in PROBES.items():
             scores = {s: probe(x["train"], train_labels, x[s], manifest.task, manifest.classes) for s in splits}
-            base = {"codec": codec_label(codec, config.codec.label), "model": "none" if source == "codec" else llm_name,
-                    "seed": config.train.seed, "method": f"probe_{name}_{source}"}
+            run = RunName(codec_label(codec, config.codec.label), "none" if source == "codec" else llm_name,
+                          f"probe_{name}_{source}", config.train.seed)
             split_examples = {s: examples[s] for s in splits}
-            records += scoring_records(manifest, scores, split_examples, folder, base, config.out)
+            records += scoring_records(manifest, scores, split_examples, folder, run, config.out)
     return finish_records(folder, records)
 
 
 def zero_shot_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
-                      examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
+                      examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
     """The base LLM, not fine-tuned, scored like the fine-tuned one (method ``zero_shot``); cached in
     ``folder/records.json`` (built once, under a lock)."""
     folder = Path(folder)
@@ -138,7 +138,7 @@ def zero_shot_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, 
 
 
 def _zero_shot(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
-               examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[dict]:
+               examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
     model, encoder = _base_llm(config, codec, base_model_id, codes)
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":
@@ -146,9 +146,8 @@ def _zero_shot(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: 
         io.write_json(folder / "multi_label_scoring.json", choice)
     else:
         scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
-    base = {"codec": codec_label(codec, config.codec.label), "model": model_label(config.model) + "/base",
-            "seed": config.train.seed, "method": "zero_shot"}
-    records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, base, config.out)
+    run = RunName(codec_label(codec, config.codec.label), model_label(config.model) + "/base", "zero_shot", config.train.seed)
+    records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, run, config.out)
     return finish_records(folder, records)
 
 

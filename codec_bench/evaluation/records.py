@@ -1,16 +1,19 @@
-"""Result records: held-out scores or generated answers -> metrics, a predictions file and one record per split.
+"""Result records: held-out scores or generated answers -> metrics, a predictions file and one :class:`Record` per
+split.
 
-A record is what reports read (``report.aggregate``): dataset, task, protocol, fold, seed, codec, model, method,
-split, clip count, metrics, the headline metric and the path of its ``<split>_<method>_predictions.jsonl`` (one row
-per clip: id, labels, prediction, per-class probabilities). Multi-label thresholds are tuned on the validation
-split and written next to the predictions (``thresholds.json``), where ``predict`` finds them. For multi-label
-runs, :func:`score_multi_label_best` also picks the scoring method by validation micro-F1 (see ``evaluate``).
+A record is what reports read (``report.aggregate``), serialised as a JSON object with the same keys as its
+fields: dataset, task, domain, protocol, fold, seed, codec, model, method, split, clip count, metrics, the headline
+metric and the path of its ``<split>_<method>_predictions.jsonl`` (one row per clip: id, labels, prediction,
+per-class probabilities). Multi-label thresholds are tuned on the validation split and written next to the
+predictions (``thresholds.json``), where ``predict`` finds them. For multi-label runs,
+:func:`score_multi_label_best` also picks the scoring method by validation micro-F1 (see ``scoring``).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -24,17 +27,67 @@ from .scoring import score_label_sets, score_multi_label
 MAX_LABEL_SETS = 512
 
 
-def finished_records(folder: Path, what: str) -> list[dict] | None:
+@dataclass(frozen=True)
+class RunName:
+    """Who produced a record: the codec and the model as results name them, the method (``llm_scoring``,
+    ``llm_generation``, ``baseline_logmel_logreg``, ``probe_<probe>_<vectors>``, ``zero_shot``) and the training
+    seed."""
+
+    codec: str
+    model: str
+    method: str
+    seed: int = 0
+
+
+@dataclass
+class Record:
+    """One evaluated run on one split of one fold (``to_json``: the object results files hold)."""
+
+    dataset: str
+    task: str
+    domain: str
+    protocol: str
+    fold: str | None
+    seed: int
+    codec: str
+    model: str
+    method: str
+    split: str
+    n_clips: int
+    metrics: dict[str, float]
+    headline: str
+    predictions: str  # the predictions file, relative to the output folder
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, row: dict) -> Record:
+        return cls(**{f.name: row.get(f.name, 0 if f.name == "seed" else None) for f in fields(cls)})
+
+
+@dataclass
+class Predictions:
+    """What a split's predictions file holds: the examples, their true labels, the predicted labels and, for
+    scoring, ``probabilities: (n_examples, n_classes)``."""
+
+    examples: Sequence[Example]
+    labels: list[tuple[str, ...]]
+    predicted: list[list[str]]
+    probabilities: np.ndarray | None = None
+
+
+def finished_records(folder: Path, what: str) -> list[Record] | None:
     """The records of ``folder`` when its done-marker vouches for them and every prediction file beside them;
     None (with a one-line message if something was there) when they must be computed again."""
     if reusable(folder / "done.json", what, folder / "records.json"):
-        return io.read_json(folder / "records.json")
+        return [Record.from_json(row) for row in io.read_json(folder / "records.json")]
     return None
 
 
-def finish_records(folder: Path, records: list[dict]) -> list[dict]:
+def finish_records(folder: Path, records: list[Record]) -> list[Record]:
     """Write ``records.json`` and the done-marker over it and the prediction files; returns ``records``."""
-    io.write_json(folder / "records.json", records)
+    io.write_json(folder / "records.json", [r.to_json() for r in records])
     mark_done(folder / "done.json", files_in(folder, skip=("done.json",)), records=len(records))
     return records
 
@@ -71,8 +124,8 @@ def truth_matrix(label_sets: list[tuple[str, ...]], classes: list[str]) -> np.nd
     return out
 
 
-def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples: dict[str, list[Example]], folder: Path,
-                    base: dict, out: Path) -> list[dict]:
+def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples: dict[str, Sequence[Example]], folder: Path,
+                    run: RunName, out: Path) -> list[Record]:
     """Metrics and predictions from probabilities; multi-label thresholds are tuned on validation."""
     labels = {s: [e.answer_items for e in examples[s]] for s in scores}
     thresholds = np.full(len(manifest.classes), 0.5)
@@ -90,12 +143,13 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
             predicted = probabilities.argmax(1)
             metrics = single_label_metrics(truth.argmax(1), predicted, len(manifest.classes))
             predictions = [[manifest.classes[i]] for i in predicted]
-        records.append(_record(manifest, split, base, metrics, examples[split], labels[split], predictions, probabilities, folder, out))
+        records.append(_record(manifest, split, run, metrics, Predictions(examples[split], labels[split], predictions, probabilities),
+                               folder, out))
     return records
 
 
-def generation_record(manifest: Manifest, split: str, examples: list[Example], answers: list[tuple[str, ...]],
-                      folder: Path, base: dict, out: Path) -> dict:
+def generation_record(manifest: Manifest, split: str, examples: Sequence[Example], answers: list[tuple[str, ...]],
+                      folder: Path, run: RunName, out: Path) -> Record:
     """Exact-match metrics of generated answers (an answer outside the classes counts as wrong)."""
     labels = [e.answer_items for e in examples]
     index = {c: i for i, c in enumerate(manifest.classes)}
@@ -109,33 +163,30 @@ def generation_record(manifest: Manifest, split: str, examples: list[Example], a
         predicted = np.array([index[a[0]] if ok and len(a) == 1 else len(index) for a, ok in zip(answers, valid)])
         metrics = single_label_metrics(truth, predicted, len(manifest.classes))
     metrics["invalid_rate"] = float(1 - np.mean(valid))
-    return _record(manifest, split, base | {"method": "llm_generation"}, metrics, examples, labels, [list(a) for a in answers], None, folder, out)
+    return _record(manifest, split, replace(run, method="llm_generation"), metrics,
+                   Predictions(examples, labels, [list(a) for a in answers]), folder, out)
 
 
-def _prediction_rows(classes: list[str], examples, labels, predictions, probabilities) -> Iterator[dict]:
+def _prediction_rows(classes: list[str], predictions: Predictions) -> Iterator[dict]:
     """One row per clip (streamed): id, labels, prediction and, for scoring, the probability of every class."""
-    for i, example in enumerate(examples):
-        row = {"id": example.id, "labels": list(labels[i]), "prediction": list(predictions[i])}
-        if probabilities is not None:
-            row["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, probabilities[i])}
+    for i, example in enumerate(predictions.examples):
+        row = {"id": example.id, "labels": list(predictions.labels[i]), "prediction": list(predictions.predicted[i])}
+        if predictions.probabilities is not None:
+            row["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, predictions.probabilities[i])}
         yield row
 
 
-def _record(manifest: Manifest, split: str, base: dict, metrics: dict, examples, labels, predictions, probabilities,
-            folder: Path, out: Path) -> dict:
-    path = folder / f"{split}_{base['method']}_predictions.jsonl"
-    io.write_jsonl(path, _prediction_rows(manifest.classes, examples, labels, predictions, probabilities))
+def _record(manifest: Manifest, split: str, run: RunName, metrics: dict, predictions: Predictions, folder: Path,
+            out: Path) -> Record:
+    path = folder / f"{split}_{run.method}_predictions.jsonl"
+    io.write_jsonl(path, _prediction_rows(manifest.classes, predictions))
     if manifest.task == "aqa":
         annotators = {c.id: c.extra.get("answers") or list(c.labels) for c in manifest.clips}
-        metrics = metrics | aqa_metrics([l[0] for l in labels], [p[0] if p else "" for p in predictions],
-                                        [annotators.get(e.id, []) for e in examples])
+        metrics = metrics | aqa_metrics([l[0] for l in predictions.labels], [p[0] if p else "" for p in predictions.predicted],
+                                        [annotators.get(e.id, []) for e in predictions.examples])
     headline = HEADLINE[manifest.task] if HEADLINE[manifest.task] in metrics else next(iter(metrics))
-    if manifest.task == "multi_label" and base["method"] == "llm_generation":
+    if manifest.task == "multi_label" and run.method == "llm_generation":
         headline = "micro_f1"
-    return {
-        "dataset": manifest.dataset, "task": manifest.task, "domain": manifest.domain, "protocol": manifest.protocol,
-        "fold": manifest.fold, "seed": base.get("seed", 0), "codec": base["codec"], "model": base["model"],
-        "method": base["method"], "split": split,
-        "n_clips": len(examples), "metrics": metrics, "headline": headline,
-        "predictions": str(path.relative_to(out)),
-    }
+    return Record(dataset=manifest.dataset, task=manifest.task, domain=manifest.domain, protocol=manifest.protocol,
+                  fold=manifest.fold, seed=run.seed, codec=run.codec, model=run.model, method=run.method, split=split,
+                  n_clips=len(predictions.examples), metrics=metrics, headline=headline, predictions=str(path.relative_to(out)))

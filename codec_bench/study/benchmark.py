@@ -62,7 +62,7 @@ def execute_cell(study: StudyConfig, cell: Cell) -> dict:
         start = time.time()
         result: dict = {"format_version": RESULTS_FORMAT_VERSION, "cell": describe(study, cell), "status": "ok", "records": [], "error": None}
         try:
-            result["records"] = run_cell(study, cell)
+            result["records"] = [record.to_json() for record in run_cell(study, cell)]
         except Exception as err:  # one cell's failure is recorded; the study goes on
             first_line = (str(err).strip().splitlines() or [""])[0]
             result.update(status="failed", error=f"{type(err).__name__}: {first_line}")

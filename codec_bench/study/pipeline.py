@@ -35,7 +35,8 @@ from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_f
 from ..data import manifest as manifests
 from ..data.manifest import Manifest
 from ..evaluation import baseline
-from ..evaluation.records import finish_records, finished_records, generation_record, score_multi_label_best, scoring_records
+from ..evaluation.records import (Record, RunName, finish_records, finished_records, generation_record,
+                                  score_multi_label_best, scoring_records)
 from ..evaluation.scoring import generate_answers, score_single_label
 from ..llm import vocab
 from ..llm.encoder import codec_vocabulary, embeds_audio, prompt_encoder
@@ -46,13 +47,13 @@ from ..prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, examp
 from .inputs import STAGES, check_run
 
 
-def run(config: RunConfig, stop_after: str = "all", loaded: list[Manifest] | None = None) -> list[dict]:
+def run(config: RunConfig, stop_after: str = "all", loaded: list[Manifest] | None = None) -> list[Record]:
     """Run every stage for every fold of ``config``, up to ``stop_after`` (encode, train or all); returns the
     result records (see ``report``). Under several processes only rank 0 evaluates. ``loaded``: the folds'
     manifests when the caller has read them already (``manifests_for``)."""
     if stop_after not in STAGES:
         raise CodecBenchError(f"unknown stage {stop_after!r}; choose one of {', '.join(STAGES)}")
-    records: list[dict] = []
+    records: list[Record] = []
     for manifest in loaded if loaded is not None else manifests_for(config):
         save_manifest(config, manifest)
         records += run_fold(config, manifest, stop_after)
@@ -79,13 +80,13 @@ def save_manifest(config: RunConfig, manifest: Manifest) -> None:
         ui.warn(f"{manifest.name}: {warning}")
 
 
-def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> list[dict]:
+def run_fold(config: RunConfig, manifest: Manifest, stop_after: str = "all") -> list[Record]:
     """Every stage for one fold; running out of space anywhere is one line naming the folder (``disk_guard``)."""
     with disk_guard(config.out, f"running {manifest.name}"):
         return _run_fold(config, manifest, stop_after)
 
 
-def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[dict]:
+def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Record]:
     folder = Path(config.out) / manifest.name
     codec = make_codec(config.codec.name, **config.codec.options)
     check_codebooks(config, codec)
@@ -109,7 +110,7 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[di
 
 
 def reference_rows(config: RunConfig, manifest: Manifest, codec: ClipEncoder, codes: Mapping[str, np.ndarray],
-                   examples: dict[str, ExampleFile], run_dir: Path) -> list[dict]:
+                   examples: dict[str, ExampleFile], run_dir: Path) -> list[Record]:
     """Zero-shot and probe rows, when asked for; shared by every recipe of one codec and model."""
     if not (config.probes or config.zero_shot):
         return []
@@ -253,7 +254,7 @@ def base_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_di
 
 
 def evaluate_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_dir: Path,
-                   examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
+                   examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[Record]:
     """Score (and generate) on the held-out splits; write predictions and records (one progress line)."""
     found = finished_records(folder, "evaluation")
     if found is not None:
@@ -263,25 +264,25 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, mo
 
 
 def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_dir: Path,
-              examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[dict]:
+              examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[Record]:
     model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     model.eval()
     if hasattr(model, "cuda") and _cuda():
         model.cuda()
     encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
-    base = {"codec": codec_label(codec, config.codec.label, config.codec.codebooks), "model": model_label(config.model) + f"/{config.train.name or config.train.method}",
-            "seed": config.train.seed}
+    run = RunName(codec_label(codec, config.codec.label, config.codec.codebooks),
+                  f"{model_label(config.model)}/{config.train.name or config.train.method}", "llm_scoring", config.train.seed)
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":
         scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
         io.write_json(folder / "multi_label_scoring.json", choice)
     else:
         scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
-    records = scoring_records(manifest, scores, examples, folder, base | {"method": "llm_scoring"}, config.out)
+    records = scoring_records(manifest, scores, examples, folder, run, config.out)
     if config.eval.generation:
         for split in scores:
             answers = generate_answers(model, encoder, examples[split], batch_size=config.eval.generation_batch_size, progress=config.progress)
-            records.append(generation_record(manifest, split, examples[split], answers, folder, base, config.out))
+            records.append(generation_record(manifest, split, examples[split], answers, folder, run, config.out))
     return finish_records(folder, records)
 
 
@@ -291,7 +292,7 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[dict]:
+def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[Record]:
     """The log-mel logistic-regression reference row on the same splits; its per-clip features are cached once per
     dataset (``baseline.LogMelStats``), shared by every fold and run."""
     with build_lock(folder, "baseline"):
@@ -299,7 +300,7 @@ def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[di
         return found if found is not None else _baseline_records(config, manifest, folder)
 
 
-def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> list[dict]:
+def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> list[Record]:
     cache = TokenCache(config.cache_folder, manifest.dataset, baseline.LogMelStats(), config.codec.max_seconds)
     cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress, all_clips=True,
                 stage="baseline")
@@ -312,5 +313,5 @@ def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> li
             scores[split] = baseline.fit_predict(manifest.task, manifest.classes, {c.id: features[c.id] for c in by_split["train"]},
                                                  train_labels, {c.id: features[c.id] for c in by_split[split]})
             examples[split] = [Example(c.id, "", tuple(sorted(c.labels))) for c in by_split[split]]
-    records = scoring_records(manifest, scores, examples, folder, {"codec": "none", "model": "logmel-logreg", "method": baseline.METHOD}, config.out)
+    records = scoring_records(manifest, scores, examples, folder, RunName("none", "logmel-logreg", baseline.METHOD), config.out)
     return finish_records(folder, records)

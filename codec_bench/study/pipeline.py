@@ -35,8 +35,15 @@ from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_f
 from ..data import manifest as manifests
 from ..data.manifest import Manifest
 from ..evaluation import baseline
-from ..evaluation.records import (Record, RunName, finish_records, finished_records, generation_record,
-                                  score_multi_label_best, scoring_records)
+from ..evaluation.records import (
+    Record,
+    RunName,
+    finish_records,
+    finished_records,
+    generation_record,
+    score_multi_label_best,
+    scoring_records,
+)
 from ..evaluation.scoring import generate_answers, score_single_label
 from ..llm import vocab
 from ..llm.encoder import codec_vocabulary, embeds_audio, prompt_encoder

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from codec_bench.evaluation.metrics import (
-    HEADLINE,
-    METRICS,
     apply_thresholds,
+    label_matrix,
     mean_std,
     multi_label_metrics,
     single_label_metrics,
@@ -96,9 +95,9 @@ def test_mean_std_is_sample_std():
         mean_std([])
 
 
-def test_registries():
-    assert METRICS["single_label"] is single_label_metrics and METRICS["multi_label"] is multi_label_metrics
-    assert HEADLINE == {"single_label": "accuracy", "multi_label": "map", "aqa": "accuracy"}
+def test_label_matrix_keeps_the_class_order_and_leaves_unknown_labels_out():
+    matrix = label_matrix([("b",), ("a", "c"), ("z",), ()], ["c", "b", "a"])
+    assert matrix.tolist() == [[0, 1, 0], [1, 0, 1], [0, 0, 0], [0, 0, 0]]
 
 
 def test_aqa_metrics_split_yes_no_and_open_questions():

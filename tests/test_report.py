@@ -11,7 +11,7 @@ import pytest
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.core.io import write_jsonl
 from codec_bench.report.aggregate import aggregate, compare_runs, per_class_f1
-from codec_bench.report.figures import confusion_plot, radar_plot
+from codec_bench.report.figures import confusion_figure, radar_plot, save_figure
 from codec_bench.report.html import write_html_report
 from codec_bench.report.results import load_results
 from codec_bench.report.tables import comparison_markdown, grid_markdown, markdown_table
@@ -99,9 +99,13 @@ def test_radar_plot_writes_png(tmp_path, n_datasets):
     assert_png(path)
 
 
-def test_confusion_plot_writes_png_and_keeps_unknown_answers(tmp_path):
-    path = confusion_plot(["dog", "cat", "cat"], ["dog", "dog", "a cat?"], ["cat", "dog"], tmp_path / "c.png", "t")
-    assert_png(path)
+def test_confusion_figure_keeps_unknown_answers_in_an_other_column(tmp_path):
+    figure = confusion_figure(["dog", "cat", "cat"], ["dog", "dog", "a cat?"], ["cat", "dog"], "t")
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog", "(other)"]
+    # rows: true cat -> half dog, half "(other)"; true dog -> all dog
+    assert ax.images[0].get_array().tolist() == [[0.0, 0.5, 0.5], [0.0, 1.0, 0.0]]
+    assert_png(save_figure(figure, tmp_path / "c.png"))
 
 
 def test_per_class_f1():

@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import SeamlessM4TFeatureExtractor, Xcodec2Model
 
-from codec_bench.codecs import CODECS, make_codec
+from codec_bench.codecs import make_codec
 from codec_bench.codecs.xcodec2 import Xcodec2Codec, collate, semantic_features
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
@@ -39,10 +39,6 @@ def codec(model_dir) -> Xcodec2Codec:
 def waves(*seconds: float, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [(0.1 * rng.standard_normal(int(round(s * SR)))).astype(np.float32) for s in seconds]
-
-
-def test_registered():
-    assert CODECS["xcodec2"] is Xcodec2Codec
 
 
 def test_codes_shape_dtype_range(codec):

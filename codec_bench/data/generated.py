@@ -33,7 +33,6 @@ SAMPLE_RATE_HZ = 16_000
 CLIP_SECONDS = 1.0
 GENERATOR_VERSION = 1
 RECIPE_SPLIT = {"train": 0.6, "validation": 0.2, "test": 0.2}
-PERCUSSION = ("snare drum", "kick drum")
 # MIDI note range per pitched class (percussion uses 12 tuning steps instead)
 PITCH_RANGE = {
     "flute": (67, 91), "clarinet": (50, 74), "violin": (55, 79), "guitar": (40, 64), "bell": (60, 84),

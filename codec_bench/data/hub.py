@@ -52,7 +52,6 @@ HUB_MIRRORS: dict[str, tuple[str, str]] = {
     "timit": ("nh0znoisung/timit", "dialect_region"),
     "arca23k_fsd": ("vtsouval/arca23k-fsd", "label"),
     "flusense": ("vtsouval/flusense", "label"),
-    "iemocap": ("AbstractTTS/IEMOCAP", "major_emotion"),
 }
 HUB_CONFIGS: dict[str, str] = {"emovo": "fold1"}
 HUB_LABEL_MAPS: dict[str, Mapping[str, str]] = {

@@ -96,6 +96,9 @@ def finalize(manifest: Manifest) -> Manifest:
       (single-label), or lose those labels (multi-label), since no model can learn them; such labels are no
       candidates either (listed in ``dropped_classes``; audio question answering keeps its answer vocabulary).
     """
+    if manifest.task not in TASKS or manifest.domain not in DOMAINS:
+        raise CodecBenchError(f"{manifest.dataset}: task {manifest.task!r} must be one of {', '.join(TASKS)} and domain "
+                              f"{manifest.domain!r} one of {', '.join(DOMAINS)}")
     seen_ids: set[str] = set()
     for clip in manifest.clips:
         if clip.split not in SPLITS:

@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..codecs.base import ClipEncoder
 from ..codecs.features import log_mel
+from .metrics import label_matrix
 
 METHOD = "baseline_logmel_logreg"
 
@@ -58,9 +59,7 @@ def fit_predict(task: str, classes: Sequence[str], train: dict[str, np.ndarray],
     x_eval = np.stack(list(evaluate.values()))
     regression = LogisticRegression(max_iter=3000, C=1.0, random_state=seed)
     if task == "multi_label":
-        y = np.zeros((len(train), len(classes)), dtype=int)
-        for row, clip_id in enumerate(train):
-            y[row, [index[l] for l in train_labels[clip_id]]] = 1
+        y = label_matrix([train_labels[clip_id] for clip_id in train], classes)
         model = make_pipeline(StandardScaler(), OneVsRestClassifier(regression)).fit(x_train, y)
         return model.predict_proba(x_eval)
     y = np.array([index[train_labels[i][0]] for i in train])

@@ -8,10 +8,11 @@ is ``nan``, never a made-up 0 or 1.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Sequence
 
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve
+from sklearn.preprocessing import MultiLabelBinarizer
 
 
 def single_label_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
@@ -95,17 +96,20 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(array)), std
 
 
+def label_matrix(label_sets: Sequence[Sequence[str]], classes: Sequence[str]) -> np.ndarray:
+    """``(n, C) int`` 0/1 matrix of ``label_sets`` over ``classes`` (in that order); labels outside ``classes`` are
+    left out."""
+    known = set(classes)
+    binarizer = MultiLabelBinarizer(classes=list(classes))
+    return binarizer.fit_transform([[label for label in labels if label in known] for labels in label_sets]).astype(int)
+
+
 def _as_1d_int(array: np.ndarray, name: str) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim != 1:
         raise ValueError(f"{name} must be (n,), got {array.shape}")
     return array.astype(int)
 
-
-METRICS: dict[str, Callable[..., dict[str, float]]] = {
-    "single_label": single_label_metrics,
-    "multi_label": multi_label_metrics,
-}
 
 # The one number per task that tables and the radar plot show; higher is better for all of them.
 HEADLINE: dict[str, str] = {"single_label": "accuracy", "multi_label": "map", "aqa": "accuracy"}

@@ -23,6 +23,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+from sklearn.neighbors import NearestNeighbors
 
 from ..codecs.base import TokenCodec
 from ..config import RunConfig, codec_label, model_label
@@ -34,6 +35,7 @@ from ..llm.encoder import PromptEncoder
 from ..llm.model import load_llm
 from ..prompts import Example
 from . import baseline
+from .metrics import label_matrix
 from .records import Record, RunName, finish_records, finished_records, score_multi_label_best, scoring_records
 from .scoring import score_single_label
 
@@ -76,19 +78,11 @@ def knn(train_x: np.ndarray, train_labels: Sequence[Sequence[str]], eval_x: np.n
         classes: Sequence[str], k: int = 10) -> np.ndarray:
     """``(n_eval, n_classes)``: the fraction of the ``k`` nearest training rows (cosine similarity) holding each
     label. Single-label rows sum to 1; multi-label entries are independent fractions. ``task`` only documents."""
-    index = {c: i for i, c in enumerate(classes)}
-    member = np.zeros((len(train_labels), len(classes)))
-    for row, labels in enumerate(train_labels):
-        member[row, [index[l] for l in labels if l in index]] = 1
-    similarity = _unit(eval_x) @ _unit(train_x).T
-    k = min(k, len(train_x))
-    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    member = label_matrix(train_labels, classes)
+    neighbours = NearestNeighbors(n_neighbors=min(k, len(train_x)), metric="cosine", algorithm="brute")
+    nearest = neighbours.fit(np.asarray(train_x, dtype=np.float64)).kneighbors(np.asarray(eval_x, dtype=np.float64),
+                                                                            return_distance=False)
     return member[nearest].mean(1)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
 
 
 PROBES: dict[str, Callable[..., np.ndarray]] = {"linear": linear_probe, "knn": knn}

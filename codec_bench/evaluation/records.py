@@ -21,7 +21,15 @@ from ..core import io
 from ..core.finished import files_in, mark_done, reusable
 from ..data.manifest import Manifest
 from ..prompts import Example
-from .metrics import HEADLINE, apply_thresholds, aqa_metrics, multi_label_metrics, single_label_metrics, tune_thresholds
+from .metrics import (
+    HEADLINE,
+    apply_thresholds,
+    aqa_metrics,
+    label_matrix,
+    multi_label_metrics,
+    single_label_metrics,
+    tune_thresholds,
+)
 from .scoring import score_label_sets, score_multi_label
 
 MAX_LABEL_SETS = 512
@@ -102,7 +110,7 @@ def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], s
     choice: dict = {"validation_micro_f1": {}}
     scores_by_method: dict[str, dict[str, np.ndarray]] = {}
     if "validation" in splits and len(methods) > 1:
-        truth = truth_matrix([e.answer_items for e in examples["validation"]], manifest.classes)
+        truth = label_matrix([e.answer_items for e in examples["validation"]], manifest.classes)
         for name, method in methods.items():
             validation = method(examples["validation"])
             predicted = apply_thresholds(validation, tune_thresholds(truth, validation))
@@ -115,26 +123,17 @@ def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], s
     return {s: chosen[s] if s in chosen else methods[choice["method"]](examples[s]) for s in splits}, choice
 
 
-def truth_matrix(label_sets: list[tuple[str, ...]], classes: list[str]) -> np.ndarray:
-    """``(n, C)`` 0/1 matrix of the label sets."""
-    index = {c: i for i, c in enumerate(classes)}
-    out = np.zeros((len(label_sets), len(classes)), dtype=int)
-    for row, labels in enumerate(label_sets):
-        out[row, [index[l] for l in labels if l in index]] = 1
-    return out
-
-
 def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples: dict[str, Sequence[Example]], folder: Path,
                     run: RunName, out: Path) -> list[Record]:
     """Metrics and predictions from probabilities; multi-label thresholds are tuned on validation."""
     labels = {s: [e.answer_items for e in examples[s]] for s in scores}
     thresholds = np.full(len(manifest.classes), 0.5)
     if manifest.task == "multi_label" and "validation" in scores:
-        thresholds = tune_thresholds(truth_matrix(labels["validation"], manifest.classes), scores["validation"])
+        thresholds = tune_thresholds(label_matrix(labels["validation"], manifest.classes), scores["validation"])
         io.write_json(folder / "thresholds.json", dict(zip(manifest.classes, thresholds)))  # predict uses them
     records = []
     for split, probabilities in scores.items():
-        truth = truth_matrix(labels[split], manifest.classes)
+        truth = label_matrix(labels[split], manifest.classes)
         if manifest.task == "multi_label":
             predicted = apply_thresholds(probabilities, thresholds)
             metrics = multi_label_metrics(truth, probabilities, predicted)
@@ -155,7 +154,7 @@ def generation_record(manifest: Manifest, split: str, examples: Sequence[Example
     index = {c: i for i, c in enumerate(manifest.classes)}
     valid = [all(a in index for a in answer) and len(answer) > 0 for answer in answers]
     if manifest.task == "multi_label":
-        truth, predicted = truth_matrix(labels, manifest.classes), truth_matrix(answers, manifest.classes)
+        truth, predicted = label_matrix(labels, manifest.classes), label_matrix(answers, manifest.classes)
         metrics = {k: v for k, v in multi_label_metrics(truth, predicted, predicted).items() if k != "map"}
         metrics["exact_match"] = float(np.mean([set(a) == set(l) for a, l in zip(answers, labels)]))
     else:

@@ -27,10 +27,12 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from ..core import ui
 from ..llm.encoder import PromptEncoder
 from ..prompts import Example, parse_answer
+from .metrics import label_matrix
 
 
 class PrefixScorer:
@@ -134,7 +136,7 @@ def score_single_label(model, encoder: PromptEncoder, examples: Sequence[Example
     out = np.zeros((len(examples), len(classes)))
     for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
         loglik = PrefixScorer(model, encoder.prefix(model, example)).score(candidates)
-        out[i] = _softmax(loglik)
+        out[i] = softmax(loglik)
     return out
 
 
@@ -149,7 +151,7 @@ def score_multi_label(model, encoder: PromptEncoder, examples: Sequence[Example]
     for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
         scorer = PrefixScorer(model, encoder.prefix(model, example))
         for _ in range(max_items or n):
-            p = _softmax(scorer.score(candidates))
+            p = softmax(scorer.score(candidates))
             out[i] = np.maximum(out[i], p[:n] + p[n:])
             best = int(np.argmax(p))
             if best >= n:
@@ -164,13 +166,10 @@ def score_label_sets(model, encoder: PromptEncoder, examples: Sequence[Example],
     """``(n_examples, n_classes)`` per-label marginals: every label set seen in training is a candidate answer,
     the candidates' probabilities (softmax of their log-likelihoods) are summed over the sets holding each label."""
     candidates = [encoder.answer_ids(answer) for answer in label_sets]
-    index = {c: i for i, c in enumerate(classes)}
-    member = np.zeros((len(label_sets), len(classes)))
-    for row, answer in enumerate(label_sets):
-        member[row, [index[l] for l in answer if l in index]] = 1
+    member = label_matrix(label_sets, classes)
     out = np.zeros((len(examples), len(classes)))
     for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
-        out[i] = _softmax(PrefixScorer(model, encoder.prefix(model, example)).score(candidates)) @ member
+        out[i] = softmax(PrefixScorer(model, encoder.prefix(model, example)).score(candidates)) @ member
     return out
 
 
@@ -188,9 +187,4 @@ def generate_answers(model, encoder: PromptEncoder, examples: Sequence[Example],
             answers += [parse_answer(encoder.decode(row[start:].tolist())) for row in out]
             bar.advance(len(batch))
     return answers
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    z = np.exp(x - np.max(x))
-    return z / z.sum()
 

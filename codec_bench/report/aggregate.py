@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from ..core.errors import CodecBenchError
 from ..core.io import read_jsonl
-from ..evaluation.metrics import HEADLINE, mean_std
+from ..evaluation.metrics import HEADLINE, label_matrix, mean_std
 
 GROUP_KEYS = ("dataset", "task", "domain", "protocol", "codec", "model", "method", "split")
 
@@ -160,13 +161,10 @@ def per_class_f1(rows: list[dict], classes: list[str]) -> dict[str, float]:
     Works for single- and multi-label rows. A class that is neither true nor predicted anywhere gets ``nan``
     (F1 is 0/0 there).
     """
-    scores = {}
-    for cls in classes:
-        truth = np.array([cls in row["labels"] for row in rows])
-        pred = np.array([cls in row["prediction"] for row in rows])
-        tp, fp, fn = np.sum(truth & pred), np.sum(~truth & pred), np.sum(truth & ~pred)
-        scores[cls] = float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else math.nan
-    return scores
+    truth = label_matrix([row["labels"] for row in rows], classes)
+    predicted = label_matrix([row["prediction"] for row in rows], classes)
+    scores = f1_score(truth, predicted, average=None, zero_division=np.nan) if rows else np.full(len(classes), np.nan)
+    return {cls: float(score) for cls, score in zip(classes, scores)}
 
 
 def per_class_f1_by_dataset(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from sklearn.metrics import confusion_matrix
 
 from ..core.io import atomic_path
 from .aggregate import (
@@ -111,12 +112,6 @@ def _draw_bars(fig: Figure, values: np.ndarray) -> tuple[Any, list]:
     return ax, handles
 
 
-def confusion_plot(labels_true: list[str], labels_pred: list[str], classes: list[str], path: str | Path,
-                   title: str) -> Path:
-    """Write ``confusion_figure`` as a PNG to ``path``."""
-    return save_figure(confusion_figure(labels_true, labels_pred, classes, title), path)
-
-
 def confusion_figure(labels_true: list[str], labels_pred: list[str], classes: list[str], title: str) -> Figure:
     """Row-normalised confusion matrix (row = true class, sums to 1 where the class occurs).
 
@@ -126,11 +121,8 @@ def confusion_figure(labels_true: list[str], labels_pred: list[str], classes: li
     if len(labels_true) != len(labels_pred):
         raise ValueError(f"{len(labels_true)} true labels but {len(labels_pred)} predictions")
     columns = list(classes) + ([OUT_OF_CLASSES] if any(p not in classes for p in labels_pred) else [])
-    row_index = {c: i for i, c in enumerate(classes)}
-    col_index = {c: i for i, c in enumerate(columns)}
-    counts = np.zeros((len(classes), len(columns)))  # (true class, predicted class)
-    for true, pred in zip(labels_true, labels_pred):
-        counts[row_index[true], col_index.get(pred, len(columns) - 1)] += 1
+    mapped = [p if p in classes else OUT_OF_CLASSES for p in labels_pred]
+    counts = confusion_matrix(labels_true, mapped, labels=columns)[: len(classes)].astype(float)  # (true, predicted)
     totals = counts.sum(axis=1, keepdims=True)
     normalised = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     size = 3 + 0.4 * len(columns)

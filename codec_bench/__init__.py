@@ -1,8 +1,9 @@
 """codec-bench: classify audio with a speech LLM over neural-codec tokens.
 
-Pipeline (one module per stage, in order): ``data`` (corpus -> manifest) -> ``audio`` (decode, mono, 16 kHz)
--> ``codecs`` (audio -> discrete tokens) -> ``cache`` (tokens on disk) -> ``prompts`` -> ``model`` / ``train``
--> ``evaluate`` -> ``report``. ``pipeline`` chains the stages; ``cli`` exposes them.
+Pipeline, package by package: ``data`` (corpus -> manifest, audio decoding) -> ``codecs`` (audio -> tokens or
+frames, the token cache) -> ``prompts`` -> ``llm`` (model, prompt ids, training) -> ``evaluation`` (scoring,
+generation, metrics, records, reference rows) -> ``report``. ``study`` chains the stages and runs studies; ``cli``
+exposes them; ``core`` is the ground under all of it. See docs/architecture.md.
 """
 
 __version__ = "0.1.0"

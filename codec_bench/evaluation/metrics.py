@@ -1,6 +1,6 @@
 """Metrics as pure functions over arrays: single-label, multi-label, threshold tuning, fold mean ± std.
 
-Every function takes numpy arrays and returns plain floats, so ``evaluate.py`` and ``report.py`` can call them
+Every function takes numpy arrays and returns plain floats, so ``records`` and the report can call them
 on predictions read back from disk. A metric that is undefined on the given arrays (no class with a positive)
 is ``nan``, never a made-up 0 or 1.
 """

@@ -13,7 +13,7 @@ Two kinds of clip vectors, each probed two ways:
 Probes: ``linear`` (standardised logistic regression, one per label for multi-label; ``baseline.fit_predict``)
 and ``knn`` (cosine k-nearest-neighbour vote fractions). Methods are named ``probe_<probe>_<vectors>``.
 ``zero_shot_records`` scores the base LLM exactly like the fine-tuned one (method ``zero_shot``).
-Both cache their records in ``folder/records.json``, like ``pipeline.run_baseline``.
+Both cache their records in ``folder/records.json``, like the baseline row (``study.pipeline.run_baseline``).
 """
 
 from __future__ import annotations

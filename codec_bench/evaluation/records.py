@@ -102,7 +102,7 @@ def finish_records(folder: Path, records: list[Record]) -> list[Record]:
 
 def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], splits: list[str], manifest: Manifest,
                            progress: bool) -> tuple[dict[str, np.ndarray], dict]:
-    """Per-label probabilities from the scoring method with the best validation micro-F1 (see ``evaluate``)."""
+    """Per-label probabilities from the scoring method with the best validation micro-F1 (see ``scoring``)."""
     label_sets = sorted({e.answer_items for e in examples["train"]})
     methods = {"item_path": lambda ex: score_multi_label(model, encoder, ex, manifest.classes, progress=progress)}
     if len(label_sets) <= MAX_LABEL_SETS:

@@ -10,6 +10,7 @@ import inspect
 import os
 import sys
 import typing
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import EMBEDDED_MODEL, RECIPE_DEFAULTS, CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+from .config import EMBEDDED_MODEL, RECIPE_DEFAULTS, CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig, parse_seeds
 from .core.errors import CodecBenchError
 from .core.settings import cli_options, split_options
 
@@ -26,6 +27,8 @@ app = typer.Typer(help="Classify audio with a speech LLM over neural-codec token
 console = Console()
 
 OUT = typer.Option(Path("runs"), "--out", help="Output folder: manifests, token cache, runs, report.")
+SEEDS = typer.Option(None, "--seeds", help="Train and evaluate once per seed: a count (3 -> seeds 0, 1, 2) or a list "
+                     "(0,4,7); replaces --seed. Run folders of seeds other than 0 end in -seed<N>.")
 QUIET = typer.Option(False, "--quiet", "-q", help="Warnings, errors and the results only (for scripts).")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Also the training log (always written to <run>/train_log.jsonl) and details.")
 CODEC_MODEL = typer.Option(None, "--codec-model", help="Codec checkpoint: hub id or local folder (codecs with a model_id option; "
@@ -88,7 +91,7 @@ def run_config(dataset: str, out: Path, settings: dict, codec_model: str | None 
 def _print_summary(report: Path) -> None:
     """The report's headline (its table and the lines about the reference row) and where the rest is."""
     text = report.read_text(encoding="utf-8")
-    console.print(text.split("\n## ")[0].strip())
+    console.print(text.split("\n## ")[0].strip(), markup=False, highlight=False)
     console.print(f"\nfull report: {report} (and report.html beside it)")
 
 
@@ -115,19 +118,24 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
 def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench datasets`), e.g. esc50, csv, instruments."),
         out: Path = OUT, codec_model: Optional[str] = CODEC_MODEL, codec_dtype: str = CODEC_DTYPE,
         stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
-        quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
-    """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold)."""
+        seeds: Optional[str] = SEEDS, quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
+    """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold; with --seeds,
+    every fold once per training seed, the report's mean ± std and intervals taken over folds and seeds)."""
     from .core import ui
     from .study.inputs import check_run
 
     ui.set_verbosity(quiet, verbose)
     config = run_config(dataset, out, settings, codec_model, codec_dtype)
+    training_seeds = parse_seeds(seeds) if seeds is not None else [config.train.seed]
     loaded = check_run(config, stage)  # every input error before torch is imported
     _quiet_libraries()
     from .report.write import report_folders
     from .study import pipeline
 
-    pipeline.run(config, stop_after=stage, loaded=loaded)
+    for seed in training_seeds:
+        if len(training_seeds) > 1:
+            ui.say(f"[bold]training seed {seed}[/] ({training_seeds.index(seed) + 1} of {len(training_seeds)})")
+        pipeline.run(replace(config, train=replace(config.train, seed=seed)), stop_after=stage, loaded=loaded)
     if stage == "all" and int(os.environ.get("RANK", 0)) == 0:
         with ui.stage("report", show=False):
             paths = report_folders([out])
@@ -206,7 +214,8 @@ def prepare(dataset: str = typer.Argument(..., help="Dataset name."),
 @app.command()
 def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x codecs x models x recipes (see configs/)."),
               out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the config's `out`)."),
-              seeds: Optional[List[int]] = typer.Option(None, "--seeds", help="Training seeds (repeat: --seeds 0 --seeds 1); default the config's."),
+              seeds: Optional[str] = typer.Option(None, "--seeds", help="Training seeds: a count (3 -> 0, 1, 2) or a list "
+                                                  "(0,4,7); default the config's `seeds`."),
               engine: Optional[str] = typer.Option(None, "--engine", help="serial (default), ray or submitit: cells as independent jobs."),
               dry_run: bool = typer.Option(False, "--dry-run", help="Check the config and list the cells, run nothing."),
               quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
@@ -216,13 +225,14 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
     from .study.plan import cell_name, load_study, study_cells
 
     ui.set_verbosity(quiet, verbose)
-    study = load_study(config, out, seeds or None, engine)  # every config error before torch is imported
+    seed_list = parse_seeds(seeds) if seeds is not None else None
+    study = load_study(config, out, seed_list, engine)  # every config error before torch is imported
     if dry_run:
         for cell in study_cells(study):
             console.print(cell_name(study, cell))
         return
     _quiet_libraries()
-    folder = run_study(config, out, seeds or None, engine)
+    folder = run_study(config, out, seed_list, engine)
     _print_summary(folder / "report.md")
 
 
@@ -266,12 +276,15 @@ def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset
 
 @app.command()
 def report(results: List[Path] = typer.Argument(..., help="Output folders of runs (OUT of `run` / `demo`)."),
-           out: Optional[Path] = typer.Option(None, "--out", help="Where to write the report (default: the first folder).")) -> None:
-    """Aggregate finished runs (folds and seeds -> mean ± std) into results.json, report.md, report.html (self-contained),
-    radar and confusion plots, per-class F1 and a comparison of runs."""
+           out: Optional[Path] = typer.Option(None, "--out", help="Where to write the report (default: the first folder)."),
+           compare: bool = typer.Option(False, "--compare", help="Keep the folders' runs apart (named '<model> @ <folder>') "
+                                        "and test them against each other, e.g. runs of two studies.")) -> None:
+    """Aggregate finished runs (folds and seeds -> mean ± std and 95 % bootstrap intervals) into results.json, report.md,
+    report.html (self-contained), radar, confusion and reliability plots, per-class F1, calibration and a comparison of
+    runs with paired significance tests (exact McNemar / paired bootstrap, Holm-corrected over datasets)."""
     from .report.write import report_folders
 
-    paths = report_folders(results, out)
+    paths = report_folders(results, out, compare)
     _print_summary(paths["report"])
 
 

@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .core.errors import CodecBenchError
 from .core.settings import setting
 
 EMBEDDED_MODEL = "tiny"
 CODEBOOK_MODES = ("interleave", "sum")  # several codebooks: one token each, or one position per frame
 SOURCES = ("local", "hub")
+TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
 
 
 def _codec_names() -> list[str]:
@@ -103,17 +105,21 @@ class EvalConfig:
 
 
 @dataclass(kw_only=True)
-class ReferenceRows:
-    """The rows a reader compares the fine-tuned LLM with (shared by a run and a study)."""
+class SharedSettings:
+    """What a run and a study both set: the rows a reader compares the fine-tuned LLM with, and where training and
+    evaluation are tracked."""
 
     baseline: bool = setting(True, "Add the log-mel logistic-regression reference row.", cli=False)
     probes: bool = setting(False, "Add linear-probe and kNN rows on codec vectors and base-LLM hidden states (ARCH's "
                            "protocol).")
     zero_shot: bool = setting(False, "Add the base LLM scored without fine-tuning.")
+    report_to: str = setting("none", "Experiment tracking of training losses and evaluation metrics, named by the run "
+                             "folder: none, tensorboard (event files in <run>/tensorboard), wandb or mlflow (their own "
+                             "settings from the environment).", choices=TRACKERS)
 
 
 @dataclass(kw_only=True)
-class RunConfig(ReferenceRows):
+class RunConfig(SharedSettings):
     """One dataset under one protocol (all its folds, or the ones listed), one codec, one model, one recipe."""
 
     dataset: str
@@ -143,6 +149,20 @@ class RunConfig(ReferenceRows):
 
 
 # --- names derived from the settings -------------------------------------------------------------------------
+
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds``: a count (``3`` -> seeds 0, 1, 2) or a comma-separated list (``0,4,7``; ``5,`` is seed 5 alone)."""
+    try:
+        if "," in text:
+            seeds = [int(part) for part in text.split(",") if part.strip()]
+        else:
+            seeds = list(range(int(text)))
+    except ValueError:
+        raise CodecBenchError(f"--seeds {text!r}: give a count (3 -> seeds 0, 1, 2) or a comma-separated list (0,4,7)") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise CodecBenchError(f"--seeds {text!r}: give at least one seed, each once, none negative")
+    return seeds
+
 
 def model_tag(name: str) -> str:
     return "tiny-llama" if name == EMBEDDED_MODEL else re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name or name)

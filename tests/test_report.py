@@ -14,7 +14,8 @@ from codec_bench.report.aggregate import aggregate, compare_runs, per_class_f1
 from codec_bench.report.figures import confusion_figure, radar_plot, save_figure
 from codec_bench.report.html import write_html_report
 from codec_bench.report.results import load_results
-from codec_bench.report.tables import comparison_markdown, grid_markdown, markdown_table
+from codec_bench.report.significance import reference_checks, comparisons_with_tests
+from codec_bench.report.tables import comparison_markdown, grid_markdown, markdown_table, reference_lines
 from codec_bench.report.write import write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -71,8 +72,6 @@ def test_markdown_table_pinned():
         "|---|---|---|---|\n"
         "| esc50 | accuracy | 70.0 | 75.0 |\n"  # sound before music
         "| instruments | accuracy | 90.0 ± 10.0 | 85.0 |\n"
-        "\n"
-        "**esc50**: llm_scoring (70.0) is below baseline_logmel_logreg (75.0)\n"
     )
 
 
@@ -85,9 +84,11 @@ def test_markdown_table_names_the_codec_when_runs_differ_in_it():
 
 @pytest.mark.parametrize(("llm", "baseline", "loses"), [(0.70, 0.75, True), (0.75, 0.75, False), (0.80, 0.75, False)])
 def test_baseline_line_appears_exactly_when_llm_loses(llm, baseline, loses):
-    table = markdown_table(aggregate([record("esc50", "llm_scoring", llm),
-                                      record("esc50", "baseline_logmel_logreg", baseline)]))
-    assert ("is below" in table) == loses
+    aggregated = aggregate([record("esc50", "llm_scoring", llm), record("esc50", "baseline_logmel_logreg", baseline)])
+    lines = reference_lines(reference_checks(aggregated, {}))
+    [line] = lines
+    relation = "below" if loses else "equal" if llm == baseline else "above"
+    assert line == f"**esc50**: llm_scoring ({100 * llm:.1f}) vs baseline_logmel_logreg (75.0): {relation}, cannot tell (no prediction files)"
 
 
 @pytest.mark.parametrize("n_datasets", [1, 2, 4])
@@ -125,12 +126,16 @@ def test_write_report_writes_every_file(tmp_path):
     records = [record("esc50", "llm_scoring", 0.67, fold=f, predictions=f"predictions/esc50_{f}.jsonl")
                for f in ("1", "2")] + [record("esc50", "baseline_logmel_logreg", 0.9)]
     paths = write_report(records, tmp_path, {"esc50": ["cat", "dog"]})
-    assert set(paths) == {"results", "report", "html", "radar", "confusion_esc50_llm_scoring"}
+    assert set(paths) == {"results", "report", "html", "radar", "confusion_esc50_llm_scoring", "reliability_esc50"}
     results = json.loads(paths["results"].read_text())
     assert results["format_version"] == 1 and results["records"] == records and len(results["aggregated"]) == 2
+    assert set(results["statistics"]) == {"bootstrap", "comparisons", "reference_checks", "calibration"}
     report = paths["report"].read_text()
-    assert "**esc50**: llm_scoring (67.0) is below baseline_logmel_logreg (90.0)" in report
+    # the LLM's interval comes from its prediction files; the baseline has none, so no interval and no test
+    assert re.search(r"\*\*esc50\*\*: llm_scoring \(67\.0 \[\d+\.\d, \d+\.\d\]\) vs baseline_logmel_logreg "
+                     r"\(90\.0\): below, cannot tell \(no prediction files\)", report)
     assert "![radar](radar.png)" in report and "(confusion_esc50_llm_scoring.png)" in report
+    assert "(reliability_esc50.png)" in report and "| esc50 | llm_scoring | " in report  # calibration table
     assert "- **esc50**: 40–80 (differs between runs) test clips" in report
     assert "## Per-class F1" in report and "| cat | 66.7 |" in report  # folds pooled: cat TP 2, FP 2 -> 4/6
     assert_png(paths["radar"])
@@ -189,11 +194,19 @@ def test_compare_runs_pinned():
     assert comparisons[0]["per_dataset"] == {"esc50": pytest.approx(10.0), "instruments": pytest.approx(-5.0)}
     assert comparisons[0]["mean"] == pytest.approx(2.5)
     assert comparisons[1]["per_dataset"] == {"esc50": pytest.approx(-10.0)}
-    assert comparison_markdown(aggregate(comparison_case())) == (
+    tested = comparisons_with_tests(aggregate(comparison_case()), {})  # no prediction files: nothing to test on
+    assert comparison_markdown(tested, ["esc50", "instruments"]) == (
         "| differs in | run A | run B | esc50 (B − A) | instruments (B − A) | mean |\n"
         "|---|---|---|---|---|---|\n"
         "| codec | llm_scoring · a · tiny-llama/lora | llm_scoring · b · tiny-llama/lora | +10.0 | -5.0 | +2.5 |\n"
         "| recipe | llm_scoring · a · tiny-llama/lora | llm_scoring · a · tiny-llama/full | -10.0 | – | -10.0 |\n"
+        "\n"
+        "- **esc50** (codec): llm_scoring · b · tiny-llama/lora vs llm_scoring · a · tiny-llama/lora: +10.0 points, "
+        "cannot tell (no prediction files)\n"
+        "- **instruments** (codec): llm_scoring · b · tiny-llama/lora vs llm_scoring · a · tiny-llama/lora: -5.0 points, "
+        "cannot tell (no prediction files)\n"
+        "- **esc50** (recipe): llm_scoring · a · tiny-llama/full vs llm_scoring · a · tiny-llama/lora: -10.0 points, "
+        "cannot tell (no prediction files)\n"
     )
 
 
@@ -250,3 +263,52 @@ def test_codec_by_model_grid_pinned():
         "**esc50**, llm_scoring, accuracy:\n\n| codec | llasa/lora | qwen/lora |\n|---|---|---|\n"
         "| dac | 50.0 ± 0.0 | 60.0 ± 0.0 |\n| mimi | 70.0 ± 0.0 | – |\n")
     assert grid_markdown(aggregate([r for r in rows if r["model"] != "qwen/lora"])) == ""  # one model: no grid
+
+
+def fake_run(out, dataset: str, right: int, n: int = 100, model: str = "tiny-llama/full", codec: str = "embedded") -> None:
+    """A finished run folder as the pipeline leaves it: a manifest and eval/ with records, predictions and done.json;
+    ``right`` of ``n`` test clips (half "cat", half "dog") answered correctly."""
+    from codec_bench.core.io import write_json
+    from codec_bench.evaluation.records import Record, finish_records
+
+    write_json(out / dataset / "manifest" / "info.json", {"dataset": dataset, "classes": ["cat", "dog"]})
+    folder = out / dataset / f"{codec}__{model.replace('/', '__')}" / "eval"
+    truth = ["cat", "dog"] * (n // 2)
+    wrong = {"cat": "dog", "dog": "cat"}
+    rows = [{"id": f"clip{i}", "labels": [t], "prediction": [t if i < right else wrong[t]],
+             "probabilities": {t: 0.8 if i < right else 0.3, wrong[t]: 0.2 if i < right else 0.7}} for i, t in enumerate(truth)]
+    write_jsonl(folder / "test_llm_scoring_predictions.jsonl", rows)
+    record = Record(dataset=dataset, task="single_label", domain=DOMAINS[dataset], protocol="official", fold=None, seed=0,
+                    codec=codec, model=model, method="llm_scoring", split="test", n_clips=n,
+                    metrics={"accuracy": right / n}, headline="accuracy",
+                    predictions=str((folder / "test_llm_scoring_predictions.jsonl").relative_to(out)))
+    finish_records(folder, [record])
+
+
+def test_report_compare_tests_two_folders_and_corrects_over_datasets(tmp_path):
+    from codec_bench.cli import app
+    from typer.testing import CliRunner
+
+    for name, rights in (("A", (90, 52)), ("B", (60, 50))):  # esc50: 30 clips only A gets right; instruments: 2
+        fake_run(tmp_path / name, "esc50", rights[0])
+        fake_run(tmp_path / name, "instruments", rights[1])
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "A"), str(tmp_path / "B"), "--compare", "--out", str(tmp_path / "C")])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "C" / "report.md").read_text()
+    assert "| dataset | metric | llm_scoring · tiny-llama/full @ A | llm_scoring · tiny-llama/full @ B |" in report
+    assert re.search(r"\| esc50 \| accuracy \| 90\.0 \[8\d\.0, 9\d\.0\] \| 60\.0 \[5\d\.0, 6\d\.0\] \|", report)
+    # exact McNemar: esc50 b = 30, c = 0 -> 2 / 2^30; instruments b = 2, c = 0 -> 0.5; Holm: x2 and x1 -> 0.5
+    esc50 = 2 / 2 ** 30 * 2
+    results = json.loads((tmp_path / "C" / "results.json").read_text())
+    [comparison] = results["statistics"]["comparisons"]
+    assert comparison["differs"] == "folder"
+    assert comparison["tests"]["esc50"]["p_holm"] == pytest.approx(esc50)
+    assert comparison["tests"]["instruments"]["p"] == pytest.approx(0.5)
+    assert comparison["tests"]["instruments"]["p_holm"] == pytest.approx(0.5)
+    assert ("- **esc50** (folder): llm_scoring · tiny-llama/full @ B vs llm_scoring · tiny-llama/full @ A: -30.0 points"
+            in report)
+    assert "significantly below (exact McNemar, Holm-adjusted over 2 datasets, p < 0.001)" in report
+    assert "not distinguishable on 100 clips (exact McNemar, Holm-adjusted over 2 datasets, p = 0.500)" in report
+    # without --compare the two folders' runs are one run counted twice: refused
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "A"), str(tmp_path / "B"), "--out", str(tmp_path / "D")])
+    assert result.exit_code != 0 and "duplicate fold and seed" in str(result.exception or result.output)

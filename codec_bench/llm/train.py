@@ -33,6 +33,7 @@ from ..core import io, ui
 from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, rebuild, reusable
 from ..core.parallel import is_main_process, usable_workers, world_size
+from ..core.tracking import trainer_settings
 from ..prompts import Example
 from .encoder import PromptEncoder
 from .model import apply_lora, parameter_count
@@ -148,13 +149,15 @@ class PromptDataset(torch.utils.data.Dataset):
 
 
 def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Example], validation_examples: Sequence[Example],
-          run_dir: str | Path, config: TrainConfig, progress: bool = True, trainable_tokens: dict | None = None) -> Path:
+          run_dir: str | Path, config: TrainConfig, progress: bool = True, trainable_tokens: dict | None = None,
+          report_to: str = "none", run_name: str | None = None) -> Path:
     """Fine-tune ``model`` on the examples; returns ``run_dir/model`` (weights or LoRA adapter, safetensors).
 
     Resumes from the newest complete checkpoint in ``run_dir/checkpoints``; a finished run (``train_done.json``)
     is not trained again. The checkpoint with the lowest validation loss is kept. The Trainer's log records go to
     ``run_dir/train_log.jsonl`` (the console shows one progress line with the loss). ``trainable_tokens`` (LoRA
     only): peft ``trainable_token_indices`` for embedding rows added to the vocabulary (see ``vocab``).
+    ``report_to``/``run_name``: experiment tracking (``core.tracking``; TensorBoard under ``run_dir/tensorboard``).
     """
     run_dir = Path(run_dir)
     final = run_dir / "model"
@@ -165,11 +168,12 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
     train_set, val_set = PromptDataset(train_examples, encoder), PromptDataset(validation_examples, encoder)
     start = time.time()
     with ui.stage("train", unit="steps", show=progress) as bar:
-        args = _training_arguments(run_dir / "checkpoints", config, len(train_set), has_validation=len(val_set) > 0)
+        integrations, tracking = trainer_settings(report_to if is_main_process() else "none", run_dir / "tensorboard")
+        args = _training_arguments(run_dir / "checkpoints", config, len(train_set), len(val_set) > 0, integrations, run_name)
         trainer = AnswerOnlyTrainer(
             model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
             data_collator=LeftPadCollator(encoder.pad_id, 64 if torch.cuda.is_available() else 1), processing_class=tokenizer,
-            callbacks=[TrainLog(run_dir / "train_log.jsonl", bar)],
+            callbacks=[TrainLog(run_dir / "train_log.jsonl", bar), *tracking],
         )
         trainer.remove_callback(PrinterCallback)  # per-step dicts go to train_log.jsonl, not the console
         if hasattr(model, "audio_projector") and _fsdp(trainer):
@@ -305,7 +309,8 @@ def _fsdp(trainer: Trainer) -> bool:
             or getattr(trainer.accelerator.state, "fsdp_plugin", None) is not None)
 
 
-def _training_arguments(out: Path, config: TrainConfig, n_train: int, has_validation: bool) -> TrainingArguments:
+def _training_arguments(out: Path, config: TrainConfig, n_train: int, has_validation: bool, report_to: list[str] = (),
+                        run_name: str | None = None) -> TrainingArguments:
     global_batch = config.batch_size * config.grad_accum * world_size()  # several processes: each takes a share
     steps_per_epoch = max(1, math.ceil(n_train / global_batch))
     strategy = "epoch" if has_validation else "no"
@@ -317,7 +322,8 @@ def _training_arguments(out: Path, config: TrainConfig, n_train: int, has_valida
         lr_scheduler_type="cosine", seed=config.seed, data_seed=config.seed, bf16=config.bf16,
         eval_strategy=strategy, save_strategy="epoch" if has_validation else "steps", save_steps=steps_per_epoch,
         save_total_limit=2, load_best_model_at_end=has_validation, metric_for_best_model="eval_loss", greater_is_better=False,
-        prediction_loss_only=True, logging_steps=1, report_to="none",  # every step's loss: train_log.jsonl, whole-run mean
+        prediction_loss_only=True, logging_steps=1,  # every step's loss: train_log.jsonl, whole-run mean
+        report_to=list(report_to) or "none", run_name=run_name,
         disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=usable_workers(config.num_workers),
         train_sampling_strategy="group_by_length", use_cpu=not torch.cuda.is_available(),
         ddp_find_unused_parameters=False,  # every parameter takes part in each step (logits_to_keep keeps lm_head)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ DOMAIN_ORDER = ("sound", "music", "speech")
 DOMAIN_COLOURS = {"sound": "#1b9e77", "music": "#d95f02", "speech": "#7570b3"}
 OTHER_DOMAIN_COLOUR = "#666666"
 OUT_OF_CLASSES = "(other)"  # column for generated answers that are not one of the classes
-COMPARED_PARTS = ("codec", "model", "recipe")  # a run pair differing in exactly one of these is compared
+COMPARED_PARTS = ("codec", "model", "recipe", "folder")  # a run pair differing in exactly one of these is compared
+SOURCE_MARK = " @ "  # "<model> @ <folder>": runs kept apart by the folder they come from (report --compare)
 
 
 def aggregate(records: list[dict]) -> list[dict]:
@@ -88,9 +89,21 @@ def run_labels(rows: list[dict]) -> dict[tuple[str, str, str], str]:
     llm_runs = [run for run in runs if not run[0].startswith("baseline_")]  # a baseline's method names it
     same_codec = len({codec for _, codec, _ in llm_runs}) <= 1
     same_model = len({model for _, _, model in llm_runs}) <= 1
-    return {run: run[0] if run[0].startswith("baseline_") else
+    return {run: _with_source(run[0], run[2]) if run[0].startswith("baseline_") else
             " · ".join([run[0]] + ([] if same_codec else [run[1]]) + ([] if same_model else [run[2]]))
             for run in runs}
+
+
+def _with_source(name: str, model: str) -> str:
+    source = split_source(model)[1]
+    return f"{name}{SOURCE_MARK}{source}" if source else name
+
+
+def split_source(model: str) -> tuple[str, str]:
+    """``"<model>@<source>"`` (a run from one of several folders compared, ``report --compare``) -> (model, source);
+    ``source`` is "" for a model without it."""
+    model, _, source = model.partition(SOURCE_MARK)
+    return model, source
 
 
 def ordered_datasets(rows: list[dict]) -> list[tuple[str, str]]:
@@ -118,17 +131,21 @@ def headline_percent(row: dict) -> tuple[float, float]:
     return (math.nan, math.nan) if value is None else (100 * value["mean"], 100 * value["std"])
 
 
-def run_parts(run: tuple[str, str, str]) -> tuple[str, str, str, str]:
-    """``(method, codec, "<model tag>/<recipe>")`` -> ``(method, codec, model tag, recipe)``."""
+def run_parts(run: tuple[str, str, str]) -> tuple[str, str, str, str, str]:
+    """``(method, codec, "<model tag>/<recipe>[ @ <source>]")`` -> ``(method, codec, model tag, recipe, source)``."""
     method, codec, model = run
+    model, source = split_source(model)
     tag, recipe = model.rsplit("/", 1) if "/" in model else (model, "")
-    return method, codec, tag, recipe
+    return method, codec, tag, recipe, source
 
 
 def compare_runs(aggregated: list[dict], split: str = "test") -> list[dict]:
-    """Every pair of LLM runs with the same method that differ in exactly one of codec, model tag and recipe.
+    """Every pair of LLM runs with the same method that differ in exactly one of codec, model tag, recipe and
+    source folder; and, between source folders (``report A B --compare``), the pair of a folder's only run of a
+    method with another folder's only run of it, whatever else differs (``differs`` then names every part).
 
-    -> ``{"differs": "codec" | "model" | "recipe", "a": label, "b": label, "per_dataset": {dataset: B − A},
+    -> ``{"differs": "codec" | "model" | "recipe", "a": label, "b": label, "runs": [run A, run B] (method, codec,
+    model), "per_dataset": {dataset: B − A},
     "mean": mean over those datasets}``, differences of the headline mean in percentage points, only over
     datasets where both runs have a headline value. Pairs in order of first appearance (A before B); pairs
     without a shared dataset are left out.
@@ -136,12 +153,14 @@ def compare_runs(aggregated: list[dict], split: str = "test") -> list[dict]:
     rows = [r for r in aggregated if r["split"] == split]
     labels, cells = run_labels(rows), cells_by_run(rows)
     llm_runs = [run for run in labels if not run[0].startswith("baseline_")]
+    runs_per_source = Counter((run_parts(run)[0], run_parts(run)[4]) for run in llm_runs)
     comparisons = []
     for i, run_a in enumerate(llm_runs):
         for run_b in llm_runs[i + 1:]:
             parts_a, parts_b = run_parts(run_a), run_parts(run_b)
             differs = [name for name, x, y in zip(COMPARED_PARTS, parts_a[1:], parts_b[1:]) if x != y]
-            if parts_a[0] != parts_b[0] or len(differs) != 1:
+            alone = runs_per_source[(parts_a[0], parts_a[4])] == runs_per_source[(parts_b[0], parts_b[4])] == 1
+            if parts_a[0] != parts_b[0] or not (len(differs) == 1 or ("folder" in differs and alone)):
                 continue
             per_dataset = {}
             for dataset, _ in ordered_datasets(rows):
@@ -150,7 +169,7 @@ def compare_runs(aggregated: list[dict], split: str = "test") -> list[dict]:
                     if not math.isnan(diff):
                         per_dataset[dataset] = diff
             if per_dataset:
-                comparisons.append({"differs": differs[0], "a": labels[run_a], "b": labels[run_b],
+                comparisons.append({"differs": " and ".join(differs), "a": labels[run_a], "b": labels[run_b], "runs": [list(run_a), list(run_b)],
                                     "per_dataset": per_dataset, "mean": float(np.mean(list(per_dataset.values())))})
     return comparisons
 

@@ -16,7 +16,8 @@ import markdown
 
 from ..core.io import write_text
 from .aggregate import per_class_f1_by_dataset
-from .figures import confusion_figures, png_bytes, radar_figure
+from .figures import confusion_figures, png_bytes, radar_figure, reliability_figures
+from .significance import analyse
 from .tables import report_sections
 
 CSS = """
@@ -32,7 +33,7 @@ figure { margin: 1em 0; } img { max-width: 100%; height: auto; }
 """
 
 
-def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str | Path,
+def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str | Path, statistics: dict | None = None,
                       classes_by_dataset: dict[str, list[str]] | None = None, failed_cells: list[dict] = (),
                       skipped_files: list[str | Path] = (), figures: dict[str, Path] | None = None,
                       per_class: dict[str, dict] | None = None, title: str = "codec-bench results",
@@ -40,21 +41,25 @@ def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str 
     """Write ``out_dir/report.html`` and return its path.
 
     ``aggregated`` is ``report.aggregate(records)``; prediction paths in ``records`` are relative to
-    ``out_dir``. ``figures`` (stem -> PNG path, as ``write_report`` writes them) are embedded as they are;
-    without it the radar and confusion figures are rendered here. ``per_class`` likewise saves reading the
-    prediction files a second time.
+    ``out_dir``. ``statistics`` is ``significance.analyse`` (computed here when not given, which also puts the
+    intervals into ``aggregated``). ``figures`` (stem -> PNG path, as ``write_report`` writes them) are embedded
+    as they are; without it the radar, confusion and reliability figures are rendered here. ``per_class``
+    likewise saves reading the prediction files a second time.
     """
     out_dir = Path(out_dir)
     classes_by_dataset = classes_by_dataset or {}
+    if statistics is None:
+        statistics = analyse(records, aggregated, out_dir, classes_by_dataset, split)
     if per_class is None:
         per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset, split)
     if figures is None:
         images = {"radar": png_bytes(radar_figure(aggregated, split))}
         images |= {stem: png_bytes(fig) for stem, fig in confusion_figures(records, out_dir, classes_by_dataset).items()}
+        images |= {stem: png_bytes(fig) for stem, fig in reliability_figures(statistics["calibration"]).items()}
     else:
         images = {stem: Path(path).read_bytes() for stem, path in figures.items()}
     body = [f"<h1>{html.escape(title)}</h1>"]
-    for heading, text in report_sections(aggregated, per_class, failed_cells, skipped_files, split):
+    for heading, text in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, split):
         body += ([f"<h2>{html.escape(heading)}</h2>"] if heading else []) + [markdown_to_html(text)]
     body += ["<h2>Figures</h2>"] + [_figure(stem, png) for stem, png in images.items()]
     page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

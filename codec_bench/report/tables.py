@@ -7,37 +7,63 @@ import math
 from pathlib import Path
 
 from ..codecs import CODECS, is_front_end
-from .aggregate import cells_by_run, compare_runs, headline_percent, n_units, ordered_datasets, run_labels
+from .aggregate import cells_by_run, n_units, ordered_datasets, run_labels
+from .significance import ALPHA
+
+
+def value_text(value: dict | None, units: int) -> str:
+    """A metric ``{"mean", "std"[, "ci"]}`` in percent: ``82.0 [76.5, 87.0]``, with ``± std`` over (fold, seed)
+    units when there are several."""
+    if value is None:
+        return "–"
+    mean = 100 * value["mean"]
+    if math.isnan(mean):
+        return "n/a"
+    text = f"{mean:.1f} ± {100 * value['std']:.1f}" if units > 1 else f"{mean:.1f}"
+    ci = value.get("ci")
+    return f"{text} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci and not math.isnan(ci[0]) else text
 
 
 def cell_text(row: dict | None) -> str:
     if row is None:
         return "–"
-    mean, std = headline_percent(row)
-    if math.isnan(mean):
-        return "n/a"
-    return f"{mean:.1f} ± {std:.1f}" if n_units(row) > 1 else f"{mean:.1f}"
+    return value_text(row["metrics"].get(row["headline"], {"mean": math.nan}), n_units(row))
 
 
-def baseline_losses(aggregated: list[dict], split: str = "test") -> list[str]:
-    """One markdown line per (dataset, LLM run, baseline run) where the LLM run's headline mean is lower."""
-    rows = [r for r in aggregated if r["split"] == split]
-    labels, cells = run_labels(rows), cells_by_run(rows)
+def p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def verdict_text(test: dict) -> str:
+    """A test of B against A in words: "significantly above (p = ...)", "not distinguishable on N clips (p = ...)"
+    or "cannot tell (why)"; p Holm-adjusted over the comparison's datasets when there are several."""
+    if test["p_holm"] is None:
+        return f"cannot tell ({test['why']})"
+    adjusted = f", Holm-adjusted over {test['datasets']} datasets" if test["datasets"] > 1 else ""
+    how = f"{test['test']}{adjusted}, {p_text(test['p_holm'])}"
+    if test["verdict"] == "not distinguishable":
+        return f"not distinguishable on {test['n_clips']} clips ({how})"
+    return f"significantly {test['verdict']} ({how})"
+
+
+def reference_lines(checks: list[dict]) -> list[str]:
+    """One markdown line per dataset, LLM run and reference row: the two headline values and the paired test's
+    verdict ("significantly above / below", else whether the LLM's mean is above, equal or below and that the test
+    cannot distinguish them or cannot tell)."""
     lines = []
-    for dataset, _ in ordered_datasets(rows):
-        present = [(run, cells[(dataset, run)]) for run in labels if (dataset, run) in cells]
-        for llm_run, llm in (p for p in present if p[0][0].startswith("llm_")):
-            for base_run, base in (p for p in present if p[0][0].startswith("baseline_")):
-                llm_mean, base_mean = headline_percent(llm)[0], headline_percent(base)[0]
-                if llm_mean < base_mean:
-                    lines.append(f"**{dataset}**: {labels[llm_run]} ({llm_mean:.1f}) is below "
-                                 f"{labels[base_run]} ({base_mean:.1f})")
+    for check in checks:
+        llm, reference = check["llm_value"], check["reference_value"]
+        if math.isnan(llm["mean"]) or math.isnan(reference["mean"]):
+            continue
+        relation = "below" if llm["mean"] < reference["mean"] else "above" if llm["mean"] > reference["mean"] else "equal"
+        verdict = verdict_text(check["test"])
+        lines.append(f"**{check['dataset']}**: {check['llm']} ({value_text(llm, 1)}) vs {check['reference']} "
+                     f"({value_text(reference, 1)}): " + (verdict if verdict.startswith("significantly") else f"{relation}, {verdict}"))
     return lines
 
 
 def markdown_table(aggregated: list[dict], split: str = "test") -> str:
-    """Datasets x runs table of the headline metric in percent ("mean ± std" over (fold, seed) units when
-    there are several), followed by one line per dataset where an LLM run scores below a baseline run."""
+    """Datasets x runs table of the headline metric in percent (``cell_text``)."""
     rows = [r for r in aggregated if r["split"] == split]
     if not rows:
         return f"_No results for split {split!r}._\n"
@@ -47,8 +73,7 @@ def markdown_table(aggregated: list[dict], split: str = "test") -> str:
         headline = next(r["headline"] for r in rows if r["dataset"] == dataset)
         row_cells = [cell_text(cells.get((dataset, run))) for run in labels]
         lines.append(f"| {dataset} | {headline} | " + " | ".join(row_cells) + " |")
-    losses = baseline_losses(aggregated, split)
-    return "\n".join(lines) + "\n" + ("\n" + "\n\n".join(losses) + "\n" if losses else "")
+    return "\n".join(lines) + "\n"
 
 
 def clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
@@ -68,7 +93,8 @@ def clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
 
 
 def metrics_table(aggregated: list[dict], split: str = "test") -> str:
-    """Every metric of every run, one small table per dataset (percent, mean ± std over folds and seeds)."""
+    """Every metric of every run, one small table per dataset (``value_text``: percent, mean ± std over folds and
+    seeds, the 95 % interval)."""
     rows = [r for r in aggregated if r["split"] == split]
     labels = run_labels(rows)
     parts = []
@@ -77,25 +103,44 @@ def metrics_table(aggregated: list[dict], split: str = "test") -> str:
         names = list(dict.fromkeys(m for r in members for m in r["metrics"]))
         lines = [f"**{dataset}** ({split})", "", "| run | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         for r in members:
-            values = [r["metrics"].get(m) for m in names]
-            cells = ["–" if v is None else (f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}" if n_units(r) > 1 else f"{100 * v['mean']:.1f}")
-                     for v in values]
+            cells = [value_text(r["metrics"].get(m), n_units(r)) for m in names]
             lines.append(f"| {labels[(r['method'], r['codec'], r['model'])]} | " + " | ".join(cells) + " |")
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 
 
-def comparison_markdown(aggregated: list[dict], split: str = "test") -> str:
-    """``compare_runs`` as one table: a row per run pair, B − A per dataset and their mean (percentage points)."""
-    comparisons = compare_runs(aggregated, split)
+def comparison_markdown(comparisons: list[dict], datasets: list[str]) -> str:
+    """Tested comparisons (``significance.comparisons_with_tests``) as one table, a row per run pair: B − A per dataset
+    and their mean (percentage points) with the Holm-adjusted p-value, then one line per pair and dataset in words."""
     if not comparisons:
-        return "_No pair of runs differs in exactly one of codec, model and recipe._\n"
-    datasets = [d for d, _ in ordered_datasets([r for r in aggregated if r["split"] == split])]
+        return "_No pair of runs differs in exactly one of codec, model, recipe and folder._\n"
     lines = ["| differs in | run A | run B | " + " | ".join(f"{d} (B − A)" for d in datasets) + " | mean |",
              "|---|---|---|" + "---|" * (len(datasets) + 1)]
+    words = []
     for c in comparisons:
-        diffs = [f"{c['per_dataset'][d]:+.1f}" if d in c["per_dataset"] else "–" for d in datasets]
-        lines.append(f"| {c['differs']} | {c['a']} | {c['b']} | " + " | ".join(diffs) + f" | {c['mean']:+.1f} |")
+        cells = []
+        for d in datasets:
+            test = c.get("tests", {}).get(d)
+            if d not in c["per_dataset"]:
+                cells.append("–")
+                continue
+            p = test and test["p_holm"]
+            cells.append(f"{c['per_dataset'][d]:+.1f}" + (f" ({p_text(p)})" if p is not None else ""))
+            if test:
+                interval = f" [{test['low']:+.1f}, {test['high']:+.1f}]" if not math.isnan(test["low"]) else ""
+                words.append(f"- **{d}** ({c['differs']}): {c['b']} vs {c['a']}: {c['per_dataset'][d]:+.1f} points"
+                             f"{interval}, {verdict_text(test)}")
+        lines.append(f"| {c['differs']} | {c['a']} | {c['b']} | " + " | ".join(cells) + f" | {c['mean']:+.1f} |")
+    return "\n".join(lines) + "\n\n" + "\n".join(words) + ("\n" if words else "")
+
+
+def calibration_markdown(calibration: dict[str, dict]) -> str:
+    """Expected calibration error of label scoring, a row per single-label dataset and run."""
+    if not calibration:
+        return "_No single-label run with label probabilities._\n"
+    lines = ["| dataset | run | ECE (%) | clips |", "|---|---|---|---|"]
+    for dataset, runs in calibration.items():
+        lines += [f"| {dataset} | {run} | {100 * c['ece']:.1f} | {c['clips']} |" for run, c in runs.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -158,17 +203,30 @@ def continuous_note(aggregated: list[dict]) -> str:
             "with it (the spectrogram-input baseline), not codec tokens.\n")
 
 
-def report_sections(aggregated: list[dict], per_class: dict[str, dict], failed_cells: list[dict] = (),
+def report_sections(aggregated: list[dict], per_class: dict[str, dict], statistics: dict, failed_cells: list[dict] = (),
                     skipped_files: list[str | Path] = (), split: str = "test") -> list[tuple[str, str]]:
     """The text of the report as ``(heading, markdown body)`` pairs, shared by report.md and report.html
-    (figures are added by each writer)."""
-    units = "folds and training seeds: one value per (fold, seed) unit"
-    sections = [("", f"Headline metric per dataset on the {split} split, in percent (mean ± sample std over "
-                     f"{units}).\n\n" + markdown_table(aggregated, split) + continuous_note(aggregated)),
-                ("Comparison of runs", "Pairs of runs that differ in exactly one of codec, model and recipe: "
-                 "difference B − A of the headline mean, in percentage points.\n\n" + comparison_markdown(aggregated, split)),
+    (figures are added by each writer). ``statistics``: ``significance.analyse``."""
+    boot = statistics["bootstrap"]
+    datasets = [d for d, _ in ordered_datasets([r for r in aggregated if r["split"] == split])]
+    intro = (f"Headline metric per dataset on the {split} split, in percent: the mean over folds and training seeds "
+             f"(± the sample std over (fold, seed) units when there are several) and its {100 * boot['level']:.0f} % "
+             f"bootstrap interval [low, high] over the {split} clips ({boot['resamples']} resamples, seed {boot['seed']}; "
+             "single-label clips drawn within their class, multi-label clips whole; drawn within each fold, the mean "
+             "taken over folds and seeds).")
+    losses = reference_lines(statistics["reference_checks"])
+    checks = ("\n" + "\n\n".join(losses) + "\n") if losses else ""
+    sections = [("", intro + "\n\n" + markdown_table(aggregated, split) + checks + continuous_note(aggregated)),
+                ("Comparison of runs", "Pairs of runs that differ in exactly one of codec, model, recipe and folder: "
+                 "difference B − A of the headline mean in percentage points, tested on the same clips (exact McNemar "
+                 "for accuracy with one seed per fold, else a paired bootstrap), p-values Holm-adjusted over the "
+                 f"datasets of a pair; significant below {ALPHA}.\n\n" + comparison_markdown(statistics["comparisons"], datasets)),
                 ("All metrics", metrics_table(aggregated, split)),
                 ("Per-class F1", per_class_markdown(per_class, split)),
+                ("Calibration", "Expected calibration error of the top label's probability (label scoring; 15 "
+                 "equal-width confidence bins, folds and seeds pooled): the mean gap between confidence and accuracy, "
+                 "weighted by clips. The reliability diagrams are under Figures.\n\n"
+                 + calibration_markdown(statistics["calibration"])),
                 ("Clips", "\n".join(clip_counts(aggregated, split)) + "\n")]
     grid = grid_markdown(aggregated, split)
     if grid:

@@ -8,16 +8,19 @@ from pathlib import Path
 from ..core.errors import CodecBenchError
 from ..core.io import write_json, write_text
 from ..core.parallel import build_lock
-from .aggregate import aggregate, per_class_f1_by_dataset
-from .figures import confusion_figures, radar_plot, save_figure
+from .aggregate import SOURCE_MARK, aggregate, per_class_f1_by_dataset
+from .figures import FIGURE_PREFIXES, confusion_figures, radar_plot, reliability_figures, save_figure
 from .html import write_html_report
 from .results import RESULTS_FORMAT_VERSION, collect_records, load_results
+from .significance import analyse
 from .tables import report_sections
 
 
 def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = ()) -> dict[str, Path]:
-    """Write results.json, report.md, report.html, radar.png and confusion_<dataset>_<method>.png into ``out_dir``.
+    """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png and
+    reliability_<dataset>.png into ``out_dir``; results.json holds the records, the aggregated rows (with 95 %
+    intervals) and the report's statistics (``significance.analyse``).
 
     Prediction paths in the records are relative to ``out_dir``. ``failed_cells`` and ``skipped_files`` come
     from ``load_results`` and are listed under "Failed cells". Returns ``{"results", "report", "html",
@@ -26,34 +29,42 @@ def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: d
     out_dir = Path(out_dir)
 
     aggregated = aggregate(records)
+    statistics = analyse(records, aggregated, out_dir, classes_by_dataset)
     paths = {"results": out_dir / "results.json", "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
-    write_json(paths["results"], {"format_version": RESULTS_FORMAT_VERSION, "records": records,
-                                  "aggregated": aggregated, "failed_cells": list(failed_cells)})
+    write_json(paths["results"], {"format_version": RESULTS_FORMAT_VERSION, "records": records, "aggregated": aggregated,
+                                  "statistics": statistics, "failed_cells": list(failed_cells)})
     radar_plot(aggregated, paths["radar"])
     for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
+    for stem, figure in reliability_figures(statistics["calibration"]).items():
+        paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
     per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
     text = ["# codec-bench results", ""]
-    for heading, body in report_sections(aggregated, per_class, failed_cells, skipped_files):
+    for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files):
         text += ([f"## {heading}", ""] if heading else []) + [body]
-    text += ["## Figures", "", "![radar](radar.png)", ""]
-    text += [f"![{stem}]({paths[stem].name})\n" for stem in paths if stem.startswith("confusion_")]
+    figures = {stem: path for stem, path in paths.items() if stem == "radar" or stem.startswith(FIGURE_PREFIXES)}
+    text += ["## Figures", ""] + [f"![{stem}]({path.name})\n" for stem, path in figures.items()]
     write_text(paths["report"], "\n".join(text))
-    figures = {stem: path for stem, path in paths.items() if stem == "radar" or stem.startswith("confusion_")}
-    paths["html"] = write_html_report(aggregated, records, out_dir, classes_by_dataset, failed_cells=failed_cells,
+    paths["html"] = write_html_report(aggregated, records, out_dir, statistics, classes_by_dataset, failed_cells=failed_cells,
                                       skipped_files=skipped_files, figures=figures, per_class=per_class)
     return paths
 
 
-def report_folders(folders: list[str | Path], out: str | Path | None = None) -> dict[str, Path]:
+def report_folders(folders: list[str | Path], out: str | Path | None = None, compare: bool = False) -> dict[str, Path]:
     """The report over everything finished under ``folders`` (run, demo or study output folders; a study's failed
     cells are listed), written into ``out`` (default: the first folder); prediction paths are made relative to it.
-    Two processes finishing together write it in turn (a file lock)."""
+    ``compare``: keep every folder's runs apart (their model named ``<model> @ <folder>``) and compare the folders'
+    runs with each other. Two processes finishing together write it in turn (a file lock)."""
     out = Path(out or folders[0])
+    if compare and len(folders) < 2:
+        raise CodecBenchError("--compare needs two or more folders (codec-bench report A B --compare)")
+    names = source_names(list(map(Path, folders)))
     records, classes, failed, skipped = [], {}, [], []
     for folder in map(Path, folders):
         found, found_classes = collect_records(folder)
-        records += [r | {"predictions": os.path.relpath(folder / r["predictions"], out)} for r in found]
+        source = {"model": lambda r: f"{r['model']}{SOURCE_MARK}{names[folder]}"} if compare else {}
+        records += [r | {"predictions": os.path.relpath(folder / r["predictions"], out)} | {k: f(r) for k, f in source.items()}
+                    for r in found]
         classes |= found_classes
         if (folder / "results").is_dir():
             loaded = load_results(folder / "results")
@@ -64,3 +75,9 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None) -> 
                               "or `benchmark` first")
     with build_lock(out / "report.md", "report"):
         return write_report(records, out, classes, failed, skipped)
+
+
+def source_names(folders: list[Path]) -> dict[Path, str]:
+    """Each folder's name in a comparison: its last part, or the path as given when two folders share it."""
+    last = [folder.name or str(folder) for folder in folders]
+    return {folder: name if last.count(name) == 1 else str(folder) for folder, name in zip(folders, last)}

@@ -22,6 +22,7 @@ from ..core import io, ui
 from ..core.errors import CodecBenchError
 from ..core.hub import check_reference
 from ..core.parallel import build_lock
+from ..core.tracking import check_tracker
 from ..report.results import RESULTS_FORMAT_VERSION
 from .engines import ENGINES
 from .plan import Cell, StudyConfig, cell_config, cell_name, load_study, result_path, study_cells
@@ -105,6 +106,7 @@ def run_study(config_path: str | Path, out: str | Path | None = None, seeds: lis
     for model in study.models:  # a model folder that does not exist fails now, not in every cell
         if model.name != EMBEDDED_MODEL:
             check_reference(model.name, f"{config_path}: model")
+    check_tracker(study.report_to)
     cells = study_cells(study)
     todo = [c for c in cells if not is_finished(result_path(study, c))]
     ui.say(f"[bold]{study.name}[/]: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run ({study.engine})")

@@ -8,6 +8,7 @@ from ..codecs import check_codec
 from ..config import EMBEDDED_MODEL, RunConfig
 from ..core.errors import CodecBenchError
 from ..core.hub import check_reference
+from ..core.tracking import check_tracker
 from ..data.manifest import Manifest
 
 STAGES = ("encode", "train", "all")
@@ -23,5 +24,6 @@ def check_run(config: RunConfig, stage: str = "all") -> list[Manifest]:
         check_reference(config.model.name, "--model")
     if "model_id" in config.codec.options:
         check_reference(config.codec.options["model_id"], "--codec-model")
+    check_tracker(config.report_to)
     return data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
                                config.dataset_options, config.out)

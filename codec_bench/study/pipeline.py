@@ -32,6 +32,7 @@ from ..core import io, ui
 from ..core.errors import CodecBenchError
 from ..core.finished import check_done, disk_guard, files_in, mark_done, rebuild, reusable
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
+from ..core.tracking import log_metrics
 from ..data import manifest as manifests
 from ..data.manifest import Manifest
 from ..evaluation import baseline
@@ -221,7 +222,12 @@ def train_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, examp
     ui.say(f"training {model_label(config.model)} ({config.train.method}) on {len(examples['train'])} prompts", ui.VERBOSE)
     with disk_guard(run_dir, "training", checkpoint_estimate(model, config.train.method)):
         return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train,
-                     config.progress, trainable_tokens=trainable)
+                     config.progress, trainable_tokens=trainable, report_to=config.report_to, run_name=tracked_name(run_dir))
+
+
+def tracked_name(run_dir: Path) -> str:
+    """A run's name in the experiment tracker: ``<manifest name>/<run folder>``."""
+    return f"{run_dir.parent.name}/{run_dir.name}"
 
 
 def checkpoint_estimate(model, method: str) -> int:
@@ -267,7 +273,12 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, mo
     if found is not None:
         return found
     with ui.stage("evaluate", unit="clips", show=config.progress):
-        return _evaluate(config, manifest, codec, model_dir, examples, folder, codes)
+        records = _evaluate(config, manifest, codec, model_dir, examples, folder, codes)
+    if config.report_to != "none":
+        metrics = {f"eval/{r.split}/{r.method}/{name}": value for r in records for name, value in r.metrics.items()}
+        steps = io.read_json(model_dir / "train_done.json").get("steps") or 0  # evaluated after training: it exists
+        log_metrics(config.report_to, folder.parent / "tensorboard", tracked_name(folder.parent), metrics, steps)
+    return records
 
 
 def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_dir: Path,

@@ -17,7 +17,17 @@ import yaml
 
 from .. import data
 from ..codecs import check_codec, is_front_end
-from ..config import SOURCES, CodecConfig, EvalConfig, ModelConfig, ReferenceRows, RunConfig, TrainConfig, codec_name, model_label
+from ..config import (
+    SOURCES,
+    CodecConfig,
+    EvalConfig,
+    ModelConfig,
+    RunConfig,
+    SharedSettings,
+    TrainConfig,
+    codec_name,
+    model_label,
+)
 from ..core.errors import CodecBenchError
 from ..core.settings import fail, from_mapping, setting
 from .engines import ENGINES
@@ -40,7 +50,7 @@ class DatasetEntry:
 
 
 @dataclass(kw_only=True)
-class StudyConfig(ReferenceRows):
+class StudyConfig(SharedSettings):
     """What a study YAML holds, checked."""
 
     name: str = setting("", "The study's name (default: the file's stem).")
@@ -209,4 +219,4 @@ def cell_config(study: StudyConfig, cell: Cell) -> RunConfig:
                      folds=None if cell.fold is None else [cell.fold], codec=replace(study.codecs[cell.codec]),
                      model=replace(study.models[cell.model]), train=replace(study.recipes[cell.recipe], seed=cell.seed),
                      eval=EvalConfig(generation=study.generation), baseline=study.baseline, probes=study.probes,
-                     zero_shot=study.zero_shot, dataset_options=dict(entry.options), source=entry.source)
+                     zero_shot=study.zero_shot, report_to=study.report_to, dataset_options=dict(entry.options), source=entry.source)

@@ -1,0 +1,315 @@
+"""Statistics that make a comparison citable: bootstrap intervals, paired tests, Holm's correction, calibration.
+
+Everything works on *units*: one evaluated (fold, training seed) of a run, its per-clip arrays in a :class:`Unit`.
+A run's figure is the mean of its units' metric, as in the report's mean over folds and seeds.
+
+- :func:`bootstrap`: replicates of that mean. A replicate draws every fold's test clips with replacement
+  (stratified by the true class for single-label tasks; whole clips for multi-label ones), the same draw for every
+  seed of the fold and for every run on it (so two runs' replicates are paired), recomputes each unit's metric on
+  the drawn clips and averages over units. ``RESAMPLES`` replicates; the draws of a fold come from a generator
+  seeded by ``SEED`` and the fold's name, so a report is reproducible to the last digit.
+- :func:`interval`: the percentile interval of the replicates (95 %).
+- :func:`mcnemar_exact`: the exact (binomial) McNemar test of two classifiers' correctness on the same clips.
+- :func:`paired_bootstrap_p`: a two-sided paired bootstrap test of the difference of the mean metric
+  (the bootstrap distribution of the difference, centred on zero, against the observed difference).
+- :func:`paired_test`: exact McNemar for accuracy when each run has one seed per fold (clips pooled over
+  folds, which hold different clips), the paired bootstrap otherwise.
+- :func:`holm`: Holm-Bonferroni adjusted p-values.
+- :func:`expected_calibration_error` and :func:`reliability`: the top-label calibration of label-scoring
+  probabilities (``BINS`` equal-width confidence bins).
+
+A drawn sample is represented by multiplicities: ``W: (replicates, n_clips)``, how often each clip was drawn, so
+every metric of a batch of replicates is a few matrix products (mAP: a weighted cumulative sum over each class's
+fixed score order). On ``W = 1`` the metric functions give the values ``metrics`` records (tested).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+RESAMPLES = 1000
+SEED = 0
+LEVEL = 0.95
+BINS = 15
+CHUNK = 100  # replicates drawn and evaluated at a time (memory: CHUNK x clips of a fold)
+
+
+@dataclass
+class Unit:
+    """One (fold, seed) of a run on one split: per-clip arrays in the order of ``ids``.
+
+    ``truth, predicted``: single-label ``(n,) int`` class indices (``predicted`` is ``n_classes`` for an answer
+    outside the classes); multi-label ``(n, C) {0, 1}``. ``scores: (n, C)`` probabilities when the run scored
+    labels, None for generation."""
+
+    fold: str | None
+    seed: int
+    ids: list[str]
+    truth: np.ndarray
+    predicted: np.ndarray
+    n_classes: int
+    scores: np.ndarray | None = None
+
+    @property
+    def multi_label(self) -> bool:
+        return self.truth.ndim == 2
+
+    @property
+    def correct(self) -> np.ndarray:
+        """``(n,) bool``: the clip's prediction is right (the whole label set, for multi-label)."""
+        if self.multi_label:
+            return np.all(self.truth == self.predicted, axis=1)
+        return self.truth == self.predicted
+
+    def one_hot(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(truth, predicted)`` as ``(n, C) bool`` (an answer outside the classes is an empty row)."""
+        if self.multi_label:
+            return self.truth.astype(bool), self.predicted.astype(bool)
+        eye = np.eye(self.n_classes + 1, dtype=bool)[:, : self.n_classes]
+        return eye[self.truth], eye[self.predicted]
+
+
+# --- metrics of weighted samples: W (r, n) multiplicities -> (r,) values ------------------------------------------
+
+def accuracy(unit: Unit, weights: np.ndarray) -> np.ndarray:
+    """Share of correct clips (exact match of the label set for multi-label)."""
+    return weights @ unit.correct.astype(float) / weights.sum(1)
+
+
+def macro_f1(unit: Unit, weights: np.ndarray) -> np.ndarray:
+    """Mean F1 over the classes that occur (in truth or prediction) in the sample, as ``metrics``."""
+    truth, predicted = unit.one_hot()
+    tp, fp, fn = (weights @ m.astype(float) for m in (truth & predicted, ~truth & predicted, truth & ~predicted))
+    present = weights @ (truth | predicted).astype(float) > 0
+    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1e-12)
+    with np.errstate(invalid="ignore"):
+        return (f1 * present).sum(1) / present.sum(1)  # nan where no class occurs
+
+
+def micro_f1(unit: Unit, weights: np.ndarray) -> np.ndarray:
+    truth, predicted = unit.one_hot()
+    tp, fp, fn = (weights @ m.sum(1).astype(float) for m in (truth & predicted, ~truth & predicted, truth & ~predicted))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+
+
+def mean_average_precision(unit: Unit, weights: np.ndarray) -> np.ndarray:
+    """Mean over classes with a positive in the sample of sklearn's average precision (tied scores grouped;
+    a clip drawn k times counts k times, as the same clip k times in the sample would)."""
+    truth, scores = unit.truth.astype(float), unit.scores
+    total = np.zeros(len(weights))
+    counted = np.zeros(len(weights))
+    for c in range(truth.shape[1]):
+        order = np.argsort(-scores[:, c], kind="mergesort")
+        ordered = scores[order, c]
+        last = np.r_[np.flatnonzero(np.diff(ordered)), len(order) - 1]  # the end of each group of tied scores
+        drawn = weights[:, order]
+        tp = np.cumsum(drawn * truth[order, c], axis=1)[:, last]
+        seen = np.cumsum(drawn, axis=1)[:, last]
+        positives = tp[:, -1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(seen > 0, tp / seen, 0.0)
+            recall = tp / positives[:, None]
+            ap = np.sum(np.diff(recall, axis=1, prepend=0.0) * precision, axis=1)
+        has = positives > 0
+        total[has] += ap[has]
+        counted[has] += 1
+    with np.errstate(invalid="ignore"):
+        return total / counted
+
+
+METRIC_FUNCTIONS: dict[str, Callable[[Unit, np.ndarray], np.ndarray]] = {
+    "accuracy": accuracy, "exact_match": accuracy, "macro_f1": macro_f1, "micro_f1": micro_f1,
+    "map": mean_average_precision,
+}
+
+
+def supported(metric: str, units: Sequence[Unit]) -> bool:
+    """Whether ``metric`` can be recomputed from the units' arrays (mAP needs multi-label scores)."""
+    if metric not in METRIC_FUNCTIONS or not units:
+        return False
+    return metric != "map" or all(u.scores is not None and u.multi_label for u in units)
+
+
+def value(metric: str, units: Sequence[Unit]) -> float:
+    """The mean over ``units`` of ``metric`` on all their clips (what the report's mean shows)."""
+    values = [METRIC_FUNCTIONS[metric](u, np.ones((1, len(u.ids))))[0] for u in units]
+    return float(np.nanmean(values)) if not np.all(np.isnan(values)) else math.nan
+
+
+# --- resampling ----------------------------------------------------------------------------------------------------
+
+def _draws(unit: Unit, resamples: int, seed: int, key: str) -> Iterator[np.ndarray]:
+    """Multiplicity matrices ``(CHUNK or fewer, n)`` of ``resamples`` draws of ``unit``'s clips, chunk by chunk."""
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    n = len(unit.ids)
+    strata = [np.arange(n)] if unit.multi_label else [np.flatnonzero(unit.truth == c) for c in np.unique(unit.truth)]
+    for start in range(0, resamples, CHUNK):
+        size = min(CHUNK, resamples - start)
+        drawn = np.concatenate([members[rng.integers(0, members.size, (size, members.size))] for members in strata], axis=1)
+        flat = (np.arange(size)[:, None] * n + drawn).ravel()
+        yield np.bincount(flat, minlength=size * n).reshape(size, n).astype(float)
+
+
+def by_fold(units: Sequence[Unit]) -> dict[str | None, list[Unit]]:
+    folds: dict[str | None, list[Unit]] = {}
+    for unit in units:
+        folds.setdefault(unit.fold, []).append(unit)
+    return folds
+
+
+def bootstrap(metric: str, runs: Sequence[Sequence[Unit]], resamples: int = RESAMPLES, seed: int = SEED,
+              key: str = "") -> np.ndarray:
+    """``(len(runs), resamples)`` replicates of each run's mean ``metric`` over its units, every run on the same
+    draws of each fold's clips (the units of one fold must hold the same clips in the same order: see
+    ``align``). ``key`` (the dataset) and the fold name seed each fold's draws."""
+    folds = by_fold([u for units in runs for u in units])
+    sums = np.zeros((len(runs), resamples))
+    counts = np.zeros((len(runs), resamples))
+    function = METRIC_FUNCTIONS[metric]
+    for fold, members in folds.items():
+        start = 0
+        for weights in _draws(members[0], resamples, seed, f"{key}/{fold}"):
+            rows = slice(start, start + len(weights))
+            for r, units in enumerate(runs):
+                for unit in (u for u in units if u.fold == fold):
+                    values = function(unit, weights)
+                    sums[r, rows] += np.nan_to_num(values)
+                    counts[r, rows] += ~np.isnan(values)
+            start += len(weights)
+    with np.errstate(invalid="ignore"):
+        return sums / counts
+
+
+def interval(replicates: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates (replicates where the metric is undefined left out)."""
+    replicates = replicates[~np.isnan(replicates)]
+    if not replicates.size:
+        return math.nan, math.nan
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(replicates, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def align(runs: Sequence[Sequence[Unit]]) -> list[list[Unit]] | None:
+    """The runs' units with every fold's clips in one order (the first unit's), or None when two units of a fold
+    hold different clips (then the runs cannot be paired)."""
+    order: dict[str | None, list[str]] = {}
+    for units in runs:
+        for unit in units:
+            order.setdefault(unit.fold, unit.ids)
+            if set(unit.ids) != set(order[unit.fold]) or len(unit.ids) != len(order[unit.fold]):
+                return None
+    return [[_reordered(u, order[u.fold]) for u in units] for units in runs]
+
+
+def _reordered(unit: Unit, ids: list[str]) -> Unit:
+    if unit.ids == ids:
+        return unit
+    position = {clip: i for i, clip in enumerate(unit.ids)}
+    index = np.array([position[clip] for clip in ids])
+    return Unit(unit.fold, unit.seed, list(ids), unit.truth[index], unit.predicted[index], unit.n_classes,
+                None if unit.scores is None else unit.scores[index])
+
+
+# --- paired tests -------------------------------------------------------------------------------------------------
+
+def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
+    """Two-sided exact McNemar p-value: ``b`` clips only A gets right, ``c`` only B; under the null each of the
+    ``b + c`` discordant clips goes either way with probability 1/2: ``p = min(1, 2 P(X <= min(b, c)))``,
+    ``X ~ Binomial(b + c, 1/2)``; 1.0 without discordant clips."""
+    correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    b, c = int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b))
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n
+    return float(min(1.0, 2 * tail))
+
+
+def paired_bootstrap_p(replicates_a: np.ndarray, replicates_b: np.ndarray, observed: float) -> float:
+    """Two-sided p-value of the observed difference B - A from paired replicates: the share of replicate
+    differences, centred on zero, at least as far from zero as the observed one (+1 correction)."""
+    differences = replicates_b - replicates_a
+    differences = differences[~np.isnan(differences)]
+    if not differences.size or math.isnan(observed):
+        return math.nan
+    reached = np.sum(np.abs(differences - differences.mean()) >= abs(observed) - 1e-12)
+    return float((reached + 1) / (differences.size + 1))
+
+
+@dataclass
+class Comparison:
+    """A paired test of run B against run A on one dataset: the difference of the mean metric (B - A), its 95 %
+    interval, the p-value and the test's name; ``p`` is None and ``why`` says why when the runs cannot be paired."""
+
+    difference: float
+    low: float = math.nan
+    high: float = math.nan
+    p: float | None = None
+    test: str = ""
+    n_clips: int = 0
+    why: str = ""
+
+
+def paired_test(metric: str, units_a: Sequence[Unit], units_b: Sequence[Unit], resamples: int = RESAMPLES,
+                seed: int = SEED, key: str = "") -> Comparison:
+    """Compare two runs on the same clips: exact McNemar for accuracy when each run has one seed per fold (the
+    folds' clips pooled), the paired bootstrap for every other metric and for several seeds."""
+    if not supported(metric, [*units_a, *units_b]):
+        return Comparison(math.nan, why=f"{metric} is not recomputed from these predictions")
+    aligned = align([units_a, units_b])
+    observed = value(metric, units_b) - value(metric, units_a)
+    if aligned is None:
+        return Comparison(observed, why="different test clips")
+    units_a, units_b = aligned
+    n_clips = sum(len(members[0].ids) for members in by_fold(units_a).values())
+    replicates = bootstrap(metric, [units_a, units_b], resamples, seed, key)
+    low, high = interval(replicates[1] - replicates[0])
+    one_seed = all(len(m) == 1 for units in (units_a, units_b) for m in by_fold(units).values())
+    if metric in ("accuracy", "exact_match") and one_seed:
+        correct = [np.concatenate([u.correct for u in units]) for units in (units_a, units_b)]
+        return Comparison(observed, low, high, mcnemar_exact(*correct), "exact McNemar", n_clips)
+    return Comparison(observed, low, high, paired_bootstrap_p(*replicates, observed), "paired bootstrap", n_clips)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order: the k-th smallest of m is multiplied by (m - k + 1),
+    then made non-decreasing and capped at 1."""
+    order = np.argsort(p_values, kind="stable")
+    adjusted = np.empty(len(p_values))
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+# --- calibration ------------------------------------------------------------------------------------------------
+
+def reliability(probabilities: np.ndarray, truth: np.ndarray, bins: int = BINS) -> list[dict]:
+    """Per confidence bin (equal width over [0, 1], right-closed) of the top label: ``{"low", "high", "count",
+    "confidence", "accuracy"}``, empty bins left out. ``probabilities: (n, C)``, ``truth: (n,) int``."""
+    probabilities, truth = np.asarray(probabilities, float), np.asarray(truth)
+    confidence, correct = probabilities.max(1), probabilities.argmax(1) == truth
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(members.sum()),
+                         "confidence": float(confidence[members].mean()), "accuracy": float(correct[members].mean())})
+    return rows
+
+
+def expected_calibration_error(probabilities: np.ndarray, truth: np.ndarray, bins: int = BINS) -> float:
+    """ECE: the clip-weighted mean over confidence bins of |accuracy - mean confidence| of the top label."""
+    rows = reliability(probabilities, truth, bins)
+    n = sum(r["count"] for r in rows)
+    return float(sum(r["count"] * abs(r["accuracy"] - r["confidence"]) for r in rows) / n) if n else math.nan

@@ -79,6 +79,13 @@ def test_weighted_average_precision_equals_sklearn_on_the_drawn_sample():
     expected = np.mean([average_precision_score(labels[drawn, c], scores[drawn, c]) for c in range(3)
                         if labels[drawn, c].any()])
     assert stats.mean_average_precision(unit, weights)[0] == pytest.approx(expected)
+    # a draw without any positive of class 0: that class drops out of the mean, as in the recorded mAP
+    without = weights.copy()
+    without[0, labels[:, 0] == 1] = 0
+    kept = without[0] > 0
+    expected = np.mean([average_precision_score(np.repeat(labels[kept, c], without[0, kept].astype(int)),
+                                                np.repeat(scores[kept, c], without[0, kept].astype(int))) for c in (1, 2)])
+    assert stats.mean_average_precision(unit, without)[0] == pytest.approx(expected)
 
 
 def test_stratified_draws_keep_every_class_count():

@@ -99,28 +99,74 @@ def micro_f1(unit: Unit, weights: np.ndarray) -> np.ndarray:
 
 
 def mean_average_precision(unit: Unit, weights: np.ndarray) -> np.ndarray:
-    """Mean over classes with a positive in the sample of sklearn's average precision (tied scores grouped;
-    a clip drawn k times counts k times, as the same clip k times in the sample would)."""
-    truth, scores = unit.truth.astype(float), unit.scores
-    total = np.zeros(len(weights))
-    counted = np.zeros(len(weights))
-    for c in range(truth.shape[1]):
-        order = np.argsort(-scores[:, c], kind="mergesort")
-        ordered = scores[order, c]
-        last = np.r_[np.flatnonzero(np.diff(ordered)), len(order) - 1]  # the end of each group of tied scores
-        drawn = weights[:, order]
-        tp = np.cumsum(drawn * truth[order, c], axis=1)[:, last]
-        seen = np.cumsum(drawn, axis=1)[:, last]
-        positives = tp[:, -1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(seen > 0, tp / seen, 0.0)
-            recall = tp / positives[:, None]
-            ap = np.sum(np.diff(recall, axis=1, prepend=0.0) * precision, axis=1)
-        has = positives > 0
-        total[has] += ap[has]
-        counted[has] += 1
+    """Mean over classes with a positive in the sample of sklearn's average precision (tied scores grouped; a clip
+    drawn k times counts k times, as the same clip k times in the sample would).
+
+    AP only changes at the scores of positives: with a class's distinct positive scores t_1 > t_2 > ... as
+    thresholds, AP = sum_k (TP_k - TP_(k-1)) / P * TP_k / N_k, where TP_k and N_k are the drawn positives and the
+    drawn clips scoring at least t_k. Each clip falls in the band of the first threshold it reaches, so TP_k and N_k
+    are cumulative sums of per-band weight totals, and the band totals of every class and replicate are two products
+    of ``weights`` with sparse band-membership matrices (``_bands``)."""
+    bands, starts = _bands(unit)
+    drawn = np.asarray(weights, dtype=float)
+    positives = (bands[1] @ drawn.T).T  # (r, bands): drawn positives per band
+    everything = (bands[0] @ drawn.T).T  # (r, bands): drawn clips per band
+    tp = _cumsum_within(positives, starts)
+    seen = _cumsum_within(everything, starts)
+    totals = tp[:, np.r_[starts[1:], tp.shape[1]] - 1] if tp.shape[1] else np.zeros((len(drawn), 0))  # (r, classes)
+    gained = positives  # TP_k - TP_(k-1) is the band's own positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        terms = np.where(seen > 0, gained * tp / seen, 0.0)
+        per_class = np.add.reduceat(terms, starts, axis=1) / totals if tp.shape[1] else totals
     with np.errstate(invalid="ignore"):
-        return total / counted
+        return np.nanmean(np.where(totals > 0, per_class, np.nan), axis=1) if per_class.shape[1] else np.full(len(drawn), np.nan)
+
+
+def _bands(unit: Unit):
+    """Sparse ``(bands, clips)`` membership of every class's threshold bands (all clips, and positives only) and
+    each class's first band; cached on the unit."""
+    cached = getattr(unit, "_band_cache", None)
+    if cached is not None:
+        return cached
+    from scipy.sparse import csr_matrix
+
+    truth, scores = unit.truth.astype(bool), np.asarray(unit.scores, dtype=float)
+    rows_all, cols_all, rows_pos, cols_pos, starts = [], [], [], [], []
+    offset = 0
+    for c in range(truth.shape[1]):
+        levels = np.unique(scores[truth[:, c], c])  # ascending distinct positive scores
+        if not levels.size:
+            continue
+        band = levels.size - np.searchsorted(levels, scores[:, c], side="right")  # 0: reaches the top threshold
+        kept = band < levels.size  # below the lowest positive score: never counted
+        starts.append(offset)
+        clips = np.flatnonzero(kept)
+        rows_all.append(offset + band[clips])
+        cols_all.append(clips)
+        positive = np.flatnonzero(truth[:, c])
+        rows_pos.append(offset + band[positive])
+        cols_pos.append(positive)
+        offset += levels.size
+    n = len(unit.ids)
+
+    def membership(rows, cols):
+        rows = np.concatenate(rows) if rows else np.zeros(0, int)
+        cols = np.concatenate(cols) if cols else np.zeros(0, int)
+        return csr_matrix((np.ones(rows.size), (rows, cols)), shape=(offset, n))
+
+    unit._band_cache = ((membership(rows_all, cols_all), membership(rows_pos, cols_pos)), np.array(starts, dtype=int))
+    return unit._band_cache
+
+
+def _cumsum_within(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative sums along axis 1 restarting at every index in ``starts``."""
+    total = np.cumsum(values, axis=1)
+    if not starts.size:
+        return total
+    offsets = np.where(starts > 0, total[:, np.maximum(starts - 1, 0)], 0.0)  # (r, classes): the sum before each class
+    lengths = np.diff(np.r_[starts, values.shape[1]])
+    before = np.repeat(offsets, lengths, axis=1)
+    return total - before
 
 
 METRIC_FUNCTIONS: dict[str, Callable[[Unit, np.ndarray], np.ndarray]] = {

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import EMBEDDED_MODEL, RECIPE_DEFAULTS, CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig, parse_seeds
+from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig, auto_defaults, parse_seeds
 from .core.errors import CodecBenchError
 from .core.settings import cli_options, split_options
 
@@ -69,23 +69,47 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
 
 
-def run_config(dataset: str, out: Path, settings: dict, codec_model: str | None = None, codec_dtype: str = "float32") -> RunConfig:
-    """Command-line values -> RunConfig. Method, epochs and learning rate default by model (``config.RECIPE_DEFAULTS``);
+def run_config(dataset: str, out: Path, settings: dict, codec_model: str | None = None, codec_dtype: str = "float32",
+               task: str | None = None) -> RunConfig:
+    """Command-line values -> RunConfig. The codec, method, epochs, learning rate and mix default by model and, given
+    the corpus's ``task``, by task (``config.auto_defaults``);
     ``--bf16`` also loads the LLM in bfloat16; the codec gets the flags its constructor takes (``--codec-model`` as
     ``model_id``, ``--codec-dtype`` as ``dtype``, ``--max-seconds``, ``--offline``)."""
     from .codecs import CODECS, options_of
 
     parts = split_options(settings, SECTIONS)
-    model = ModelConfig(**parts["model_"])
-    defaults = RECIPE_DEFAULTS["embedded" if model.name == EMBEDDED_MODEL else "pretrained"]
-    train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts["train_"].items()})
+    model = ModelConfig(**parts.get("model_", {}))
+    defaults = auto_defaults(model.name, task)
+    train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts.get("train_", {}).items()})
     if train.bf16:
         model.dtype = "bfloat16"
-    codec = CodecConfig(**parts["codec_"])
+    codec = CodecConfig(**(parts["codec_"] | {"name": parts["codec_"].get("name") or defaults["codec"]}))
     flags = {"dtype": codec_dtype, "max_seconds": codec.max_seconds, "model_id": codec_model, "offline": True if model.offline else None}
     accepted = options_of(codec.name) if codec.name in CODECS else {}
     codec.options = {key: value for key, value in flags.items() if key in accepted and value is not None}
     return RunConfig(dataset=dataset, out=out, **parts[""], codec=codec, model=model, train=train, eval=EvalConfig(**parts["eval_"]))
+
+
+def with_task_defaults(config: RunConfig, loaded: list, configure) -> RunConfig:
+    """The run's settings once the corpus is read: ``configure(task)`` gives them with the task's defaults
+    (``config.TASK_DEFAULTS``, for settings left to "auto"); a change is announced in one line and checked."""
+    from .codecs import check_codec
+    from .core import ui
+
+    if not loaded:
+        return config
+    resolved = configure(loaded[0].task)
+    changed = {}
+    if resolved.codec.name != config.codec.name:
+        changed["codec"] = (resolved.codec.name, config.codec.name)
+        check_codec(resolved.codec.name, resolved.codec.options)
+    if resolved.train.mix != config.train.mix:
+        changed["mix"] = (f"{resolved.train.mix:g}", f"{config.train.mix:g}")
+    if changed:
+        ui.say(f"{loaded[0].task.replace('_', '-')} dataset with the {config.model.name} LM: "
+               f"{' '.join(f'--{k} {new}' for k, (new, _) in changed.items())} by default (measured best there, "
+               f"docs/performance.md); give {' '.join(f'--{k} {old}' for k, (_, old) in changed.items())} to override")
+    return resolved
 
 
 def _print_summary(report: Path) -> None:
@@ -128,6 +152,7 @@ def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench data
     config = run_config(dataset, out, settings, codec_model, codec_dtype)
     training_seeds = parse_seeds(seeds) if seeds is not None else [config.train.seed]
     loaded = check_run(config, stage)  # every input error before torch is imported
+    config = with_task_defaults(config, loaded, lambda task: run_config(dataset, out, settings, codec_model, codec_dtype, task))
     _quiet_libraries()
     from .report.write import report_folders
     from .study import pipeline
@@ -157,8 +182,10 @@ def encode(dataset: str = typer.Argument(..., help="Dataset name."), out: Path =
     from .study.inputs import check_run
 
     ui.set_verbosity(quiet, verbose)
-    config = run_config(dataset, out, settings | {"model_offline": offline}, codec_model, codec_dtype)
+    settings = settings | {"model_offline": offline}
+    config = run_config(dataset, out, settings, codec_model, codec_dtype)
     loaded = check_run(config, "encode")
+    config = with_task_defaults(config, loaded, lambda task: run_config(dataset, out, settings, codec_model, codec_dtype, task))
     _quiet_libraries()
     from .study import pipeline
 

@@ -18,6 +18,7 @@ EMBEDDED_MODEL = "tiny"
 CODEBOOK_MODES = ("interleave", "sum")  # several codebooks: one token each, or one position per frame
 SOURCES = ("local", "hub")
 TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
+SELECTIONS = ("loss", "metric")  # which validation figure picks the kept checkpoint
 
 
 def _codec_names() -> list[str]:
@@ -30,6 +31,18 @@ RECIPE_DEFAULTS = {  # the command line's defaults by model: what "auto" (None) 
     "embedded": {"method": "full", "epochs": 15, "learning_rate": 1e-3},  # the tiny LM trains from scratch
     "pretrained": {"method": "lora", "epochs": 3, "learning_rate": 2e-4},
 }
+TASK_DEFAULTS = {  # on top, for one kind of model on one task: the codec and recipe measured best there
+    # k-means units (one per frame) cannot spell two instruments at once: on rendered real instruments log-mel
+    # frames + 3 mixtures per clip beat the log-mel logistic regression, tokens lose to it (docs/performance.md)
+    ("embedded", "multi_label"): {"codec": "logmel", "mix": 3.0},
+}
+
+
+def auto_defaults(model_name: str, task: str | None = None) -> dict:
+    """What the command line's "auto" settings (codec, method, epochs, learning rate, mix) mean for this model and,
+    once the corpus is read, its task."""
+    kind = "embedded" if model_name == EMBEDDED_MODEL else "pretrained"
+    return {"codec": "embedded", "mix": 0.0} | RECIPE_DEFAULTS[kind] | TASK_DEFAULTS.get((kind, task), {})
 
 
 @dataclass
@@ -52,6 +65,19 @@ class TrainConfig:
     lora_alpha: int = setting(32, "LoRA alpha.", cli=False)
     bf16: bool = setting(False, "Train and evaluate the LLM in bfloat16 (GPU).")
     gradient_checkpointing: bool = setting(False, "Trade compute for memory when training.")
+    label_questions: bool = setting(False, "Multi-label: also train a yes/no question \"<label>?\" per label, every question "
+                                    "in the same forward as the answer (a tree after the prompt); scored as the "
+                                    "label_questions method.")
+    mix: float = setting(0.0, "Multi-label: extra training clips, per training clip, that sum two training clips (gains "
+                         "-6..0 dB and an offset drawn per mixture, labels united); encoded once and cached (default "
+                         "3 with the tiny LM, 0 otherwise).", cli_default=None)
+    shift: float = setting(0.0, "Extra training clips, per training clip, that copy one shifted in time (circularly) with "
+                           "a gain of -6..+3 dB; encoded once and cached.")
+    select_by: str = setting("loss", "Which epoch's checkpoint is kept: loss (lowest validation loss) or metric (highest "
+                             "validation accuracy, or micro-F1 for multi-label, by label scoring after every epoch).",
+                             choices=SELECTIONS)
+    patience: int | None = setting(None, "Stop training after this many epochs without a better validation loss or "
+                                   "metric (whichever --select-by names); default: train every epoch.")
     seed: int = setting(0, "Training seed.", yaml=False)  # a study's seeds come from `seeds`
     num_workers: int = setting(0, "DataLoader workers building training batches.", cli=False)
     max_steps: int = setting(-1, "Stop after this many optimizer steps (-1: train for `epochs`).", cli=False)
@@ -64,8 +90,9 @@ class CodecConfig:
     entries of one codec with other options need distinct labels (``encodec-1.5kbps``, ``encodec-6kbps``)."""
 
     name: str = setting("embedded", "Codec: embedded (CPU, fitted on the training split), xcodec2, encodec, dac, mimi, "
-                        "xcodec; or a continuous front-end read through a trained projector: logmel, xcodec2-latents.",
-                        choices=_codec_names, flag="--codec")
+                        "xcodec; or a continuous front-end read through a trained projector: logmel, xcodec2-latents "
+                        "(default: embedded; logmel for a multi-label dataset with the tiny LM).",
+                        choices=_codec_names, flag="--codec", cli_default=None)
     options: dict = setting(help="Options of the codec's constructor.", factory=dict, cli=False)
     batch_size: int = setting(16, "Clips per codec batch.", flag="--encode-batch-size")
     num_workers: int | None = setting(None, "DataLoader workers decoding audio for the codec (default: min(4, cores - 1) "

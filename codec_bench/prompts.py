@@ -38,6 +38,7 @@ MARKERS = (
     TEXT_GENERATION_START, TEXT_GENERATION_END, SPEECH_GENERATION_START, SPEECH_GENERATION_END,
 )
 ITEM_SEPARATOR = ", "
+QUESTION_MARK, YES, NO = "?", "yes", "no"  # a label question "<label>?" and its answers (multi-label, label_questions)
 AUDIO_SLOT = "<|AUDIO_FEATURES|>"  # where the clip's audio goes: filled by the model side, never tokenized
 
 

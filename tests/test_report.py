@@ -14,7 +14,7 @@ from codec_bench.report.aggregate import aggregate, compare_runs, per_class_f1
 from codec_bench.report.figures import confusion_figure, radar_plot, save_figure
 from codec_bench.report.html import write_html_report
 from codec_bench.report.results import load_results
-from codec_bench.report.significance import reference_checks, comparisons_with_tests
+from codec_bench.report.significance import comparisons_with_tests, reference_checks
 from codec_bench.report.tables import comparison_markdown, grid_markdown, markdown_table, reference_lines
 from codec_bench.report.write import write_report
 
@@ -286,8 +286,9 @@ def fake_run(out, dataset: str, right: int, n: int = 100, model: str = "tiny-lla
 
 
 def test_report_compare_tests_two_folders_and_corrects_over_datasets(tmp_path):
-    from codec_bench.cli import app
     from typer.testing import CliRunner
+
+    from codec_bench.cli import app
 
     for name, rights in (("A", (90, 52)), ("B", (60, 50))):  # esc50: 30 clips only A gets right; instruments: 2
         fake_run(tmp_path / name, "esc50", rights[0])

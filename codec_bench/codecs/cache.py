@@ -45,6 +45,7 @@ from ..core.errors import AudioError, CodecBenchError
 from ..core.finished import mark_done, reusable
 from ..core.parallel import build_lock, rank, usable_workers, world_size
 from ..data.audio import audio_seconds, load_audio
+from ..data.augment import is_augmented, longest_source_seconds, render
 from ..data.manifest import Clip
 from .base import ClipEncoder, TokenCodec
 
@@ -79,13 +80,15 @@ class ClipAudio(torch.utils.data.Dataset):
         """``(clip id, preprocessed audio or None, skip reason or None, truncated to max_seconds)``."""
         clip = self.clips[index]
         try:
-            wave = load_audio(clip.path, self.codec.sample_rate_hz, self.max_seconds)
-            return clip.id, self.codec.preprocess(wave), None, self._longer(clip.path)
+            if is_augmented(clip):  # a mixture or shifted copy of training clips (``data.augment``)
+                wave = render(clip, self.codec.sample_rate_hz, self.max_seconds)
+                seconds = longest_source_seconds(clip)
+            else:
+                wave = load_audio(clip.path, self.codec.sample_rate_hz, self.max_seconds)
+                seconds = audio_seconds(clip.path)
+            return clip.id, self.codec.preprocess(wave), None, self.max_seconds is not None and seconds > self.max_seconds + 1e-3
         except AudioError as err:
             return clip.id, None, str(err), False
-
-    def _longer(self, path: str) -> bool:
-        return self.max_seconds is not None and audio_seconds(path) > self.max_seconds + 1e-3
 
 
 class TokenCache:

@@ -11,26 +11,21 @@ predictions (``thresholds.json``), where ``predict`` finds them. For multi-label
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from ..core import io
+from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, reusable
+from ..data.augment import is_augmented_id
 from ..data.manifest import Manifest
 from ..prompts import Example
-from .metrics import (
-    HEADLINE,
-    apply_thresholds,
-    aqa_metrics,
-    label_matrix,
-    multi_label_metrics,
-    single_label_metrics,
-    tune_thresholds,
-)
-from .scoring import score_label_sets, score_multi_label
+from . import decisions
+from .metrics import HEADLINE, apply_thresholds, aqa_metrics, label_matrix, multi_label_metrics, single_label_metrics
+from .scoring import score_label_questions, score_label_sets, score_multi_label
 
 MAX_LABEL_SETS = 512
 
@@ -65,13 +60,17 @@ class Record:
     metrics: dict[str, float]
     headline: str
     predictions: str  # the predictions file, relative to the output folder
+    # what was chosen on validation: "scoring" (multi-label method), "decision_rule", "best_epoch", "epochs",
+    # "selected_by", "stopped_early"; empty for rows that choose nothing
+    choices: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, row: dict) -> Record:
-        return cls(**{f.name: row.get(f.name, 0 if f.name == "seed" else None) for f in fields(cls)})
+        missing = {"seed": 0, "choices": {}}
+        return cls(**{f.name: row.get(f.name, missing.get(f.name)) for f in fields(cls)})
 
 
 @dataclass
@@ -100,42 +99,72 @@ def finish_records(folder: Path, records: list[Record]) -> list[Record]:
     return records
 
 
+MULTI_LABEL_METHODS = ("label_sets", "label_sets_normalised", "item_path", "label_questions")
+
+
+def multi_label_scorer(method: str, model, encoder, classes: Sequence[str], label_sets: Sequence[tuple[str, ...]],
+                       progress: bool = True) -> Callable[[Sequence[Example]], np.ndarray]:
+    """``examples -> (n, C)`` per-label probabilities by ``method`` (see ``scoring``); ``label_sets``: the training
+    split's distinct answers (of its own clips: the label sets that occur, not those of mixtures)."""
+    if method == "item_path":
+        return lambda ex: score_multi_label(model, encoder, ex, classes, progress=progress)
+    if method in ("label_sets", "label_sets_normalised"):
+        return lambda ex: score_label_sets(model, encoder, ex, classes, label_sets, progress, normalise=method != "label_sets")
+    if method == "label_questions":
+        return lambda ex: score_label_questions(model, encoder, ex, classes, progress)
+    raise CodecBenchError(f"unknown multi-label scoring method {method!r}; one of {', '.join(MULTI_LABEL_METHODS)}")
+
+
 def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], splits: list[str], manifest: Manifest,
-                           progress: bool) -> tuple[dict[str, np.ndarray], dict]:
-    """Per-label probabilities from the scoring method with the best validation micro-F1 (see ``scoring``)."""
-    label_sets = sorted({e.answer_items for e in examples["train"]})
-    methods = {"item_path": lambda ex: score_multi_label(model, encoder, ex, manifest.classes, progress=progress)}
-    if len(label_sets) <= MAX_LABEL_SETS:
-        methods["label_sets"] = lambda ex: score_label_sets(model, encoder, ex, manifest.classes, label_sets, progress)
-    choice: dict = {"validation_micro_f1": {}}
+                           progress: bool, questions: bool = False) -> tuple[dict[str, np.ndarray], dict]:
+    """Per-label probabilities from the scoring method with the best cross-fitted validation micro-F1 (each method
+    with its best decision rule, see ``decisions``); ``questions``: the model was trained with label questions.
+    Returns the scores per split and ``{"method", "validation_micro_f1": {method: F1}, "rules": {method: {rule:
+    F1}}}``."""
+    label_sets = sorted({e.answer_items for e in examples["train"] if not is_augmented_id(e.id)})  # sets that occur
+    names = [m for m in MULTI_LABEL_METHODS if (m != "label_questions" or questions)
+             and (not m.startswith("label_sets") or len(label_sets) <= MAX_LABEL_SETS)]
+    methods = {m: multi_label_scorer(m, model, encoder, manifest.classes, label_sets, progress) for m in names}
+    choice: dict = {"validation_micro_f1": {}, "rules": {}}
     scores_by_method: dict[str, dict[str, np.ndarray]] = {}
     if "validation" in splits and len(methods) > 1:
         truth = label_matrix([e.answer_items for e in examples["validation"]], manifest.classes)
         for name, method in methods.items():
             validation = method(examples["validation"])
-            predicted = apply_thresholds(validation, tune_thresholds(truth, validation))
-            choice["validation_micro_f1"][name] = multi_label_metrics(truth, validation, predicted)["micro_f1"]
+            rules = {rule: decisions.cross_fitted_micro_f1(rule, truth, validation) for rule in decisions.RULES}
+            choice["rules"][name] = rules
+            choice["validation_micro_f1"][name] = max(rules.values())
             scores_by_method[name] = {"validation": validation}
         choice["method"] = max(choice["validation_micro_f1"], key=choice["validation_micro_f1"].get)
     else:
-        choice["method"] = "label_sets" if "label_sets" in methods else "item_path"
+        choice["method"] = "label_questions" if questions else "label_sets" if "label_sets" in methods else "item_path"
     chosen = scores_by_method.get(choice["method"], {})
     return {s: chosen[s] if s in chosen else methods[choice["method"]](examples[s]) for s in splits}, choice
 
 
 def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples: dict[str, Sequence[Example]], folder: Path,
                     run: RunName, out: Path) -> list[Record]:
-    """Metrics and predictions from probabilities; multi-label thresholds are tuned on validation."""
+    """Metrics and predictions from probabilities. Multi-label label sets follow the decision rule with the best
+    cross-fitted validation micro-F1 (``decisions.choose``), fitted on validation: its thresholds
+    (``thresholds.json``), its Platt calibration when it has one (``calibration.json``, the probabilities written
+    are the calibrated ones) and the rule with every rule's figure (``<method>_decision.json``); ``predict`` reads
+    them."""
     labels = {s: [e.answer_items for e in examples[s]] for s in scores}
-    thresholds = np.full(len(manifest.classes), 0.5)
+    decision = decisions.Decision("fixed", np.full(len(manifest.classes), 0.5))  # no validation split: 0.5
     if manifest.task == "multi_label" and "validation" in scores:
-        thresholds = tune_thresholds(label_matrix(labels["validation"], manifest.classes), scores["validation"])
-        io.write_json(folder / "thresholds.json", dict(zip(manifest.classes, thresholds)))  # predict uses them
+        decision = decisions.choose(label_matrix(labels["validation"], manifest.classes), scores["validation"])
+        io.write_json(folder / "thresholds.json", dict(zip(manifest.classes, decision.thresholds)))  # predict uses them
+        if decision.calibration is not None:
+            io.write_json(folder / "calibration.json", {c: list(ab) for c, ab in zip(manifest.classes, decision.calibration)})
+        else:  # an earlier evaluation's calibration must not reach predict
+            (folder / "calibration.json").unlink(missing_ok=True)
+        io.write_json(folder / f"{run.method}_decision.json", {"rule": decision.rule, "cross_fitted_micro_f1": decision.cross_fitted_f1})
     records = []
     for split, probabilities in scores.items():
         truth = label_matrix(labels[split], manifest.classes)
         if manifest.task == "multi_label":
-            predicted = apply_thresholds(probabilities, thresholds)
+            probabilities = decision.calibrate(probabilities)
+            predicted = apply_thresholds(probabilities, decision.thresholds)
             metrics = multi_label_metrics(truth, probabilities, predicted)
             predictions = [[c for c, on in zip(manifest.classes, row) if on] for row in predicted]
         else:
@@ -144,6 +173,8 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
             predictions = [[manifest.classes[i]] for i in predicted]
         records.append(_record(manifest, split, run, metrics, Predictions(examples[split], labels[split], predictions, probabilities),
                                folder, out))
+        if manifest.task == "multi_label":
+            records[-1].choices["decision_rule"] = decision.rule
     return records
 
 

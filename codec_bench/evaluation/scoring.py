@@ -7,16 +7,20 @@ cache is copied, and the log-likelihood of every candidate comes from next-token
 position t scores the token at t + 1).
 
 - single-label: candidates are "label<END>"; probabilities are the softmax of their log-likelihoods.
-- multi-label, two ways to get a probability per label; the pipeline keeps, per run, the one with the higher
-  micro-F1 on the validation split (thresholds tuned there too):
-  * "label_sets": every label set seen in training is a candidate answer ("a, b<END>"); a label's probability
-    is the summed probability of the sets that hold it. Exact for the answers the model was taught; used
-    while the training split has at most 512 distinct sets.
+- multi-label, four ways to get a probability per label; the pipeline keeps, per run, the one with the highest
+  cross-fitted micro-F1 on the validation split, each under its best decision rule (``decisions``):
+  * "label_sets": every label set of the training split's own clips (not of mixtures) is a candidate answer
+    ("a, b<END>"); a label's probability is the summed probability of the sets that hold it. Exact for the
+    answers the model was taught; used while the training split has at most 512 distinct sets.
   * "item_path": the next answer item is one of "label, " or "label<END>"; following the greedy answer path
     item by item, each label's probability is the largest it gets as the next item (scales to any number of
     labels; sorted answers mean a label shows up once the path reaches it).
+  * "label_sets_normalised": as label_sets, with each set's log-likelihood divided by its token count.
+  * "label_questions" (runs trained with ``label_questions``): P(yes) of a "<label>?" question per label, all
+    questions in one forward as a tree after the prompt, as they were trained.
   Measured on the demo's ``mixtures`` validation split: label_sets micro-F1 0.782, item_path 0.767, the first
-  item alone 0.693.
+  item alone 0.693; on rendered real instruments (docs/performance.md) label_sets won in most runs, label
+  questions trailed with the tiny LM (0.47 vs 0.66 with tokens).
 - generation: greedy decoding until <|TEXT_GENERATION_END|>, parsed into labels, exact match.
 """
 
@@ -31,6 +35,7 @@ from scipy.special import softmax
 
 from ..core import ui
 from ..llm.encoder import PromptEncoder
+from ..llm.model import additive_mask
 from ..prompts import Example, parse_answer
 from .metrics import label_matrix
 
@@ -108,8 +113,7 @@ class PrefixScorer:
         # causal within the prefix; the tree sees the whole prefix and its own branch only
         visible = (order[None, :] <= order[:, None]) & ((owner_t[None, :] == -1) | (owner_t[None, :] == owner_t[:, None]))
         allowed = visible if first else torch.cat([torch.ones(len(tokens), self.length, dtype=torch.bool, device=self.device), visible], 1)
-        dtype = next(self.model.parameters()).dtype
-        mask = torch.zeros(allowed.shape, dtype=dtype, device=self.device).masked_fill(~allowed, torch.finfo(dtype).min)
+        mask = additive_mask(allowed, next(self.model.parameters()).dtype)
         inputs = self._first_inputs(self.prefix + tokens) if first else {"input_ids": torch.tensor([tokens], device=self.device)}
         out = self.model(
             **inputs, position_ids=torch.tensor([list(range(head)) + positions], device=self.device),
@@ -162,14 +166,42 @@ def score_multi_label(model, encoder: PromptEncoder, examples: Sequence[Example]
 
 @torch.inference_mode()
 def score_label_sets(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str],
-                     label_sets: Sequence[tuple[str, ...]], progress: bool = True) -> np.ndarray:
+                     label_sets: Sequence[tuple[str, ...]], progress: bool = True, normalise: bool = False) -> np.ndarray:
     """``(n_examples, n_classes)`` per-label marginals: every label set seen in training is a candidate answer,
-    the candidates' probabilities (softmax of their log-likelihoods) are summed over the sets holding each label."""
+    the candidates' probabilities (softmax of their log-likelihoods) are summed over the sets holding each label.
+    ``normalise``: the log-likelihood per answer token instead (longer sets, more labels or longer names, are not
+    penalised for their length)."""
     candidates = [encoder.answer_ids(answer) for answer in label_sets]
+    lengths = np.array([len(c) for c in candidates], dtype=float) if normalise else 1.0
     member = label_matrix(label_sets, classes)
     out = np.zeros((len(examples), len(classes)))
     for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
-        out[i] = softmax(PrefixScorer(model, encoder.prefix(model, example)).score(candidates)) @ member
+        out[i] = softmax(PrefixScorer(model, encoder.prefix(model, example)).score(candidates) / lengths) @ member
+    return out
+
+
+@torch.inference_mode()
+def score_label_questions(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str],
+                          progress: bool = True) -> np.ndarray:
+    """``(n_examples, n_classes)`` P(yes) of every label question "<label>?" (a run trained with
+    ``label_questions``): all questions in one forward per clip as a tree after the prompt, as in training; a
+    label's probability is the softmax of the "yes" and "no" logits at its question mark."""
+    questions = [encoder.question_ids(c) for c in classes]
+    yes, no = encoder.yes_no_ids
+    tokens, positions, owner, last = [], [], [], []
+    out = np.zeros((len(examples), len(classes)))
+    for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
+        scorer = PrefixScorer(model, encoder.prefix(model, example))
+        if not tokens:
+            for k, question in enumerate(questions):
+                tokens += question
+                positions += range(scorer.length, scorer.length + len(question))
+                owner += [k] * len(question)
+                last.append(len(tokens) - 1)
+        elif scorer.length != positions[0]:  # prompts of another length: positions restart after this one
+            positions = [p - positions[0] + scorer.length for p in positions]
+        logits = scorer._tree_logits(tokens, positions, owner)[last].float()
+        out[i] = torch.sigmoid(logits[:, yes] - logits[:, no]).cpu().numpy()
     return out
 
 

@@ -18,7 +18,7 @@ import torch
 
 from ..codecs.base import ClipEncoder, FeatureFrontEnd, TokenCodec
 from ..core.errors import CodecBenchError
-from ..prompts import AUDIO_SLOT, ITEM_SEPARATOR, MARKERS, TEXT_GENERATION_END, Example, speech_token
+from ..prompts import AUDIO_SLOT, ITEM_SEPARATOR, MARKERS, NO, QUESTION_MARK, TEXT_GENERATION_END, YES, Example, speech_token
 from .projector import embed_with_audio
 
 
@@ -50,6 +50,7 @@ class PromptEncoder:
         self.bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.separator = self.text_ids(ITEM_SEPARATOR)
+        self.questions: tuple[str, ...] = ()  # labels asked about in training (multi-label ``label_questions``)
 
     def token_id(self, token: str) -> int:
         """Id of one token string; fails if the tokenizer lacks it (for example no speech tokens)."""
@@ -100,7 +101,43 @@ class PromptEncoder:
     def length(self, example: Example) -> int:
         """``len(training_features(example)["input_ids"])``, computed without reading the audio."""
         before, after = self.text_parts(example.prompt)
-        return len(before) + self.audio_positions(example.id) + len(after) + len(self.answer_ids(example.answer_items))
+        questions = sum(len(self.question_ids(label)) + 1 for label in self.questions)
+        return len(before) + self.audio_positions(example.id) + len(after) + len(self.answer_ids(example.answer_items)) + questions
+
+    @functools.cached_property
+    def yes_no_ids(self) -> tuple[int, int]:
+        """The ids a label question is answered with: the first tokens of "yes" and "no" (one token each in Llama-3's
+        vocabulary; bytes in the tiny LM's)."""
+        yes, no = self.text_ids(YES), self.text_ids(NO)
+        if not yes or not no or yes[0] == no[0]:
+            raise CodecBenchError(f"the tokenizer cannot tell {YES!r} from {NO!r} by their first token; train without "
+                                  "label questions (label_questions: false)")
+        return yes[0], no[0]
+
+    def question_ids(self, label: str) -> list[int]:
+        """A label question: the label's ids and the question mark's (``"<label>?"``)."""
+        return list(self.text_ids(label)) + list(self.text_ids(QUESTION_MARK))
+
+    def with_questions(self, features: dict, example: Example) -> dict:
+        """Append a yes/no question per label in ``self.questions`` to training ``features`` (prompt + answer) as
+        branches of a tree: ``branch`` is -1 on the prompt, 0 on the answer and k on question k; each branch sees the
+        prompt and itself only and its positions restart after the prompt (the collator builds the mask and the
+        positions), so one forward trains the answer and every question. Labels: the answer's ids, and on each
+        question its yes or no (the question's own ids are not predicted)."""
+        if not self.questions:
+            return features
+        prompt = sum(1 for label in features["labels"] if label == -100)
+        branch = [-1] * prompt + [0] * (len(features["input_ids"]) - prompt)
+        yes, no = self.yes_no_ids
+        present = set(example.answer_items)
+        ids, labels = list(features["input_ids"]), list(features["labels"])
+        for k, label in enumerate(self.questions, 1):
+            question = self.question_ids(label)
+            answer = yes if label in present else no
+            ids += question + [answer]
+            labels += [-100] * len(question) + [answer]
+            branch += [k] * (len(question) + 1)
+        return features | {"input_ids": ids, "labels": labels, "branch": branch}
 
     def prefix(self, model, example: Example) -> list[int]:
         """What scoring runs before the candidates: the prompt's ids (embeddings for continuous features)."""
@@ -133,7 +170,7 @@ class PromptEncoder:
         (unshifted, as in transformers; the loss shifts them)."""
         prompt = self.prompt_ids(example)
         answer = self.answer_ids(example.answer_items)
-        return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
+        return self.with_questions({"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}, example)
 
     def decode(self, ids: Sequence[int]) -> str:
         ids = list(ids)
@@ -172,8 +209,8 @@ class ContinuousPromptEncoder(PromptEncoder):
         frames = self._frames(example.id)
         prompt = list(before) + [self.pad_id] * len(frames) + list(after)
         answer = self.answer_ids(example.answer_items)
-        return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer,
-                "audio": frames, "audio_start": len(before)}
+        return self.with_questions({"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer,
+                                    "audio": frames, "audio_start": len(before)}, example)
 
     def prefix(self, model, example: Example) -> torch.Tensor:
         """The prompt's input embeddings ``(time, hidden)`` on the model's device."""

@@ -140,3 +140,9 @@ def load_trained(model_dir: Path, dtype: str = "auto", offline: bool | None = No
         model, tokenizer = load_llm(str(model_dir), dtype, offline, attn_implementation="sdpa")
     load_projector(model, model_dir)
     return model, tokenizer
+
+
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean attention mask (True: may attend) as the additive float mask every attention implementation takes
+    (0 where allowed, the dtype's minimum elsewhere); a boolean 4D mask works with sdpa only."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)

@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ from ..core.parallel import is_main_process, usable_workers, world_size
 from ..core.tracking import trainer_settings
 from ..prompts import Example
 from .encoder import PromptEncoder
-from .model import apply_lora, parameter_count
+from .model import additive_mask, apply_lora, parameter_count
 
 IGNORE = -100
 
@@ -84,6 +84,8 @@ class LeftPadCollator:
             mask[row, length - n:] = 1
         positions = (mask.cumsum(1) - 1).clamp(min=0)
         batch = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "labels": labels}
+        if "branch" in features[0]:  # label questions: a tree after the prompt
+            batch["attention_mask"], batch["position_ids"] = tree_inputs(features, length)
         if "audio" in features[0]:
             batch.update(self._audio(features, length))
         return batch
@@ -104,6 +106,32 @@ class LeftPadCollator:
         return {"audio_features": audio, "audio_positions": where}
 
 
+PAD_BRANCH = -2
+
+
+def tree_inputs(features: Sequence[dict], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(attention_mask (batch, 1, length, length) bool, position_ids (batch, length))`` for left-padded rows whose
+    ``branch`` marks the prompt (-1), the answer (0) and label questions (1, 2, ...): a token sees the earlier
+    tokens of the prompt and of its own branch; every branch's positions restart after the prompt (a padding
+    position sees itself only, so no row of the mask is empty)."""
+    branch = torch.full((len(features), length), PAD_BRANCH, dtype=torch.long)
+    for row, f in enumerate(features):
+        branch[row, length - len(f["branch"]):] = torch.tensor(f["branch"])
+    order = torch.arange(length)
+    causal = order[None, :] <= order[:, None]
+    same = (branch[:, None, :] == -1) | (branch[:, None, :] == branch[:, :, None])  # (batch, query, key)
+    allowed = causal[None] & same & (branch[:, None, :] != PAD_BRANCH)
+    allowed |= torch.eye(length, dtype=torch.bool)[None] & (branch == PAD_BRANCH)[:, :, None]
+    prompt = (branch == -1).sum(1, keepdim=True)
+    within = torch.zeros_like(branch)
+    for row in range(len(features)):  # the index of each token within its branch
+        for b in branch[row].unique().tolist():
+            where = branch[row] == b
+            within[row, where] = torch.arange(int(where.sum()))
+    positions = torch.where(branch == -1, within, torch.where(branch == PAD_BRANCH, 0, prompt + within))
+    return allowed[:, None], positions
+
+
 class AnswerOnlyTrainer(Trainer):
     """Trainer whose loss is :func:`shifted_answer_loss` on logits computed only where the answer is."""
 
@@ -122,6 +150,8 @@ class AnswerOnlyTrainer(Trainer):
 
             ids, audio, where = inputs.pop("input_ids"), inputs.pop("audio_features"), inputs.pop("audio_positions")
             inputs["inputs_embeds"] = embed_with_audio(self.accelerator.unwrap_model(model), ids, audio, where)
+        if inputs["attention_mask"].dim() == 4:  # a tree (label questions): the additive mask in the model's dtype
+            inputs["attention_mask"] = additive_mask(inputs["attention_mask"], getattr(self.accelerator.unwrap_model(model), "dtype", torch.float32))
         outputs = model(**inputs, logits_to_keep=answer_span(labels), use_cache=False)
         loss = shifted_answer_loss(outputs.logits, labels, num_items_in_batch)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
@@ -150,11 +180,16 @@ class PromptDataset(torch.utils.data.Dataset):
 
 def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Example], validation_examples: Sequence[Example],
           run_dir: str | Path, config: TrainConfig, progress: bool = True, trainable_tokens: dict | None = None,
-          report_to: str = "none", run_name: str | None = None) -> Path:
+          report_to: str = "none", run_name: str | None = None,
+          task_metric: Callable[[torch.nn.Module], float] | None = None) -> Path:
     """Fine-tune ``model`` on the examples; returns ``run_dir/model`` (weights or LoRA adapter, safetensors).
 
     Resumes from the newest complete checkpoint in ``run_dir/checkpoints``; a finished run (``train_done.json``)
-    is not trained again. The checkpoint with the lowest validation loss is kept. The Trainer's log records go to
+    is not trained again. After every epoch the validation loss is computed, and with ``config.select_by ==
+    "metric"`` also ``task_metric(model)`` (higher is better: the caller's label-scoring accuracy or micro-F1);
+    the checkpoint best by the chosen one is kept, training stops after ``config.patience`` epochs without a better
+    one, and ``train_done.json`` records every epoch's figures, the winning epoch and whether training stopped
+    early (``Selection``). The Trainer's log records go to
     ``run_dir/train_log.jsonl`` (the console shows one progress line with the loss). ``trainable_tokens`` (LoRA
     only): peft ``trainable_token_indices`` for embedding rows added to the vocabulary (see ``vocab``).
     ``report_to``/``run_name``: experiment tracking (``core.tracking``; TensorBoard under ``run_dir/tensorboard``).
@@ -170,10 +205,14 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
     with ui.stage("train", unit="steps", show=progress) as bar:
         integrations, tracking = trainer_settings(report_to if is_main_process() else "none", run_dir / "tensorboard")
         args = _training_arguments(run_dir / "checkpoints", config, len(train_set), len(val_set) > 0, integrations, run_name)
+        log = TrainLog(run_dir / "train_log.jsonl", bar)
+        if config.select_by == "metric" and task_metric is None and len(val_set):
+            raise CodecBenchError("select_by: metric needs a task metric to compute on the validation split")
+        selection = Selection(config.select_by, config.patience, task_metric if config.select_by == "metric" else None, log)
         trainer = AnswerOnlyTrainer(
             model=model, args=args, train_dataset=train_set, eval_dataset=val_set if len(val_set) else None,
             data_collator=LeftPadCollator(encoder.pad_id, 64 if torch.cuda.is_available() else 1), processing_class=tokenizer,
-            callbacks=[TrainLog(run_dir / "train_log.jsonl", bar), *tracking],
+            callbacks=[log, selection, *tracking],
         )
         trainer.remove_callback(PrinterCallback)  # per-step dicts go to train_log.jsonl, not the console
         if hasattr(model, "audio_projector") and _fsdp(trainer):
@@ -187,8 +226,8 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
         mark_done(final / "train_done.json", files_in(final, skip=("train_done.json",)),
                   config=asdict(config), train_loss=whole_run_loss(trainer.state.log_history), steps=result.global_step,
                   seconds=time.time() - start, trainable_parameters=trainable, parameters=total,
-                  train_examples=len(train_set), validation_examples=len(val_set), best_validation_loss=trainer.state.best_metric,
-                  resumed_from_step=_step(checkpoints[-1]) if checkpoints else None)
+                  train_examples=len(train_set), validation_examples=len(val_set),
+                  resumed_from_step=_step(checkpoints[-1]) if checkpoints else None, **selection.summary(trainer.state))
     return final
 
 
@@ -255,14 +294,82 @@ class TrainLog(TrainerCallback):
         self.bar.advance()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs:
+        if logs:
+            self.write(state, logs)
+
+    def write(self, state, logs: dict) -> None:
+        """Append one record (rank 0) and update the progress line."""
+        if not state.is_world_process_zero:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
-        self.latest |= {name: f"{logs[key]:.3f}" for key, name in (("loss", "loss"), ("eval_loss", "val")) if key in logs}
+        names = (("loss", "loss"), ("eval_loss", "val"), ("eval_task_metric", "val metric"))
+        self.latest |= {name: f"{logs[key]:.3f}" for key, name in names if key in logs}
         self.bar.show(**self.latest)
         ui.say(json.dumps({"step": state.global_step, **logs}), ui.VERBOSE)
+
+
+SELECTED = {"loss": "loss", "metric": "task_metric"}  # TrainConfig.select_by -> the Trainer's metric name
+
+
+class Selection(TrainerCallback):
+    """Model selection and early stopping on the validation loss or a task metric.
+
+    After every evaluation: with ``task_metric``, its value on the model (in eval mode) goes into the Trainer's
+    metrics as ``eval_task_metric`` (which ``metric_for_best_model`` then names) and into the log; the epochs
+    since the best value are counted, and training stops after ``patience`` of them. Every epoch's figures live
+    in the Trainer's log history, so a resumed run keeps counting where it was."""
+
+    def __init__(self, select_by: str, patience: int | None, task_metric: Callable | None, log: TrainLog):
+        self.select_by, self.patience, self.task_metric, self.log = select_by, patience, task_metric, log
+        self.stopped_early = False
+
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        if self.task_metric is not None and metrics is not None:
+            was_training = model.training
+            model.eval()
+            with torch.inference_mode():
+                value = float(self.task_metric(model))
+            model.train(was_training)
+            metrics["eval_task_metric"] = value
+            entry = {"epoch": state.epoch, "step": state.global_step, "eval_task_metric": value}
+            state.log_history.append(entry)  # saved with every checkpoint: a resumed run knows its history
+            self.log.write(state, entry)
+        epochs = self.epochs(state.log_history)
+        best = self.best_index(epochs)
+        if self.patience is not None and best is not None and len(epochs) - 1 - best >= self.patience:
+            control.should_training_stop = self.stopped_early = True
+            ui.say(f"stopping early: no better validation {self.select_by} for {self.patience} epochs (best: epoch "
+                   f"{epochs[best]['epoch']:.0f})", ui.VERBOSE)
+        return control
+
+    def epochs(self, history: list[dict]) -> list[dict]:
+        """One ``{"epoch", "step", "loss", "metric"}`` per evaluation, in order (metric None when not computed)."""
+        rows: dict[int, dict] = {}
+        for entry in history:
+            if "eval_loss" in entry or "eval_task_metric" in entry:
+                row = rows.setdefault(entry["step"], {"epoch": entry.get("epoch"), "step": entry["step"], "loss": None, "metric": None})
+                row["loss"] = entry.get("eval_loss", row["loss"])
+                row["metric"] = entry.get("eval_task_metric", row["metric"])
+        return list(rows.values())
+
+    def best_index(self, epochs: list[dict]) -> int | None:
+        key = "metric" if self.select_by == "metric" else "loss"
+        values = [(e[key], i) for i, e in enumerate(epochs) if e[key] is not None]
+        if not values:
+            return None
+        return (max(values, key=lambda v: (v[0], -v[1])) if key == "metric" else min(values))[1]  # ties: the earlier epoch
+
+    def summary(self, state) -> dict:
+        """What train_done.json records about selection."""
+        epochs = self.epochs(state.log_history)
+        best = self.best_index(epochs)
+        return {"selected_by": self.select_by, "patience": self.patience, "stopped_early": self.stopped_early,
+                "best_epoch": epochs[best]["epoch"] if best is not None else None,
+                "best_validation_loss": epochs[best]["loss"] if best is not None else None,
+                "best_validation_metric": epochs[best]["metric"] if best is not None else None,
+                "validation": epochs}
 
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
@@ -321,7 +428,8 @@ def _training_arguments(out: Path, config: TrainConfig, n_train: int, has_valida
         weight_decay=config.weight_decay, warmup_steps=max(1, int(config.warmup_ratio * steps_per_epoch * config.epochs)),
         lr_scheduler_type="cosine", seed=config.seed, data_seed=config.seed, bf16=config.bf16,
         eval_strategy=strategy, save_strategy="epoch" if has_validation else "steps", save_steps=steps_per_epoch,
-        save_total_limit=2, load_best_model_at_end=has_validation, metric_for_best_model="eval_loss", greater_is_better=False,
+        save_total_limit=2, load_best_model_at_end=has_validation, greater_is_better=config.select_by == "metric",
+        metric_for_best_model=f"eval_{SELECTED[config.select_by]}",
         prediction_loss_only=True, logging_steps=1,  # every step's loss: train_log.jsonl, whole-run mean
         report_to=list(report_to) or "none", run_name=run_name,
         disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=usable_workers(config.num_workers),

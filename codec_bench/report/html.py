@@ -59,7 +59,7 @@ def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str 
     else:
         images = {stem: Path(path).read_bytes() for stem, path in figures.items()}
     body = [f"<h1>{html.escape(title)}</h1>"]
-    for heading, text in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, split):
+    for heading, text in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, split, records):
         body += ([f"<h2>{html.escape(heading)}</h2>"] if heading else []) + [markdown_to_html(text)]
     body += ["<h2>Figures</h2>"] + [_figure(stem, png) for stem, png in images.items()]
     page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -76,6 +76,26 @@ def markdown_table(aggregated: list[dict], split: str = "test") -> str:
     return "\n".join(lines) + "\n"
 
 
+def choices_markdown(records: list[dict], split: str = "test") -> str:
+    """One row per run, fold and seed: what it chose on validation (the kept epoch of those evaluated and by which
+    figure; for multi-label tasks the per-label scoring method and the decision rule). Empty when nothing chose."""
+    rows = sorted((r for r in records if r["split"] == split and r.get("choices") and r["method"] != "llm_generation"),
+                  key=lambda r: (r["dataset"], r["codec"], r["model"], r["method"], str(r.get("fold")), r.get("seed", 0)))
+    if not rows:
+        return ""
+    lines = ["| dataset | codec | model | method | fold | seed | kept epoch | multi-label scoring | decision rule |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        c = r["choices"]
+        epoch = "–"
+        if c.get("best_epoch") is not None:
+            epoch = f"{c['best_epoch']:g} of {c.get('epochs', '?')} (validation {c.get('selected_by', 'loss')}"
+            epoch += ", stopped early)" if c.get("stopped_early") else ")"
+        lines.append(f"| {r['dataset']} | {r['codec']} | {r['model']} | {r['method']} | {r.get('fold') or '–'} | "
+                     f"{r.get('seed', 0)} | {epoch} | {c.get('scoring', '–')} | {c.get('decision_rule', '–')} |")
+    return "\n".join(lines) + "\n"
+
+
 def clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
     """One markdown bullet per dataset: test clips per run (summed over folds), folds and seeds per run, and
     whether runs differ."""
@@ -204,7 +224,7 @@ def continuous_note(aggregated: list[dict]) -> str:
 
 
 def report_sections(aggregated: list[dict], per_class: dict[str, dict], statistics: dict, failed_cells: list[dict] = (),
-                    skipped_files: list[str | Path] = (), split: str = "test") -> list[tuple[str, str]]:
+                    skipped_files: list[str | Path] = (), split: str = "test", records: list[dict] = ()) -> list[tuple[str, str]]:
     """The text of the report as ``(heading, markdown body)`` pairs, shared by report.md and report.html
     (figures are added by each writer). ``statistics``: ``significance.analyse``."""
     boot = statistics["bootstrap"]
@@ -228,6 +248,11 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
                  "weighted by clips. The reliability diagrams are under Figures.\n\n"
                  + calibration_markdown(statistics["calibration"])),
                 ("Clips", "\n".join(clip_counts(aggregated, split)) + "\n")]
+    chosen = choices_markdown(list(records), split)
+    if chosen:
+        sections.insert(-1, ("Choices made on validation", "What each run kept or picked on its validation split "
+                             "(never on test): the training epoch, and for multi-label tasks the per-label scoring "
+                             "method and the decision rule (by cross-fitted validation micro-F1).\n\n" + chosen))
     grid = grid_markdown(aggregated, split)
     if grid:
         sections.insert(1, ("Codecs x models", grid))

@@ -40,7 +40,7 @@ def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: d
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
     per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
     text = ["# codec-bench results", ""]
-    for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files):
+    for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, records=records):
         text += ([f"## {heading}", ""] if heading else []) + [body]
     figures = {stem: path for stem, path in paths.items() if stem == "radar" or stem.startswith(FIGURE_PREFIXES)}
     text += ["## Figures", ""] + [f"![{stem}]({path.name})\n" for stem, path in figures.items()]

@@ -25,5 +25,11 @@ def check_run(config: RunConfig, stage: str = "all") -> list[Manifest]:
     if "model_id" in config.codec.options:
         check_reference(config.codec.options["model_id"], "--codec-model")
     check_tracker(config.report_to)
-    return data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
-                               config.dataset_options, config.out)
+    if config.train.mix < 0 or config.train.shift < 0:
+        raise CodecBenchError(f"--mix {config.train.mix:g} / --shift {config.train.shift:g}: give 0 or more extra clips per training clip")
+    manifests = data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
+                                    config.dataset_options, config.out)
+    if config.train.mix and manifests and manifests[0].task != "multi_label":
+        raise CodecBenchError(f"--mix {config.train.mix:g}: mixtures unite labels, which only multi-label datasets allow "
+                              f"({config.dataset} is {manifests[0].task}); use --shift for time-shifted copies")
+    return manifests

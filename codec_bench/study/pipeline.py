@@ -19,8 +19,9 @@ with the corpus beyond the manifest: codes are read lazily from the cache, promp
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -34,8 +35,10 @@ from ..core.finished import check_done, disk_guard, files_in, mark_done, rebuild
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
 from ..core.tracking import log_metrics
 from ..data import manifest as manifests
-from ..data.manifest import Manifest
+from ..data.augment import augmented_clips
+from ..data.manifest import Clip, Manifest
 from ..evaluation import baseline
+from ..evaluation.metrics import apply_thresholds, label_matrix, multi_label_metrics, tune_thresholds
 from ..evaluation.records import (
     Record,
     RunName,
@@ -45,7 +48,7 @@ from ..evaluation.records import (
     score_multi_label_best,
     scoring_records,
 )
-from ..evaluation.scoring import generate_answers, score_single_label
+from ..evaluation.scoring import generate_answers, score_label_questions, score_multi_label, score_single_label
 from ..llm import vocab
 from ..llm.encoder import codec_vocabulary, embeds_audio, prompt_encoder
 from ..llm.model import build_tiny_llm, load_llm, load_trained
@@ -99,13 +102,14 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
     codec = make_codec(config.codec.name, **config.codec.options)
     check_codebooks(config, codec)
     fit_codec(codec, manifest.split("train"), Path(config.cache_folder) / manifest.dataset, config.progress)
-    codes = encode_tokens(config, manifest, codec)
+    extra = augmented_clips(manifest.split("train"), config.train.mix, config.train.shift, config.train.seed)
+    codes = encode_tokens(config, manifest, codec, extra)
     if stop_after == "encode":
         return []
     summed = "-sum" if config.codec.codebooks == "sum" else ""
     run_dir = folder / f"{codec.cache_key()}{summed}__{model_label(config.model)}__{config.run_name}"
     with run_folder_lock(run_dir):
-        examples = write_prompts(manifest, codes, run_dir / "prompts")
+        examples = write_prompts(manifest, codes, run_dir / "prompts", extra)
         write_run_card(config, manifest, codec, run_dir)
         model_dir = train_model(config, manifest, codec, examples, run_dir, codes)
         if stop_after == "train" or not is_main_process():
@@ -153,20 +157,21 @@ def write_run_card(config: RunConfig, manifest: Manifest, codec: ClipEncoder, ru
     io.write_json(run_dir / "run.json", card)
 
 
-def encode_tokens(config: RunConfig, manifest: Manifest, codec: ClipEncoder) -> CachedCodes:
-    """Fill the token cache for the manifest's clips; returns the lazy ``{clip id: codes}`` of its clips; skips are
-    recorded."""
+def encode_tokens(config: RunConfig, manifest: Manifest, codec: ClipEncoder, extra: Sequence[Clip] = ()) -> CachedCodes:
+    """Fill the token cache for the manifest's clips and the ``extra`` (augmented) ones; returns the lazy ``{clip id:
+    codes}`` of them all; skips are recorded."""
     cache = TokenCache(config.cache_folder, manifest.dataset, codec, config.codec.max_seconds)
-    with disk_guard(cache.folder, "encoding", cache_estimate(codec, len(manifest.clips), config.codec.max_seconds)):
-        counts = cache.build(manifest.clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress)
+    clips = list(manifest.clips) + list(extra)
+    with disk_guard(cache.folder, "encoding", cache_estimate(codec, len(clips), config.codec.max_seconds)):
+        counts = cache.build(clips, config.codec.batch_size, config.codec.num_workers, progress=config.progress)
     wait_for_everyone()  # several processes: every rank's shards must be written
-    codes, skipped = cache.load(c.id for c in manifest.clips)
+    codes, skipped = cache.load(c.id for c in clips)
     if counts["truncated"]:
         ui.warn(f"{counts['truncated']} clips longer than {config.codec.max_seconds:g} s were cut to {config.codec.max_seconds:g} s "
                 "before encoding (--max-seconds)")
     if skipped:
         listing = Path(config.out) / manifest.name / "encode_skipped.jsonl"
-        paths = {c.id: c.path for c in manifest.clips}
+        paths = {c.id: c.path for c in clips}
         io.write_jsonl(listing, ({"id": i, "path": paths[i], "reason": r} for i, r in skipped.items()))
         ui.warn(f"{len(skipped)} clips could not be encoded and are left out, e.g. {next(iter(skipped.values()))} (all in {listing})")
     ui.say(f"tokens: {counts['encoded']} encoded, {counts['cached']} from cache ({cache.folder})", ui.VERBOSE)
@@ -183,18 +188,21 @@ def cache_estimate(codec: ClipEncoder, clips: int, max_seconds: float | None) ->
 PROMPTS_FORMAT = 2  # 2: the audio slot is filled from the cache at batch time (1 held the speech-token text)
 
 
-def write_prompts(manifest: Manifest, codes: Mapping[str, np.ndarray], folder: Path) -> dict[str, ExampleFile]:
-    """Write the prompts of every split as JSONL (clips without tokens are left out), streaming, and return them
-    read lazily. ``done.json`` records the format, the rows, sizes and checksums; prompts that do not match it (or
-    of an older format) are written again."""
+def write_prompts(manifest: Manifest, codes: Mapping[str, np.ndarray], folder: Path, extra: Sequence[Clip] = ()) -> dict[str, ExampleFile]:
+    """Write the prompts of every split as JSONL (clips without tokens are left out; ``extra``, augmented training
+    clips, after the training split's own), streaming, and return them read lazily. ``done.json`` records the
+    format, the augmented clips, the rows, sizes and checksums; prompts that do not match it are written again."""
     done = folder / "done.json"
-    if not (reusable(done, "prompts", folder) and io.read_json(done).get("format") == PROMPTS_FORMAT):
+    augmented = sorted(c.id for c in extra)
+    if not (reusable(done, "prompts", folder) and io.read_json(done).get("format") == PROMPTS_FORMAT
+            and io.read_json(done).get("augmented", []) == augmented):
         counts = {}
         for split in manifests.SPLITS:
-            rows = (example_row(build_example(c.id, instruction_for(manifest, c), c.labels))
-                    for c in manifest.split(split) if c.id in codes)
+            clips = list(manifest.split(split)) + (list(extra) if split == "train" else [])
+            rows = (example_row(build_example(c.id, instruction_for(manifest, c), c.labels)) for c in clips if c.id in codes)
             counts[split] = io.write_jsonl(folder / f"{split}.jsonl", rows)
-        mark_done(done, [folder / f"{split}.jsonl" for split in manifests.SPLITS], format=PROMPTS_FORMAT, rows=counts)
+        mark_done(done, [folder / f"{split}.jsonl" for split in manifests.SPLITS], format=PROMPTS_FORMAT, rows=counts,
+                  augmented=augmented)
     return {split: ExampleFile(folder / f"{split}.jsonl") for split in manifests.SPLITS}
 
 
@@ -208,6 +216,7 @@ def train_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, examp
                 codes: Mapping[str, np.ndarray]) -> Path:
     """Fine-tune (or resume) and return the folder of the trained model."""
     if check_done(run_dir / "model" / "train_done.json") is None:
+        check_same_recipe(run_dir / "model" / "train_done.json", config)
         return run_dir / "model"
     model_id = base_model(config, manifest, codec, run_dir)
     model, tokenizer = load_llm(model_id, config.model.dtype, config.model.offline)
@@ -219,15 +228,59 @@ def train_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, examp
     if isinstance(codec, FeatureFrontEnd):
         attach_projector(model, codec.feature_dim, (codes[e.id] for e in examples["train"]), config.train.seed)
     encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
+    if asks_questions(config, manifest):
+        encoder.questions = tuple(manifest.classes)
     ui.say(f"training {model_label(config.model)} ({config.train.method}) on {len(examples['train'])} prompts", ui.VERBOSE)
     with disk_guard(run_dir, "training", checkpoint_estimate(model, config.train.method)):
         return train(model, tokenizer, encoder, examples["train"], examples["validation"], run_dir, config.train,
-                     config.progress, trainable_tokens=trainable, report_to=config.report_to, run_name=tracked_name(run_dir))
+                     config.progress, trainable_tokens=trainable, report_to=config.report_to, run_name=tracked_name(run_dir),
+                     task_metric=validation_metric(manifest, encoder, examples["validation"]) if config.train.select_by == "metric" else None)
+
+
+def asks_questions(config: RunConfig, manifest: Manifest) -> bool:
+    """Whether the run trains (and scores) a yes/no question per label."""
+    return config.train.label_questions and manifest.task == "multi_label"
+
+
+VALIDATION_METRIC_CLIPS = 1000  # model selection by metric scores at most this many validation clips per epoch
+
+
+def validation_metric(manifest: Manifest, encoder, examples: ExampleFile) -> Callable:
+    """``model -> float``: what ``select_by: metric`` maximises, by label scoring on (the first
+    ``VALIDATION_METRIC_CLIPS`` of) the validation split: accuracy for single-label tasks and question answering,
+    micro-F1 for multi-label ones (per-label thresholds tuned on the same clips, as the evaluation tunes them)."""
+    chosen = [examples[i] for i in range(min(len(examples), VALIDATION_METRIC_CLIPS))]
+
+    def metric(model) -> float:
+        if manifest.task == "multi_label":
+            truth = label_matrix([e.answer_items for e in chosen], manifest.classes)
+            score = score_label_questions if encoder.questions else score_multi_label
+            scores = score(model, encoder, chosen, manifest.classes, progress=False)
+            return multi_label_metrics(truth, scores, apply_thresholds(scores, tune_thresholds(truth, scores)))["micro_f1"]
+        index = {c: i for i, c in enumerate(manifest.classes)}
+        truth = np.array([index.get(e.answer_items[0], -1) for e in chosen])
+        return float(np.mean(score_single_label(model, encoder, chosen, manifest.classes, progress=False).argmax(1) == truth))
+    return metric
 
 
 def tracked_name(run_dir: Path) -> str:
     """A run's name in the experiment tracker: ``<manifest name>/<run folder>``."""
     return f"{run_dir.parent.name}/{run_dir.name}"
+
+
+NOT_RECIPE = ("name", "num_workers")  # settings that do not change what is trained
+
+
+def check_same_recipe(marker: Path, config: RunConfig) -> None:
+    """Refuse to reuse a trained model whose recipe differs from this run's (the run folder is named by the recipe's
+    name, not its settings): one line naming the differences and the way out."""
+    trained = io.read_json(marker).get("config") or {}
+    wanted = asdict(config.train)
+    differs = [f"{k}={trained[k]!r} (this run: {wanted[k]!r})" for k in wanted
+               if k in trained and k not in NOT_RECIPE and trained[k] != wanted[k]]
+    if differs:
+        raise CodecBenchError(f"{marker.parent}: trained with {', '.join(differs)}; give this recipe another name (a "
+                              "study's recipes: name:) or another --out, or delete that run folder to train it again")
 
 
 def checkpoint_estimate(model, method: str) -> int:
@@ -292,7 +345,8 @@ def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_d
                   f"{model_label(config.model)}/{config.train.name or config.train.method}", "llm_scoring", config.train.seed)
     splits = [s for s in config.eval.splits if examples.get(s)]
     if manifest.task == "multi_label":
-        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
+        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress,
+                                                questions=asks_questions(config, manifest))
         io.write_json(folder / "multi_label_scoring.json", choice)
     else:
         scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
@@ -301,7 +355,17 @@ def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_d
         for split in scores:
             answers = generate_answers(model, encoder, examples[split], batch_size=config.eval.generation_batch_size, progress=config.progress)
             records.append(generation_record(manifest, split, examples[split], answers, folder, run, config.out))
+    chosen = training_choices(model_dir / "train_done.json") | ({"scoring": choice["method"]} if manifest.task == "multi_label" else {})
+    for record in records:
+        record.choices = chosen | record.choices
     return finish_records(folder, records)
+
+
+def training_choices(marker: Path) -> dict:
+    """What training chose on validation, for the records: the kept epoch, the epochs evaluated, by what."""
+    done = io.read_json(marker)
+    return {"best_epoch": done.get("best_epoch"), "epochs": len(done.get("validation") or []),
+            "selected_by": done.get("selected_by", "loss"), "stopped_early": done.get("stopped_early", False)}
 
 
 def _cuda() -> bool:

@@ -7,9 +7,9 @@ evaluation:
 
 - single-label: ``score_single_label``, probabilities over the classes (they sum to 1);
 - multi-label: per-label probabilities (each in [0, 1], independent) from the method the run chose on its
-  validation split (``eval/multi_label_scoring.json``; label sets from ``prompts/train.jsonl``), else item scoring;
-  ``labels`` holds the labels at or above the thresholds the run tuned on its validation split
-  (``eval/thresholds.json``), the rule its reported F1 used.
+  validation split (``eval/multi_label_scoring.json``; label sets from ``prompts/train.jsonl``), else item scoring,
+  calibrated when the run's decision rule calibrates (``eval/calibration.json``); ``labels`` holds the labels at or
+  above the thresholds fitted on its validation split (``eval/thresholds.json``), the rule its reported F1 used.
 
 A file that cannot be decoded gives a row with its ``error`` and no labels; it never stops the others.
 """
@@ -28,8 +28,11 @@ from ..codecs.base import ClipEncoder
 from ..core import io
 from ..core.errors import AudioError, CodecBenchError
 from ..data.audio import load_audio
+from ..data.augment import is_augmented_id
 from ..data.common import AUDIO_SUFFIXES, audio_files
-from ..evaluation.scoring import score_label_sets, score_multi_label, score_single_label
+from ..evaluation.decisions import platt_apply
+from ..evaluation.records import multi_label_scorer
+from ..evaluation.scoring import score_single_label
 from ..llm.encoder import prompt_encoder
 from ..llm.model import load_trained
 from ..prompts import Example, build_prompt
@@ -130,11 +133,16 @@ def score_run(run_dir: Path, card: dict, codec: ClipEncoder, examples: list[Exam
     if card["task"] != "multi_label":
         return score_single_label(model, encoder, examples, classes, progress=False)
     choice = run_dir / "eval" / "multi_label_scoring.json"
-    train_prompts = run_dir / "prompts" / "train.jsonl"
-    if choice.is_file() and io.read_json(choice).get("method") == "label_sets" and train_prompts.is_file():
-        label_sets = sorted({tuple(r["answer_items"]) for r in io.JsonlFile(train_prompts)})
-        return score_label_sets(model, encoder, examples, classes, label_sets, progress=False)
-    return score_multi_label(model, encoder, examples, classes, progress=False)
+    method = io.read_json(choice).get("method", "item_path") if choice.is_file() else "item_path"
+    label_sets = []
+    if method.startswith("label_sets"):
+        label_sets = sorted({tuple(r["answer_items"]) for r in io.JsonlFile(run_dir / "prompts" / "train.jsonl")
+                             if not is_augmented_id(r["id"])})
+    scores = multi_label_scorer(method, model, encoder, classes, label_sets, progress=False)(examples)
+    calibration = run_dir / "eval" / "calibration.json"
+    if calibration.is_file():  # the decision rule calibrated the scores before its thresholds
+        scores = platt_apply(scores, np.array([io.read_json(calibration)[c] for c in classes]))
+    return scores
 
 
 def top_labels(probabilities: np.ndarray, classes: Sequence[str], top_k: int) -> list[dict]:

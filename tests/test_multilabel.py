@@ -186,6 +186,8 @@ def test_selection_keeps_the_best_epoch_by_the_chosen_figure_and_stops_after_pat
     assert by_metric.summary(_State(history))["best_epoch"] == 2.0
     assert by_metric.summary(_State(history))["best_validation_metric"] == 0.7
     assert by_loss.summary(_State(history))["best_epoch"] == 4.0
+    tied = _epochs((1.0, 0.5), (0.8, 0.7), (0.6, 0.7), (0.9, 0.7))  # equal metrics: the lower loss wins
+    assert by_metric.summary(_State(tied))["best_epoch"] == 3.0
     control = Control()
     by_metric.on_evaluate(None, _State(history), control)  # two epochs since the best metric: stop
     assert control.should_training_stop and by_metric.summary(_State(history))["stopped_early"]
@@ -239,7 +241,8 @@ def test_a_run_with_mixtures_questions_and_selection_by_metric(tmp_path):
     assert done["selected_by"] == "metric" and not done["stopped_early"] and len(done["validation"]) == 2
     metrics = [e["metric"] for e in done["validation"]]
     assert None not in metrics and done["best_validation_metric"] == max(metrics)
-    assert done["best_epoch"] == done["validation"][metrics.index(max(metrics))]["epoch"]
+    best = max(done["validation"], key=lambda e: (e["metric"], -e["loss"]))  # equal metrics: the lower loss
+    assert done["best_epoch"] == best["epoch"]
 
     choice = io.read_json(run_dir / "eval" / "multi_label_scoring.json")
     assert {"label_sets", "label_sets_normalised", "item_path", "label_questions"} <= set(choice["validation_micro_f1"])

@@ -310,16 +310,18 @@ class TrainLog(TrainerCallback):
         ui.say(json.dumps({"step": state.global_step, **logs}), ui.VERBOSE)
 
 
-SELECTED = {"loss": "loss", "metric": "task_metric"}  # TrainConfig.select_by -> the Trainer's metric name
+SELECTED = {"loss": "loss", "metric": "selection"}  # TrainConfig.select_by -> the Trainer's metric name
+TIE_BREAK = 1e-6  # eval_selection = metric - TIE_BREAK * loss: equal metrics go to the lower validation loss
 
 
 class Selection(TrainerCallback):
     """Model selection and early stopping on the validation loss or a task metric.
 
     After every evaluation: with ``task_metric``, its value on the model (in eval mode) goes into the Trainer's
-    metrics as ``eval_task_metric`` (which ``metric_for_best_model`` then names) and into the log; the epochs
-    since the best value are counted, and training stops after ``patience`` of them. Every epoch's figures live
-    in the Trainer's log history, so a resumed run keeps counting where it was."""
+    metrics as ``eval_task_metric`` and into the log, and ``eval_selection`` (the metric, ties broken by the lower
+    validation loss: with ~100 validation clips equal accuracies are common) is what ``metric_for_best_model``
+    names; the epochs since the best are counted, and training stops after ``patience`` of them. Every epoch's
+    figures live in the Trainer's log history, so a resumed run keeps counting where it was."""
 
     def __init__(self, select_by: str, patience: int | None, task_metric: Callable | None, log: TrainLog):
         self.select_by, self.patience, self.task_metric, self.log = select_by, patience, task_metric, log
@@ -333,6 +335,7 @@ class Selection(TrainerCallback):
                 value = float(self.task_metric(model))
             model.train(was_training)
             metrics["eval_task_metric"] = value
+            metrics["eval_selection"] = value - TIE_BREAK * metrics.get("eval_loss", 0.0)
             entry = {"epoch": state.epoch, "step": state.global_step, "eval_task_metric": value}
             state.log_history.append(entry)  # saved with every checkpoint: a resumed run knows its history
             self.log.write(state, entry)
@@ -359,7 +362,10 @@ class Selection(TrainerCallback):
         values = [(e[key], i) for i, e in enumerate(epochs) if e[key] is not None]
         if not values:
             return None
-        return (max(values, key=lambda v: (v[0], -v[1])) if key == "metric" else min(values))[1]  # ties: the earlier epoch
+        if key == "loss":
+            return min(values)[1]  # ties: the earlier epoch
+        loss = {i: epochs[i]["loss"] if epochs[i]["loss"] is not None else float("inf") for _, i in values}
+        return max(values, key=lambda v: (v[0], -loss[v[1]], -v[1]))[1]  # ties: the lower loss, then the earlier epoch
 
     def summary(self, state) -> dict:
         """What train_done.json records about selection."""

@@ -1,0 +1,113 @@
+"""Multi-label options against the reference row: one `codec-bench run` per option on one tagging set, then a
+table of test micro-F1 and mAP (95 % bootstrap intervals), the paired test of each run's micro-F1 against the
+log-mel logistic regression on the same clips, and what each run chose on validation.
+
+    python bench/rendered_instruments.py /data/rendered        # a real-audio tagging set (FluidSynth)
+    python bench/multilabel.py csv /data/rendered runs-ml      # every option; finished ones are not run again
+    python bench/multilabel.py mixtures runs-ml/mixtures-data runs-mx --options tokens,logmel_mix3
+
+Each option is a folder OUT/<option> (its report is there); the token cache OUT/cache is shared. Options set
+--codec and --mix explicitly, so the table does not move when the command line's defaults do. One seed each, on
+the CPU: a run takes 1-4 minutes on 2 cores for 300 training clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from codec_bench.evaluation import statistics as stats  # noqa: E402
+from codec_bench.report.significance import load_units  # noqa: E402
+
+TOKENS = ["--codec", "embedded", "--mix", "0"]
+LOGMEL = ["--codec", "logmel", "--mix", "0"]
+OPTIONS = {  # name -> run arguments
+    "tokens": TOKENS,
+    "tokens_questions": TOKENS + ["--label-questions"],
+    "tokens_mix1": ["--codec", "embedded", "--mix", "1"],
+    "tokens_mix3": ["--codec", "embedded", "--mix", "3"],
+    "tokens_mix3_select_metric": ["--codec", "embedded", "--mix", "3", "--select-by", "metric"],
+    "logmel": LOGMEL,
+    "logmel_mix1": ["--codec", "logmel", "--mix", "1"],
+    "logmel_mix3": ["--codec", "logmel", "--mix", "3"],  # the tiny LM's multi-label default
+    "logmel_mix3_select_metric": ["--codec", "logmel", "--mix", "3", "--select-by", "metric"],
+    "logmel_mix3_questions": ["--codec", "logmel", "--mix", "3", "--label-questions"],
+}
+REFERENCE = "baseline_logmel_logreg"
+
+
+def run_option(dataset: str, root: Path, out: Path, name: str, generation: bool) -> Path:
+    folder = out / name
+    if not (folder / "results.json").is_file():
+        command = [sys.executable, "-m", "codec_bench.cli", "run", dataset, "--root", str(root), "--out", str(folder),
+                   "--cache", str(out / "cache"), "--quiet", *OPTIONS[name]] + ([] if generation else ["--no-generation"])
+        subprocess.run(command, check=True, cwd=ROOT)
+    return folder
+
+
+def percent(row: dict, metric: str) -> str:
+    m = row["metrics"].get(metric)
+    return "–" if m is None else f"{100 * m['mean']:.1f} [{100 * m['ci'][0]:.1f}, {100 * m['ci'][1]:.1f}]"
+
+
+def run_files(folder: Path) -> dict:
+    """The choices of a run written before records carried them, from its run folder's files."""
+    eval_dir = next(folder.glob("*/*/eval/multi_label_scoring.json")).parent
+    done = json.loads((eval_dir.parent / "model" / "train_done.json").read_text())
+    return {"scoring": json.loads((eval_dir / "multi_label_scoring.json").read_text())["method"],
+            "decision_rule": json.loads((eval_dir / "llm_scoring_decision.json").read_text())["rule"],
+            "best_epoch": done.get("best_epoch"), "epochs": len(done.get("validation") or [])}
+
+
+def describe(folder: Path, name: str) -> str:
+    """One markdown row for the option in ``folder``."""
+    results = json.loads((folder / "results.json").read_text())
+    test = {r["method"]: r for r in results["aggregated"] if r["split"] == "test"}
+    records = results["records"]
+    classes = {r["dataset"]: None for r in records}
+    units = load_units(records, folder, {d: c for d, c in classes.items() if c})
+    llm = next(k for k in units if "llm_scoring" in k)
+    reference = next(k for k in units if REFERENCE in k)
+    test_f1 = stats.paired_test("micro_f1", units[reference], units[llm], key=llm[0])
+    chose = next(r.get("choices", {}) for r in records if r["method"] == "llm_scoring" and r["split"] == "test") or run_files(folder)
+    epoch = f"{chose.get('best_epoch', 0):g} of {chose.get('epochs', '?')}" if chose.get("best_epoch") else "–"
+    gap = test_f1.why
+    if test_f1.p is not None:
+        gap = f"{test_f1.difference * 100:+.1f}, " + ("p < 0.001" if test_f1.p < 0.001 else f"p = {test_f1.p:.3f}")
+    return (f"| {name} | {percent(test['llm_scoring'], 'micro_f1')} | {percent(test['llm_scoring'], 'map')} | {gap} | "
+            f"{chose.get('scoring', '?')}, {chose.get('decision_rule', '?')} | {epoch} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", help="csv (a tagging folder) or a generated one (mixtures)")
+    parser.add_argument("root", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--options", default=",".join(OPTIONS), help="comma-separated, from: " + ", ".join(OPTIONS))
+    parser.add_argument("--generation", action="store_true", help="also evaluate by generation (slower)")
+    args = parser.parse_args()
+    names = [n for n in args.options.split(",") if n]
+    unknown = [n for n in names if n not in OPTIONS]
+    if unknown:
+        parser.error(f"unknown option(s) {', '.join(unknown)}; choose from {', '.join(OPTIONS)}")
+    folders = {name: run_option(args.dataset, args.root, args.out, name, args.generation) for name in names}
+    print("| option | micro-F1 | mAP | micro-F1 vs reference (points, paired bootstrap) | scoring, decision rule | kept epoch |")
+    print("|---|---|---|---|---|---|")
+    for name, folder in folders.items():
+        print(describe(folder, name))
+    first = json.loads((next(iter(folders.values())) / "results.json").read_text())
+    ref = next(r for r in first["aggregated"] if r["split"] == "test" and r["method"] == REFERENCE)
+    rule = next(r.get("choices", {}) for r in first["records"] if r["method"] == REFERENCE).get("decision_rule")
+    if rule is None:  # written before records carried their choices
+        rule = json.loads(next(next(iter(folders.values())).glob(f"*/baseline/{REFERENCE}_decision.json")).read_text())["rule"]
+    print(f"| log-mel logistic regression (reference row) | {percent(ref, 'micro_f1')} | {percent(ref, 'map')} | | {rule} | |")
+
+
+if __name__ == "__main__":
+    main()

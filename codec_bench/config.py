@@ -74,7 +74,8 @@ class TrainConfig:
     shift: float = setting(0.0, "Extra training clips, per training clip, that copy one shifted in time (circularly) with "
                            "a gain of -6..+3 dB; encoded once and cached.")
     select_by: str = setting("loss", "Which epoch's checkpoint is kept: loss (lowest validation loss) or metric (highest "
-                             "validation accuracy, or micro-F1 for multi-label, by label scoring after every epoch).",
+                             "validation accuracy, or micro-F1 for multi-label, by label scoring after every epoch; ties: the "
+                             "lower validation loss).",
                              choices=SELECTIONS)
     patience: int | None = setting(None, "Stop training after this many epochs without a better validation loss or "
                                    "metric (whichever --select-by names); default: train every epoch.")

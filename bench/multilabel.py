@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from codec_bench.evaluation import statistics as stats  # noqa: E402
 from codec_bench.report.significance import load_units  # noqa: E402
+from codec_bench.report.tables import value_text  # noqa: E402
 
 TOKENS = ["--codec", "embedded", "--mix", "0"]
 LOGMEL = ["--codec", "logmel", "--mix", "0"]
@@ -52,17 +53,7 @@ def run_option(dataset: str, root: Path, out: Path, name: str, generation: bool)
 
 
 def percent(row: dict, metric: str) -> str:
-    m = row["metrics"].get(metric)
-    return "–" if m is None else f"{100 * m['mean']:.1f} [{100 * m['ci'][0]:.1f}, {100 * m['ci'][1]:.1f}]"
-
-
-def run_files(folder: Path) -> dict:
-    """The choices of a run written before records carried them, from its run folder's files."""
-    eval_dir = next(folder.glob("*/*/eval/multi_label_scoring.json")).parent
-    done = json.loads((eval_dir.parent / "model" / "train_done.json").read_text())
-    return {"scoring": json.loads((eval_dir / "multi_label_scoring.json").read_text())["method"],
-            "decision_rule": json.loads((eval_dir / "llm_scoring_decision.json").read_text())["rule"],
-            "best_epoch": done.get("best_epoch"), "epochs": len(done.get("validation") or [])}
+    return value_text(row["metrics"].get(metric), 1)
 
 
 def describe(folder: Path, name: str) -> str:
@@ -70,12 +61,11 @@ def describe(folder: Path, name: str) -> str:
     results = json.loads((folder / "results.json").read_text())
     test = {r["method"]: r for r in results["aggregated"] if r["split"] == "test"}
     records = results["records"]
-    classes = {r["dataset"]: None for r in records}
-    units = load_units(records, folder, {d: c for d, c in classes.items() if c})
+    units = load_units(records, folder, {})  # classes: those the prediction files name
     llm = next(k for k in units if "llm_scoring" in k)
     reference = next(k for k in units if REFERENCE in k)
     test_f1 = stats.paired_test("micro_f1", units[reference], units[llm], key=llm[0])
-    chose = next(r.get("choices", {}) for r in records if r["method"] == "llm_scoring" and r["split"] == "test") or run_files(folder)
+    chose = next(r.get("choices", {}) for r in records if r["method"] == "llm_scoring" and r["split"] == "test")
     epoch = f"{chose.get('best_epoch', 0):g} of {chose.get('epochs', '?')}" if chose.get("best_epoch") else "–"
     gap = test_f1.why
     if test_f1.p is not None:
@@ -103,9 +93,7 @@ def main() -> None:
         print(describe(folder, name))
     first = json.loads((next(iter(folders.values())) / "results.json").read_text())
     ref = next(r for r in first["aggregated"] if r["split"] == "test" and r["method"] == REFERENCE)
-    rule = next(r.get("choices", {}) for r in first["records"] if r["method"] == REFERENCE).get("decision_rule")
-    if rule is None:  # written before records carried their choices
-        rule = json.loads(next(next(iter(folders.values())).glob(f"*/baseline/{REFERENCE}_decision.json")).read_text())["rule"]
+    rule = next(r.get("choices", {}) for r in first["records"] if r["method"] == REFERENCE).get("decision_rule", "?")
     print(f"| log-mel logistic regression (reference row) | {percent(ref, 'micro_f1')} | {percent(ref, 'map')} | | {rule} | |")
 
 

@@ -78,9 +78,9 @@ def run_config(dataset: str, out: Path, settings: dict, codec_model: str | None 
     from .codecs import CODECS, options_of
 
     parts = split_options(settings, SECTIONS)
-    model = ModelConfig(**parts.get("model_", {}))
+    model = ModelConfig(**parts["model_"])
     defaults = auto_defaults(model.name, task)
-    train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts.get("train_", {}).items()})
+    train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts["train_"].items()})
     if train.bf16:
         model.dtype = "bfloat16"
     codec = CodecConfig(**(parts["codec_"] | {"name": parts["codec_"].get("name") or defaults["codec"]}))

@@ -73,8 +73,7 @@ def fit(rule: str, truth: np.ndarray, scores: np.ndarray) -> Decision:
     if rule == "calibrated_global":
         params = platt_fit(truth, scores)
         calibrated = platt_apply(scores, params)
-        threshold = _best_threshold(truth.ravel(), calibrated.ravel()) if truth.any() else 0.5
-        return Decision(rule, np.full(truth.shape[1], threshold), params)
+        return Decision(rule, np.full(truth.shape[1], _best_threshold(truth.ravel(), calibrated.ravel())), params)
     raise ValueError(f"unknown decision rule {rule!r}; one of {', '.join(RULES)}")
 
 

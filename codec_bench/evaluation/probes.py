@@ -27,17 +27,14 @@ from sklearn.neighbors import NearestNeighbors
 
 from ..codecs.base import TokenCodec
 from ..config import RunConfig, codec_label, model_label
-from ..core import io
-from ..core.parallel import build_lock
 from ..data.manifest import Manifest
 from ..llm import vocab
 from ..llm.encoder import PromptEncoder
-from ..llm.model import load_llm
+from ..llm.model import for_inference, load_llm
 from ..prompts import Example
 from . import baseline
 from .metrics import label_matrix
-from .records import Record, RunName, finish_records, finished_records, score_multi_label_best, scoring_records
-from .scoring import score_single_label
+from .records import Record, RunName, cached_records, finish_records, label_scores, scoring_records
 
 
 def speech_token_embeddings(model, encoder: PromptEncoder) -> torch.Tensor:
@@ -93,9 +90,7 @@ def run_probes(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: 
     """Probe records (``probe_{linear,knn}_{codec,llm}``) on the evaluated splits, trained on the training split;
     cached in ``folder/records.json`` (built once, under a lock: the recipes of one codec and model share it)."""
     folder = Path(folder)
-    with build_lock(folder, "probe rows"):
-        found = finished_records(folder, "probe rows")
-        return found if found is not None else _probe_records(config, manifest, codec, codes, examples, base_model_id, folder)
+    return cached_records(folder, "probe rows", lambda: _probe_records(config, manifest, codec, codes, examples, base_model_id, folder))
 
 
 def _probe_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
@@ -126,20 +121,14 @@ def zero_shot_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, 
     """The base LLM, not fine-tuned, scored like the fine-tuned one (method ``zero_shot``); cached in
     ``folder/records.json`` (built once, under a lock)."""
     folder = Path(folder)
-    with build_lock(folder, "zero-shot rows"):
-        found = finished_records(folder, "zero-shot rows")
-        return found if found is not None else _zero_shot(config, manifest, codec, codes, examples, base_model_id, folder)
+    return cached_records(folder, "zero-shot rows", lambda: _zero_shot(config, manifest, codec, codes, examples, base_model_id, folder))
 
 
 def _zero_shot(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
                examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
     model, encoder = _base_llm(config, codec, base_model_id, codes)
     splits = [s for s in config.eval.splits if examples.get(s)]
-    if manifest.task == "multi_label":
-        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress)
-        io.write_json(folder / "multi_label_scoring.json", choice)
-    else:
-        scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
+    scores, _ = label_scores(model, encoder, examples, splits, manifest, folder, config.progress)
     run = RunName(codec_label(codec, config.codec.label), model_label(config.model) + "/base", "zero_shot", config.train.seed)
     records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, run, config.out)
     return finish_records(folder, records)
@@ -153,7 +142,4 @@ def _base_llm(config: RunConfig, codec: TokenCodec, base_model_id: str, codes: M
     n_codes = codec.speech_tokens
     if config.model.add_speech_tokens:
         vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)
-    model.eval()
-    if torch.cuda.is_available():
-        model.cuda()
-    return model, PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)
+    return for_inference(model), PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)

@@ -4,9 +4,10 @@ split.
 A record is what reports read (``report.aggregate``), serialised as a JSON object with the same keys as its
 fields: dataset, task, domain, protocol, fold, seed, codec, model, method, split, clip count, metrics, the headline
 metric and the path of its ``<split>_<method>_predictions.jsonl`` (one row per clip: id, labels, prediction,
-per-class probabilities). Multi-label thresholds are tuned on the validation split and written next to the
-predictions (``thresholds.json``), where ``predict`` finds them. For multi-label runs,
-:func:`score_multi_label_best` also picks the scoring method by validation micro-F1 (see ``scoring``).
+per-class probabilities). Multi-label label sets follow a decision rule fitted on the validation split
+(``decisions``), written next to the predictions (``thresholds.json``, ``calibration.json``), where ``predict``
+finds it. For multi-label runs, :func:`score_multi_label_best` also picks the scoring method by cross-fitted
+validation micro-F1 (see ``scoring``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import numpy as np
 from ..core import io
 from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, reusable
+from ..core.parallel import build_lock
 from ..data.augment import is_augmented_id
 from ..data.manifest import Manifest
 from ..prompts import Example
 from . import decisions
 from .metrics import HEADLINE, apply_thresholds, aqa_metrics, label_matrix, multi_label_metrics, single_label_metrics
-from .scoring import score_label_questions, score_label_sets, score_multi_label
+from .scoring import score_label_questions, score_label_sets, score_multi_label, score_single_label
 
 MAX_LABEL_SETS = 512
 
@@ -92,6 +94,14 @@ def finished_records(folder: Path, what: str) -> list[Record] | None:
     return None
 
 
+def cached_records(folder: Path, what: str, build: Callable[[], list[Record]]) -> list[Record]:
+    """The records of ``folder``, built once by ``build()`` (which ends with :func:`finish_records`) under a lock:
+    processes that need the same rows (the recipes of one codec and model, the folds' baseline) wait and reuse them."""
+    with build_lock(folder, what):
+        found = finished_records(folder, what)
+        return found if found is not None else build()
+
+
 def finish_records(folder: Path, records: list[Record]) -> list[Record]:
     """Write ``records.json`` and the done-marker over it and the prediction files; returns ``records``."""
     io.write_json(folder / "records.json", [r.to_json() for r in records])
@@ -140,6 +150,18 @@ def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], s
         choice["method"] = "label_questions" if questions else "label_sets" if "label_sets" in methods else "item_path"
     chosen = scores_by_method.get(choice["method"], {})
     return {s: chosen[s] if s in chosen else methods[choice["method"]](examples[s]) for s in splits}, choice
+
+
+def label_scores(model, encoder, examples: dict[str, Sequence[Example]], splits: list[str], manifest: Manifest,
+                 folder: Path, progress: bool, questions: bool = False) -> tuple[dict[str, np.ndarray], dict | None]:
+    """Label-scoring probabilities per split: for multi-label tasks by the method with the best validation micro-F1
+    (:func:`score_multi_label_best`, its choice written to ``folder/multi_label_scoring.json`` and returned), else
+    the softmax over the classes (choice None)."""
+    if manifest.task == "multi_label":
+        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, progress, questions=questions)
+        io.write_json(folder / "multi_label_scoring.json", choice)
+        return scores, choice
+    return {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=progress) for s in splits}, None
 
 
 def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples: dict[str, Sequence[Example]], folder: Path,

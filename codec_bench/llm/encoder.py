@@ -65,6 +65,7 @@ class PromptEncoder:
         return int(ids[0])
 
     @functools.lru_cache(maxsize=65536)
+    @functools.lru_cache(maxsize=65536)  # labels and questions are tokenized once, not once per example
     def text_ids(self, text: str) -> tuple[int, ...]:
         return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -101,8 +102,13 @@ class PromptEncoder:
     def length(self, example: Example) -> int:
         """``len(training_features(example)["input_ids"])``, computed without reading the audio."""
         before, after = self.text_parts(example.prompt)
-        questions = sum(len(self.question_ids(label)) + 1 for label in self.questions)
-        return len(before) + self.audio_positions(example.id) + len(after) + len(self.answer_ids(example.answer_items)) + questions
+        return (len(before) + self.audio_positions(example.id) + len(after) + len(self.answer_ids(example.answer_items))
+                + self._questions_length(self.questions))
+
+    @functools.lru_cache(maxsize=8)
+    def _questions_length(self, questions: tuple[str, ...]) -> int:
+        """Tokens the label questions add to a training example: each "<label>?" and its yes or no."""
+        return sum(len(self.question_ids(label)) + 1 for label in questions)
 
     @functools.cached_property
     def yes_no_ids(self) -> tuple[int, int]:

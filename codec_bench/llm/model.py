@@ -142,6 +142,12 @@ def load_trained(model_dir: Path, dtype: str = "auto", offline: bool | None = No
     return model, tokenizer
 
 
+def for_inference(model):
+    """``model`` in eval mode, on the GPU when there is one (scoring, generation, probes, predict)."""
+    model.eval()
+    return model.cuda() if torch.cuda.is_available() else model
+
+
 def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A boolean attention mask (True: may attend) as the additive float mask every attention implementation takes
     (0 where allowed, the dtype's minimum elsewhere); a boolean 4D mask works with sdpa only."""

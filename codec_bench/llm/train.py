@@ -123,11 +123,8 @@ def tree_inputs(features: Sequence[dict], length: int) -> tuple[torch.Tensor, to
     allowed = causal[None] & same & (branch[:, None, :] != PAD_BRANCH)
     allowed |= torch.eye(length, dtype=torch.bool)[None] & (branch == PAD_BRANCH)[:, :, None]
     prompt = (branch == -1).sum(1, keepdim=True)
-    within = torch.zeros_like(branch)
-    for row in range(len(features)):  # the index of each token within its branch
-        for b in branch[row].unique().tolist():
-            where = branch[row] == b
-            within[row, where] = torch.arange(int(where.sum()))
+    member = F.one_hot(branch - PAD_BRANCH)  # (batch, length, branches): the index of each token within its branch
+    within = (member.cumsum(1) * member).sum(-1) - 1
     positions = torch.where(branch == -1, within, torch.where(branch == PAD_BRANCH, 0, prompt + within))
     return allowed[:, None], positions
 

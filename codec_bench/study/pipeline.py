@@ -42,16 +42,17 @@ from ..evaluation.metrics import apply_thresholds, label_matrix, multi_label_met
 from ..evaluation.records import (
     Record,
     RunName,
+    cached_records,
     finish_records,
     finished_records,
     generation_record,
-    score_multi_label_best,
+    label_scores,
     scoring_records,
 )
 from ..evaluation.scoring import generate_answers, score_label_questions, score_multi_label, score_single_label
 from ..llm import vocab
 from ..llm.encoder import codec_vocabulary, embeds_audio, prompt_encoder
-from ..llm.model import build_tiny_llm, load_llm, load_trained
+from ..llm.model import build_tiny_llm, for_inference, load_llm, load_trained
 from ..llm.projector import attach_projector
 from ..llm.train import train
 from ..prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
@@ -248,7 +249,8 @@ VALIDATION_METRIC_CLIPS = 1000  # model selection by metric scores at most this 
 def validation_metric(manifest: Manifest, encoder, examples: ExampleFile) -> Callable:
     """``model -> float``: what ``select_by: metric`` maximises, by label scoring on (the first
     ``VALIDATION_METRIC_CLIPS`` of) the validation split: accuracy for single-label tasks and question answering,
-    micro-F1 for multi-label ones (per-label thresholds tuned on the same clips, as the evaluation tunes them)."""
+    micro-F1 for multi-label ones (per-label thresholds tuned on the same clips: a selection signal, not a reported
+    figure; the evaluation chooses its rule by cross-fitting)."""
     chosen = [examples[i] for i in range(min(len(examples), VALIDATION_METRIC_CLIPS))]
 
     def metric(model) -> float:
@@ -337,25 +339,19 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, mo
 def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_dir: Path,
               examples: dict[str, ExampleFile], folder: Path, codes: Mapping[str, np.ndarray]) -> list[Record]:
     model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
-    model.eval()
-    if hasattr(model, "cuda") and _cuda():
-        model.cuda()
+    model = for_inference(model)
     encoder = prompt_encoder(tokenizer, codec, codes, config.codec.codebooks)
     run = RunName(codec_label(codec, config.codec.label, config.codec.codebooks),
                   f"{model_label(config.model)}/{config.train.name or config.train.method}", "llm_scoring", config.train.seed)
     splits = [s for s in config.eval.splits if examples.get(s)]
-    if manifest.task == "multi_label":
-        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, config.progress,
-                                                questions=asks_questions(config, manifest))
-        io.write_json(folder / "multi_label_scoring.json", choice)
-    else:
-        scores = {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=config.progress) for s in splits}
+    scores, choice = label_scores(model, encoder, examples, splits, manifest, folder, config.progress,
+                                  questions=asks_questions(config, manifest))
     records = scoring_records(manifest, scores, examples, folder, run, config.out)
     if config.eval.generation:
         for split in scores:
             answers = generate_answers(model, encoder, examples[split], batch_size=config.eval.generation_batch_size, progress=config.progress)
             records.append(generation_record(manifest, split, examples[split], answers, folder, run, config.out))
-    chosen = training_choices(model_dir / "train_done.json") | ({"scoring": choice["method"]} if manifest.task == "multi_label" else {})
+    chosen = training_choices(model_dir / "train_done.json") | ({"scoring": choice["method"]} if choice else {})
     for record in records:
         record.choices = chosen | record.choices
     return finish_records(folder, records)
@@ -368,18 +364,10 @@ def training_choices(marker: Path) -> dict:
             "selected_by": done.get("selected_by", "loss"), "stopped_early": done.get("stopped_early", False)}
 
 
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[Record]:
     """The log-mel logistic-regression reference row on the same splits; its per-clip features are cached once per
     dataset (``baseline.LogMelStats``), shared by every fold and run."""
-    with build_lock(folder, "baseline"):
-        found = finished_records(folder, "baseline")
-        return found if found is not None else _baseline_records(config, manifest, folder)
+    return cached_records(folder, "baseline", lambda: _baseline_records(config, manifest, folder))
 
 
 def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> list[Record]:

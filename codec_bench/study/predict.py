@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 from rich.table import Table
 
 from ..codecs import make_codec
@@ -34,7 +33,7 @@ from ..evaluation.decisions import platt_apply
 from ..evaluation.records import multi_label_scorer
 from ..evaluation.scoring import score_single_label
 from ..llm.encoder import prompt_encoder
-from ..llm.model import load_trained
+from ..llm.model import for_inference, load_trained
 from ..prompts import Example, build_prompt
 
 
@@ -125,9 +124,7 @@ def score_run(run_dir: Path, card: dict, codec: ClipEncoder, examples: list[Exam
     """``(n_examples, n_classes)`` probabilities from the run's trained model, scored as its evaluation did
     (``audio``: the codes or a continuous front-end's frames, by example id)."""
     model, tokenizer = load_trained(run_dir / "model", dtype, offline)
-    model.eval()
-    if torch.cuda.is_available():
-        model.cuda()
+    model = for_inference(model)
     encoder = prompt_encoder(tokenizer, codec, audio or {}, card["codec"].get("codebooks", "interleave"))
     classes = card["classes"]
     if card["task"] != "multi_label":

@@ -294,3 +294,16 @@ def test_a_multi_label_corpus_defaults_to_log_mel_frames_and_mixtures_with_the_t
                                  "--codec", "embedded", "--mix", "0"])
     assert result.exit_code == 0 and "by default" not in result.output
     assert _cached_codecs(tmp_path / "tokens") == {"embedded"}
+
+
+def test_a_command_line_value_outside_its_choices_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from codec_bench.cli import app
+
+    root = _tagging_folder(tmp_path)
+    for flags, message in ((["--select-by", "best"], "--select-by: unknown value 'best'; choose one of loss, metric"),
+                           (["--report-to", "tensorbord"], "did you mean 'tensorboard'?")):
+        result = CliRunner().invoke(app, ["run", "csv", "--root", str(root), "--out", str(tmp_path / "out"), *flags])
+        assert result.exit_code != 0 and message in " ".join(str(result.exception).split())
+        assert not (tmp_path / "out" / "csv").exists()  # refused before anything ran

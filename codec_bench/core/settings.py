@@ -114,7 +114,7 @@ def cli_options(cls: type, prefix: str = "") -> list[inspect.Parameter]:
         default = field.metadata["cli_default"]
         if default is _MISSING:
             default = field.default_factory() if field.default is _MISSING else field.default
-        flag = field.metadata["flag"] or f"--{field.name.replace('_', '-')}"
+        flag = flag_of(field)
         annotation = hints[field.name]
         if annotation is bool:
             flag = f"{flag}/--no-{flag[2:]}"
@@ -124,6 +124,11 @@ def cli_options(cls: type, prefix: str = "") -> list[inspect.Parameter]:
         parameters.append(inspect.Parameter(prefix + field.name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                             annotation=_cli_type(annotation, default)))
     return parameters
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    """A field's command-line flag: its own, else ``--<name>`` with dashes."""
+    return field.metadata.get("flag") or f"--{field.name.replace('_', '-')}"
 
 
 def _cli_type(annotation: Any, default: Any) -> Any:
@@ -138,10 +143,15 @@ def _cli_type(annotation: Any, default: Any) -> Any:
 
 
 def split_options(values: dict, classes: dict[str, type]) -> dict[str, dict]:
-    """Command-line values keyed ``<prefix><field>`` -> ``{prefix: {field: value}}`` for each ``prefix: class``."""
+    """Command-line values keyed ``<prefix><field>`` -> ``{prefix: {field: value}}`` for each ``prefix: class``; a
+    value outside the field's choices is the same one-line error a study file gets (typer does not check them)."""
     out: dict[str, dict] = {prefix: {} for prefix in classes}
     for prefix, cls in classes.items():
         for field in dataclasses.fields(cls):
             if prefix + field.name in values:
-                out[prefix][field.name] = values[prefix + field.name]
+                value = values[prefix + field.name]
+                choices = choices_of(field)
+                if choices is not None and value is not None and value not in choices:
+                    fail(flag_of(field), "value", value, choices)
+                out[prefix][field.name] = value
     return out

@@ -24,6 +24,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .core import io
+from .data.manifest import MULTI_LABEL_SEPARATOR
 
 TEXT_UNDERSTANDING_START = "<|TEXT_UNDERSTANDING_START|>"
 TEXT_UNDERSTANDING_END = "<|TEXT_UNDERSTANDING_END|>"
@@ -37,7 +38,7 @@ MARKERS = (
     TEXT_UNDERSTANDING_START, TEXT_UNDERSTANDING_END, SPEECH_UNDERSTANDING_START, SPEECH_UNDERSTANDING_END,
     TEXT_GENERATION_START, TEXT_GENERATION_END, SPEECH_GENERATION_START, SPEECH_GENERATION_END,
 )
-ITEM_SEPARATOR = ", "
+ITEM_SEPARATOR = f"{MULTI_LABEL_SEPARATOR} "  # a multi-label answer: "dog bark, siren"
 QUESTION_MARK, YES, NO = "?", "yes", "no"  # a label question "<label>?" and its answers (multi-label, label_questions)
 AUDIO_SLOT = "<|AUDIO_FEATURES|>"  # where the clip's audio goes: filled by the model side, never tokenized
 
@@ -119,7 +120,10 @@ def build_example(clip_id: str, instruction: str, labels: Sequence[str]) -> Exam
     return Example(clip_id, build_prompt(instruction), answer_items(labels))
 
 
-def parse_answer(text: str) -> tuple[str, ...]:
-    """Generated answer text -> label items (split on the separator, stripped, empty items dropped)."""
+def parse_answer(text: str, split_items: bool = True) -> tuple[str, ...]:
+    """Generated answer text -> label items: split on the separator, stripped, empty items dropped. A single-label
+    or question-answering answer is one item (``split_items=False``), so a label such as ``low, hum`` survives."""
     text = text.split(TEXT_GENERATION_END)[0]
+    if not split_items:
+        return (text.strip(),) if text.strip() else ()
     return tuple(item.strip() for item in text.split(ITEM_SEPARATOR.strip()) if item.strip())

@@ -65,3 +65,27 @@ def test_malformed_csv_fails_with_one_line(tmp_path, header, rows, message):
 def test_missing_metadata_shows_layout(tmp_path):
     with pytest.raises(CodecBenchError, match="metadata.csv not found"):
         prepare("csv", tmp_path)
+
+
+def test_single_label_with_the_separator_is_kept_whole(tmp_path):
+    """A single-label label may hold ", " (the multi-label separator): it stays one class, and a generated answer
+    is not split into two labels."""
+    from codec_bench.prompts import parse_answer
+
+    rows = [f'a/{i}.wav,"{"low, hum" if i % 2 else "click"}",{["train", "train", "validation", "test"][i % 4]}'
+            for i in range(8)]
+    for row in rows:
+        write_wave(tmp_path / row.split(",")[0], seconds=0.1)
+    (tmp_path / "metadata.csv").write_text("path,label,split\n" + "\n".join(rows) + "\n")
+    manifest = prepare("csv", tmp_path)
+    assert manifest.classes == ["click", "low, hum"]
+    assert parse_answer("low, hum<|TEXT_GENERATION_END|>", split_items=False) == ("low, hum",)
+    assert parse_answer("low, hum<|TEXT_GENERATION_END|>") == ("low", "hum")
+
+
+def test_multi_label_label_with_the_separator_is_refused(tmp_path):
+    both = '"low, hum;piano"'
+    rows = [f"c{i}.wav,{both if i % 2 else 'piano'}" for i in range(20)]
+    folder = make_folder(tmp_path, rows, header="path,labels")
+    with pytest.raises(CodecBenchError, match=r"c1\.wav: label 'low, hum' holds ','.*rename it"):
+        prepare("csv", folder)

@@ -16,6 +16,8 @@ from typing import Callable
 from ..core import io
 from ..core.errors import CodecBenchError
 
+MULTI_LABEL_SEPARATOR = ","  # joins a multi-label answer (``prompts.ITEM_SEPARATOR``): no multi-label label may hold it
+
 SPLITS = ("train", "validation", "test")
 TASKS = ("single_label", "multi_label", "aqa")
 DOMAINS = ("sound", "music", "speech")
@@ -106,6 +108,8 @@ def finalize(manifest: Manifest) -> Manifest:
         if clip.id in seen_ids:
             raise CodecBenchError(f"{clip.path}: clip id {clip.id!r} appears twice; ids must be unique")
         seen_ids.add(clip.id)
+    if manifest.task == "multi_label":
+        _check_separator(manifest)
     train_labels = {l for c in manifest.split("train") for l in c.labels}
     if not train_labels:
         raise CodecBenchError(f"{manifest.dataset}: the training split is empty; check the root folder and protocol")
@@ -116,6 +120,16 @@ def finalize(manifest: Manifest) -> Manifest:
         manifest.dropped_classes = [c for c in manifest.classes if c not in train_labels]
         manifest.classes = [c for c in manifest.classes if c in train_labels]
     return manifest
+
+
+def _check_separator(manifest: Manifest) -> None:
+    """A multi-label answer joins labels with ``MULTI_LABEL_SEPARATOR``, so a label holding it could never be told
+    apart from two labels: refused in one line naming a clip that carries it."""
+    for clip in manifest.clips:
+        for label in clip.labels:
+            if MULTI_LABEL_SEPARATOR in label:
+                raise CodecBenchError(f"{clip.path}: label {label!r} holds {MULTI_LABEL_SEPARATOR!r}, which separates the "
+                                      f"labels of a multi-label answer; rename it (e.g. {label.replace(',', '')!r})")
 
 
 def coverage_warnings(manifest: Manifest) -> list[str]:

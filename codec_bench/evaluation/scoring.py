@@ -207,8 +207,9 @@ def score_label_questions(model, encoder: PromptEncoder, examples: Sequence[Exam
 
 @torch.inference_mode()
 def generate_answers(model, encoder: PromptEncoder, examples: Sequence[Example], max_new_tokens: int = 48,
-                     batch_size: int = 16, progress: bool = True) -> list[tuple[str, ...]]:
-    """Greedy answers, parsed into label items."""
+                     batch_size: int = 16, progress: bool = True, split_items: bool = True) -> list[tuple[str, ...]]:
+    """Greedy answers, parsed into label items (``split_items=False``: the whole answer is one item, as for a
+    single-label task, whose labels may hold the multi-label separator)."""
     answers: list[tuple[str, ...]] = []
     with ui.stage("generate", len(examples), "clips", show=progress) as bar:
         for first in range(0, len(examples), batch_size):  # batches read lazily from the prompts file
@@ -216,7 +217,7 @@ def generate_answers(model, encoder: PromptEncoder, examples: Sequence[Example],
             inputs, start = encoder.generation_inputs(model, batch)
             out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=encoder.end_id,
                                  pad_token_id=encoder.pad_id)
-            answers += [parse_answer(encoder.decode(row[start:].tolist())) for row in out]
+            answers += [parse_answer(encoder.decode(row[start:].tolist()), split_items) for row in out]
             bar.advance(len(batch))
     return answers
 

@@ -349,7 +349,8 @@ def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_d
     records = scoring_records(manifest, scores, examples, folder, run, config.out)
     if config.eval.generation:
         for split in scores:
-            answers = generate_answers(model, encoder, examples[split], batch_size=config.eval.generation_batch_size, progress=config.progress)
+            answers = generate_answers(model, encoder, examples[split], batch_size=config.eval.generation_batch_size,
+                                       progress=config.progress, split_items=manifest.task == "multi_label")
             records.append(generation_record(manifest, split, examples[split], answers, folder, run, config.out))
     chosen = training_choices(model_dir / "train_done.json") | ({"scoring": choice["method"]} if choice else {})
     for record in records:

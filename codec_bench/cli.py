@@ -318,6 +318,8 @@ def report(results: List[Path] = typer.Argument(..., help="Output folders of run
 def main() -> None:
     try:
         app()
+    except KeyboardInterrupt:  # the stage that was running said where it stopped (core.ui)
+        sys.exit(130)
     except CodecBenchError as err:
         Console(stderr=True).print(f"[red]error:[/] {err}", highlight=False)
         sys.exit(2)

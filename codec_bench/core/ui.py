@@ -67,26 +67,32 @@ class StageBar:
 
     def __init__(self, progress: Progress | None, task: int | None, parent: "StageBar | None" = None):
         self.progress, self.task, self.parent = progress, task, parent
+        self.done, self.planned = 0.0, None  # counted even when nothing is shown: an interruption names them
 
     def advance(self, n: float = 1) -> None:
         if self.parent is not None:
             self.parent.advance(n)
-        elif self.progress is not None:
+            return
+        self.done += n
+        if self.progress is not None:
             self.progress.advance(self.task, n)
 
     def total(self, total: float) -> None:
         if self.parent is not None:
             self.parent.grow(total)
-        elif self.progress is not None:
+            return
+        self.planned = total
+        if self.progress is not None:
             self.progress.update(self.task, total=total)
 
     def grow(self, extra: float) -> None:
         """Add ``extra`` to the total (a nested stage's work)."""
         if self.parent is not None:
             self.parent.grow(extra)
-        elif self.progress is not None:
-            current = self.progress.tasks[0].total or 0
-            self.progress.update(self.task, total=current + extra)
+            return
+        self.planned = (self.planned or 0) + extra
+        if self.progress is not None:
+            self.progress.update(self.task, total=self.planned)
 
     def show(self, **fields: object) -> None:
         if self.parent is not None:
@@ -112,8 +118,12 @@ def stage(name: str, total: float | None = None, unit: str = "", show: bool = Tr
     start = time.perf_counter()
     if not (show and _shown(NORMAL)):
         _active.append(StageBar(None, None))
+        _active[-1].planned = total
         try:
             yield _active[-1]
+        except KeyboardInterrupt:
+            _interrupted(name, _active[-1], unit)
+            raise
         finally:
             _active.pop()
             _seconds[name] += time.perf_counter() - start
@@ -121,15 +131,31 @@ def stage(name: str, total: float | None = None, unit: str = "", show: bool = Tr
     counted = [MofNCompleteColumn(), TextColumn(unit), TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn()]
     columns = [TextColumn(f"  {name:<9}"), BarColumn(bar_width=30)] + (counted if total is not None or unit else [TimeElapsedColumn()])
-    with Progress(*columns, console=console, transient=False) as progress:
-        _active.append(StageBar(progress, progress.add_task(name, total=total, info="")))
-        try:
-            yield _active[-1]
-        finally:
-            _active.pop()
-            if progress.tasks[0].total is not None:
+    bar = None
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            bar = StageBar(progress, progress.add_task(name, total=total, info=""))
+            bar.planned = total
+            _active.append(bar)
+            try:
+                yield bar
+            finally:
+                _active.pop()
+            if progress.tasks[0].total is not None:  # finished: the line shows the stage complete
                 progress.update(progress.tasks[0].id, completed=progress.tasks[0].total)
-    _seconds[name] += time.perf_counter() - start
+    except KeyboardInterrupt:  # the bar stays where it was, and one line says where and how to go on
+        _interrupted(name, bar, unit)
+        raise
+    finally:
+        _seconds[name] += time.perf_counter() - start
+
+
+def _interrupted(name: str, bar: "StageBar | None", unit: str) -> None:
+    """The line a person sees after Ctrl-C: which stage, how far it got, and that the same command resumes."""
+    where = ""
+    if bar is not None and bar.planned:
+        where = f" at {bar.done:g} of {bar.planned:g} {unit}".rstrip()
+    warn(f"interrupted: {name}{where}; run the same command again to resume (finished work is kept)")
 
 
 def track(items: Iterable[T], name: str, total: int | None = None, unit: str = "", show: bool = True) -> Iterator[T]:

@@ -114,8 +114,9 @@ def with_task_defaults(config: RunConfig, loaded: list, configure) -> RunConfig:
 
 def _print_summary(report: Path) -> None:
     """The report's headline (its table and the lines about the reference row) and where the rest is."""
-    text = report.read_text(encoding="utf-8")
-    console.print(text.split("\n## ")[0].strip(), markup=False, highlight=False)
+    from .core import ui
+
+    ui.print_markdown(report.read_text(encoding="utf-8").split("\n## ")[0].strip(), console)
     console.print(f"\nfull report: {report} (and report.html beside it)")
 
 

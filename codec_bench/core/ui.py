@@ -21,8 +21,10 @@ from collections import defaultdict
 from contextlib import contextmanager
 from typing import Iterable, Iterator, TypeVar
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 ENV = "CODEC_BENCH_VERBOSITY"
@@ -171,6 +173,35 @@ def _length(items: Iterable) -> int | None:
         return len(items)  # type: ignore[arg-type]
     except TypeError:
         return None
+
+
+def print_markdown(text: str, out: Console) -> None:
+    """Markdown from a report on ``out``, readable at any width: on a terminal every table becomes a rich table
+    whose columns fold to the window (Markdown rows wrapped at the edge break apart); elsewhere (a pipe, a file)
+    the Markdown is printed as it is, one row per line, never wrapped."""
+    if not out.is_terminal:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        return
+    block: list[str] = []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+            continue
+        if block:
+            out.print(_table(block))
+            block = []
+        out.print(line, markup=False, highlight=False)
+
+
+def _table(rows: list[str]) -> Table:
+    """Markdown table rows (a header, the ``|---|`` line, the body) -> a rich table."""
+    cells = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in rows]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for name in cells[0]:
+        table.add_column(name, overflow="fold")
+    for row in cells[2:]:
+        table.add_row(*row)
+    return table
 
 
 def timings() -> str:

@@ -1,0 +1,27 @@
+"""The on-disk formats, one owner each: the file and folder names of an output folder (``layout``), the result
+record and the files holding records with their format version (``results``), the run card (``run_card``), what a
+multi-label evaluation chose (``decision_files``) and a trained model's done-marker (``train_done``).
+
+Each file is a typed object with ``to_file`` / ``from_file`` (as lhotse's ``CutSet``); writers and readers use
+these objects and the paths of :class:`RunFolder`, :class:`RecordsFolder` and :class:`OutFolder`, never a file
+name of their own. The JSON on disk keeps the keys it always had, so old output folders still read. This layer
+sits just above ``core``: every stage that writes or reads these files may import it.
+"""
+
+from .decision_files import Calibration, DecisionFile, ScoringChoice, Thresholds
+from .layout import OutFolder, RecordsFolder, RunFolder, predictions_name, reference_folder
+from .results import (
+    RESULTS_FORMAT_VERSION,
+    CellResult,
+    FormatVersionError,
+    Record,
+    RecordsFile,
+    ResultsFile,
+    read_results,
+)
+from .run_card import CodecCard, RunCard
+from .train_done import TrainDone
+
+__all__ = ["Calibration", "CellResult", "CodecCard", "DecisionFile", "FormatVersionError", "OutFolder", "RESULTS_FORMAT_VERSION", "Record",
+           "RecordsFile", "RecordsFolder", "ResultsFile", "RunCard", "RunFolder", "ScoringChoice", "Thresholds",
+           "TrainDone", "predictions_name", "read_results", "reference_folder"]

@@ -1,0 +1,74 @@
+"""The run card ``<run>/run.json``: what ``predict`` needs to use a run on new audio.
+
+    {"dataset", "task", "instruction", "classes",
+     "codec": {"name", "options", "max_seconds", "key", "codebooks", ["state": "codec.safetensors"]},
+     "model", "recipe", "seed"}
+
+``state`` is there only for a codec fitted on the training split (its state is saved beside the card).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core import io
+from .layout import CODEC_STATE
+
+
+@dataclass
+class CodecCard:
+    """How the run encoded audio: the codec's registry name and options, the clip length limit, the cache key,
+    how the LLM read several codebooks and, for a fitted codec, the file of its state (relative to the run)."""
+
+    name: str
+    options: dict = field(default_factory=dict)
+    max_seconds: float | None = None
+    key: str | None = None
+    codebooks: str = "interleave"
+    state: str | None = None
+
+    def to_json(self) -> dict:
+        card = {"name": self.name, "options": self.options, "max_seconds": self.max_seconds, "key": self.key,
+                "codebooks": self.codebooks}
+        return card | ({"state": self.state} if self.state is not None else {})
+
+    @classmethod
+    def from_json(cls, card: dict) -> CodecCard:
+        return cls(card["name"], card.get("options") or {}, card.get("max_seconds"), card.get("key"),
+                   card.get("codebooks", "interleave"), card.get("state"))
+
+
+@dataclass
+class RunCard:
+    """``run.json``: the dataset, task, instruction and classes a run was trained for, its codec, model, recipe
+    and training seed."""
+
+    dataset: str
+    task: str
+    instruction: str
+    classes: list[str]
+    codec: CodecCard
+    model: str
+    recipe: str
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return {"dataset": self.dataset, "task": self.task, "instruction": self.instruction, "classes": list(self.classes),
+                "codec": self.codec.to_json(), "model": self.model, "recipe": self.recipe, "seed": self.seed}
+
+    def to_file(self, path: str | Path) -> None:
+        io.write_json(path, self.to_json())
+
+    @classmethod
+    def from_json(cls, card: dict) -> RunCard:
+        return cls(card["dataset"], card["task"], card["instruction"], list(card["classes"]),
+                   CodecCard.from_json(card["codec"]), card.get("model", ""), card.get("recipe", ""), card.get("seed", 0))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RunCard:
+        return cls.from_json(io.read_json(path))
+
+    def codec_state(self, run_dir: Path) -> Path:
+        """The fitted codec's state file of the run in ``run_dir``."""
+        return Path(run_dir) / (self.codec.state or CODEC_STATE)

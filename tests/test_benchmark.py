@@ -9,7 +9,7 @@ from conftest import TINY_LM
 
 from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
-from codec_bench.evaluation.records import Record
+from codec_bench.formats import Record
 from codec_bench.study import benchmark, engines, plan
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

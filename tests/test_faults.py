@@ -212,3 +212,24 @@ def test_workers_never_exceed_the_cores():
 
     assert usable_workers(10 * available_cores()) == available_cores()
     assert usable_workers(None) == 0  # no GPU here: workers would compete with the codec for the cores
+
+
+def test_a_damaged_records_file_is_one_line_and_the_report_covers_the_rest(finished, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from codec_bench.cli import app
+    from codec_bench.core import ui
+
+    copy = tmp_path / "out"
+    shutil.copytree(finished[1], copy)
+    damaged = next(copy.glob("csv/embedded-*__full")) / "eval" / "records.json"
+    cut(damaged, 30)
+    said: list[str] = []
+    monkeypatch.setattr(ui, "warn", said.append)
+    result = CliRunner().invoke(app, ["report", str(copy)])
+    assert result.exit_code == 0, result.output
+    [line] = [s for s in said if str(damaged) in s]
+    assert "\n" not in line and "damaged (records.json has 30 bytes" in line
+    assert f"codec-bench run ... --out {copy}" in line  # the command that rebuilds it
+    report = (copy / "report.md").read_text()
+    assert "baseline_logmel_logreg" in report and f"skipped (not valid JSON): {damaged}" in report

@@ -10,6 +10,7 @@ import pytest
 
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.core.io import write_jsonl
+from codec_bench.formats import Record
 from codec_bench.report.aggregate import aggregate, compare_runs, per_class_f1
 from codec_bench.report.figures import confusion_figure, radar_plot, save_figure
 from codec_bench.report.html import write_html_report
@@ -29,6 +30,11 @@ def record(dataset: str, method: str, value: float, fold: str | None = None, cod
             "fold": fold, "codec": codec, "model": model, "method": method, "split": split, "n_clips": 40,
             "metrics": {"accuracy": value, "macro_f1": value - 0.05}, "headline": "accuracy",
             "predictions": predictions}
+
+
+def typed(records: list[dict]) -> list[Record]:
+    """The records as a results file reads them back (a record without a seed gets seed 0)."""
+    return [Record.from_json(r) for r in records]
 
 
 def seeded(seed: int, **kwargs) -> dict:
@@ -125,10 +131,11 @@ def test_write_report_writes_every_file(tmp_path):
         write_jsonl(tmp_path / "predictions" / f"esc50_{fold}.jsonl", rows)
     records = [record("esc50", "llm_scoring", 0.67, fold=f, predictions=f"predictions/esc50_{f}.jsonl")
                for f in ("1", "2")] + [record("esc50", "baseline_logmel_logreg", 0.9)]
-    paths = write_report(records, tmp_path, {"esc50": ["cat", "dog"]})
+    paths = write_report(typed(records), tmp_path, {"esc50": ["cat", "dog"]})
     assert set(paths) == {"results", "report", "html", "radar", "confusion_esc50_llm_scoring", "reliability_esc50"}
     results = json.loads(paths["results"].read_text())
-    assert results["format_version"] == 1 and results["records"] == records and len(results["aggregated"]) == 2
+    assert results["format_version"] == 1 and results["records"] == [r.to_json() for r in typed(records)]
+    assert len(results["aggregated"]) == 2
     assert set(results["statistics"]) == {"bootstrap", "comparisons", "reference_checks", "calibration"}
     report = paths["report"].read_text()
     # the LLM's interval comes from its prediction files; the baseline has none, so no interval and no test
@@ -145,7 +152,7 @@ def test_write_report_writes_every_file(tmp_path):
 def test_write_report_names_a_missing_predictions_file(tmp_path):
     records = [record("esc50", "llm_scoring", 0.7, predictions="predictions/missing.jsonl")]
     with pytest.raises(CodecBenchError, match="missing.jsonl"):
-        write_report(records, tmp_path, {"esc50": ["cat", "dog"]})
+        write_report(typed(records), tmp_path, {"esc50": ["cat", "dog"]})
 
 
 def seeds_case() -> list[dict]:
@@ -225,7 +232,7 @@ def test_load_results_reads_cells_lists_failures_and_skips_half_written_files(tm
     (tmp_path / "results" / "half.json").write_text('{"format_version": 1, "status": "ok", "records": [{"data')
     with pytest.warns(UserWarning, match="half.json"):
         loaded = load_results([tmp_path])
-    assert loaded.records == records
+    assert loaded.records == typed(records)
     assert loaded.skipped_files == [tmp_path / "results" / "half.json"]
     assert [(f["cell"]["dataset"], f["error"]) for f in loaded.failed_cells] == [("esc50", "RuntimeError: CUDA out of memory")]
     paths = write_report(loaded.records, tmp_path, {}, loaded.failed_cells, loaded.skipped_files)
@@ -234,7 +241,7 @@ def test_load_results_reads_cells_lists_failures_and_skips_half_written_files(tm
     assert "- dataset=esc50, codec=a, model=tiny-llama, recipe=lora, seed=0: `RuntimeError: CUDA out of memory`" in report
     assert "half.json" in report and "Failed cells" in paths["html"].read_text()
     again = load_results(paths["results"])  # a report's results.json reads back, failures included
-    assert again.records == records and again.failed_cells == loaded.failed_cells
+    assert again.records == typed(records) and again.failed_cells == loaded.failed_cells
 
 
 def test_load_results_refuses_another_format_version(tmp_path):
@@ -269,7 +276,7 @@ def fake_run(out, dataset: str, right: int, n: int = 100, model: str = "tiny-lla
     """A finished run folder as the pipeline leaves it: a manifest and eval/ with records, predictions and done.json;
     ``right`` of ``n`` test clips (half "cat", half "dog") answered correctly."""
     from codec_bench.core.io import write_json
-    from codec_bench.evaluation.records import Record, finish_records
+    from codec_bench.evaluation.records import finish_records
 
     write_json(out / dataset / "manifest" / "info.json", {"dataset": dataset, "classes": ["cat", "dog"]})
     folder = out / dataset / f"{codec}__{model.replace('/', '__')}" / "eval"

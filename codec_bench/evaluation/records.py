@@ -1,18 +1,17 @@
 """Result records: held-out scores or generated answers -> metrics, a predictions file and one :class:`Record` per
 split.
 
-A record is what reports read (``report.aggregate``), serialised as a JSON object with the same keys as its
-fields: dataset, task, domain, protocol, fold, seed, codec, model, method, split, clip count, metrics, the headline
-metric and the path of its ``<split>_<method>_predictions.jsonl`` (one row per clip: id, labels, prediction,
-per-class probabilities). Multi-label label sets follow a decision rule fitted on the validation split
-(``decisions``), written next to the predictions (``thresholds.json``, ``calibration.json``), where ``predict``
-finds it. For multi-label runs, :func:`score_multi_label_best` also picks the scoring method by cross-fitted
-validation micro-F1 (see ``scoring``).
+A record (``formats.Record``: dataset, task, domain, protocol, fold, seed, codec, model, method, split, clip
+count, metrics, the headline metric and the path of its ``<split>_<method>_predictions.jsonl``, one row per clip:
+id, labels, prediction, per-class probabilities) is what reports read. Multi-label label sets follow a decision
+rule fitted on the validation split (``decisions``), written next to the predictions (``thresholds.json``,
+``calibration.json``), where ``predict`` finds it. For multi-label runs, :func:`score_multi_label_best` also
+picks the scoring method by cross-fitted validation micro-F1 (see ``scoring``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -24,6 +23,7 @@ from ..core.finished import files_in, mark_done, reusable
 from ..core.parallel import build_lock
 from ..data.augment import is_augmented_id
 from ..data.manifest import Manifest
+from ..formats import Calibration, DecisionFile, Record, RecordsFile, RecordsFolder, ScoringChoice, Thresholds
 from ..prompts import Example
 from . import decisions
 from .metrics import HEADLINE, apply_thresholds, aqa_metrics, label_matrix, multi_label_metrics, single_label_metrics
@@ -45,37 +45,6 @@ class RunName:
 
 
 @dataclass
-class Record:
-    """One evaluated run on one split of one fold (``to_json``: the object results files hold)."""
-
-    dataset: str
-    task: str
-    domain: str
-    protocol: str
-    fold: str | None
-    seed: int
-    codec: str
-    model: str
-    method: str
-    split: str
-    n_clips: int
-    metrics: dict[str, float]
-    headline: str
-    predictions: str  # the predictions file, relative to the output folder
-    # what was chosen on validation: "scoring" (multi-label method), "decision_rule", "best_epoch", "epochs",
-    # "selected_by", "stopped_early"; empty for rows that choose nothing
-    choices: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, row: dict) -> Record:
-        missing = {"seed": 0, "choices": {}}
-        return cls(**{f.name: row.get(f.name, missing.get(f.name)) for f in fields(cls)})
-
-
-@dataclass
 class Predictions:
     """What a split's predictions file holds: the examples, their true labels, the predicted labels and, for
     scoring, ``probabilities: (n_examples, n_classes)``."""
@@ -89,8 +58,9 @@ class Predictions:
 def finished_records(folder: Path, what: str) -> list[Record] | None:
     """The records of ``folder`` when its done-marker vouches for them and every prediction file beside them;
     None (with a one-line message if something was there) when they must be computed again."""
-    if reusable(folder / "done.json", what, folder / "records.json"):
-        return [Record.from_json(row) for row in io.read_json(folder / "records.json")]
+    files = RecordsFolder(folder)
+    if reusable(files.done, what, files.records):
+        return RecordsFile.from_file(files.records).records
     return None
 
 
@@ -104,8 +74,9 @@ def cached_records(folder: Path, what: str, build: Callable[[], list[Record]]) -
 
 def finish_records(folder: Path, records: list[Record]) -> list[Record]:
     """Write ``records.json`` and the done-marker over it and the prediction files; returns ``records``."""
-    io.write_json(folder / "records.json", [r.to_json() for r in records])
-    mark_done(folder / "done.json", files_in(folder, skip=("done.json",)), records=len(records))
+    files = RecordsFolder(folder)
+    RecordsFile(records).to_file(files.records)
+    mark_done(files.done, files_in(folder, skip=(files.done.name,)), records=len(records))
     return records
 
 
@@ -126,40 +97,40 @@ def multi_label_scorer(method: str, model, encoder, classes: Sequence[str], labe
 
 
 def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], splits: list[str], manifest: Manifest,
-                           progress: bool, questions: bool = False) -> tuple[dict[str, np.ndarray], dict]:
+                           progress: bool, questions: bool = False) -> tuple[dict[str, np.ndarray], ScoringChoice]:
     """Per-label probabilities from the scoring method with the best cross-fitted validation micro-F1 (each method
     with its best decision rule, see ``decisions``); ``questions``: the model was trained with label questions.
-    Returns the scores per split and ``{"method", "validation_micro_f1": {method: F1}, "rules": {method: {rule:
-    F1}}}``."""
+    Returns the scores per split and the choice (the method, each method's figure and its rules')."""
     label_sets = sorted({e.answer_items for e in examples["train"] if not is_augmented_id(e.id)})  # sets that occur
     names = [m for m in MULTI_LABEL_METHODS if (m != "label_questions" or questions)
              and (not m.startswith("label_sets") or len(label_sets) <= MAX_LABEL_SETS)]
     methods = {m: multi_label_scorer(m, model, encoder, manifest.classes, label_sets, progress) for m in names}
-    choice: dict = {"validation_micro_f1": {}, "rules": {}}
+    f1: dict[str, float] = {}
+    by_rule: dict[str, dict[str, float]] = {}
     scores_by_method: dict[str, dict[str, np.ndarray]] = {}
     if "validation" in splits and len(methods) > 1:
         truth = label_matrix([e.answer_items for e in examples["validation"]], manifest.classes)
         for name, method in methods.items():
             validation = method(examples["validation"])
             rules = {rule: decisions.cross_fitted_micro_f1(rule, truth, validation) for rule in decisions.RULES}
-            choice["rules"][name] = rules
-            choice["validation_micro_f1"][name] = max(rules.values())
+            by_rule[name] = rules
+            f1[name] = max(rules.values())
             scores_by_method[name] = {"validation": validation}
-        choice["method"] = max(choice["validation_micro_f1"], key=choice["validation_micro_f1"].get)
+        best = max(f1, key=f1.get)
     else:
-        choice["method"] = "label_questions" if questions else "label_sets" if "label_sets" in methods else "item_path"
-    chosen = scores_by_method.get(choice["method"], {})
-    return {s: chosen[s] if s in chosen else methods[choice["method"]](examples[s]) for s in splits}, choice
+        best = "label_questions" if questions else "label_sets" if "label_sets" in methods else "item_path"
+    chosen = scores_by_method.get(best, {})
+    return {s: chosen[s] if s in chosen else methods[best](examples[s]) for s in splits}, ScoringChoice(best, f1, by_rule)
 
 
 def label_scores(model, encoder, examples: dict[str, Sequence[Example]], splits: list[str], manifest: Manifest,
-                 folder: Path, progress: bool, questions: bool = False) -> tuple[dict[str, np.ndarray], dict | None]:
+                 folder: Path, progress: bool, questions: bool = False) -> tuple[dict[str, np.ndarray], ScoringChoice | None]:
     """Label-scoring probabilities per split: for multi-label tasks by the method with the best validation micro-F1
     (:func:`score_multi_label_best`, its choice written to ``folder/multi_label_scoring.json`` and returned), else
     the softmax over the classes (choice None)."""
     if manifest.task == "multi_label":
         scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, progress, questions=questions)
-        io.write_json(folder / "multi_label_scoring.json", choice)
+        choice.to_file(RecordsFolder(folder).scoring_choice)
         return scores, choice
     return {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=progress) for s in splits}, None
 
@@ -175,12 +146,13 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
     decision = decisions.Decision("fixed", np.full(len(manifest.classes), 0.5))  # no validation split: 0.5
     if manifest.task == "multi_label" and "validation" in scores:
         decision = decisions.choose(label_matrix(labels["validation"], manifest.classes), scores["validation"])
-        io.write_json(folder / "thresholds.json", dict(zip(manifest.classes, decision.thresholds)))  # predict uses them
+        files = RecordsFolder(folder)
+        Thresholds.of(manifest.classes, decision.thresholds).to_file(files.thresholds)  # predict uses them
         if decision.calibration is not None:
-            io.write_json(folder / "calibration.json", {c: list(ab) for c, ab in zip(manifest.classes, decision.calibration)})
+            Calibration.of(manifest.classes, decision.calibration).to_file(files.calibration)
         else:  # an earlier evaluation's calibration must not reach predict
-            (folder / "calibration.json").unlink(missing_ok=True)
-        io.write_json(folder / f"{run.method}_decision.json", {"rule": decision.rule, "cross_fitted_micro_f1": decision.cross_fitted_f1})
+            files.calibration.unlink(missing_ok=True)
+        DecisionFile(decision.rule, decision.cross_fitted_f1).to_file(files.decision(run.method))
     records = []
     for split, probabilities in scores.items():
         truth = label_matrix(labels[split], manifest.classes)
@@ -230,7 +202,7 @@ def _prediction_rows(classes: list[str], predictions: Predictions) -> Iterator[d
 
 def _record(manifest: Manifest, split: str, run: RunName, metrics: dict, predictions: Predictions, folder: Path,
             out: Path) -> Record:
-    path = folder / f"{split}_{run.method}_predictions.jsonl"
+    path = RecordsFolder(folder).predictions(split, run.method)
     io.write_jsonl(path, _prediction_rows(manifest.classes, predictions))
     if manifest.task == "aqa":
         annotators = {c.id: c.extra.get("answers") or list(c.labels) for c in manifest.clips}

@@ -34,6 +34,7 @@ from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, rebuild, reusable
 from ..core.parallel import is_main_process, usable_workers, world_size
 from ..core.tracking import trainer_settings
+from ..formats.layout import TRAIN_DONE
 from ..prompts import Example
 from .encoder import PromptEncoder
 from .model import additive_mask, apply_lora, parameter_count
@@ -193,7 +194,7 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
     """
     run_dir = Path(run_dir)
     final = run_dir / "model"
-    if reusable(final / "train_done.json", "trained model", final):
+    if reusable(final / TRAIN_DONE, "trained model", final):
         return final
     rebuild(final)  # a model folder without a valid marker is rewritten from the newest checkpoint
     model = _prepare_model(model, config, trainable_tokens)
@@ -220,7 +221,7 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
     _save(trainer, model, final)
     if is_main_process():  # rank 0 saved the model and writes the marker
         trainable, total = parameter_count(model)
-        mark_done(final / "train_done.json", files_in(final, skip=("train_done.json",)),
+        mark_done(final / TRAIN_DONE, files_in(final, skip=(TRAIN_DONE,)),
                   config=asdict(config), train_loss=whole_run_loss(trainer.state.log_history), steps=result.global_step,
                   seconds=time.time() - start, trainable_parameters=trainable, parameters=total,
                   train_examples=len(train_set), validation_examples=len(val_set),

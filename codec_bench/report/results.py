@@ -1,7 +1,9 @@
-"""Reading results back: ``results.json`` files and a study's per-cell result files (``OUT/results/*.json``).
+"""Reading results back: the finished records of run folders, ``results.json`` files and a study's per-cell
+result files (``OUT/results/*.json``), as ``formats`` objects.
 
 A file of another format version stops with one line naming it; a half-written or unreadable file is skipped,
-counted and listed, never taken as a result; failed cells are kept so the report can list them.
+counted and listed, never taken as a result (a damaged ``records.json`` with one line naming it and the command
+that rebuilds it); failed cells are kept so the report can list them.
 """
 
 from __future__ import annotations
@@ -12,31 +14,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core import ui
 from ..core.errors import CodecBenchError
+from ..core.finished import check_done
 from ..core.io import read_json
-
-RESULTS_FORMAT_VERSION = 1  # of results.json and of a study's per-cell files OUT/results/*.json
+from ..formats import CellResult, OutFolder, Record, RecordsFile, RecordsFolder, read_results
 
 
 @dataclass
 class LoadedResults:
-    """What ``load_results`` read: result records, failed cells (``{"file", "cell", "error"}``, the error as
-    one line) and the files skipped because they are not valid JSON."""
+    """What ``load_results`` / ``collect_records`` read: result records, failed cells (``{"file", "cell",
+    "error"}``, the error as one line), the files skipped because they are damaged and (``collect_records``) each
+    dataset's classes."""
 
-    records: list[dict] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     failed_cells: list[dict] = field(default_factory=list)
     skipped_files: list[Path] = field(default_factory=list)
+    classes: dict[str, list[str]] = field(default_factory=dict)
 
 
-RECORD_FILES = ("*/*/eval/records.json", "*/baseline/records.json", "*/probes__*/records.json", "*/zero_shot__*/records.json")
-def collect_records(out: str | Path) -> tuple[list[dict], dict[str, list[str]]]:
+def collect_records(out: str | Path) -> LoadedResults:
     """All finished result records under a run or study folder ``out`` (runs, baselines, probe and zero-shot
-    rows: those with a done-marker) and each dataset's classes (from its manifests)."""
-    out = Path(out)
-    paths = [p for pattern in RECORD_FILES for p in sorted(out.glob(pattern)) if (p.parent / "done.json").is_file()]
-    records = [r for path in paths for r in read_json(path)]
-    classes = {read_json(p)["dataset"]: read_json(p)["classes"] for p in sorted(out.glob("*/manifest/info.json"))}
-    return records, classes
+    rows: those with a done-marker) and each dataset's classes (from its manifests). A damaged ``records.json``
+    is skipped and listed, with one line naming it and the command that rebuilds it."""
+    folder = OutFolder(Path(out))
+    loaded = LoadedResults()
+    for records in folder.records_folders():
+        try:
+            loaded.records += RecordsFile.from_file(records.records).records
+        except (ValueError, UnicodeDecodeError, TypeError) as err:
+            ui.warn(damaged_records_line(records, folder, err))
+            loaded.skipped_files.append(records.records)
+    loaded.classes = {read_json(p)["dataset"]: read_json(p)["classes"] for p in folder.manifest_infos()}
+    return loaded
+
+
+def damaged_records_line(records: RecordsFolder, out: OutFolder, err: Exception) -> str:
+    """One line: which records file is damaged, how (its done-marker says, else the parse error), and that
+    the command which wrote it rebuilds it (its stages check their done-markers and redo what is broken)."""
+    problem = check_done(records.done) or f"not readable: {err}"
+    return (f"{records.records}: damaged ({problem}); left out of the report. Rerun the same `codec-bench run ... "
+            f"--out {out.path}` (or `codec-bench benchmark`) that wrote it: it rebuilds the damaged files, then "
+            f"`codec-bench report {out.path}` again")
+
+
 def load_results(paths: str | Path | list[str | Path]) -> LoadedResults:
     """Read results.json files (``write_report``) and a study's per-cell files ``OUT/results/*.json``.
 
@@ -49,25 +70,19 @@ def load_results(paths: str | Path | list[str | Path]) -> LoadedResults:
     loaded = LoadedResults()
     for file in _result_files(paths):
         try:
-            content = read_json(file)
+            content = read_results(file)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             _skip(loaded, file, f"not valid JSON, half-written? ({err})")
             continue
-        version = content.get("format_version") if isinstance(content, dict) else None
-        if version != RESULTS_FORMAT_VERSION:
-            raise CodecBenchError(f"{file}: results format_version {version!r}; this codec-bench reads "
-                                  f"format_version {RESULTS_FORMAT_VERSION} (upgrade codec-bench or rerun the cell)")
-        status = content.get("status", "ok")
-        if status == "failed":
-            loaded.failed_cells.append({"file": str(file), "cell": content.get("cell") or {},
-                                        "error": _error_line(content.get("error"))})
-        elif status == "ok":
-            if not isinstance(content.get("records"), list):
-                raise CodecBenchError(f"{file}: has no list of \"records\"; not a codec-bench results file")
-            loaded.records += content["records"]
-            loaded.failed_cells += content.get("failed_cells", [])  # a report's results.json keeps them
+        if not isinstance(content, CellResult):  # a report's results.json keeps its failed cells
+            loaded.records += content.records
+            loaded.failed_cells += content.failed_cells
+        elif content.status == "failed":
+            loaded.failed_cells.append({"file": str(file), "cell": content.cell, "error": _error_line(content.error)})
+        elif content.status == "ok":
+            loaded.records += content.records
         else:
-            _skip(loaded, file, f"unknown cell status {status!r}")
+            _skip(loaded, file, f"unknown cell status {content.status!r}")
     return loaded
 
 

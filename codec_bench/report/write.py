@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.errors import CodecBenchError
-from ..core.io import write_json, write_text
+from ..core.io import write_text
 from ..core.parallel import build_lock
+from ..formats import OutFolder, Record, ResultsFile
+from ..formats.layout import RESULTS
 from .aggregate import SOURCE_MARK, aggregate, per_class_f1_by_dataset
 from .figures import FIGURE_PREFIXES, confusion_figures, radar_plot, reliability_figures, save_figure
 from .html import write_html_report
-from .results import RESULTS_FORMAT_VERSION, collect_records, load_results
+from .results import collect_records, load_results
 from .significance import analyse
 from .tables import report_sections
 
 
-def write_report(records: list[dict], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
+def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = ()) -> dict[str, Path]:
     """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png and
     reliability_<dataset>.png into ``out_dir``; results.json holds the records, the aggregated rows (with 95 %
     intervals) and the report's statistics (``significance.analyse``).
 
-    Prediction paths in the records are relative to ``out_dir``. ``failed_cells`` and ``skipped_files`` come
+    Prediction paths in the records are relative to ``out_dir``. The tables, figures and statistics read the
+    records as the JSON rows ``results.json`` holds (``Record.to_json``). ``failed_cells`` and ``skipped_files`` come
     from ``load_results`` and are listed under "Failed cells". Returns ``{"results", "report", "html",
     "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
     """
     out_dir = Path(out_dir)
-
+    typed, records = list(records), [r.to_json() for r in records]
     aggregated = aggregate(records)
     statistics = analyse(records, aggregated, out_dir, classes_by_dataset)
-    paths = {"results": out_dir / "results.json", "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
-    write_json(paths["results"], {"format_version": RESULTS_FORMAT_VERSION, "records": records, "aggregated": aggregated,
-                                  "statistics": statistics, "failed_cells": list(failed_cells)})
+    paths = {"results": out_dir / RESULTS, "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
+    ResultsFile(typed, aggregated, statistics, list(failed_cells)).to_file(paths["results"])
     radar_plot(aggregated, paths["radar"])
     for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
@@ -61,13 +64,14 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
     names = source_names(list(map(Path, folders)))
     records, classes, failed, skipped = [], {}, [], []
     for folder in map(Path, folders):
-        found, found_classes = collect_records(folder)
-        source = {"model": lambda r: f"{r['model']}{SOURCE_MARK}{names[folder]}"} if compare else {}
-        records += [r | {"predictions": os.path.relpath(folder / r["predictions"], out)} | {k: f(r) for k, f in source.items()}
-                    for r in found]
-        classes |= found_classes
-        if (folder / "results").is_dir():
-            loaded = load_results(folder / "results")
+        found = collect_records(folder)
+        for r in found.records:
+            r = replace(r, predictions=os.path.relpath(folder / r.predictions, out))
+            records.append(replace(r, model=f"{r.model}{SOURCE_MARK}{names[folder]}") if compare else r)
+        classes |= found.classes
+        skipped += found.skipped_files
+        if OutFolder(folder).results.is_dir():
+            loaded = load_results(OutFolder(folder).results)
             failed += loaded.failed_cells
             skipped += loaded.skipped_files
     if not records:

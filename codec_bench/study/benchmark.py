@@ -23,7 +23,7 @@ from ..core.errors import CodecBenchError
 from ..core.hub import check_reference
 from ..core.parallel import build_lock
 from ..core.tracking import check_tracker
-from ..report.results import RESULTS_FORMAT_VERSION
+from ..formats import RESULTS_FORMAT_VERSION, CellResult, FormatVersionError
 from .engines import ENGINES
 from .plan import Cell, StudyConfig, cell_config, cell_name, load_study, result_path, study_cells
 
@@ -43,12 +43,11 @@ def is_finished(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        result = io.read_json(path)
-        if result.get("format_version") != RESULTS_FORMAT_VERSION:
-            ui.warn(f"{path.name}: format_version {result.get('format_version')!r}, not {RESULTS_FORMAT_VERSION}; rerunning")
-            return False
-        return result.get("status") == "ok"
-    except (ValueError, OSError, AttributeError) as err:
+        return CellResult.from_file(path).status == "ok"
+    except FormatVersionError as err:
+        ui.warn(f"{path.name}: format_version {err.version!r}, not {RESULTS_FORMAT_VERSION}; rerunning")
+        return False
+    except (ValueError, OSError, AttributeError, TypeError) as err:
         ui.warn(f"{path.name}: unreadable result ({type(err).__name__}); rerunning the cell")
         return False
 
@@ -61,15 +60,15 @@ def execute_cell(study: StudyConfig, cell: Cell) -> dict:
         if is_finished(path):
             return io.read_json(path)
         start = time.time()
-        result: dict = {"format_version": RESULTS_FORMAT_VERSION, "cell": describe(study, cell), "status": "ok", "records": [], "error": None}
+        result = CellResult(describe(study, cell))
         try:
-            result["records"] = [record.to_json() for record in run_cell(study, cell)]
+            result.records = run_cell(study, cell)
         except Exception as err:  # one cell's failure is recorded; the study goes on
             first_line = (str(err).strip().splitlines() or [""])[0]
-            result.update(status="failed", error=f"{type(err).__name__}: {first_line}")
-        result.update(wall_seconds=round(time.time() - start, 2), versions=versions(), git_revision=git_revision())
-        io.write_json(path, result)
-    return result
+            result.status, result.error = "failed", f"{type(err).__name__}: {first_line}"
+        result.wall_seconds, result.versions, result.git_revision = round(time.time() - start, 2), versions(), git_revision()
+        result.to_file(path)
+    return result.to_json()
 
 
 def describe(study: StudyConfig, cell: Cell) -> dict:

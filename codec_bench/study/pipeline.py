@@ -50,6 +50,7 @@ from ..evaluation.records import (
     scoring_records,
 )
 from ..evaluation.scoring import generate_answers, score_label_questions, score_multi_label, score_single_label
+from ..formats import CodecCard, OutFolder, RunCard, RunFolder, TrainDone, reference_folder
 from ..llm import vocab
 from ..llm.encoder import codec_vocabulary, embeds_audio, prompt_encoder
 from ..llm.model import build_tiny_llm, for_inference, load_llm, load_trained
@@ -79,7 +80,7 @@ def manifests_for(config: RunConfig) -> list[Manifest]:
 
 def save_manifest(config: RunConfig, manifest: Manifest) -> None:
     """Write ``OUT/<name>/manifest`` and say what it holds."""
-    folder = Path(config.out) / manifest.name / "manifest"
+    folder = OutFolder(Path(config.out)).manifest(manifest.name)
     with build_lock(folder, "manifest"):
         manifests.save(manifest, folder)
     clips = manifest.counts()["clips"]
@@ -110,15 +111,15 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
     summed = "-sum" if config.codec.codebooks == "sum" else ""
     run_dir = folder / f"{codec.cache_key()}{summed}__{model_label(config.model)}__{config.run_name}"
     with run_folder_lock(run_dir):
-        examples = write_prompts(manifest, codes, run_dir / "prompts", extra)
+        examples = write_prompts(manifest, codes, RunFolder(run_dir).prompts, extra)
         write_run_card(config, manifest, codec, run_dir)
         model_dir = train_model(config, manifest, codec, examples, run_dir, codes)
         if stop_after == "train" or not is_main_process():
             return []
-        records = evaluate_model(config, manifest, codec, model_dir, examples, run_dir / "eval", codes)
+        records = evaluate_model(config, manifest, codec, model_dir, examples, RunFolder(run_dir).eval.path, codes)
     records += reference_rows(config, manifest, codec, codes, examples, run_dir)
     if config.baseline and manifest.task != "aqa":  # an audio-only classifier cannot read the question
-        records += run_baseline(config, manifest, folder / "baseline")
+        records += run_baseline(config, manifest, OutFolder(Path(config.out)).baseline(manifest.name).path)
     return records
 
 
@@ -137,25 +138,25 @@ def reference_rows(config: RunConfig, manifest: Manifest, codec: ClipEncoder, co
     shared = f"{codec.cache_key()}__{model_label(config.model)}"
     records = []
     if config.probes:
-        records += probes.run_probes(config, manifest, codec, codes, examples, base_id, run_dir.parent / f"probes__{shared}")
+        records += probes.run_probes(config, manifest, codec, codes, examples, base_id,
+                                     reference_folder(run_dir, "probes", shared).path)
     if config.zero_shot:
-        records += probes.zero_shot_records(config, manifest, codec, codes, examples, base_id, run_dir.parent / f"zero_shot__{shared}")
+        records += probes.zero_shot_records(config, manifest, codec, codes, examples, base_id,
+                                            reference_folder(run_dir, "zero_shot", shared).path)
     return records
 
 
 def write_run_card(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_dir: Path) -> None:
     """``run.json``: what ``predict`` needs to use this run on new audio (codec, its fitted state, classes,
     instruction, task). A fitted codec's state is copied next to it."""
-    card = {"dataset": manifest.dataset, "task": manifest.task, "instruction": manifest.instruction,
-            "classes": manifest.classes, "codec": {"name": codec.name, "options": config.codec.options,
-                                                   "max_seconds": config.codec.max_seconds, "key": codec.cache_key(),
-                                                   "codebooks": config.codec.codebooks},
-            "model": config.model.name, "recipe": config.run_name, "seed": config.train.seed}
+    files = RunFolder(run_dir)
+    coding = CodecCard(codec.name, config.codec.options, config.codec.max_seconds, codec.cache_key(), config.codec.codebooks,
+                       state=files.codec_state.name if codec.needs_fit else None)
     if codec.needs_fit:
-        card["codec"]["state"] = "codec.safetensors"
-        with io.atomic_path(run_dir / "codec.safetensors") as tmp:
+        with io.atomic_path(files.codec_state) as tmp:
             codec.save(tmp)
-    io.write_json(run_dir / "run.json", card)
+    RunCard(manifest.dataset, manifest.task, manifest.instruction, manifest.classes, coding, config.model.name,
+            config.run_name, config.train.seed).to_file(files.run_card)
 
 
 def encode_tokens(config: RunConfig, manifest: Manifest, codec: ClipEncoder, extra: Sequence[Clip] = ()) -> CachedCodes:
@@ -216,9 +217,10 @@ def instruction_for(manifest: Manifest, clip) -> str:
 def train_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, examples: dict[str, ExampleFile], run_dir: Path,
                 codes: Mapping[str, np.ndarray]) -> Path:
     """Fine-tune (or resume) and return the folder of the trained model."""
-    if check_done(run_dir / "model" / "train_done.json") is None:
-        check_same_recipe(run_dir / "model" / "train_done.json", config)
-        return run_dir / "model"
+    files = RunFolder(run_dir)
+    if check_done(files.train_done) is None:
+        check_same_recipe(files.train_done, config)
+        return files.model
     model_id = base_model(config, manifest, codec, run_dir)
     model, tokenizer = load_llm(model_id, config.model.dtype, config.model.offline)
     n_codes, trainable = codec_vocabulary(codec), None
@@ -276,7 +278,7 @@ NOT_RECIPE = ("name", "num_workers")  # settings that do not change what is trai
 def check_same_recipe(marker: Path, config: RunConfig) -> None:
     """Refuse to reuse a trained model whose recipe differs from this run's (the run folder is named by the recipe's
     name, not its settings): one line naming the differences and the way out."""
-    trained = io.read_json(marker).get("config") or {}
+    trained = TrainDone.from_file(marker).config or {}
     wanted = asdict(config.train)
     differs = [f"{k}={trained[k]!r} (this run: {wanted[k]!r})" for k in wanted
                if k in trained and k not in NOT_RECIPE and trained[k] != wanted[k]]
@@ -307,7 +309,7 @@ def base_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_di
     under a lock, into a temporary folder renamed when complete)."""
     if config.model.name != EMBEDDED_MODEL:
         return config.model.name
-    folder = run_dir / "base_model"
+    folder = RunFolder(run_dir).base_model
     if is_main_process():  # in a multi-process job rank 0 builds it (transformers saves from rank 0 only)
         with build_lock(folder, "base model"):
             if not reusable(folder / "done.json", "base model", folder):
@@ -331,7 +333,7 @@ def evaluate_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, mo
         records = _evaluate(config, manifest, codec, model_dir, examples, folder, codes)
     if config.report_to != "none":
         metrics = {f"eval/{r.split}/{r.method}/{name}": value for r in records for name, value in r.metrics.items()}
-        steps = io.read_json(model_dir / "train_done.json").get("steps") or 0  # evaluated after training: it exists
+        steps = TrainDone.from_file(RunFolder(model_dir.parent).train_done).steps or 0  # evaluated after training: it exists
         log_metrics(config.report_to, folder.parent / "tensorboard", tracked_name(folder.parent), metrics, steps)
     return records
 
@@ -352,17 +354,11 @@ def _evaluate(config: RunConfig, manifest: Manifest, codec: ClipEncoder, model_d
             answers = generate_answers(model, encoder, examples[split], batch_size=config.eval.generation_batch_size,
                                        progress=config.progress, split_items=manifest.task == "multi_label")
             records.append(generation_record(manifest, split, examples[split], answers, folder, run, config.out))
-    chosen = training_choices(model_dir / "train_done.json") | ({"scoring": choice["method"]} if choice else {})
+    trained = TrainDone.from_file(RunFolder(model_dir.parent).train_done)
+    chosen = trained.choices() | ({"scoring": choice.method} if choice else {})
     for record in records:
         record.choices = chosen | record.choices
     return finish_records(folder, records)
-
-
-def training_choices(marker: Path) -> dict:
-    """What training chose on validation, for the records: the kept epoch, the epochs evaluated, by what."""
-    done = io.read_json(marker)
-    return {"best_epoch": done.get("best_epoch"), "epochs": len(done.get("validation") or []),
-            "selected_by": done.get("selected_by", "loss"), "stopped_early": done.get("stopped_early", False)}
 
 
 def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[Record]:

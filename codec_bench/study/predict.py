@@ -1,8 +1,8 @@
 """Use a finished run on new audio: files or folders in, the most probable labels out.
 
-Everything comes from the run folder: ``run.json`` (codec, its options and fitted state, ``max_seconds``, the
-instruction, classes and task, written by ``pipeline.write_run_card``) and ``model/`` (the fine-tuned weights or
-LoRA adapter). Clips are decoded, encoded and prompted exactly as in training, then scored exactly as in
+Everything comes from the run folder: ``run.json`` (``formats.RunCard``: codec, its options and fitted state,
+``max_seconds``, the instruction, classes and task, written by ``pipeline.write_run_card``) and ``model/`` (the
+fine-tuned weights or LoRA adapter). Clips are decoded, encoded and prompted exactly as in training, then scored exactly as in
 evaluation:
 
 - single-label: ``score_single_label``, probabilities over the classes (they sum to 1);
@@ -32,6 +32,7 @@ from ..data.common import AUDIO_SUFFIXES, audio_files
 from ..evaluation.decisions import platt_apply
 from ..evaluation.records import multi_label_scorer
 from ..evaluation.scoring import score_single_label
+from ..formats import Calibration, RunCard, RunFolder, ScoringChoice, Thresholds
 from ..llm.encoder import prompt_encoder
 from ..llm.model import for_inference, load_trained
 from ..prompts import Example, build_prompt
@@ -54,7 +55,7 @@ def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: i
     decoded: list[tuple[int, np.ndarray]] = []
     for index, path in enumerate(paths):
         try:
-            decoded.append((index, load_audio(path, codec.sample_rate_hz, card["codec"].get("max_seconds"))))
+            decoded.append((index, load_audio(path, codec.sample_rate_hz, card.codec.max_seconds)))
         except AudioError as err:
             rows[index] = {"path": str(path), "top": [], "error": str(err)}
     examples: list[tuple[int, Example]] = []
@@ -62,43 +63,44 @@ def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: i
     for start in range(0, len(decoded), batch_size):
         batch = decoded[start: start + batch_size]
         for (index, _), codes in zip(batch, codec.encode([wave for _, wave in batch])):
-            examples.append((index, Example(str(paths[index]), build_prompt(card["instruction"]), ())))
+            examples.append((index, Example(str(paths[index]), build_prompt(card.instruction), ())))
             audio[str(paths[index])] = codes
     if examples:
         probabilities = score_run(run_dir, card, codec, [e for _, e in examples], dtype, offline, audio)
         thresholds = label_thresholds(run_dir, card)
         for (index, _), p in zip(examples, probabilities):
-            rows[index] = {"path": str(paths[index]), "top": top_labels(p, card["classes"], top_k), "error": None}
+            rows[index] = {"path": str(paths[index]), "top": top_labels(p, card.classes, top_k), "error": None}
             if thresholds is not None:
-                rows[index]["labels"] = [c for c, q in zip(card["classes"], p) if q >= thresholds[c]]
+                rows[index]["labels"] = [c for c, q in zip(card.classes, p) if q >= thresholds[c]]
     return [rows[i] for i in range(len(paths))]
 
 
-def label_thresholds(run_dir: Path, card: dict) -> dict[str, float] | None:
+def label_thresholds(run_dir: Path, card: RunCard) -> dict[str, float] | None:
     """A multi-label run's per-label thresholds, tuned on its validation split (``eval/thresholds.json``); None for
     single-label runs, or 0.5 for every label when the run had no validation split."""
-    if card["task"] != "multi_label":
+    if card.task != "multi_label":
         return None
-    path = run_dir / "eval" / "thresholds.json"
-    return io.read_json(path) if path.is_file() else {c: 0.5 for c in card["classes"]}
+    path = RunFolder(run_dir).eval.thresholds
+    return Thresholds.from_file(path).by_label if path.is_file() else {c: 0.5 for c in card.classes}
 
 
-def read_run_card(run_dir: Path) -> dict:
+def read_run_card(run_dir: Path) -> RunCard:
     """``run_dir/run.json``, after checking that the folder holds a finished run."""
-    if not (run_dir / "run.json").is_file():
+    files = RunFolder(run_dir)
+    if not files.run_card.is_file():
         raise CodecBenchError(f"{run_dir}: no run.json here; pass a run folder (OUT/<dataset>/<codec>__<model>__<recipe>) "
                               "written by `codec-bench run`")
-    model_dir = run_dir / "model"
+    model_dir = files.model
     if not ((model_dir / "config.json").is_file() or (model_dir / "adapter_config.json").is_file()):
         raise CodecBenchError(f"{run_dir}: no trained model in {model_dir}; finish training with `codec-bench run` first")
-    return io.read_json(run_dir / "run.json")
+    return RunCard.from_file(files.run_card)
 
 
-def load_codec(card: dict, run_dir: Path) -> ClipEncoder:
+def load_codec(card: RunCard, run_dir: Path) -> ClipEncoder:
     """The run's codec with its options, and its fitted state where it has one."""
-    codec = make_codec(card["codec"]["name"], **card["codec"].get("options", {}))
+    codec = make_codec(card.codec.name, **card.codec.options)
     if codec.needs_fit:
-        state = run_dir / card["codec"].get("state", "codec.safetensors")
+        state = card.codec_state(run_dir)
         if not state.is_file():
             raise CodecBenchError(f"{state}: the fitted codec state of this run is missing; rerun `codec-bench run` to rewrite it")
         codec.load(state)
@@ -119,26 +121,27 @@ def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
     return paths
 
 
-def score_run(run_dir: Path, card: dict, codec: ClipEncoder, examples: list[Example], dtype: str = "auto",
+def score_run(run_dir: Path, card: RunCard, codec: ClipEncoder, examples: list[Example], dtype: str = "auto",
               offline: bool | None = None, audio: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """``(n_examples, n_classes)`` probabilities from the run's trained model, scored as its evaluation did
     (``audio``: the codes or a continuous front-end's frames, by example id)."""
-    model, tokenizer = load_trained(run_dir / "model", dtype, offline)
+    files = RunFolder(run_dir)
+    model, tokenizer = load_trained(files.model, dtype, offline)
     model = for_inference(model)
-    encoder = prompt_encoder(tokenizer, codec, audio or {}, card["codec"].get("codebooks", "interleave"))
-    classes = card["classes"]
-    if card["task"] != "multi_label":
+    encoder = prompt_encoder(tokenizer, codec, audio or {}, card.codec.codebooks)
+    classes = card.classes
+    if card.task != "multi_label":
         return score_single_label(model, encoder, examples, classes, progress=False)
-    choice = run_dir / "eval" / "multi_label_scoring.json"
-    method = io.read_json(choice).get("method", "item_path") if choice.is_file() else "item_path"
+    choice = files.eval.scoring_choice
+    method = ScoringChoice.from_file(choice).method if choice.is_file() else "item_path"
     label_sets = []
     if method.startswith("label_sets"):
-        label_sets = sorted({tuple(r["answer_items"]) for r in io.JsonlFile(run_dir / "prompts" / "train.jsonl")
+        label_sets = sorted({tuple(r["answer_items"]) for r in io.JsonlFile(files.prompt_file("train"))
                              if not is_augmented_id(r["id"])})
     scores = multi_label_scorer(method, model, encoder, classes, label_sets, progress=False)(examples)
-    calibration = run_dir / "eval" / "calibration.json"
+    calibration = files.eval.calibration
     if calibration.is_file():  # the decision rule calibrated the scores before its thresholds
-        scores = platt_apply(scores, np.array([io.read_json(calibration)[c] for c in classes]))
+        scores = platt_apply(scores, Calibration.from_file(calibration).matrix(classes))
     return scores
 
 

@@ -12,10 +12,13 @@ baseline), and two ``codec-bench run`` started on one ``--out``. Each shared wri
   rank 0 takes it (the other ranks are its helpers).
 
 The locks are ``filelock.FileLock`` (``fcntl.flock`` on Linux): the kernel drops a lock when its process dies,
-so a killed process never leaves a stale lock behind. Beside each lock file, ``<lock>.owner`` (JSON: host, pid,
-since, command) says who holds it, for the message of the processes that wait; it is informational only. On a
-shared filesystem the locks work across machines where the filesystem supports POSIX locks (NFSv4, Lustre and
-GPFS do; NFSv3 needs lockd); without that support a multi-node study should give each node its own cache folder.
+so a killed process never leaves a stale lock behind. A lock file is ``.<name>.lock`` beside what it guards,
+except in a folder the user reads as their own (a report's): there it lives in this user's lock folder
+(:func:`lock_folder`), named by the guarded path, so the folder holds only the user's files. Beside each lock
+file, ``<lock>.owner`` (JSON: host, pid, since, command) says who holds it, for the message of the processes
+that wait; it is informational only. On a shared filesystem the locks work across machines where the filesystem
+supports POSIX locks (NFSv4, Lustre and GPFS do; NFSv3 needs lockd); without that support a multi-node study
+should give each node its own cache folder.
 
 One process must not take the same lock twice (a second FileLock on one path blocks its own process): the
 stages take them in one order (manifest, fit, cache, run folder, base model, baseline, probes).
@@ -23,10 +26,12 @@ stages take them in one order (manifest, fit, cache, run folder, base model, bas
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,15 +89,32 @@ def usable_workers(requested: int | None) -> int:
     return max(0, min(requested, cores))
 
 
-def lock_path(target: str | Path) -> Path:
-    """The lock file of ``target`` (a file or folder): ``.<name>.lock`` beside it."""
+def lock_folder() -> Path:
+    """Where the locks of user-facing folders live: ``$XDG_CACHE_HOME/codec-bench/locks`` (``~/.cache`` by
+    default; shared by the machines that share the home folder), else a folder of this user's in the temp folder."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codec-bench" / "locks"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        return cache
+    except OSError:  # a read-only or missing home
+        fallback = Path(tempfile.gettempdir()) / f"codec-bench-locks-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def lock_path(target: str | Path, beside: bool = True) -> Path:
+    """The lock file of ``target`` (a file or folder): ``.<name>.lock`` beside it, or with ``beside=False``
+    ``<name>-<hash of its absolute path>.lock`` in :func:`lock_folder`."""
     target = Path(target)
-    return target.parent / f".{target.name}.lock"
+    if beside:
+        return target.parent / f".{target.name}.lock"
+    key = hashlib.sha256(str(target.resolve()).encode("utf-8")).hexdigest()[:16]
+    return lock_folder() / f"{target.name}-{key}.lock"
 
 
-def holder(target: str | Path) -> str:
+def holder(target: str | Path, beside: bool = True) -> str:
     """Who holds the lock of ``target``, as its owner file says ("another process" when it cannot tell)."""
-    path = Path(f"{lock_path(target)}.owner")
+    path = Path(f"{lock_path(target, beside)}.owner")
     try:
         owner = json.loads(path.read_text(encoding="utf-8"))
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner["since"]))
@@ -101,9 +123,9 @@ def holder(target: str | Path) -> str:
         return "another process"
 
 
-def _write_owner(target: Path) -> None:
+def _write_owner(lock: Path) -> None:
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), "command": " ".join(sys.argv)[:500]}
-    path = Path(f"{lock_path(target)}.owner")
+    path = Path(f"{lock}.owner")
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text(json.dumps(owner), encoding="utf-8")
@@ -112,26 +134,28 @@ def _write_owner(target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _acquire(target: Path, blocking: bool, what: str) -> FileLock:
+def _acquire(target: Path, blocking: bool, what: str, beside: bool = True) -> FileLock:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_path(target)))
+    path = lock_path(target, beside)
+    lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         if not blocking:
             raise
-        _say(f"waiting for {what} {target} ({holder(target)})")
+        _say(f"waiting for {what} {target} ({holder(target, beside)})")
         lock.acquire(poll_interval=POLL_SECONDS)
-    _write_owner(target)
+    _write_owner(path)
     return lock
 
 
 @contextmanager
-def build_lock(target: str | Path, what: str = "") -> Iterator[None]:
+def build_lock(target: str | Path, what: str = "", beside: bool = True) -> Iterator[None]:
     """Hold the lock of ``target`` while building it; waits (with a message) while another process holds it.
-    Inside, check whether the finished result exists before building it."""
-    lock = _acquire(Path(target), True, what or "the lock of")
+    Inside, check whether the finished result exists before building it. ``beside=False``: the lock file lives in
+    :func:`lock_folder`, not beside ``target`` (for folders the user reads, such as a report's)."""
+    lock = _acquire(Path(target), True, what or "the lock of", beside)
     try:
         yield
     finally:

@@ -77,7 +77,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
     if not records:
         raise CodecBenchError(f"{', '.join(map(str, folders))}: no finished results here; run `codec-bench run`, `demo` "
                               "or `benchmark` first")
-    with build_lock(out / "report.md", "report"):
+    with build_lock(out / "report.md", "report", beside=False):  # no lock files among the user's report files
         return write_report(records, out, classes, failed, skipped)
 
 

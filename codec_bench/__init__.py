@@ -3,7 +3,7 @@
 Pipeline, package by package: ``data`` (corpus -> manifest, audio decoding) -> ``codecs`` (audio -> tokens or
 frames, the token cache) -> ``prompts`` -> ``llm`` (model, prompt ids, training) -> ``evaluation`` (scoring,
 generation, metrics, records, reference rows) -> ``report``. ``study`` chains the stages and runs studies; ``cli``
-exposes them; ``core`` is the ground under all of it. See docs/architecture.md.
+exposes them; ``formats`` owns the files they hand each other; ``core`` is the ground under all of it. See docs/architecture.md.
 """
 
 __version__ = "0.1.0"

@@ -15,7 +15,9 @@ from codec_bench.evaluation.metrics import tune_thresholds
 from codec_bench.evaluation.scoring import score_label_questions
 from codec_bench.llm.encoder import PromptEncoder
 from codec_bench.llm.model import additive_mask
-from codec_bench.llm.train import LeftPadCollator, Selection, answer_span, shifted_answer_loss, tree_inputs
+from codec_bench.llm.batches import LeftPadCollator, tree_inputs
+from codec_bench.llm.callbacks import Selection
+from codec_bench.llm.loss import answer_span, shifted_answer_loss
 from codec_bench.prompts import build_example
 
 CLASSES = ("cat", "dog bark", "siren")

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codec_bench.evaluation import statistics as stats  # noqa: E402
+from codec_bench.evaluation.paired_tests import paired_test  # noqa: E402
 from codec_bench.report.significance import load_units  # noqa: E402
 from codec_bench.report.tables import value_text  # noqa: E402
 
@@ -64,7 +64,7 @@ def describe(folder: Path, name: str) -> str:
     units = load_units(records, folder, {})  # classes: those the prediction files name
     llm = next(k for k in units if "llm_scoring" in k)
     reference = next(k for k in units if REFERENCE in k)
-    test_f1 = stats.paired_test("micro_f1", units[reference], units[llm], key=llm[0])
+    test_f1 = paired_test("micro_f1", units[reference], units[llm], key=llm[0])
     chose = next(r.get("choices", {}) for r in records if r["method"] == "llm_scoring" and r["split"] == "test")
     epoch = f"{chose.get('best_epoch', 0):g} of {chose.get('epochs', '?')}" if chose.get("best_epoch") else "–"
     gap = test_f1.why

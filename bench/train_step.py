@@ -32,8 +32,9 @@ import numpy as np
 import torch
 from transformers import LlamaForCausalLM
 
+from codec_bench.llm.batches import LeftPadCollator
+from codec_bench.llm.loss import IGNORE, answer_span, shifted_answer_loss
 from codec_bench.llm.model import default_attention
-from codec_bench.llm.train import IGNORE, LeftPadCollator, answer_span, shifted_answer_loss
 from codec_bench.study.tiny_models import random_llama
 
 INSTRUCTION_TOKENS = 20

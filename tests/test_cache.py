@@ -154,7 +154,7 @@ def test_codes_are_read_lazily_by_row_group_within_a_budget(tmp_path):
     import pyarrow.parquet as pq
     import torch
 
-    from codec_bench.codecs.cache import CachedCodes
+    from codec_bench.codecs.cached_codes import CachedCodes
 
     rng = np.random.default_rng(0)
     items = {f"c{i:03d}": rng.integers(0, 8, (1, 50 + i)) for i in range(300)}

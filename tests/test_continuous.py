@@ -21,7 +21,7 @@ from codec_bench.evaluation.scoring import PrefixScorer, generate_answers
 from codec_bench.llm.encoder import ContinuousPromptEncoder, PromptEncoder
 from codec_bench.llm.model import load_trained
 from codec_bench.llm.projector import PROJECTOR_FILE, attach_projector, embed_with_audio
-from codec_bench.llm.train import LeftPadCollator
+from codec_bench.llm.batches import LeftPadCollator
 from codec_bench.prompts import AUDIO_SLOT, build_example
 from codec_bench.report.write import report_folders
 from codec_bench.study.pipeline import run

@@ -15,7 +15,9 @@ from codec_bench.evaluation.metrics import tune_thresholds
 from codec_bench.evaluation.scoring import score_label_questions
 from codec_bench.llm.encoder import PromptEncoder
 from codec_bench.llm.model import additive_mask
-from codec_bench.llm.train import LeftPadCollator, Selection, answer_span, shifted_answer_loss, tree_inputs
+from codec_bench.llm.batches import LeftPadCollator, tree_attention, tree_inputs
+from codec_bench.llm.callbacks import Selection
+from codec_bench.llm.loss import answer_span, shifted_answer_loss
 from codec_bench.prompts import build_example
 
 CLASSES = ("cat", "dog bark", "siren")
@@ -38,6 +40,14 @@ def test_tree_positions_and_mask():
     assert allowed[0] == [1, 0, 0, 0, 0, 0, 0]  # padding sees itself only
     assert allowed[4] == [0, 1, 1, 1, 1, 0, 0]  # the answer: prompt + its own earlier tokens
     assert allowed[6] == [0, 1, 1, 0, 0, 1, 1]  # the question: prompt + itself, never the answer
+
+
+def test_tree_after_a_cached_prompt_counts_positions_from_it():
+    # scoring after the prompt is in the KV cache: two branches only, positions after the 5 cached tokens
+    allowed, positions = tree_attention(torch.tensor([[0, 0, 1, 1, 1]]), start=5)
+    assert positions.tolist() == [[5, 6, 5, 6, 7]]
+    assert allowed[0, 1].int().tolist() == [1, 1, 0, 0, 0]
+    assert allowed[0, 4].int().tolist() == [0, 0, 1, 1, 1]
 
 
 def test_label_questions_train_as_a_tree_equal_to_separate_sequences(tiny_lm):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import write_wave
 
-from codec_bench.codecs.cache import CachedCodes
+from codec_bench.codecs.cached_codes import CachedCodes
 from codec_bench.core import io
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
+from codec_bench.evaluation import calibration, paired_tests
 from codec_bench.evaluation import statistics as stats
 from codec_bench.evaluation.metrics import apply_thresholds, multi_label_metrics, single_label_metrics
 from codec_bench.evaluation.statistics import Unit
@@ -22,32 +23,32 @@ def test_mcnemar_matches_the_textbook_binomial_formula():
     # 10 clips only A gets right, 2 only B: p = 2 * sum_{k<=2} C(12, k) / 2^12 = 2 * (1 + 12 + 66) / 4096
     correct_a = np.array([True] * 10 + [False] * 2 + [True] * 30 + [False] * 5)
     correct_b = np.array([False] * 10 + [True] * 2 + [True] * 30 + [False] * 5)
-    assert stats.mcnemar_exact(correct_a, correct_b) == pytest.approx(158 / 4096)
-    assert stats.mcnemar_exact(correct_b, correct_a) == pytest.approx(158 / 4096)  # two-sided
-    assert stats.mcnemar_exact(correct_a, correct_a) == 1.0  # no discordant clip
-    assert stats.mcnemar_exact([True, False], [False, True]) == 1.0  # b = c: capped at 1
+    assert paired_tests.mcnemar_exact(correct_a, correct_b) == pytest.approx(158 / 4096)
+    assert paired_tests.mcnemar_exact(correct_b, correct_a) == pytest.approx(158 / 4096)  # two-sided
+    assert paired_tests.mcnemar_exact(correct_a, correct_a) == 1.0  # no discordant clip
+    assert paired_tests.mcnemar_exact([True, False], [False, True]) == 1.0  # b = c: capped at 1
     # 6 discordant clips all one way: 2 / 2^6
-    assert stats.mcnemar_exact([True] * 6, [False] * 6) == pytest.approx(2 / 64)
+    assert paired_tests.mcnemar_exact([True] * 6, [False] * 6) == pytest.approx(2 / 64)
 
 
 def test_holm_by_hand():
     # sorted 0.01, 0.03, 0.04 -> x3, x2, x1 = 0.03, 0.06, 0.04 -> made non-decreasing: 0.03, 0.06, 0.06
-    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert stats.holm([0.5, 0.01]) == pytest.approx([0.5, 0.02])
-    assert stats.holm([0.9, 0.8]) == [1.0, 1.0]  # 0.8 x 2 capped at 1; then 0.9 x 1 raised to the running max
-    assert stats.holm([0.7]) == [0.7]
+    assert paired_tests.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert paired_tests.holm([0.5, 0.01]) == pytest.approx([0.5, 0.02])
+    assert paired_tests.holm([0.9, 0.8]) == [1.0, 1.0]  # 0.8 x 2 capped at 1; then 0.9 x 1 raised to the running max
+    assert paired_tests.holm([0.7]) == [0.7]
 
 
 def test_expected_calibration_error_by_hand():
     # 10 clips at confidence 0.9 with 8 right (gap 0.1), 10 at 0.6 with 6 right (gap 0): ECE = (10 * 0.1 + 0) / 20
     probabilities = np.array([[0.9, 0.1]] * 10 + [[0.6, 0.4]] * 10)
     truth = np.array([0] * 8 + [1] * 2 + [0] * 6 + [1] * 4)
-    assert stats.expected_calibration_error(probabilities, truth) == pytest.approx(0.05)
-    bins = stats.reliability(probabilities, truth)
+    assert calibration.expected_calibration_error(probabilities, truth) == pytest.approx(0.05)
+    bins = calibration.reliability(probabilities, truth)
     assert [(b["count"], b["confidence"], b["accuracy"]) for b in bins] == [
         (10, pytest.approx(0.6), pytest.approx(0.6)), (10, pytest.approx(0.9), pytest.approx(0.8))]
     # a perfectly calibrated one-bin case
-    assert stats.expected_calibration_error(np.array([[1.0, 0.0]] * 4), np.zeros(4, int)) == pytest.approx(0.0)
+    assert calibration.expected_calibration_error(np.array([[1.0, 0.0]] * 4), np.zeros(4, int)) == pytest.approx(0.0)
 
 
 def test_metrics_on_the_full_sample_equal_the_recorded_ones():
@@ -135,7 +136,7 @@ def test_paired_bootstrap_rejects_at_about_the_stated_rate_under_the_null():
     rejected = 0
     for _ in range(300):
         a, b = (np.where(rng.random(160) < 0.7, truth, (truth + 1) % 4) for _ in range(2))
-        comparison = stats.paired_test("macro_f1", [single(truth, a, 4)], [single(truth, b, 4)], resamples=400)
+        comparison = paired_tests.paired_test("macro_f1", [single(truth, a, 4)], [single(truth, b, 4)], resamples=400)
         rejected += comparison.p < 0.05
     assert 0.02 <= rejected / 300 <= 0.09
 
@@ -145,12 +146,12 @@ def test_paired_test_finds_a_real_gap_and_uses_mcnemar_for_one_seed_accuracy():
     better = truth.copy()
     worse = truth.copy()
     worse[:30] = 1 - worse[:30]  # 30 clips only the better run gets right
-    result = stats.paired_test("accuracy", [single(truth, worse, 2)], [single(truth, better, 2)])
+    result = paired_tests.paired_test("accuracy", [single(truth, worse, 2)], [single(truth, better, 2)])
     assert result.test == "exact McNemar" and result.p == pytest.approx(2 / 2 ** 30)
     assert result.difference == pytest.approx(0.3) and result.low > 0 and result.n_clips == 100
-    same = stats.paired_test("accuracy", [single(truth, worse, 2)], [single(truth, worse, 2)])
+    same = paired_tests.paired_test("accuracy", [single(truth, worse, 2)], [single(truth, worse, 2)])
     assert same.p == 1.0 and same.difference == 0
-    seeds = stats.paired_test("accuracy", [single(truth, worse, 2, seed=s) for s in (0, 1)],
+    seeds = paired_tests.paired_test("accuracy", [single(truth, worse, 2, seed=s) for s in (0, 1)],
                               [single(truth, better, 2, seed=s) for s in (0, 1)])
     assert seeds.test == "paired bootstrap" and seeds.p < 0.01  # several seeds: clips are not independent trials
 
@@ -159,9 +160,9 @@ def test_paired_test_aligns_clip_order_and_refuses_other_clips():
     truth = np.array([0, 1, 0, 1])
     a = single(truth, truth, 2)
     shuffled = Unit("1", 0, ["c3", "c2", "c1", "c0"], truth[::-1], truth[::-1], 2)
-    assert stats.paired_test("accuracy", [a], [shuffled]).p == 1.0
+    assert paired_tests.paired_test("accuracy", [a], [shuffled]).p == 1.0
     other = Unit("1", 0, ["x0", "x1", "x2", "x3"], truth, truth, 2)
-    result = stats.paired_test("accuracy", [a], [other])
+    result = paired_tests.paired_test("accuracy", [a], [other])
     assert result.p is None and result.why == "different test clips"
 
 

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from codec_bench.llm.encoder import PromptEncoder
-from codec_bench.llm.train import LeftPadCollator, answer_span, shifted_answer_loss
+from codec_bench.llm.batches import LeftPadCollator
+from codec_bench.llm.loss import answer_span, shifted_answer_loss
 from codec_bench.prompts import build_example
 
 

@@ -1,5 +1,9 @@
 """Codecs: audio -> discrete tokens (token codecs) or feature frames (front-ends), and the token cache.
 
+The token cache: ``cache`` writes the shards (``TokenCache``), ``cached_codes`` reads them lazily
+(``CachedCodes``), ``clip_audio`` decodes the clips' audio in DataLoader workers, ``fit`` fits a codec that learns
+from the training split (``fit_codec``).
+
 ``CODECS`` is the registry: name -> class. A codec is one file here (a :class:`base.TokenCodec` or a
 :class:`base.FeatureFrontEnd`) plus one line below. Its constructor's keyword arguments are its options (the study
 YAML's ``options:``, and the command line's ``--codec-model``/``--codec-dtype``/``--max-seconds``/``--offline`` where

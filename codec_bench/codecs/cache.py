@@ -14,26 +14,19 @@ never encoded again. Clips of the same audio file (the questions of one audio qu
 encoded once and stored under each id. Clips are keyed by id, not split, so the folds of a k-fold dataset share
 one cache. The clips are dealt into ``WORLD_SIZE`` shares by a hash of their audio path (stable, whatever is
 already cached); under ``torchrun`` / ``accelerate launch`` each rank encodes its share. Each share is built
-under a file lock (``concurrency.build_lock``): parallel study cells or runs that need the same cache wait for
+under a file lock (``core.parallel.build_lock``): parallel study cells or runs that need the same cache wait for
 the first one and reuse its shards. Jobs of different sizes (1 and 2 processes) on one cache at the same time
 may both encode a clip; readers keep its first copy.
 
-Reading (:class:`CachedCodes`): an index of ids (from the shards' small columns) in memory, codes read from
-Parquet row groups on demand (groups of about 1 MB, a small LRU of decoded groups): a corpus larger than memory
-trains and evaluates with a bounded footprint.
+Reading: :meth:`TokenCache.load` gives a lazy :class:`cached_codes.CachedCodes`. Decoding the clips' audio in
+DataLoader workers is ``clip_audio``; fitting a codec on the training split is ``fit``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
 import uuid
-import zlib
-from collections import OrderedDict
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -41,54 +34,23 @@ import pyarrow.parquet as pq
 import torch
 
 from ..core import io, ui
-from ..core.errors import AudioError, CodecBenchError
-from ..core.finished import mark_done, reusable
+from ..core.errors import CodecBenchError
 from ..core.parallel import build_lock, rank, usable_workers, world_size
-from ..data.audio import audio_seconds, load_audio
-from ..data.augment import is_augmented, longest_source_seconds, render
 from ..data.manifest import Clip
 from .base import ClipEncoder, TokenCodec
+from .cached_codes import CachedCodes, finished_shards, shard_order
+from .clip_audio import ClipAudio, share_of, size_hint, unique_audio
 
 FORMAT_VERSION = 1
 MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)
 GROUP_BYTES = 1 << 20  # Parquet row groups of about this many bytes of codes: the unit a lazy read decodes
 MAX_GROUP_ROWS = 64
-SHARD_NAME = re.compile(r"shard-r(\d+)-(\d+)(?:-[0-9a-f]+)?\.parquet$")
 
 
 def shard_schema(dtype: str = "int64") -> pa.Schema:
     values = pa.from_numpy_dtype(np.dtype(dtype))
     return pa.schema([("id", pa.string()), ("codes", pa.list_(values)), ("num_codebooks", pa.int32()),
                       ("frames", pa.int32()), ("error", pa.string())])
-
-
-def share_of(path: str, world: int) -> int:
-    """The rank that encodes the audio file ``path`` in a job of ``world`` processes (a stable hash)."""
-    return zlib.crc32(path.encode("utf-8")) % world
-
-
-class ClipAudio(torch.utils.data.Dataset):
-    """Decode, resample and preprocess one clip (runs in DataLoader workers)."""
-
-    def __init__(self, clips: Sequence[Clip], codec: ClipEncoder, max_seconds: float | None):
-        self.clips, self.codec, self.max_seconds = list(clips), codec, max_seconds
-
-    def __len__(self) -> int:
-        return len(self.clips)
-
-    def __getitem__(self, index: int) -> tuple[str, object, str | None, bool]:
-        """``(clip id, preprocessed audio or None, skip reason or None, truncated to max_seconds)``."""
-        clip = self.clips[index]
-        try:
-            if is_augmented(clip):  # a mixture or shifted copy of training clips (``data.augment``)
-                wave = render(clip, self.codec.sample_rate_hz, self.max_seconds)
-                seconds = longest_source_seconds(clip)
-            else:
-                wave = load_audio(clip.path, self.codec.sample_rate_hz, self.max_seconds)
-                seconds = audio_seconds(clip.path)
-            return clip.id, self.codec.preprocess(wave), None, self.max_seconds is not None and seconds > self.max_seconds + 1e-3
-        except AudioError as err:
-            return clip.id, None, str(err), False
 
 
 class TokenCache:
@@ -116,19 +78,19 @@ class TokenCache:
             io.write_json(path, self.header)
             return
         if found.get("format_version") != FORMAT_VERSION:
-            raise CodecBenchError(f"{path}: token cache format {found.get('format_version')} is not {FORMAT_VERSION}; delete {self.folder} to rebuild it")
+            raise CodecBenchError(f"{path}: token cache format {found.get('format_version')} is not {FORMAT_VERSION}; "
+                                  f"delete {self.folder} to rebuild it")
         if found != self.header:
-            differs = ", ".join(f"{k}={_at(found, k)!r} (this run: {_at(self.header, k)!r})" for k in _differences(found, self.header))
+            differs = ", ".join(f"{k}={_at(found, k)!r} (this run: {_at(self.header, k)!r})"
+                                for k in _differences(found, self.header))
             raise CodecBenchError(f"{path}: cache built with {differs}; delete {self.folder} to rebuild it")
 
     def done_ids(self) -> set[str]:
         return {i for shard in self._shards() for i in pq.read_table(shard, columns=["id"]).column("id").to_pylist()}
 
     def _shards(self) -> list[Path]:
-        """The finished shards; a damaged one (truncated, not Parquet) is moved to ``broken/`` with a message, so its
-        clips are encoded again."""
-        shards = sorted((p for p in self.folder.glob("shard-r*-*.parquet") if SHARD_NAME.search(p.name)), key=_shard_order)
-        return [p for p in shards if _readable(p)]
+        """The finished shards (a damaged one is moved aside: ``cached_codes.finished_shards``)."""
+        return finished_shards(self.folder)
 
     def build(self, clips: Sequence[Clip], batch_size: int = 16, num_workers: int = 0, shard_size: int = 512,
               progress: bool = True, all_clips: bool = False, stage: str = "encode") -> dict:
@@ -143,13 +105,13 @@ class TokenCache:
             done = self.done_ids()
             todo, siblings = unique_audio([c for c in sorted(clips, key=lambda c: c.id) if c.id not in done])
             todo = [c for c in todo if share_of(c.path, world) == me]
-            todo.sort(key=_size_hint)  # similar lengths together: less padding per batch
+            todo.sort(key=size_hint)  # similar lengths together: less padding per batch
             with ui.stage(stage, len(todo), f"clips ({len(done)} from cache)", show=progress) as bar:
                 return self._encode(todo, siblings, me, len(done), batch_size, num_workers, shard_size, bar)
 
     def _encode(self, todo: list[Clip], siblings: dict[str, list[str]], me: int, cached: int, batch_size: int,
                 num_workers: int, shard_size: int, bar: ui.StageBar) -> dict:
-        next_index = 1 + max([_shard_order(p)[1] for p in self._shards() if _shard_order(p)[0] == me], default=-1)
+        next_index = 1 + max([shard_order(p)[1] for p in self._shards() if shard_order(p)[0] == me], default=-1)
         counts = {"encoded": 0, "cached": cached, "skipped": 0, "truncated": 0}
         rows: list[dict] = []
         values = 0
@@ -185,7 +147,8 @@ class TokenCache:
         rows = []
         for clip_id, _, err, truncated in batch:
             code = by_id.get(clip_id)
-            rows.append({"id": clip_id, "codes": [] if code is None else code.reshape(-1), "frames": 0 if code is None else int(code.shape[-1]),
+            rows.append({"id": clip_id, "codes": [] if code is None else code.reshape(-1),
+                         "frames": 0 if code is None else int(code.shape[-1]),
                          "num_codebooks": 0 if code is None else int(code.shape[0]), "error": err, "truncated": truncated})
         return rows
 
@@ -214,7 +177,7 @@ class TokenCache:
         with build_lock(self.folder / "share-0-of-1", "token cache share"):
             if not (self.folder / "cache.json").is_file():
                 io.write_json(self.folder / "cache.json", self.header)
-            index = 1 + max([_shard_order(p)[1] for p in self._shards() if _shard_order(p)[0] == 0], default=-1)
+            index = 1 + max([shard_order(p)[1] for p in self._shards() if shard_order(p)[0] == 0], default=-1)
             rows: list[dict] = []
             for clip_id, codes in items:
                 codes = np.asarray(codes)
@@ -260,210 +223,3 @@ def _at(tree: dict, dotted: str):
     for part in dotted.split("."):
         tree = tree.get(part) if isinstance(tree, dict) else None
     return tree
-
-
-_checked: dict[tuple[str, int, int], bool] = {}
-
-
-def _readable(shard: Path) -> bool:
-    """Whether ``shard`` opens as Parquet (its footer is intact); a damaged one is moved aside, with a message."""
-    try:
-        stat = shard.stat()
-    except FileNotFoundError:  # moved aside by another process
-        return False
-    key = (str(shard), stat.st_size, stat.st_mtime_ns)
-    if key not in _checked:
-        try:
-            pq.ParquetFile(shard).close()
-            _checked[key] = True
-        except (pa.ArrowException, OSError) as err:
-            _checked[key] = False
-            aside = shard.parent / "broken" / shard.name
-            aside.parent.mkdir(exist_ok=True)
-            try:
-                shard.rename(aside)
-                ui.warn(f"{shard}: damaged ({str(err).splitlines()[0][:80]}); moved to {aside}, its clips are encoded again")
-            except FileNotFoundError:
-                pass
-    return _checked[key]
-
-
-def _shard_order(path: Path) -> tuple[int, int, str]:
-    match = SHARD_NAME.search(path.name)
-    return (int(match.group(1)), int(match.group(2)), path.name) if match else (-1, -1, path.name)
-
-
-class CachedCodes(Mapping[str, np.ndarray]):
-    """``{clip id: codes}`` read lazily from cache shards.
-
-    Memory: the index (id -> shard, row group, row; frames and codebooks per clip) and at most ``budget_bytes``
-    of decoded row groups and ``open_files`` open shards (least recently used dropped first). Values are
-    read-only views into a decoded group.
-    A clip stored twice (two writers) keeps its first copy in shard order. Safe in forked DataLoader workers: file
-    handles and decoded groups are per process.
-    """
-
-    def __init__(self, shards: Sequence[Path], wanted: set[str] | None = None, budget_bytes: int = 32 << 20,
-                 open_files: int = 8):
-        self.shards = list(shards)
-        self.budget_bytes, self.open_files = budget_bytes, open_files
-        self.errors: dict[str, str] = {}
-        self._row: dict[str, int] = {}
-        where, frames, books = [], [], []
-        for s, shard in enumerate(self.shards):
-            for g, table in _groups(shard):
-                ids, errs = table.column("id").to_pylist(), table.column("error").to_pylist()
-                lengths = _frames(table)
-                for r, (clip_id, err) in enumerate(zip(ids, errs)):
-                    if (wanted is not None and clip_id not in wanted) or clip_id in self._row or clip_id in self.errors:
-                        continue
-                    if err is not None:
-                        self.errors[clip_id] = err
-                        continue
-                    self._row[clip_id] = len(where)
-                    where.append((s, g, r))
-                    frames.append(lengths[r])
-                    books.append(table.column("num_codebooks")[r].as_py())
-        self._where = np.asarray(where, dtype=np.int64).reshape(-1, 3)
-        self._frames = np.asarray(frames, dtype=np.int64)
-        self._books = np.asarray(books, dtype=np.int64)
-        self._reset()
-
-    def _reset(self) -> None:
-        self._pid = os.getpid()
-        self._files: OrderedDict[int, pq.ParquetFile] = OrderedDict()
-        self._decoded: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._decoded_bytes = 0
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        for key in ("_files", "_decoded"):
-            state[key] = OrderedDict()
-        state["_decoded_bytes"] = 0
-        return state
-
-    def __len__(self) -> int:
-        return len(self._row)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._row)
-
-    def __contains__(self, clip_id: object) -> bool:
-        return clip_id in self._row
-
-    def __getitem__(self, clip_id: str) -> np.ndarray:
-        row = self._row[clip_id]
-        s, g, r = self._where[row]
-        flat, offsets = self._group(int(s), int(g))
-        return flat[offsets[r]: offsets[r + 1]].reshape(int(self._books[row]), -1)
-
-    def frames(self, clip_id: str) -> int:
-        """Frames of a clip, without reading its codes."""
-        return int(self._frames[self._row[clip_id]])
-
-    def num_codebooks(self, clip_id: str) -> int:
-        return int(self._books[self._row[clip_id]])
-
-    def _file(self, s: int) -> pq.ParquetFile:
-        """An open shard; at most ``open_files`` stay open (each holds its footer and buffers)."""
-        if s in self._files:
-            self._files.move_to_end(s)
-        else:
-            self._files[s] = pq.ParquetFile(self.shards[s], page_checksum_verification=True)
-            while len(self._files) > self.open_files:
-                self._files.popitem(last=False)[1].close()
-        return self._files[s]
-
-    def _group(self, s: int, g: int) -> tuple[np.ndarray, np.ndarray]:
-        if os.getpid() != self._pid:  # a forked worker: its own handles and decoded groups
-            self._reset()
-        key = (s, g)
-        if key in self._decoded:
-            self._decoded.move_to_end(key)
-            return self._decoded[key]
-        try:
-            column = self._file(s).read_row_group(g, columns=["codes"]).column("codes").combine_chunks()
-        except (pa.ArrowException, OSError) as err:
-            raise CodecBenchError(f"{self.shards[s]}: damaged ({str(err).splitlines()[0][:80]}); delete this file and rerun "
-                                  "the same command: its clips are encoded again") from err
-        value = (column.flatten().to_numpy(zero_copy_only=False), column.offsets.to_numpy())
-        self._decoded[key] = value
-        self._decoded_bytes += value[0].nbytes
-        while self._decoded_bytes > self.budget_bytes and len(self._decoded) > 1:
-            _, (old, _) = self._decoded.popitem(last=False)
-            self._decoded_bytes -= old.nbytes
-        return value
-
-
-def _groups(shard: Path) -> Iterator[tuple[int, pa.Table]]:
-    """``(row group, table of its small columns)`` for each row group of ``shard``."""
-    handle = pq.ParquetFile(shard)
-    has_frames = "frames" in handle.schema_arrow.names
-    for g in range(handle.num_row_groups):
-        columns = ["id", "num_codebooks", "error"] + (["frames"] if has_frames else ["codes"])
-        yield g, handle.read_row_group(g, columns=columns)
-
-
-def _frames(table: pa.Table) -> list[int]:
-    """Frames per row: the ``frames`` column, or (shards written before it existed) from the codes' lengths."""
-    if "frames" in table.column_names:
-        return table.column("frames").to_pylist()
-    lengths = np.diff(table.column("codes").combine_chunks().offsets.to_numpy())
-    books = np.maximum(np.asarray(table.column("num_codebooks").to_pylist(), dtype=np.int64), 1)
-    return (lengths // books).tolist()
-
-
-def unique_audio(clips: Sequence[Clip]) -> tuple[list[Clip], dict[str, list[str]]]:
-    """One clip per audio file, and ``{its id: ids of the other clips of that file}``: audio question answering
-    has several questions per clip, and each file is encoded once."""
-    first: dict[str, Clip] = {}
-    siblings: dict[str, list[str]] = {}
-    for clip in clips:
-        if clip.path in first:
-            siblings.setdefault(first[clip.path].id, []).append(clip.id)
-        else:
-            first[clip.path] = clip
-    return list(first.values()), siblings
-
-
-def _size_hint(clip: Clip) -> int:
-    try:
-        return os.path.getsize(clip.path)
-    except OSError:
-        return 0
-
-
-class ClipWaves:
-    """The waveforms of ``clips`` at ``sample_rate_hz``, decoded anew on every iteration (a fit may read them twice;
-    only one clip is in memory at a time). Clips that cannot be decoded are left out: the encode stage records
-    why."""
-
-    def __init__(self, clips: Sequence[Clip], sample_rate_hz: int):
-        self.clips, self.sample_rate_hz = list(clips), sample_rate_hz
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for clip in self.clips:
-            try:
-                yield load_audio(clip.path, self.sample_rate_hz)
-            except AudioError:
-                continue
-
-
-def fit_codec(codec: ClipEncoder, clips: Sequence[Clip], state_folder: str | Path, progress: bool = True) -> None:
-    """Fit a codec that needs it (the embedded one) on ``clips`` (a training split), or load the fit saved for
-    exactly these clips and settings. The fit is saved as safetensors under ``state_folder``; processes that need
-    the same fit wait for the first one (``concurrency.build_lock``) and load it."""
-    if not codec.needs_fit:
-        return
-    key = hashlib.sha256(json.dumps([codec.fit_identity(), sorted(c.id for c in clips)]).encode()).hexdigest()[:12]
-    path = Path(state_folder) / f"{codec.name}-fit-{key}.safetensors"
-    marker = path.with_name(f"{path.name}.done.json")
-    with build_lock(path, "codec fit"):
-        if reusable(marker, "codec fit", path):
-            codec.load(path)
-            return
-        with ui.stage("fit", show=progress):
-            codec.fit(ClipWaves(clips, codec.sample_rate_hz))
-        with io.atomic_path(path) as tmp:
-            codec.save(tmp)
-        mark_done(marker, [path], codec=codec.name, clips=len(clips))

@@ -34,6 +34,7 @@ import torch
 from scipy.special import softmax
 
 from ..core import ui
+from ..llm.batches import PROMPT_BRANCH, tree_attention
 from ..llm.encoder import PromptEncoder
 from ..llm.model import additive_mask
 from ..prompts import Example, parse_answer
@@ -81,13 +82,12 @@ class PrefixScorer:
     def score(self, candidates: Sequence[Sequence[int]]) -> np.ndarray:
         """``(n_candidates,)`` float64: log P(candidate | prefix), summed over its tokens."""
         bodies = [list(c[:-1]) for c in candidates]  # a candidate's last token is predicted, never fed
-        tokens, positions, owner, starts = [], [], [], []
+        tokens, owner, starts = [], [], []
         for index, body in enumerate(bodies):
             starts.append(len(tokens))
             tokens += body
-            positions += range(self.length, self.length + len(body))
             owner += [index] * len(body)
-        tree_logits = self._tree_logits(tokens, positions, owner)
+        tree_logits = self._tree_logits(tokens, owner)
         totals = self.last_logp[[c[0] for c in candidates]].double()
         if not tokens:
             return totals.cpu().numpy()
@@ -99,24 +99,25 @@ class PrefixScorer:
         self.cache.crop(self.length - self.cache.get_seq_length())  # drop the candidates again (negative = remove)
         return totals.cpu().numpy()
 
-    def _tree_logits(self, tokens: list[int], positions: list[int], owner: list[int]) -> torch.Tensor:
-        """Logits of the tree tokens ``(len(tokens), vocab)``; sets ``last_logp`` on the first call.
+    def _tree_logits(self, tokens: list[int], owner: list[int]) -> torch.Tensor:
+        """Logits of the tree tokens ``(len(tokens), vocab)``; ``owner``: each token's branch (0, 1, ...). Sets
+        ``last_logp`` on the first call.
 
         The first call runs the prefix and the tree in ONE forward (prefix causal, each candidate attending to
-        the prefix and its own earlier tokens), so scoring costs one pass over prompt + candidates; later calls
-        (after ``extend``) run the tree over the cached prefix. The tree is cropped off the cache afterwards.
+        the prefix and its own earlier tokens: ``llm.batches.tree_attention``, as in training), so scoring costs
+        one pass over prompt + candidates; later calls (after ``extend``) run the tree over the cached prefix, its
+        positions after it. The tree is cropped off the cache afterwards.
         """
         first = self.cache is None
         head = self.length if first else 0
-        owner_t = torch.tensor([-1] * head + owner, device=self.device)
-        order = torch.arange(head + len(tokens), device=self.device)
-        # causal within the prefix; the tree sees the whole prefix and its own branch only
-        visible = (order[None, :] <= order[:, None]) & ((owner_t[None, :] == -1) | (owner_t[None, :] == owner_t[:, None]))
-        allowed = visible if first else torch.cat([torch.ones(len(tokens), self.length, dtype=torch.bool, device=self.device), visible], 1)
+        branch = torch.tensor([[PROMPT_BRANCH] * head + owner], dtype=torch.long, device=self.device)
+        visible, positions = tree_attention(branch, start=0 if first else self.length)
+        cached = torch.ones(len(tokens), self.length, dtype=torch.bool, device=self.device)
+        allowed = visible[0] if first else torch.cat([cached, visible[0]], 1)  # every tree token sees the cached prefix
         mask = additive_mask(allowed, next(self.model.parameters()).dtype)
         inputs = self._first_inputs(self.prefix + tokens) if first else {"input_ids": torch.tensor([tokens], device=self.device)}
         out = self.model(
-            **inputs, position_ids=torch.tensor([list(range(head)) + positions], device=self.device),
+            **inputs, position_ids=positions,
             attention_mask=mask[None, None], use_cache=True, logits_to_keep=len(tokens) + 1 if first else 0,
             **({} if first else {self.cache_name: self.cache}),
         )
@@ -188,19 +189,15 @@ def score_label_questions(model, encoder: PromptEncoder, examples: Sequence[Exam
     label's probability is the softmax of the "yes" and "no" logits at its question mark."""
     questions = [encoder.question_ids(c) for c in classes]
     yes, no = encoder.yes_no_ids
-    tokens, positions, owner, last = [], [], [], []
+    tokens, owner, last = [], [], []
+    for k, question in enumerate(questions):
+        tokens += question
+        owner += [k] * len(question)
+        last.append(len(tokens) - 1)
     out = np.zeros((len(examples), len(classes)))
     for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
         scorer = PrefixScorer(model, encoder.prefix(model, example))
-        if not tokens:
-            for k, question in enumerate(questions):
-                tokens += question
-                positions += range(scorer.length, scorer.length + len(question))
-                owner += [k] * len(question)
-                last.append(len(tokens) - 1)
-        elif scorer.length != positions[0]:  # prompts of another length: positions restart after this one
-            positions = [p - positions[0] + scorer.length for p in positions]
-        logits = scorer._tree_logits(tokens, positions, owner)[last].float()
+        logits = scorer._tree_logits(tokens, owner)[last].float()  # positions restart after each prompt
         out[i] = torch.sigmoid(logits[:, yes] - logits[:, no]).cpu().numpy()
     return out
 

@@ -1,4 +1,5 @@
-"""Statistics that make a comparison citable: bootstrap intervals, paired tests, Holm's correction, calibration.
+"""Statistics that make a comparison citable: bootstrap intervals over the units of a run (the paired tests and
+Holm's correction are in ``paired_tests``, the calibration of label scoring in ``calibration``).
 
 Everything works on *units*: one evaluated (fold, training seed) of a run, its per-clip arrays in a :class:`Unit`.
 A run's figure is the mean of its units' metric, as in the report's mean over folds and seeds.
@@ -9,14 +10,7 @@ A run's figure is the mean of its units' metric, as in the report's mean over fo
   the drawn clips and averages over units. ``RESAMPLES`` replicates; the draws of a fold come from a generator
   seeded by ``SEED`` and the fold's name, so a report is reproducible to the last digit.
 - :func:`interval`: the percentile interval of the replicates (95 %).
-- :func:`mcnemar_exact`: the exact (binomial) McNemar test of two classifiers' correctness on the same clips.
-- :func:`paired_bootstrap_p`: a two-sided paired bootstrap test of the difference of the mean metric
-  (the bootstrap distribution of the difference, centred on zero, against the observed difference).
-- :func:`paired_test`: exact McNemar for accuracy when each run has one seed per fold (clips pooled over
-  folds, which hold different clips), the paired bootstrap otherwise.
-- :func:`holm`: Holm-Bonferroni adjusted p-values.
-- :func:`expected_calibration_error` and :func:`reliability`: the top-label calibration of label-scoring
-  probabilities (``BINS`` equal-width confidence bins).
+- :func:`align`: the units of several runs with every fold's clips in one order, so their replicates pair.
 
 A drawn sample is represented by multiplicities: ``W: (replicates, n_clips)``, how often each clip was drawn, so
 every metric of a batch of replicates is a few matrix products (mAP: a weighted cumulative sum over each class's
@@ -35,7 +29,6 @@ import numpy as np
 RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
-BINS = 15
 CHUNK = 100  # replicates drawn and evaluated at a time (memory: CHUNK x clips of a fold)
 
 
@@ -261,101 +254,3 @@ def _reordered(unit: Unit, ids: list[str]) -> Unit:
     index = np.array([position[clip] for clip in ids])
     return Unit(unit.fold, unit.seed, list(ids), unit.truth[index], unit.predicted[index], unit.n_classes,
                 None if unit.scores is None else unit.scores[index])
-
-
-# --- paired tests -------------------------------------------------------------------------------------------------
-
-def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
-    """Two-sided exact McNemar p-value: ``b`` clips only A gets right, ``c`` only B; under the null each of the
-    ``b + c`` discordant clips goes either way with probability 1/2: ``p = min(1, 2 P(X <= min(b, c)))``,
-    ``X ~ Binomial(b + c, 1/2)``; 1.0 without discordant clips."""
-    correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
-    b, c = int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b))
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n
-    return float(min(1.0, 2 * tail))
-
-
-def paired_bootstrap_p(replicates_a: np.ndarray, replicates_b: np.ndarray, observed: float) -> float:
-    """Two-sided p-value of the observed difference B - A from paired replicates: the share of replicate
-    differences, centred on zero, at least as far from zero as the observed one (+1 correction)."""
-    differences = replicates_b - replicates_a
-    differences = differences[~np.isnan(differences)]
-    if not differences.size or math.isnan(observed):
-        return math.nan
-    reached = np.sum(np.abs(differences - differences.mean()) >= abs(observed) - 1e-12)
-    return float((reached + 1) / (differences.size + 1))
-
-
-@dataclass
-class Comparison:
-    """A paired test of run B against run A on one dataset: the difference of the mean metric (B - A), its 95 %
-    interval, the p-value and the test's name; ``p`` is None and ``why`` says why when the runs cannot be paired."""
-
-    difference: float
-    low: float = math.nan
-    high: float = math.nan
-    p: float | None = None
-    test: str = ""
-    n_clips: int = 0
-    why: str = ""
-
-
-def paired_test(metric: str, units_a: Sequence[Unit], units_b: Sequence[Unit], resamples: int = RESAMPLES,
-                seed: int = SEED, key: str = "") -> Comparison:
-    """Compare two runs on the same clips: exact McNemar for accuracy when each run has one seed per fold (the
-    folds' clips pooled), the paired bootstrap for every other metric and for several seeds."""
-    if not supported(metric, [*units_a, *units_b]):
-        return Comparison(math.nan, why=f"{metric} is not recomputed from these predictions")
-    aligned = align([units_a, units_b])
-    observed = value(metric, units_b) - value(metric, units_a)
-    if aligned is None:
-        return Comparison(observed, why="different test clips")
-    units_a, units_b = aligned
-    n_clips = sum(len(members[0].ids) for members in by_fold(units_a).values())
-    replicates = bootstrap(metric, [units_a, units_b], resamples, seed, key)
-    low, high = interval(replicates[1] - replicates[0])
-    one_seed = all(len(m) == 1 for units in (units_a, units_b) for m in by_fold(units).values())
-    if metric in ("accuracy", "exact_match") and one_seed:
-        correct = [np.concatenate([u.correct for u in units]) for units in (units_a, units_b)]
-        return Comparison(observed, low, high, mcnemar_exact(*correct), "exact McNemar", n_clips)
-    return Comparison(observed, low, high, paired_bootstrap_p(*replicates, observed), "paired bootstrap", n_clips)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values, in the input order: the k-th smallest of m is multiplied by (m - k + 1),
-    then made non-decreasing and capped at 1."""
-    order = np.argsort(p_values, kind="stable")
-    adjusted = np.empty(len(p_values))
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted.tolist()
-
-
-# --- calibration ------------------------------------------------------------------------------------------------
-
-def reliability(probabilities: np.ndarray, truth: np.ndarray, bins: int = BINS) -> list[dict]:
-    """Per confidence bin (equal width over [0, 1], right-closed) of the top label: ``{"low", "high", "count",
-    "confidence", "accuracy"}``, empty bins left out. ``probabilities: (n, C)``, ``truth: (n,) int``."""
-    probabilities, truth = np.asarray(probabilities, float), np.asarray(truth)
-    confidence, correct = probabilities.max(1), probabilities.argmax(1) == truth
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
-    rows = []
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(members.sum()),
-                         "confidence": float(confidence[members].mean()), "accuracy": float(correct[members].mean())})
-    return rows
-
-
-def expected_calibration_error(probabilities: np.ndarray, truth: np.ndarray, bins: int = BINS) -> float:
-    """ECE: the clip-weighted mean over confidence bins of |accuracy - mean confidence| of the top label."""
-    rows = reliability(probabilities, truth, bins)
-    n = sum(r["count"] for r in rows)
-    return float(sum(r["count"] * abs(r["accuracy"] - r["confidence"]) for r in rows) / n) if n else math.nan

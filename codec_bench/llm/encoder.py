@@ -29,7 +29,7 @@ class PromptEncoder:
     tokens: ``audio[example.id]`` is ``codes: (num_codebooks, frames)``, interleaved frame by frame, codebook k
     offset by k * ``codebook_size`` (the ids of ``<|s_N|>`` are looked up by string once). The ids equal those of
     the tokenizer on the rendered prompt text (``prompts.render``), built without ever writing that text.
-    ``audio`` may be lazy (``cache.CachedCodes``): a clip's codes are read when its batch is built.
+    ``audio`` may be lazy (``codecs.cached_codes.CachedCodes``): a clip's codes are read when its batch is built.
 
     Answers are tokenized item by item (items, separator and end marker separately), the same way for training,
     scoring and generation, so a candidate label always has the ids it was trained with.
@@ -195,7 +195,7 @@ def speech_id_table(tokenizer, codebook_size: int) -> np.ndarray:
 
 class ContinuousPromptEncoder(PromptEncoder):
     """Prompts whose audio is feature frames: ``features[example.id]`` is ``(feature_dim, frames)`` (a lazy
-    ``cache.CachedCodes`` or a dict)."""
+    ``codecs.cached_codes.CachedCodes`` or a dict)."""
 
     def __init__(self, tokenizer, features: Mapping[str, np.ndarray]):
         super().__init__(tokenizer, codebook_size=0, audio=features)

@@ -1,7 +1,7 @@
 """The statistics of a report, from the prediction files the records name: a 95 % bootstrap interval on every test
 metric, paired tests for the comparison of runs and for the check against the reference rows (Holm-corrected over
 the datasets of one comparison), and the calibration of label scoring. The methods are in
-``evaluation.statistics``; here they meet the records.
+``evaluation.statistics``, ``evaluation.paired_tests`` and ``evaluation.calibration``; here they meet the records.
 
 Everything is data (JSON-ready dicts, kept in results.json under ``"statistics"``); ``tables`` and ``figures``
 render it.
@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation import statistics as stats
+from ..evaluation.calibration import expected_calibration_error, reliability
 from ..evaluation.metrics import label_matrix
+from ..evaluation.paired_tests import Comparison, holm, paired_test
 from ..evaluation.statistics import Unit
 from .aggregate import GROUP_KEYS, cells_by_run, compare_runs, ordered_datasets, read_predictions, run_labels
 
@@ -79,25 +81,25 @@ def bootstrap_settings(members: list[Unit]) -> dict:
             "combined": "within each fold, the mean over folds and seeds"}
 
 
-def paired_headline_test(row_a: dict | None, row_b: dict | None, units: dict[tuple, list[Unit]]) -> stats.Comparison:
+def paired_headline_test(row_a: dict | None, row_b: dict | None, units: dict[tuple, list[Unit]]) -> Comparison:
     """The paired test of B against A on the headline metric; the difference is that of the recorded means, in
     percentage points (as the tables show it)."""
     if row_a is None or row_b is None:
-        return stats.Comparison(math.nan, why="a run is missing")
+        return Comparison(math.nan, why="a run is missing")
     metric = row_a["headline"]
     difference = 100 * (headline_value(row_b)["mean"] - headline_value(row_a)["mean"])
     units_a, units_b = units.get(group_key(row_a), []), units.get(group_key(row_b), [])
     if not units_a or not units_b or len(units_a) != row_a["n_units"] or len(units_b) != row_b["n_units"]:
-        return stats.Comparison(difference, why="no prediction files")
-    result = stats.paired_test(metric, units_a, units_b, key=row_a["dataset"])
-    return stats.Comparison(difference, 100 * result.low, 100 * result.high, result.p, result.test, result.n_clips, result.why)
+        return Comparison(difference, why="no prediction files")
+    result = paired_test(metric, units_a, units_b, key=row_a["dataset"])
+    return Comparison(difference, 100 * result.low, 100 * result.high, result.p, result.test, result.n_clips, result.why)
 
 
-def holm_adjusted(tests: dict[str, stats.Comparison]) -> dict[str, dict]:
+def holm_adjusted(tests: dict[str, Comparison]) -> dict[str, dict]:
     """dataset -> the test as a dict with ``p_holm`` (Holm over the datasets with a p-value), ``datasets`` (how
     many) and ``verdict``: "above", "below", "not distinguishable" or "cannot tell"."""
     testable = [d for d, t in tests.items() if t.p is not None and not math.isnan(t.p)]
-    adjusted = dict(zip(testable, stats.holm([tests[d].p for d in testable]))) if testable else {}
+    adjusted = dict(zip(testable, holm([tests[d].p for d in testable]))) if testable else {}
     out = {}
     for dataset, test in tests.items():
         p = adjusted.get(dataset)
@@ -143,7 +145,7 @@ def headline_value(row: dict) -> dict:
 
 def calibration(aggregated: list[dict], units: dict[tuple, list[Unit]], split: str = "test") -> dict[str, dict]:
     """dataset -> run label -> ``{"ece", "clips", "bins"}`` for every single-label run with label probabilities
-    (folds and seeds pooled; ``bins``: ``statistics.reliability``)."""
+    (folds and seeds pooled; ``bins``: ``evaluation.calibration.reliability``)."""
     rows = [r for r in aggregated if r["split"] == split and r["task"] == "single_label"]
     labels = run_labels([r for r in aggregated if r["split"] == split])
     out: dict[str, dict] = {}
@@ -155,8 +157,8 @@ def calibration(aggregated: list[dict], units: dict[tuple, list[Unit]], split: s
             probabilities = np.concatenate([u.scores for u in members])
             truth = np.concatenate([u.truth for u in members])
             out.setdefault(dataset, {})[labels[(row["method"], row["codec"], row["model"])]] = {
-                "ece": stats.expected_calibration_error(probabilities, truth), "clips": int(truth.size),
-                "bins": stats.reliability(probabilities, truth)}
+                "ece": expected_calibration_error(probabilities, truth), "clips": int(truth.size),
+                "bins": reliability(probabilities, truth)}
     return out
 
 

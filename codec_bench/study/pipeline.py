@@ -27,7 +27,9 @@ import numpy as np
 
 from ..codecs import make_codec
 from ..codecs.base import ClipEncoder, FeatureFrontEnd
-from ..codecs.cache import CachedCodes, TokenCache, fit_codec
+from ..codecs.cache import TokenCache
+from ..codecs.cached_codes import CachedCodes
+from ..codecs.fit import fit_codec
 from ..config import CODEBOOK_MODES, EMBEDDED_MODEL, RunConfig, codec_label, model_label
 from ..core import io, ui
 from ..core.errors import CodecBenchError

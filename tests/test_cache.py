@@ -195,3 +195,28 @@ def test_frame_statistics_stream_equal_numpy():
     mean, std = frame_statistics(iter(clips))
     np.testing.assert_allclose(mean, frames.mean(0), rtol=1e-12)
     np.testing.assert_allclose(std, frames.std(0), rtol=1e-12)
+
+
+def test_a_mended_or_edited_file_is_encoded_again_and_read_from_its_new_codes(tmp_path):
+    """A corrupt file replaced by a valid one, and a file edited in place: the cache notices (size and
+    modification time), encodes them again and reads the new codes; unchanged clips stay cached."""
+    import os
+
+    codec, items = CountingCodec(), clips(tmp_path)
+    (tmp_path / "c1.wav").write_bytes(b"not audio")
+    cache = TokenCache(tmp_path / "cache", "toy", codec)
+    cache.build(items, progress=False)
+    assert "c1" in cache.load([c.id for c in items])[1]  # skipped
+    before = cache.load([c.id for c in items])[0]["c3"].copy()
+    write_wave(tmp_path / "c1.wav", seconds=0.3, freq=400)  # mended
+    write_wave(tmp_path / "c3.wav", seconds=0.4, freq=900)  # edited in place, same name
+    os.utime(tmp_path / "c3.wav", ns=(1, 1))  # a modification time of its own even on a coarse clock
+    again = CountingCodec()
+    fresh = TokenCache(tmp_path / "cache", "toy", again)
+    assert {c.id for c in fresh.changed(items)} == {"c1", "c3"}
+    counts = fresh.build(items, progress=False)
+    assert again.encoded == 2 and counts["encoded"] == 2 and counts["cached"] == 4
+    codes, errors = fresh.load([c.id for c in items])
+    assert not errors and codes["c1"].shape == (1, 15) and codes["c3"].shape == (1, 20)
+    assert not np.array_equal(codes["c3"][:, :before.shape[1]], before) or codes["c3"].shape != before.shape
+    assert TokenCache(tmp_path / "cache", "toy", CountingCodec()).changed(items) == []

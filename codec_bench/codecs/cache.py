@@ -39,7 +39,7 @@ from ..core.parallel import build_lock, rank, usable_workers, world_size
 from ..data.manifest import Clip
 from .base import ClipEncoder, TokenCodec
 from .cached_codes import CachedCodes, finished_shards, shard_order
-from .clip_audio import ClipAudio, share_of, size_hint, unique_audio
+from .clip_audio import ClipAudio, audio_stamp, share_of, size_hint, unique_audio
 
 FORMAT_VERSION = 1
 MAX_SHARD_VALUES = 2 ** 27  # a shard is also closed at this many values (512 MB of float32 frames; int32 offsets)
@@ -50,7 +50,7 @@ MAX_GROUP_ROWS = 64
 def shard_schema(dtype: str = "int64") -> pa.Schema:
     values = pa.from_numpy_dtype(np.dtype(dtype))
     return pa.schema([("id", pa.string()), ("codes", pa.list_(values)), ("num_codebooks", pa.int32()),
-                      ("frames", pa.int32()), ("error", pa.string())])
+                      ("frames", pa.int32()), ("error", pa.string()), ("stamp", pa.string())])
 
 
 class TokenCache:
@@ -59,6 +59,7 @@ class TokenCache:
     def __init__(self, root: str | Path, dataset: str, codec: ClipEncoder, max_seconds: float | None = None):
         self.codec = codec
         self.max_seconds = max_seconds
+        self.stamps: dict[str, str] = {}  # {clip id: audio stamp} of the clips built or checked (``audio_stamp``)
         self.folder = Path(root) / dataset / cache_folder_name(codec, max_seconds)
         self.header = {"format_version": FORMAT_VERSION, "dataset": dataset, "codec": codec.describe(),
                        "identity": codec.identity(), "audio": {"sample_rate_hz": codec.sample_rate_hz, "mono": True,
@@ -86,7 +87,25 @@ class TokenCache:
             raise CodecBenchError(f"{path}: cache built with {differs}; delete {self.folder} to rebuild it")
 
     def done_ids(self) -> set[str]:
-        return {i for shard in self._shards() for i in pq.read_table(shard, columns=["id"]).column("id").to_pylist()}
+        return set(self._stored_stamps())
+
+    def _stored_stamps(self) -> dict[str, set[str | None]]:
+        """``{clip id: stamps of its stored rows}`` (``None`` for rows of shards written before stamps)."""
+        stored: dict[str, set[str | None]] = {}
+        for shard in self._shards():
+            names = pq.ParquetFile(shard).schema_arrow.names
+            table = pq.read_table(shard, columns=["id"] + (["stamp"] if "stamp" in names else []))
+            found = table.column("stamp").to_pylist() if "stamp" in names else [None] * table.num_rows
+            for clip_id, stamp in zip(table.column("id").to_pylist(), found):
+                stored.setdefault(clip_id, set()).add(stamp)
+        return stored
+
+    def changed(self, clips: Sequence[Clip]) -> list[Clip]:
+        """The clips stored from audio that has changed since (a file replaced or edited in place, a corrupt file
+        mended): :meth:`build` encodes them again and :meth:`load` passes their old rows over."""
+        stored = self._stored_stamps()
+        self.stamps.update({c.id: audio_stamp(c) for c in clips})
+        return [c for c in clips if c.id in stored and None not in stored[c.id] and self.stamps[c.id] not in stored[c.id]]
 
     def _shards(self) -> list[Path]:
         """The finished shards (a damaged one is moved aside: ``cached_codes.finished_shards``)."""
@@ -102,12 +121,15 @@ class TokenCache:
         with build_lock(self.folder / f"share-{me}-of-{world}", "token cache share"):
             if not (self.folder / "cache.json").is_file():
                 io.write_json(self.folder / "cache.json", self.header)
-            done = self.done_ids()
+            stored = self._stored_stamps()
+            self.stamps.update({c.id: audio_stamp(c) for c in clips})
+            done = {c.id for c in clips if c.id in stored and (None in stored[c.id] or self.stamps[c.id] in stored[c.id])}
             todo, siblings = unique_audio([c for c in sorted(clips, key=lambda c: c.id) if c.id not in done])
             todo = [c for c in todo if share_of(c.path, world) == me]
             todo.sort(key=size_hint)  # similar lengths together: less padding per batch
-            with ui.stage(stage, len(todo), f"clips ({len(done)} from cache)", show=progress) as bar:
-                return self._encode(todo, siblings, me, len(done), batch_size, num_workers, shard_size, bar)
+            cached = len(stored) - sum(c.id in stored for c in clips if c.id not in done)  # changed: not cached
+            with ui.stage(stage, len(todo), f"clips ({cached} from cache)", show=progress) as bar:
+                return self._encode(todo, siblings, me, cached, batch_size, num_workers, shard_size, bar)
 
     def _encode(self, todo: list[Clip], siblings: dict[str, list[str]], me: int, cached: int, batch_size: int,
                 num_workers: int, shard_size: int, bar: ui.StageBar) -> dict:
@@ -117,6 +139,7 @@ class TokenCache:
         values = 0
         for batch in self._batches(todo, batch_size, num_workers):
             encoded = self._encode_batch(batch)
+            encoded = [dict(r, stamp=self.stamps.get(r["id"])) for r in encoded]
             rows += encoded + [dict(r, id=other) for r in encoded for other in siblings.get(r["id"], [])]
             values += sum(len(r["codes"]) for r in encoded)
             bar.advance(len(batch))
@@ -154,7 +177,7 @@ class TokenCache:
 
     def _write_shard(self, rows: list[dict], me: int, index: int, counts: dict) -> int:
         schema = shard_schema(self.codec.storage_dtype)
-        columns = {k: [r[k] for r in rows] for k in ("id", "num_codebooks", "frames", "error")}
+        columns = {k: [r.get(k) for r in rows] for k in ("id", "num_codebooks", "frames", "error", "stamp")}
         values = [np.asarray(r["codes"], dtype=self.codec.storage_dtype) for r in rows]
         offsets = np.concatenate([[0], np.cumsum([v.size for v in values])]).astype(np.int32)
         flat = np.concatenate(values) if values else np.zeros(0)
@@ -192,8 +215,9 @@ class TokenCache:
     def load(self, ids: Iterable[str] | None = None) -> tuple[CachedCodes, dict[str, str]]:
         """``(codes, errors)``: a lazy read-only mapping ``{id: codes (num_codebooks, frames) int64}`` over the
         shards (a continuous front-end's features are ``(feature_dim, frames)`` in its storage dtype), restricted
-        to ``ids`` when given, and ``{id: skip reason}`` of the clips that could not be encoded."""
-        codes = CachedCodes(self._shards(), None if ids is None else set(ids))
+        to ``ids`` when given, and ``{id: skip reason}`` of the clips that could not be encoded. Clips whose audio
+        this cache has stamped (:meth:`build`, :meth:`changed`) are read from rows of their current audio."""
+        codes = CachedCodes(self._shards(), None if ids is None else set(ids), stamps=self.stamps or None)
         return codes, codes.errors
 
 

@@ -75,12 +75,14 @@ class CachedCodes(Mapping[str, np.ndarray]):
     Memory: the index (id -> shard, row group, row; frames and codebooks per clip) and at most ``budget_bytes``
     of decoded row groups and ``open_files`` open shards (least recently used dropped first). Values are
     read-only views into a decoded group.
-    A clip stored twice (two writers) keeps its first copy in shard order. Safe in forked DataLoader workers: file
+    A clip stored twice (two writers) keeps its first copy in shard order; given ``stamps`` (``{id: audio stamp}``,
+    ``clip_audio.audio_stamp``), copies encoded from audio that has changed since are passed over (rows of shards
+    written before stamps existed are taken as they are). Safe in forked DataLoader workers: file
     handles and decoded groups are per process.
     """
 
     def __init__(self, shards: Sequence[Path], wanted: set[str] | None = None, budget_bytes: int = 32 << 20,
-                 open_files: int = 8):
+                 open_files: int = 8, stamps: Mapping[str, str] | None = None):
         self.shards = list(shards)
         self.budget_bytes, self.open_files = budget_bytes, open_files
         self.errors: dict[str, str] = {}
@@ -89,10 +91,13 @@ class CachedCodes(Mapping[str, np.ndarray]):
         for s, shard in enumerate(self.shards):
             for g, table in _groups(shard):
                 ids, errs = table.column("id").to_pylist(), table.column("error").to_pylist()
+                found = table.column("stamp").to_pylist() if "stamp" in table.column_names else [None] * len(ids)
                 lengths = _frames(table)
                 for r, (clip_id, err) in enumerate(zip(ids, errs)):
                     if (wanted is not None and clip_id not in wanted) or clip_id in self._row or clip_id in self.errors:
                         continue
+                    if stamps is not None and found[r] is not None and found[r] != stamps.get(clip_id, found[r]):
+                        continue  # encoded from audio that has changed since: a newer row holds its codes
                     if err is not None:
                         self.errors[clip_id] = err
                         continue
@@ -176,7 +181,8 @@ def _groups(shard: Path) -> Iterator[tuple[int, pa.Table]]:
     handle = pq.ParquetFile(shard)
     has_frames = "frames" in handle.schema_arrow.names
     for g in range(handle.num_row_groups):
-        columns = ["id", "num_codebooks", "error"] + (["frames"] if has_frames else ["codes"])
+        stamp = ["stamp"] if "stamp" in handle.schema_arrow.names else []  # shards before stamps: none
+        columns = ["id", "num_codebooks", "error"] + stamp + (["frames"] if has_frames else ["codes"])
         yield g, handle.read_row_group(g, columns=columns)
 
 

@@ -24,6 +24,25 @@ from ..data.manifest import Clip
 from .base import ClipEncoder
 
 
+def audio_stamp(clip: Clip) -> str:
+    """What identifies the audio a clip was encoded from, cheaply: ``<bytes>:<modification time, ns>`` of its file
+    (of each source file for a mixture or shifted copy), ``missing`` for a file that is not there. A file
+    replaced or edited in place gets another stamp, so the cache encodes it again::
+
+        audio_stamp(Clip("a", "a.wav", ("dog",), "train")) == "48044:1733312345123456789"
+    """
+    paths = [s["path"] for s in clip.extra["sources"]] if is_augmented(clip) else [clip.path]
+    return "+".join(_file_stamp(p) for p in paths)
+
+
+def _file_stamp(path: str) -> str:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{found.st_size}:{found.st_mtime_ns}"
+
+
 def share_of(path: str, world: int) -> int:
     """The rank that encodes the audio file ``path`` in a job of ``world`` processes (a stable hash)."""
     return zlib.crc32(path.encode("utf-8")) % world

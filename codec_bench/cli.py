@@ -21,6 +21,7 @@ from rich.table import Table
 from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig, auto_defaults, parse_seeds
 from .core.errors import CodecBenchError
 from .core.settings import cli_options, split_options
+from .study.grid import tune_help
 
 app = typer.Typer(help="Classify audio with a speech LLM over neural-codec tokens: encode, prompt, fine-tune, score, report.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -143,13 +144,17 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
 def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench datasets`), e.g. esc50, csv, instruments."),
         out: Path = OUT, codec_model: Optional[str] = CODEC_MODEL, codec_dtype: str = CODEC_DTYPE,
         stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
-        seeds: Optional[str] = SEEDS, quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
+        seeds: Optional[str] = SEEDS, tune: bool = typer.Option(False, "--tune", help=tune_help()),
+        quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold; with --seeds,
     every fold once per training seed, the report's mean ± std and intervals taken over folds and seeds)."""
     from .core import ui
+    from .study.grid import TUNE_GRID, tune_recipes, write_grids
     from .study.inputs import check_run
 
     ui.set_verbosity(quiet, verbose)
+    if tune and settings.get("train_learning_rate") is not None:
+        raise CodecBenchError("--tune chooses the learning rate on validation; drop --lr")
     config = run_config(dataset, out, settings, codec_model, codec_dtype)
     training_seeds = parse_seeds(seeds) if seeds is not None else [config.train.seed]
     loaded = check_run(config, stage)  # every input error before torch is imported
@@ -158,10 +163,15 @@ def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench data
     from .report.write import report_folders
     from .study import pipeline
 
-    for seed in training_seeds:
-        if len(training_seeds) > 1:
-            ui.say(f"[bold]training seed {seed}[/] ({training_seeds.index(seed) + 1} of {len(training_seeds)})")
-        pipeline.run(replace(config, train=replace(config.train, seed=seed)), stop_after=stage, loaded=loaded)
+    recipes = tune_recipes(config.train, config.model.name) if tune else [config.train]
+    for recipe in recipes:
+        for seed in training_seeds:
+            if len(training_seeds) > 1 or tune:
+                ui.say(f"[bold]{f'{recipe.name}, ' if tune else ''}training seed {seed}[/] ({training_seeds.index(seed) + 1} of "
+                       f"{len(training_seeds)})")
+            pipeline.run(replace(config, train=replace(recipe, seed=seed)), stop_after=stage, loaded=loaded)
+    if tune and int(os.environ.get("RANK", 0)) == 0:  # the report keeps the recipe chosen on validation
+        write_grids(out, {TUNE_GRID: recipes}, "validation", merge=True)
     if stage == "all" and int(os.environ.get("RANK", 0)) == 0:
         with ui.stage("report", show=False):
             paths = report_folders([out])

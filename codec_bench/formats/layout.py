@@ -10,6 +10,7 @@ for a path and never spell a file name themselves.
         eval/                                                        (:class:`RecordsFolder`)
     OUT/<name>/baseline/, probes__<codec>__<model>/, zero_shot__<codec>__<model>/   (:class:`RecordsFolder`)
     OUT/results/<cell>.json                                          (a study's per-cell result files)
+    OUT/grids.json                                                   (recipe grids chosen on validation, ``grids``)
 
 A :class:`RecordsFolder` holds ``records.json``, ``done.json`` (its done-marker), one
 ``<split>_<method>_predictions.jsonl`` per split and method and, for multi-label label scoring,
@@ -30,6 +31,7 @@ THRESHOLDS = "thresholds.json"
 CALIBRATION = "calibration.json"
 SCORING_CHOICE = "multi_label_scoring.json"
 RESULTS = "results.json"  # a report's results file (``formats.results``)
+GRIDS = "grids.json"  # a folder's recipe grids (``formats.grids``)
 BASELINE = "baseline"
 PROBES_PREFIX = "probes__"
 ZERO_SHOT_PREFIX = "zero_shot__"
@@ -150,6 +152,11 @@ class OutFolder:
     def results(self) -> Path:
         """A study's per-cell result files."""
         return self.path / "results"
+
+    @property
+    def grids(self) -> Path:
+        """The recipe grids its report selects within (``formats.grids``)."""
+        return self.path / GRIDS
 
     def baseline(self, name: str) -> RecordsFolder:
         return RecordsFolder(self.path / name / BASELINE)

@@ -4,8 +4,9 @@ study's per-cell result files ``OUT/results/<cell>.json``, with their format ver
 A record is one evaluated run on one split of one fold, a JSON object with the same keys as :class:`Record`'s
 fields. ``records.json`` is a list of them; ``results.json`` and a cell file are JSON objects with
 ``format_version`` (:data:`RESULTS_FORMAT_VERSION`) and ``records``: a report's adds ``aggregated``, ``statistics``
-and ``failed_cells``; a cell's adds ``cell``, ``status`` ("ok" or "failed"), ``error``, ``wall_seconds``,
-``versions`` and ``git_revision``. Each class writes its file with ``to_file`` and reads it with ``from_file``.
+and ``failed_cells`` (and ``selection`` when recipes were chosen on validation); a cell's adds ``cell``, ``status``
+("ok" or "failed"), ``error``, ``wall_seconds``, ``versions`` and ``git_revision``. Each class writes its file with
+``to_file`` and reads it with ``from_file``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Record:
     headline: str
     predictions: str  # the predictions file, relative to the output folder
     # what was chosen on validation: "scoring" (multi-label method), "decision_rule", "best_epoch", "epochs",
-    # "selected_by", "stopped_early"; empty for rows that choose nothing
+    # "selected_by", "stopped_early", "validation_loss" (the kept epoch's); "recipe" and "grid" when chosen from a
+    # recipe grid; empty for rows that choose nothing
     choices: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -95,10 +97,12 @@ class ResultsFile:
     aggregated: list[dict] = field(default_factory=list)
     statistics: dict = field(default_factory=dict)
     failed_cells: list[dict] = field(default_factory=list)
+    selection: list[dict] = field(default_factory=list)  # the recipes chosen on validation (``report.selection``)
 
     def to_json(self) -> dict:
         return {"format_version": RESULTS_FORMAT_VERSION, "records": [r.to_json() for r in self.records],
-                "aggregated": self.aggregated, "statistics": self.statistics, "failed_cells": list(self.failed_cells)}
+                "aggregated": self.aggregated, "statistics": self.statistics, "failed_cells": list(self.failed_cells)} | (
+                {"selection": list(self.selection)} if self.selection else {})
 
     def to_file(self, path: str | Path) -> None:
         io.write_json(path, self.to_json())
@@ -106,7 +110,7 @@ class ResultsFile:
     @classmethod
     def from_json(cls, content: dict) -> ResultsFile:
         return cls([Record.from_json(r) for r in content["records"]], content.get("aggregated", []),
-                   content.get("statistics", {}), content.get("failed_cells", []))
+                   content.get("statistics", {}), content.get("failed_cells", []), content.get("selection", []))
 
     @classmethod
     def from_file(cls, path: str | Path) -> ResultsFile:

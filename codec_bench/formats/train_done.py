@@ -50,6 +50,7 @@ class TrainDone:
         return cls(**{k: v for k, v in content.items() if k in known})
 
     def choices(self) -> dict:
-        """What training chose on validation, as records keep it: the kept epoch, the epochs evaluated, by what."""
+        """What training chose on validation, as records keep it: the kept epoch, the epochs evaluated, by what, and
+        the kept epoch's validation loss (a recipe grid's tie-break, ``report.selection``)."""
         return {"best_epoch": self.best_epoch, "epochs": len(self.validation or []), "selected_by": self.selected_by,
-                "stopped_early": self.stopped_early}
+                "stopped_early": self.stopped_early, "validation_loss": self.best_validation_loss}

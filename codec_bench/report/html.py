@@ -37,7 +37,7 @@ def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str 
                       classes_by_dataset: dict[str, list[str]] | None = None, failed_cells: list[dict] = (),
                       skipped_files: list[str | Path] = (), figures: dict[str, Path] | None = None,
                       per_class: dict[str, dict] | None = None, title: str = "codec-bench results",
-                      split: str = "test") -> Path:
+                      split: str = "test", selection: list[dict] = ()) -> Path:
     """Write ``out_dir/report.html`` and return its path.
 
     ``aggregated`` is ``report.aggregate(records)``; prediction paths in ``records`` are relative to
@@ -59,7 +59,8 @@ def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str 
     else:
         images = {stem: Path(path).read_bytes() for stem, path in figures.items()}
     body = [f"<h1>{html.escape(title)}</h1>"]
-    for heading, text in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, split, records):
+    for heading, text in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, split, records,
+                                         selection):
         body += ([f"<h2>{html.escape(heading)}</h2>"] if heading else []) + [markdown_to_html(text)]
     body += ["<h2>Figures</h2>"] + [_figure(stem, png) for stem, png in images.items()]
     page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..codecs import CODECS, is_front_end
 from .aggregate import cells_by_run, n_units, ordered_datasets, run_labels
+from .selection import selection_markdown
 from .significance import ALPHA
 
 
@@ -224,9 +225,11 @@ def continuous_note(aggregated: list[dict]) -> str:
 
 
 def report_sections(aggregated: list[dict], per_class: dict[str, dict], statistics: dict, failed_cells: list[dict] = (),
-                    skipped_files: list[str | Path] = (), split: str = "test", records: list[dict] = ()) -> list[tuple[str, str]]:
+                    skipped_files: list[str | Path] = (), split: str = "test", records: list[dict] = (),
+                    selection: list[dict] = ()) -> list[tuple[str, str]]:
     """The text of the report as ``(heading, markdown body)`` pairs, shared by report.md and report.html
-    (figures are added by each writer). ``statistics``: ``significance.analyse``."""
+    (figures are added by each writer). ``statistics``: ``significance.analyse``; ``selection``: the recipes chosen
+    on validation (``selection.choose``)."""
     boot = statistics["bootstrap"]
     datasets = [d for d, _ in ordered_datasets([r for r in aggregated if r["split"] == split])]
     intro = (f"Headline metric per dataset on the {split} split, in percent: the mean over folds and training seeds "
@@ -253,6 +256,12 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
         sections.insert(-1, ("Choices made on validation", "What each run kept or picked on its validation split "
                              "(never on test): the training epoch, and for multi-label tasks the per-label scoring "
                              "method and the decision rule (by cross-fitted validation micro-F1).\n\n" + chosen))
+    if selection:
+        sections.insert(1, ("Recipes chosen on validation", "Each grid's recipe with the best validation figure (the "
+                            "label-scoring headline, the mean over seeds; ties: the lower validation loss, then the "
+                            "cheaper recipe), per dataset, fold, codec and model; the tables above show the chosen "
+                            "recipe's test figures only (<model>/<grid>-chosen), never chosen on test.\n\n"
+                            + selection_markdown(list(selection))))
     grid = grid_markdown(aggregated, split)
     if grid:
         sections.insert(1, ("Codecs x models", grid))

@@ -15,19 +15,22 @@ from .aggregate import SOURCE_MARK, aggregate, per_class_f1_by_dataset
 from .figures import FIGURE_PREFIXES, confusion_figures, radar_plot, reliability_figures, save_figure
 from .html import write_html_report
 from .results import collect_records, load_results
+from .selection import grids_of, select_records
 from .significance import analyse
 from .tables import report_sections
 
 
 def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
-                 failed_cells: list[dict] = (), skipped_files: list[str | Path] = ()) -> dict[str, Path]:
+                 failed_cells: list[dict] = (), skipped_files: list[str | Path] = (),
+                 selection: list[dict] = ()) -> dict[str, Path]:
     """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png and
     reliability_<dataset>.png into ``out_dir``; results.json holds the records, the aggregated rows (with 95 %
     intervals) and the report's statistics (``significance.analyse``).
 
     Prediction paths in the records are relative to ``out_dir``. The tables, figures and statistics read the
     records as the JSON rows ``results.json`` holds (``Record.to_json``). ``failed_cells`` and ``skipped_files`` come
-    from ``load_results`` and are listed under "Failed cells". Returns ``{"results", "report", "html",
+    from ``load_results`` and are listed under "Failed cells"; ``selection``: the recipes chosen on validation
+    (``selection.choose``), in results.json and the report's grid table. Returns ``{"results", "report", "html",
     "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
     """
     out_dir = Path(out_dir)
@@ -35,7 +38,7 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
     aggregated = aggregate(records)
     statistics = analyse(records, aggregated, out_dir, classes_by_dataset)
     paths = {"results": out_dir / RESULTS, "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
-    ResultsFile(typed, aggregated, statistics, list(failed_cells)).to_file(paths["results"])
+    ResultsFile(typed, aggregated, statistics, list(failed_cells), list(selection)).to_file(paths["results"])
     radar_plot(aggregated, paths["radar"])
     for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
@@ -43,13 +46,15 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
     per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
     text = ["# codec-bench results", ""]
-    for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, records=records):
+    for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, records=records,
+                                         selection=selection):
         text += ([f"## {heading}", ""] if heading else []) + [body]
     figures = {stem: path for stem, path in paths.items() if stem == "radar" or stem.startswith(FIGURE_PREFIXES)}
     text += ["## Figures", ""] + [f"![{stem}]({path.name})\n" for stem, path in figures.items()]
     write_text(paths["report"], "\n".join(text))
     paths["html"] = write_html_report(aggregated, records, out_dir, statistics, classes_by_dataset, failed_cells=failed_cells,
-                                      skipped_files=skipped_files, figures=figures, per_class=per_class)
+                                      skipped_files=skipped_files, figures=figures, per_class=per_class,
+                                      selection=selection)
     return paths
 
 
@@ -57,14 +62,17 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
     """The report over everything finished under ``folders`` (run, demo or study output folders; a study's failed
     cells are listed), written into ``out`` (default: the first folder); prediction paths are made relative to it.
     ``compare``: keep every folder's runs apart (their model named ``<model> @ <folder>``) and compare the folders'
-    runs with each other. Two processes finishing together write it in turn (a file lock)."""
+    runs with each other. A folder whose ``grids.json`` selects on validation reports each grid's chosen recipe only
+    (``selection``). Two processes finishing together write it in turn (a file lock)."""
     out = Path(out or folders[0])
     if compare and len(folders) < 2:
         raise CodecBenchError("--compare needs two or more folders (codec-bench report A B --compare)")
     names = source_names(list(map(Path, folders)))
-    records, classes, failed, skipped = [], {}, [], []
+    records, classes, failed, skipped, chosen = [], {}, [], [], []
     for folder in map(Path, folders):
         found = collect_records(folder)
+        found.records, choices = select_records(found.records, grids_of(folder))
+        chosen += choices
         for r in found.records:
             r = replace(r, predictions=os.path.relpath(folder / r.predictions, out))
             records.append(replace(r, model=f"{r.model}{SOURCE_MARK}{names[folder]}") if compare else r)
@@ -78,7 +86,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
         raise CodecBenchError(f"{', '.join(map(str, folders))}: no finished results here; run `codec-bench run`, `demo` "
                               "or `benchmark` first")
     with build_lock(out / "report.md", "report", beside=False):  # no lock files among the user's report files
-        return write_report(records, out, classes, failed, skipped)
+        return write_report(records, out, classes, failed, skipped, chosen)
 
 
 def source_names(folders: list[Path]) -> dict[Path, str]:

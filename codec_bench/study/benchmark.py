@@ -25,6 +25,7 @@ from ..core.parallel import build_lock
 from ..core.tracking import check_tracker
 from ..formats import RESULTS_FORMAT_VERSION, CellResult, FormatVersionError
 from .engines import ENGINES
+from .grid import write_grids
 from .plan import Cell, StudyConfig, cell_config, cell_name, load_study, result_path, study_cells
 
 
@@ -119,5 +120,7 @@ def run_study(config_path: str | Path, out: str | Path | None = None, seeds: lis
         raise CodecBenchError(f"{config_path}: every cell failed; see the error in {result_path(study, cells[0])}")
     from ..report.write import report_folders
 
+    write_grids(study.out, {name: [r for r in study.recipes if r.name in names] for name, names in study.grids.items()},
+                study.select)
     report_folders([study.out])
     return Path(study.out)

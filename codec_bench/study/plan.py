@@ -3,7 +3,9 @@
 The YAML holds values only. Its keys and values are checked against the settings' dataclasses (``config``, through
 ``core.settings.from_mapping``: unknown keys with a "did you mean", types, choices), then what only the registries
 know (dataset names, protocols, folds, codec names and options, labels that name files) - all before anything runs.
-A recipe is a :class:`config.TrainConfig` with a ``name``.
+A recipe is a :class:`config.TrainConfig` with a ``name``; a recipe whose settings hold lists is a grid, expanded
+into one recipe per combination (``grid``); ``select: validation`` makes the report keep each grid's best recipe on
+validation.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..config import (
 from ..core.errors import CodecBenchError
 from ..core.settings import fail, from_mapping, setting
 from .engines import ENGINES
+from .grid import expand_grid, is_grid
 
 
 def _engine_names() -> list[str]:
@@ -63,6 +66,10 @@ class StudyConfig(SharedSettings):
     generation: bool = setting(True, "Also evaluate by greedy generation.")
     engine: str = setting("serial", "How cells run: serial, ray or submitit.", choices=_engine_names)
     engine_options: dict = setting(help="Options of the engine (see study.engines).", factory=dict)
+    select: str = setting("none", "validation: per dataset, fold, codec and model, report only the recipe of each grid "
+                          "(a recipe with lists of values) with the best validation figure; none: report every recipe.",
+                          choices=("none", "validation"))
+    grids: dict = setting(help="Grid name -> the names of its recipes, in order (from the recipes).", factory=dict, yaml=False)
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,11 @@ def parse_study(raw: Any, path: Path = Path("study.yaml")) -> StudyConfig:
                         datasets=[_dataset(path, e) for e in _entries(path, raw, "datasets")],
                         codecs=[_codec(path, e) for e in _entries(path, raw, "codecs", False)] or [CodecConfig()],
                         models=[_model(path, e) for e in _entries(path, raw, "models", False)] or [ModelConfig()],
-                        recipes=[_recipe(path, e) for e in _entries(path, raw, "recipes")])
+                        recipes=[_recipe(path, e) for entry in _entries(path, raw, "recipes") for e in expand_grid(entry)])
+    study.grids = {e["name"]: [r["name"] for r in expand_grid(e)] for e in _entries(path, raw, "recipes") if is_grid(e)}
+    if study.select == "validation" and not study.grids:
+        raise CodecBenchError(f"{path}: `select: validation` chooses within recipe grids; give a recipe a list of values "
+                              "(learning_rate: [1.0e-3, 3.0e-3])")
     _check_unique(path, "recipe", [r.name for r in study.recipes])
     _check_unique(path, "codec", [codec_tag(c) for c in study.codecs])  # each needs its own label
     _check_unique(path, "model", [model_label(m) for m in study.models])

@@ -260,7 +260,8 @@ def test_a_run_with_mixtures_questions_and_selection_by_metric(tmp_path):
 
     test = next(r for r in records if r.split == "test" and r.method == "llm_scoring")
     assert test.choices == {"scoring": choice["method"], "decision_rule": io.read_json(run_dir / "eval" / "llm_scoring_decision.json")["rule"],
-                            "best_epoch": done["best_epoch"], "epochs": 2, "selected_by": "metric", "stopped_early": False}
+                            "best_epoch": done["best_epoch"], "epochs": 2, "selected_by": "metric", "stopped_early": False,
+                            "validation_loss": done["best_validation_loss"]}
     from codec_bench.report.write import report_folders
 
     report = report_folders([tmp_path])["report"].read_text()

@@ -66,6 +66,9 @@ def test_results_file_round_trip_and_bytes(tmp_path):
     old = {"format_version": 1, "records": [RECORD.to_json()], "aggregated": [{"dataset": "esc50"}],
            "statistics": {"bootstrap": {}}, "failed_cells": [{"file": "x", "cell": {}, "error": "e"}]}
     assert (tmp_path / "results.json").read_bytes() == old_bytes(tmp_path, old)
+    chosen = ResultsFile([RECORD], selection=[{"grid": "g", "chosen": "g-lr0.001"}])  # recipes chosen on validation
+    chosen.to_file(tmp_path / "chosen.json")
+    assert ResultsFile.from_file(tmp_path / "chosen.json") == chosen
 
 
 @pytest.mark.parametrize("status, records, error", [("ok", [RECORD], None), ("failed", [], "RuntimeError: boom")])
@@ -131,15 +134,16 @@ def test_decision_files_round_trip_and_bytes(tmp_path):
 def test_train_done_round_trip_and_old_markers(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"weights")
     done = TrainDone(config={"epochs": 2}, train_loss=1.25, steps=6, seconds=3.0, selected_by="metric", best_epoch=2,
-                     validation=[{"epoch": 1, "loss": 2.0, "metric": 0.5}, {"epoch": 2, "loss": 1.5, "metric": 0.75}])
+                     best_validation_loss=1.5, validation=[{"epoch": 1, "loss": 2.0, "metric": 0.5}, {"epoch": 2, "loss": 1.5, "metric": 0.75}])
     done.to_file(tmp_path / "train_done.json", [tmp_path / "model.safetensors"])
     again = TrainDone.from_file(tmp_path / "train_done.json")
     assert again.files["model.safetensors"]["bytes"] == 7
     assert again == TrainDone(**{**done.__dict__, "files": again.files})
-    assert again.choices() == {"best_epoch": 2, "epochs": 2, "selected_by": "metric", "stopped_early": False}
+    assert again.choices() == {"best_epoch": 2, "epochs": 2, "selected_by": "metric", "stopped_early": False,
+                               "validation_loss": 1.5}
     io.write_json(tmp_path / "old.json", {"config": {}, "steps": 4, "files": {}})  # before epoch selection existed
     assert TrainDone.from_file(tmp_path / "old.json").choices() == {"best_epoch": None, "epochs": 0, "selected_by": "loss",
-                                                                    "stopped_early": False}
+                                                                    "stopped_early": False, "validation_loss": None}
 
 
 def test_run_folder_names(tmp_path):

@@ -134,7 +134,8 @@ def test_decision_files_round_trip_and_bytes(tmp_path):
 def test_train_done_round_trip_and_old_markers(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"weights")
     done = TrainDone(config={"epochs": 2}, train_loss=1.25, steps=6, seconds=3.0, selected_by="metric", best_epoch=2,
-                     best_validation_loss=1.5, validation=[{"epoch": 1, "loss": 2.0, "metric": 0.5}, {"epoch": 2, "loss": 1.5, "metric": 0.75}])
+                     best_validation_loss=1.5,
+                     validation=[{"epoch": 1, "loss": 2.0, "metric": 0.5}, {"epoch": 2, "loss": 1.5, "metric": 0.75}])
     done.to_file(tmp_path / "train_done.json", [tmp_path / "model.safetensors"])
     again = TrainDone.from_file(tmp_path / "train_done.json")
     assert again.files["model.safetensors"]["bytes"] == 7

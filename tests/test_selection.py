@@ -28,7 +28,8 @@ def test_docstring_examples_hold():
 def test_a_grid_expands_in_order_and_names_only_what_varies():
     entries = grid.expand_grid({"name": "g", "learning_rate": [1e-3, 3e-3], "batch_size": 8, "epochs": [5, 10],
                                 "method": ["lora"]})
-    assert [e["name"] for e in entries] == ["g-lr0.001-ep5-lora", "g-lr0.001-ep10-lora", "g-lr0.003-ep5-lora", "g-lr0.003-ep10-lora"]
+    assert [e["name"] for e in entries] == ["g-lr0.001-ep5-lora", "g-lr0.001-ep10-lora", "g-lr0.003-ep5-lora",
+                                            "g-lr0.003-ep10-lora"]
     assert entries[1] == {"name": "g-lr0.001-ep10-lora", "learning_rate": 1e-3, "batch_size": 8, "epochs": 10, "method": "lora"}
     assert grid.expand_grid({"name": "plain", "epochs": 3}) == [{"name": "plain", "epochs": 3}]
     with pytest.raises(CodecBenchError, match="`epochs` is an empty list"):
@@ -61,7 +62,8 @@ def _records(rng: random.Random, recipes: list[str], seeds=(0, 1), folds=("1", "
                                          "seed": seed, "codec": codec, "model": f"tiny-llama/{recipe}", "method": method,
                                          "split": split, "n_clips": 10, "headline": "accuracy", "predictions": "",
                                          "metrics": {"accuracy": rng.choice([0.5, 0.6, 0.7])},
-                                         "choices": {"best_epoch": rng.choice([1, 2]), "validation_loss": rng.choice([1.0, 2.0])}})
+                                         "choices": {"best_epoch": rng.choice([1, 2]),
+                                                     "validation_loss": rng.choice([1.0, 2.0])}})
     rows += [r | {"method": "baseline_logmel_logreg", "model": "logmel-logreg", "codec": "none"} for r in rows[:2]]
     return [Record.from_json(r) for r in rows]
 
@@ -191,8 +193,9 @@ def test_a_grid_study_reports_the_recipe_chosen_on_validation_and_test_labels_ch
     again = io.read_json(permuted / "results.json")
     assert again["selection"] == results["selection"]
     assert [r["choices"] for r in again["records"]] == [r["choices"] for r in results["records"]]
-    test_labels = [[row["labels"] for row in io.read_jsonl(folder / r["predictions"])] for folder, found in
-                   ((out, results), (permuted, again)) for r in found["records"] if r["split"] == "test" and r["method"] == "llm_scoring"]
+    test_labels = [[row["labels"] for row in io.read_jsonl(folder / r["predictions"])]
+                   for folder, found in ((out, results), (permuted, again))
+                   for r in found["records"] if r["split"] == "test" and r["method"] == "llm_scoring"]
     assert test_labels[0] != test_labels[1] and sorted(test_labels[0]) == sorted(test_labels[1])  # the evaluation saw them
 
 

@@ -1,6 +1,7 @@
 """Embedded codec speed on this CPU: x real time of encoding (log-mel + nearest centroid), fit time.
 
-    python bench/embedded.py [--clips 400] [--seconds 1.0]
+    python bench/embedded.py [--clips 400]
+    python bench/embedded.py --tiny       # 40 clips: checks that the bench runs (seconds)
 
 Generated instrument clips (the demo's data); prints one small table. Times are ratios to the audio duration,
 never asserted anywhere.
@@ -22,10 +23,12 @@ from codec_bench.data.generated import generate
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=400)
+    parser.add_argument("--clips", type=int, default=None, help="default 400")
+    parser.add_argument("--tiny", action="store_true", help="40 clips: checks that the bench runs")
     args = parser.parse_args()
+    clips = args.clips or (40 if args.tiny else 400)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = generate("instruments", Path(tmp), {"train": args.clips, "validation": 0, "test": 0})
+        folder = generate("instruments", Path(tmp), {"train": clips, "validation": 0, "test": 0})
         waves = [load_audio(p) for p in sorted((folder / "audio" / "train").glob("*.wav"))]
     seconds = sum(len(w) for w in waves) / 16_000
     codec = EmbeddedCodec()

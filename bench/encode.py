@@ -5,6 +5,7 @@ config; ``--real-size``: the default ``Xcodec2Config()`` (629M parameters), mean
 
     python bench/encode.py                                   # 2-core CPU, small config, ~1 minute
     python bench/encode.py --real-size --clips 128 --batch-size 64 --workers 8   # one H100/H200, < 90 s
+    python bench/encode.py --tiny                            # 2 clips x 1 s, no workers: checks that the bench runs
 
 Prints x real time (audio seconds / wall seconds) for each mode, the speedup over (a) and how many codes equal
 (a)'s. On CUDA it also times, model only and batched: TF32, bf16 autocast, eager attention instead of SDPA,
@@ -120,16 +121,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: 64 on CUDA, 8 on CPU")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers; default: 8 on CUDA, 1 on CPU")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=None, help="default 5")
     parser.add_argument("--real-size", action="store_true", help="the default Xcodec2Config (629M parameters)")
     parser.add_argument("--variants", action="store_true", help="also on CPU: tf32/bf16/eager rows (slow)")
     parser.add_argument("--compile", action="store_true", help="add a torch.compile(acoustic encoder) row")
+    parser.add_argument("--tiny", action="store_true",
+                        help="small config, 2 clips x 1 s, batch 2, no workers: checks that the bench runs")
     args = parser.parse_args()
     device = torch.device(args.device)
     cuda = device.type == "cuda"
-    clips_n = args.clips or (128 if cuda else 16)
-    batch_size = args.batch_size or (64 if cuda else 8)
-    workers = args.workers if args.workers is not None else (8 if cuda else 1)
+    clips_n = args.clips or (2 if args.tiny else 128 if cuda else 16)
+    batch_size = args.batch_size or (2 if args.tiny else 64 if cuda else 8)
+    workers = args.workers if args.workers is not None else (0 if args.tiny else 8 if cuda else 1)
+    args.seconds = args.seconds or (1.0 if args.tiny else 5.0)
 
     build_start = time.perf_counter()
     model = build_model(args.real_size, device)

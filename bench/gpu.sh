@@ -2,23 +2,31 @@
 # All GPU measurements in one go, at the real sizes with random weights, no network, < 5 minutes on one H100/H200.
 #
 #   bash bench/gpu.sh            # from the repository root; logs go to $OUT/ when OUT is set
+#   bash bench/gpu.sh --tiny     # any machine, a few seconds per bench: checks this script, measures nothing
 #
 # The GPU image's python3 has torch 2.11 and transformers 5.17 (no Xcodec2Model): wheels carried in .whl/ are
 # installed first into /tmp/site. Each bench runs under its own time limit so one stuck bench cannot eat the rest.
+# $PYTHON (default python3) runs the benches.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+PYTHON="${PYTHON:-python3}"
+if [ "${1:-}" = "--tiny" ]; then
+    ENCODE=(--tiny) TRAIN_STEP=(--tiny) SCORE=(--tiny)
+else
+    ENCODE=(--real-size --clips 128 --batch-size 64 --workers 8) TRAIN_STEP=(--real-size) SCORE=(--real-size)
+fi
+if [ "${1:-}" != "--tiny" ] && compgen -G ".whl/*.whl" >/dev/null; then
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
         || { echo "wheel install failed" >&2; exit 1; }
     export PYTHONPATH="/tmp/site:$PYTHONPATH"
 fi
 LOGS="${OUT:-/tmp/codec-bench-gpu}"
 mkdir -p "$LOGS"
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-python3 -c "import sys, torch, transformers, accelerate; print('python', sys.version.split()[0], '| torch', torch.__version__, \
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+"$PYTHON" -c "import sys, torch, transformers, accelerate; print('python', sys.version.split()[0], '| torch', torch.__version__, \
 '| cuda', torch.version.cuda, '| transformers', transformers.__version__, '| accelerate', accelerate.__version__)"
 
 start=$SECONDS
@@ -33,12 +41,12 @@ run() {  # run NAME LIMIT_S COMMAND...: tee the output to $LOGS/NAME.log
     echo "=== $name: exit $rc after $((SECONDS - t0)) s"
     [ "$rc" -eq 0 ] || status=1
 }
-run encode 110 python3 bench/encode.py --real-size --clips 128 --batch-size 64 --workers 8
-run train_step 100 python3 bench/train_step.py --real-size
-run score 70 python3 bench/score.py --real-size
+run encode 110 "$PYTHON" bench/encode.py "${ENCODE[@]}"
+run train_step 100 "$PYTHON" bench/train_step.py "${TRAIN_STEP[@]}"
+run score 70 "$PYTHON" bench/score.py "${SCORE[@]}"
 
 echo; echo "================ summary ($((SECONDS - start)) s in all) ================"
-nvidia-smi --query-gpu=name --format=csv,noheader
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name --format=csv,noheader
 for section in "encode:^XCodec2 encode:" "train_step:^Training step:" "score:^Scoring:"; do
     name=${section%%:*} pattern=${section#*:}
     echo

@@ -5,6 +5,7 @@ log-mel logistic regression on the same clips, and what each run chose on valida
     python bench/rendered_instruments.py /data/rendered        # a real-audio tagging set (FluidSynth)
     python bench/multilabel.py csv /data/rendered runs-ml      # every option; finished ones are not run again
     python bench/multilabel.py mixtures runs-ml/mixtures-data runs-mx --options tokens,logmel_mix3
+    python bench/multilabel.py --tiny /tmp/ml-tiny   # a 24/8/8-clip generated set, one option, 1 epoch: checks it runs
 
 Each option is a folder OUT/<option> (its report is there); the token cache OUT/cache is shared. Options set
 --codec and --mix explicitly, so the table does not move when the command line's defaults do. One seed each, on
@@ -41,13 +42,15 @@ OPTIONS = {  # name -> run arguments
     "logmel_mix3_questions": ["--codec", "logmel", "--mix", "3", "--label-questions"],
 }
 REFERENCE = "baseline_logmel_logreg"
+TINY_SIZES = {"train": 24, "validation": 8, "test": 8}
+TINY_RUN = ["--epochs", "1", "--batch-size", "8"]  # appended to each run's arguments by --tiny
 
 
-def run_option(dataset: str, root: Path, out: Path, name: str, generation: bool) -> Path:
+def run_option(dataset: str, root: Path, out: Path, name: str, generation: bool, extra: list[str]) -> Path:
     folder = out / name
     if not (folder / "results.json").is_file():
         command = [sys.executable, "-m", "codec_bench.cli", "run", dataset, "--root", str(root), "--out", str(folder),
-                   "--cache", str(out / "cache"), "--quiet", *OPTIONS[name]] + ([] if generation else ["--no-generation"])
+                   "--cache", str(out / "cache"), "--quiet", *OPTIONS[name], *extra] + ([] if generation else ["--no-generation"])
         subprocess.run(command, check=True, cwd=ROOT)
     return folder
 
@@ -76,17 +79,28 @@ def describe(folder: Path, name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", help="csv (a tagging folder) or a generated one (mixtures)")
-    parser.add_argument("root", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--options", default=",".join(OPTIONS), help="comma-separated, from: " + ", ".join(OPTIONS))
+    parser.add_argument("folders", nargs="+", metavar="DATASET ROOT OUT",
+                        help="csv (a tagging folder) or a generated one (mixtures), its root folder, the output folder; "
+                             "with --tiny only OUT")
+    parser.add_argument("--options", default=None, help="comma-separated, from: " + ", ".join(OPTIONS) + " (default all)")
     parser.add_argument("--generation", action="store_true", help="also evaluate by generation (slower)")
+    parser.add_argument("--tiny", action="store_true", help="generate a 24/8/8-clip mixtures set into OUT/data and run "
+                        "the tokens option for 1 epoch on it: checks that the bench runs")
     args = parser.parse_args()
-    names = [n for n in args.options.split(",") if n]
+    if len(args.folders) != (1 if args.tiny else 3):
+        parser.error("give DATASET ROOT OUT, or with --tiny only OUT")
+    if args.tiny:
+        from codec_bench.data.generated import generate
+
+        out = Path(args.folders[0])
+        dataset, root, extra = "csv", generate("mixtures", out / "data", TINY_SIZES), TINY_RUN
+    else:
+        dataset, root, out, extra = args.folders[0], Path(args.folders[1]), Path(args.folders[2]), []
+    names = [n for n in (args.options or ("tokens" if args.tiny else ",".join(OPTIONS))).split(",") if n]
     unknown = [n for n in names if n not in OPTIONS]
     if unknown:
         parser.error(f"unknown option(s) {', '.join(unknown)}; choose from {', '.join(OPTIONS)}")
-    folders = {name: run_option(args.dataset, args.root, args.out, name, args.generation) for name in names}
+    folders = {name: run_option(dataset, root, out, name, args.generation, extra) for name in names}
     print("| option | micro-F1 | mAP | micro-F1 vs reference (points, paired bootstrap) | scoring, decision rule | kept epoch |")
     print("|---|---|---|---|---|---|")
     for name, folder in folders.items():

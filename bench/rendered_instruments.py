@@ -2,6 +2,7 @@
 
     python bench/rendered_instruments.py OUT_DIR [--train 300] [--validation 50] [--test 50] [--seed 7] [--seconds 3]
     codec-bench run csv --root OUT_DIR --out runs-rendered   # the multi-label pipeline, like any `csv` dataset
+    python bench/rendered_instruments.py OUT_DIR --tiny      # 8/4/4 clips of 1 s: checks that the script runs
 
 Why: the multi-label pipeline needs a check on real recorded timbres that no test or default was tuned on. The
 instruments here are the sampled acoustic instruments of the FluidR3 General-MIDI soundfont (Frank Wen, MIT
@@ -311,12 +312,18 @@ def summary(clips: list[Clip], seconds_taken: float) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Render a multi-label instrument-tagging set with FluidSynth (FluidR3 GM).")
     p.add_argument("out", type=Path, help="output folder")
-    p.add_argument("--train", type=int, default=300)
-    p.add_argument("--validation", type=int, default=50)
-    p.add_argument("--test", type=int, default=50)
+    p.add_argument("--train", type=int, default=None, help="clips (default 300)")
+    p.add_argument("--validation", type=int, default=None, help="clips (default 50)")
+    p.add_argument("--test", type=int, default=None, help="clips (default 50)")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--seconds", type=float, default=None, help="clip length (default 3)")
+    p.add_argument("--tiny", action="store_true", help="8/4/4 clips of 1 s: checks that the script runs")
     args = p.parse_args(argv)
+    sizes = ({"train": 8, "validation": 4, "test": 4, "seconds": 1.0} if args.tiny
+             else {"train": 300, "validation": 50, "test": 50, "seconds": 3.0})
+    for name, default in sizes.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     if min(args.train, args.validation, args.test) < 1 or args.seconds < 1.0:
         p.error("each split needs at least 1 clip, and --seconds at least 1")
     return args

@@ -5,6 +5,7 @@ Llama in fp32; ``--real-size``: Llasa-1B's shape (1.37B parameters) in bf16, mea
 
     python bench/score.py                  # 2-core CPU, small config, well under a minute
     python bench/score.py --real-size      # one H100/H200, well under a minute
+    python bench/score.py --tiny           # 4 candidates x 2 tokens after 16: checks that the bench runs (seconds)
 
 - unit: one forward pass over the prompt with logits at every position (transformers' default);
 - (i) one forward per candidate (prompt + candidate, full logits each time);
@@ -88,19 +89,25 @@ def median_seconds(fns: list[tuple[Callable[[], object], int]], repeats: int, de
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--candidates", type=int, default=50)
-    parser.add_argument("--candidate-tokens", type=int, default=5)
-    parser.add_argument("--prompt-tokens", type=int, default=300)
+    parser.add_argument("--candidates", type=int, default=None, help="default 50")
+    parser.add_argument("--candidate-tokens", type=int, default=None, help="default 5")
+    parser.add_argument("--prompt-tokens", type=int, default=None, help="default 300")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed rounds; default 10 on CUDA, 3 on CPU")
+    parser.add_argument("--tiny", action="store_true",
+                        help="4 candidates x 2 tokens after a 16-token prompt, 1 round: checks that the bench runs")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--real-size", action="store_true", help="Llasa-1B's shape (1.37B parameters)")
     parser.add_argument("--dtype", choices=("bfloat16", "float32"), default=None,
                         help="default: bfloat16 on CUDA, float32 on CPU")
     args = parser.parse_args()
+    tiny = {"candidates": 4, "candidate_tokens": 2, "prompt_tokens": 16, "repeats": 1} if args.tiny else {}
+    for name, default in {"candidates": 50, "candidate_tokens": 5, "prompt_tokens": 300}.items():
+        if getattr(args, name) is None:
+            setattr(args, name, tiny.get(name, default))
     device = torch.device(args.device)
     cuda = device.type == "cuda"
-    repeats = args.repeats or (10 if cuda else 3)
+    repeats = args.repeats or tiny.get("repeats") or (10 if cuda else 3)
     dtype = getattr(torch, args.dtype or ("bfloat16" if cuda else "float32"))
 
     build_start = time.perf_counter()

@@ -6,6 +6,7 @@ Llasa-1B's shape (hidden 2048, 16 layers, 32/8 heads, vocab 193,800, tied), batc
 
     python bench/train_step.py                 # 2-core CPU, small config, ~1 minute
     python bench/train_step.py --real-size     # one H100/H200, ~1 minute
+    python bench/train_step.py --tiny          # 2 steps x batch 2, short prompts: checks that the bench runs
 
 - (a) the slow variant: right-padded batches, ``model(input_ids, attention_mask, labels=...)`` with -100 on the
   prompt, i.e. full-vocabulary logits at every position and transformers' own causal-LM loss;
@@ -196,13 +197,15 @@ def main() -> None:
     parser.add_argument("--real-size", action="store_true", help="Llasa-1B's shape (1.37B parameters)")
     parser.add_argument("--speech-tokens", type=int, nargs=2, default=None, metavar=("MIN", "MAX"),
                         help="prompt speech-token range; default 150 500 with --real-size, else 40 160")
+    parser.add_argument("--tiny", action="store_true",
+                        help="2 steps x batch 2, 8-16 speech tokens, 1 warm-up step: checks that the bench runs")
     args = parser.parse_args()
     device = torch.device(args.device)
     cuda = device.type == "cuda"
-    steps = args.steps or (20 if cuda else 12)
-    batch_size = args.batch_size or (16 if args.real_size else 8)
-    speech = tuple(args.speech_tokens or ((150, 500) if args.real_size else (40, 160)))
-    warmup_steps = 2
+    steps = args.steps or (2 if args.tiny else 20 if cuda else 12)
+    batch_size = args.batch_size or (2 if args.tiny else 16 if args.real_size else 8)
+    speech = tuple(args.speech_tokens or ((8, 16) if args.tiny else (150, 500) if args.real_size else (40, 160)))
+    warmup_steps = 1 if args.tiny else 2
     if cuda:
         autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
     else:

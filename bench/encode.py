@@ -35,7 +35,7 @@ import torch
 from transformers import Xcodec2Model
 
 from codec_bench.codecs.xcodec2 import Xcodec2Codec
-from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
+from codec_bench.testing.tiny_models import random_xcodec2, small_xcodec2_config
 
 SR = 16_000
 

@@ -31,7 +31,7 @@ from transformers import LlamaForCausalLM
 
 from codec_bench.evaluation.scoring import PrefixScorer
 from codec_bench.llm.model import default_attention
-from codec_bench.study.tiny_models import random_llama
+from codec_bench.testing.tiny_models import random_llama
 
 
 def build_model(real_size: bool, device: torch.device, dtype: torch.dtype, seed: int = 0) -> LlamaForCausalLM:

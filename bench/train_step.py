@@ -36,7 +36,7 @@ from transformers import LlamaForCausalLM
 from codec_bench.llm.batches import LeftPadCollator
 from codec_bench.llm.loss import IGNORE, answer_span, shifted_answer_loss
 from codec_bench.llm.model import default_attention
-from codec_bench.study.tiny_models import random_llama
+from codec_bench.testing.tiny_models import random_llama
 
 INSTRUCTION_TOKENS = 20
 PAD_ID = 0

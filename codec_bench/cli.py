@@ -279,7 +279,7 @@ def tiny_models(folder: Path = typer.Argument(Path("runs/tiny-models"), metavar=
     """Write tiny random-weight models of the real codec and LLM classes (XCodec2, EnCodec, DAC, Mimi, X-Codec; a
     Llasa-layout Llama and a Qwen2 without speech tokens) for smoke-testing studies offline on a CPU, e.g. then
     `codec-bench benchmark configs/codec-comparison-smoke.yaml`. Their numbers mean nothing; existing ones are kept."""
-    from .study.tiny_models import write_tiny_models
+    from .testing.tiny_models import write_tiny_models
 
     _quiet_libraries()
     paths = write_tiny_models(folder)

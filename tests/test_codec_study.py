@@ -15,7 +15,7 @@ from codec_bench.config import model_tag
 from codec_bench.core import io
 from codec_bench.evaluation.baseline import METHOD as BASELINE_METHOD
 from codec_bench.study import benchmark, plan
-from codec_bench.study.tiny_models import TINY_MODELS, write_tiny_models
+from codec_bench.testing.tiny_models import TINY_MODELS, write_tiny_models
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GPU_STUDY, SMOKE_STUDY = CONFIGS / "codec-comparison.yaml", CONFIGS / "codec-comparison-smoke.yaml"

@@ -26,7 +26,7 @@ from codec_bench.prompts import AUDIO_SLOT, build_example
 from codec_bench.report.write import report_folders
 from codec_bench.study.pipeline import run
 from codec_bench.study.predict import predict
-from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
+from codec_bench.testing.tiny_models import random_xcodec2, small_xcodec2_config
 
 
 def test_logmel_frames_shape_and_rate():
@@ -232,7 +232,7 @@ def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_
 
 
 def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
-    from codec_bench.study.tiny_models import tiny_codec_model
+    from codec_bench.testing.tiny_models import tiny_codec_model
 
     tiny_codec_model("dac").save_pretrained(tmp_path / "dac")
     config = RunConfig(dataset="instruments", out=tmp_path, root=tmp_path / "data",

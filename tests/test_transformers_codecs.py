@@ -12,10 +12,10 @@ from codec_bench.codecs.rvq import ResidualVQCodec
 from codec_bench.codecs.xcodec import XcodecCodec
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.prompts import speech_string
-from codec_bench.study.tiny_models import TINY_CODEC_SR, tiny_codec_model
+from codec_bench.testing.tiny_models import TINY_CODEC_SR, tiny_codec_model
 
 SR = TINY_CODEC_SR  # tiny models run at 800 Hz; hop 8 (EnCodec, DAC, X-Codec) or 16 (Mimi)
-_tiny_model = tiny_codec_model  # built in codec_bench.study.tiny_models, shared with `codec-bench tiny-models`
+_tiny_model = tiny_codec_model  # built in codec_bench.testing.tiny_models, shared with `codec-bench tiny-models`
 
 
 @pytest.fixture(scope="module", params=["encodec", "dac", "mimi", "xcodec"])

@@ -121,7 +121,7 @@ def test_qwen2_layout_without_bos_and_with_pad_equal_to_eos(tmp_path):
     """Qwen2.5's tokenizer has no BOS and pads with its EOS; its embedding has unused rows past the tokenizer."""
     from transformers import AutoTokenizer
 
-    from codec_bench.study.tiny_models import tiny_qwen2
+    from codec_bench.testing.tiny_models import tiny_qwen2
 
     lm = tiny_qwen2(tmp_path / "qwen", CORPUS)
     tokenizer = AutoTokenizer.from_pretrained(lm)

@@ -14,7 +14,7 @@ from transformers import SeamlessM4TFeatureExtractor, Xcodec2Model
 from codec_bench.codecs import make_codec
 from codec_bench.codecs.xcodec2 import Xcodec2Codec, collate, semantic_features
 from codec_bench.core.errors import CodecBenchError
-from codec_bench.study.tiny_models import random_xcodec2, small_xcodec2_config
+from codec_bench.testing.tiny_models import random_xcodec2, small_xcodec2_config
 
 SR = 16_000
 

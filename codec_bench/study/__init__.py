@@ -1,3 +1,3 @@
-"""The stages chained for one dataset (``pipeline``), studies over datasets x codecs x models x recipes x seeds
-and their engines (``benchmark``), the demo (``demo``), predictions on new audio (``predict``) and tiny
-random-weight models of every class for smoke tests (``tiny_models``)."""
+"""The stages chained for one dataset (``pipeline``), the checks made before any model (``inputs``), studies over
+datasets x codecs x models x recipes x seeds: the study file and its cells (``plan``), how cells run (``engines``)
+and the study run itself (``benchmark``), the demo (``demo``) and predictions on new audio (``predict``)."""

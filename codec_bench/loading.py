@@ -1,4 +1,5 @@
-"""Loading pretrained weights from a Hugging Face hub id or a local folder: offline mode and one-line errors."""
+"""Loading pretrained weights, a codec's or an LLM's, from a Hugging Face hub id or a local folder: offline mode,
+references that look like paths, one-line errors. Below both ``codecs`` and ``llm``; imports no torch."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The package's layers hold: cli > study > report > evaluation > llm > config > prompts | codecs > data > core, with
-no upward import and no cycle between the modules of a package (the import-linter contracts in pyproject.toml)."""
+"""The package's layers hold: cli > study | testing > report > evaluation > llm > config > prompts | codecs >
+data | loading > core, with no upward import and no cycle between the modules of a package (the import-linter
+contracts in pyproject.toml)."""
 
 from __future__ import annotations
 

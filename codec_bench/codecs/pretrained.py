@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from ..core.errors import CodecBenchError
-from ..core.hub import load_pretrained
+from ..loading import load_pretrained
 
 if TYPE_CHECKING:
     import torch

@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 
 from ..core import io
 from ..core.errors import CodecBenchError
-from ..core.hub import looks_like_path, offline_mode
+from ..loading import looks_like_path, offline_mode
 from ..prompts import MARKERS, speech_token
 from . import vocab
 from .projector import load_projector
@@ -29,7 +29,7 @@ from .projector import load_projector
 LLASA_ID = "HKUSTAudio/Llasa-1B-Multilingual"
 BOS, EOS, PAD = "<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-# width 128 matched or beat width 192 on both demo tasks' validation splits at 0.6x the training time (docs/performance.md)
+# width 128: chosen on both demo tasks' validation splits against width 192 (the comparison: docs/performance.md)
 TINY_SIZES = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 4, "num_attention_heads": 4,
               "num_key_value_heads": 2}
 

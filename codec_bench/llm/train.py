@@ -30,7 +30,6 @@ from ..core import ui
 from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, rebuild, reusable
 from ..core.parallel import is_main_process, usable_workers, world_size
-from ..core.tracking import trainer_settings
 from ..formats.layout import TRAIN_DONE
 from ..prompts import Example
 from .batches import LeftPadCollator, PromptDataset
@@ -39,6 +38,7 @@ from .checkpoints import checkpoint_step, complete_checkpoints
 from .encoder import PromptEncoder
 from .loss import answer_span, shifted_answer_loss
 from .model import additive_mask, apply_lora, parameter_count
+from .tracking import trainer_settings
 
 
 class AnswerOnlyTrainer(Trainer):

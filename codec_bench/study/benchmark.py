@@ -20,10 +20,10 @@ from .. import __version__
 from ..config import EMBEDDED_MODEL
 from ..core import io, ui
 from ..core.errors import CodecBenchError
-from ..core.hub import check_reference
 from ..core.parallel import build_lock
-from ..core.tracking import check_tracker
 from ..formats import RESULTS_FORMAT_VERSION, CellResult, FormatVersionError
+from ..llm.tracking import check_tracker
+from ..loading import check_reference
 from .engines import ENGINES
 from .grid import write_grids
 from .plan import Cell, StudyConfig, cell_config, cell_name, load_study, result_path, study_cells

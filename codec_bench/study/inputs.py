@@ -7,9 +7,9 @@ from .. import data
 from ..codecs import check_codec
 from ..config import EMBEDDED_MODEL, RunConfig
 from ..core.errors import CodecBenchError
-from ..core.hub import check_reference
-from ..core.tracking import check_tracker
 from ..data.manifest import Manifest
+from ..llm.tracking import check_tracker
+from ..loading import check_reference
 
 STAGES = ("encode", "train", "all")
 

@@ -35,7 +35,6 @@ from ..core import io, ui
 from ..core.errors import CodecBenchError
 from ..core.finished import check_done, disk_guard, files_in, mark_done, rebuild, reusable
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
-from ..core.tracking import log_metrics
 from ..data import manifest as manifests
 from ..data.augment import augmented_clips
 from ..data.manifest import Clip, Manifest
@@ -57,6 +56,7 @@ from ..llm import vocab
 from ..llm.encoder import codec_vocabulary, embeds_audio, prompt_encoder
 from ..llm.model import build_tiny_llm, for_inference, load_llm, load_trained
 from ..llm.projector import attach_projector
+from ..llm.tracking import log_metrics
 from ..llm.train import train
 from ..prompts import ITEM_SEPARATOR, Example, ExampleFile, build_example, example_row
 from .inputs import STAGES, check_run

@@ -21,7 +21,6 @@ from sklearn.metrics import average_precision_score, f1_score
 from codec_bench.evaluation import statistics as stats
 
 
-
 def plain(metric: str, unit: stats.Unit, replicates: int) -> float:
     rng = np.random.default_rng(0)
     start = time.perf_counter()

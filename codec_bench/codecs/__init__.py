@@ -8,6 +8,11 @@ from the training split (``fit_codec``).
 :class:`base.FeatureFrontEnd`) plus one line below. Its constructor's keyword arguments are its options (the study
 YAML's ``options:``, and the command line's ``--codec-model``/``--codec-dtype``/``--max-seconds``/``--offline`` where
 it has ``model_id``/``dtype``/``max_seconds``/``offline``); its class docstring's first line is its help.
+
+Modules: the two interfaces (``base``); the codecs (``embedded``, ``xcodec2``, ``encodec``, ``dac``, ``mimi``,
+``xcodec``) and front-ends (``logmel``, ``xcodec2_latents``); what the pretrained ones share (``pretrained``) and the
+transformers residual-VQ ones (``rvq``); the log-mel spectrogram (``features``); the token cache (``cache``,
+``cached_codes``, ``clip_audio``, ``fit``: above).
 """
 
 from __future__ import annotations

@@ -98,8 +98,8 @@ class Xcodec2Base(ClipEncoder):
     pre-quantization latents (``xcodec2_latents``); subclasses say what :meth:`_model_outputs` returns per frame.
 
     ``dtype``: ``"float32"`` (default, exact: TF32 is switched off for matmuls and cuDNN convolutions during encode),
-    ``"tf32"`` (TF32 matmuls and convolutions on CUDA; changed ~1% of codes on an H200) or ``"bfloat16"``
-    (autocast; changed ~11% of codes on an H200, see PERFORMANCE.md). On a CPU ``"tf32"`` computes like fp32.
+    ``"tf32"`` (TF32 matmuls and convolutions on CUDA) or ``"bfloat16"`` (autocast); both change some codes (how
+    many, measured: docs/performance.md, "XCodec2 encoding"). On a CPU ``"tf32"`` computes like fp32.
 
     ``long_clips``: clips longer than ``max_seconds`` are either cut to their first ``max_seconds``
     (``"truncate"``, default) or encoded as consecutive ``max_seconds`` chunks whose codes are concatenated

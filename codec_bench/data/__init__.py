@@ -3,6 +3,13 @@
 ``DATASETS`` is the registry: name -> :class:`DatasetSpec`. Each corpus is one module in this folder with a
 docstring describing it and a ``SPEC``. ``prepare`` loads one dataset under a protocol and fold and returns its
 Manifest.
+
+Modules: the corpora (``arca23k_fsd``, ``audio_mnist``, ``clotho_aqa``, ``crema_d``, ``emovo``, ``esc50``,
+``flusense``, ``fma_small``, ``fsd50k``, ``gtzan`` with its fault-filtered split lists ``gtzan_splits``, ``irmas``,
+``magnatagatune``, ``medley_solos_db``, ``mtg_jamendo``, ``ravdess``, ``slurp``, ``timit``, ``urbansound8k``,
+``vctk``, ``vivae``), your own data (``csv_dataset``, ``folder``), generated data (``generated``), a corpus read from
+its Hugging Face mirror (``hub``); the records every loader returns (``manifest``), the loaders' shared helpers
+(``common``), audio decoding (``audio``) and training mixtures and shifted copies (``augment``).
 """
 
 from __future__ import annotations

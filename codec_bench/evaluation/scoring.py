@@ -18,9 +18,8 @@ position t scores the token at t + 1).
   * "label_sets_normalised": as label_sets, with each set's log-likelihood divided by its token count.
   * "label_questions" (runs trained with ``label_questions``): P(yes) of a "<label>?" question per label, all
     questions in one forward as a tree after the prompt, as they were trained.
-  Measured on the demo's ``mixtures`` validation split: label_sets micro-F1 0.782, item_path 0.767, the first
-  item alone 0.693; on rendered real instruments (docs/performance.md) label_sets won in most runs, label
-  questions trailed with the tiny LM (0.47 vs 0.66 with tokens).
+  How the methods compare on the demo's ``mixtures`` and on rendered real instruments: docs/performance.md
+  ("Multi-label tagging").
 - generation: greedy decoding until <|TEXT_GENERATION_END|>, parsed into labels, exact match.
 """
 

@@ -4,7 +4,7 @@ Two tasks (``instruments``, single-label, 10 classes; ``mixtures``, multi-label,
 tokenized with the mel k-means codec, and a tiny Llama is trained from scratch on each; the held-out test split
 is scored and compared with the log-mel logistic-regression reference row. The recipes (epochs, learning rate)
 and the tiny LM's width were chosen per task on the validation split, among settings that keep the whole demo
-near a minute and a half on two CPU cores (docs/performance.md).
+short on two CPU cores (the candidates and the demo's measured time: docs/performance.md).
 """
 
 from __future__ import annotations

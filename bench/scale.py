@@ -176,7 +176,8 @@ def fresh_process(out: Path, size: int, name: str, steps: int, score_clips: int)
 def table(rows: list[dict]) -> str:
     lines = ["| clips | stage | seconds | peak RSS (MB) | stage peak above model + libraries (MB) |", "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['size']:,} | {r['stage']} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {r['peak_mb'] - r['before_mb']:.0f} |")
+        stage_peak = r["peak_mb"] - r["before_mb"]
+        lines.append(f"| {r['size']:,} | {r['stage']} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {stage_peak:.0f} |")
     return "\n".join(lines)
 
 

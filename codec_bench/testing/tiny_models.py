@@ -176,7 +176,8 @@ def write_tiny_models(folder: str | Path) -> dict[str, Path]:
     folder = Path(folder)
     builders = {
         "xcodec2": lambda path: random_xcodec2(small_xcodec2_config(hidden=64, semantic=32, kernel=5)).save_pretrained(path),
-        **{family: (lambda path, family=family: tiny_codec_model(family).save_pretrained(path)) for family in TINY_CODEC_FAMILIES},
+        **{family: (lambda path, family=family: tiny_codec_model(family).save_pretrained(path))
+           for family in TINY_CODEC_FAMILIES},
         "llasa-tiny": lambda path: build_tiny_llm(path, 65_536, _tiny_corpus(), text_vocab_size=400, sizes=TINY_LLM_SIZES),
         "qwen2-tiny": lambda path: tiny_qwen2(path, _tiny_corpus()),
     }

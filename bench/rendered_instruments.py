@@ -52,6 +52,7 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 APT = "apt-get install -y fluidsynth fluid-soundfont-gm"
 INSTRUCTION = "Which instruments play in this clip? Answer with their names, separated by commas."
 SPLITS = ("train", "validation", "test")
+SIZES = {"train": (300, 8), "validation": (50, 4), "test": (50, 4), "seconds": (3.0, 1.0)}  # (default, with --tiny)
 SAMPLE_RATE = 16_000
 RENDER_RATE = 44_100  # rendered at 44.1 kHz and resampled: FluidSynth's own interpolation aliases at 16 kHz
 GAP_S = 2.0  # silence between two phrases in one rendering (after an all-sound-off)
@@ -282,9 +283,6 @@ def render_mixes(clips: list[Clip], seconds: float, fluidsynth: str) -> list[np.
     return mixes
 
 
-# ---------------------------------------------------------------- output
-
-
 def write_dataset(out: Path, clips: list[Clip], mixes: list[np.ndarray], settings: dict) -> None:
     for clip, mix in zip(clips, mixes):
         path = out / clip.path
@@ -312,18 +310,14 @@ def summary(clips: list[Clip], seconds_taken: float) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Render a multi-label instrument-tagging set with FluidSynth (FluidR3 GM).")
     p.add_argument("out", type=Path, help="output folder")
-    p.add_argument("--train", type=int, default=None, help="clips (default 300)")
-    p.add_argument("--validation", type=int, default=None, help="clips (default 50)")
-    p.add_argument("--test", type=int, default=None, help="clips (default 50)")
+    for name, (full, tiny) in SIZES.items():
+        p.add_argument(f"--{name}", type=type(full), help=f"{'seconds per clip' if name == 'seconds' else 'clips'} "
+                       f"(default {full}; {tiny} with --tiny)")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--seconds", type=float, default=None, help="clip length (default 3)")
-    p.add_argument("--tiny", action="store_true", help="8/4/4 clips of 1 s: checks that the script runs")
+    p.add_argument("--tiny", action="store_true", help="a few 1-s clips: checks that the script runs")
     args = p.parse_args(argv)
-    sizes = ({"train": 8, "validation": 4, "test": 4, "seconds": 1.0} if args.tiny
-             else {"train": 300, "validation": 50, "test": 50, "seconds": 3.0})
-    for name, default in sizes.items():
-        if getattr(args, name) is None:
-            setattr(args, name, default)
+    for name, (full, tiny) in SIZES.items():
+        setattr(args, name, (tiny if args.tiny else full) if getattr(args, name) is None else getattr(args, name))
     if min(args.train, args.validation, args.test) < 1 or args.seconds < 1.0:
         p.error("each split needs at least 1 clip, and --seconds at least 1")
     return args
@@ -345,8 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     fluidsynth = check_tools()
     begin = time.perf_counter()
     rngs = np.random.default_rng(args.seed).spawn(len(SPLITS))
-    sizes = {"train": args.train, "validation": args.validation, "test": args.test}
-    clips = [c for s, rng in zip(SPLITS, rngs) for c in plan_split(rng, s, sizes[s], args.seconds)]
+    clips = [c for s, rng in zip(SPLITS, rngs) for c in plan_split(rng, s, getattr(args, s), args.seconds)]
     mixes = render_mixes(clips, args.seconds, fluidsynth)
     out.mkdir(parents=True, exist_ok=True)
     write_dataset(out, clips, mixes, settings)

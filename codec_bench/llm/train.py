@@ -84,7 +84,7 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
     early (``Selection``). The Trainer's log records go to
     ``run_dir/train_log.jsonl`` (the console shows one progress line with the loss). ``trainable_tokens`` (LoRA
     only): peft ``trainable_token_indices`` for embedding rows added to the vocabulary (see ``vocab``).
-    ``report_to``/``run_name``: experiment tracking (``core.tracking``; TensorBoard under ``run_dir/tensorboard``).
+    ``report_to``/``run_name``: experiment tracking (``llm.tracking``; TensorBoard under ``run_dir/tensorboard``).
     """
     run_dir = Path(run_dir)
     final = run_dir / "model"

@@ -3,7 +3,7 @@
 Each stage writes inspectable files under ``OUT/<manifest name>/`` and the next reads them; a stage whose
 finished file exists is skipped, so an interrupted run resumes where it stopped. What several processes share
 (the cache, a codec fit, a base model, the baseline) is built under a file lock by the first and reused by the
-others; a run folder is held by one job at a time (``concurrency``). Nothing is held whole in memory that grows
+others; a run folder is held by one job at a time (``core.parallel``). Nothing is held whole in memory that grows
 with the corpus beyond the manifest: codes are read lazily from the cache, prompts from their files:
 
     OUT/<name>/manifest/{clips.jsonl,info.json}

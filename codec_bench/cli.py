@@ -1,7 +1,8 @@
 """Command line: each command maps its options onto a config and calls one public function; no logic here.
 
-The options of ``run`` and ``encode`` are the command-line fields of the settings' dataclasses (``config``): their
-flags, help and defaults are written there once (``settings_options``)."""
+The options of ``run``, ``encode``, ``prepare`` and ``benchmark`` are the command-line fields of the settings'
+dataclasses (``config``, ``study.plan``): their flags, help, defaults, bounds and help panels are written there once
+(``settings_options``)."""
 
 from __future__ import annotations
 
@@ -18,30 +19,27 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig, auto_defaults, parse_seeds
+from .config import RUN_SECTIONS, CodecConfig, DatasetLocation, ModelConfig, Output, RunConfig, TrainConfig
 from .core.errors import CodecBenchError
-from .core.settings import cli_options, split_options
-from .study.grid import tune_help
+from .core.settings import check_folder, cli_options, split_options
+from .study.inputs import Runs
+from .study.plan import StudyConfig
 
 app = typer.Typer(help="Classify audio with a speech LLM over neural-codec tokens: encode, prompt, fine-tune, score, report.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 
-OUT = typer.Option(Path("runs"), "--out", help="Output folder: manifests, token cache, runs, report.")
-SEEDS = typer.Option(None, "--seeds", help="Train and evaluate once per seed: a count (3 -> seeds 0, 1, 2) or a list "
-                     "(0,4,7); replaces --seed. Run folders of seeds other than 0 end in -seed<N>.")
-QUIET = typer.Option(False, "--quiet", "-q", help="Warnings, errors and the results only (for scripts).")
-VERBOSE = typer.Option(False, "--verbose", "-v", help="Also the training log (always written to <run>/train_log.jsonl) and details.")
-CODEC_MODEL = typer.Option(None, "--codec-model", help="Codec checkpoint: hub id or local folder (codecs with a model_id option; "
-                           "each has its default).")
-CODEC_DTYPE = typer.Option("float32", "--codec-dtype", help="Codec precision, for codecs with a dtype option: float32 (exact), "
-                           "bfloat16 (faster, changes codes; ~11% for XCodec2 on an H200) or, XCodec2 only, tf32 (~1%).")
-SECTIONS = {"": RunConfig, "codec_": CodecConfig, "model_": ModelConfig, "train_": TrainConfig, "eval_": EvalConfig}
+PANELS = (None, "Data", "Codec", "Model", "Training", "Evaluation", "Output")  # the groups of `--help`, in this order
+QUIET = typer.Option(False, "--quiet", "-q", help="Warnings, errors and the results only (for scripts).",
+                     rich_help_panel="Output")
+VERBOSE = typer.Option(False, "--verbose", "-v", rich_help_panel="Output",
+                       help="Also the training log (always written to <run>/train_log.jsonl) and details.")
 
 
 def settings_options(sections: dict[str, type], exclude: tuple[str, ...] = ()):
-    """Give a command the command-line fields of ``sections`` (prefix -> settings dataclass) as options: flags, help and
-    defaults come from the dataclasses (``core.settings``); the command receives them as one dict ``settings``."""
+    """Give a command the command-line fields of ``sections`` (prefix -> settings dataclass) as options, except the
+    parameters named in ``exclude``: flags, help, defaults and help panels come from the dataclasses
+    (``core.settings``); the command receives them as one dict ``settings``."""
     def decorate(func):
         own = [p for p in inspect.signature(func).parameters.values() if p.name != "settings"]
         hints = typing.get_type_hints(func)
@@ -53,8 +51,9 @@ def settings_options(sections: dict[str, type], exclude: tuple[str, ...] = ()):
             settings = {p.name: values.pop(p.name) for p in derived}
             return func(settings=settings, **values)
 
-        command.__signature__ = inspect.Signature(own + derived)
-        command.__annotations__ = {p.name: p.annotation for p in own + derived}
+        ordered = sorted(own + derived, key=lambda p: PANELS.index(getattr(p.default, "rich_help_panel", None)))
+        command.__signature__ = inspect.Signature([p.replace(kind=p.KEYWORD_ONLY) for p in ordered])
+        command.__annotations__ = {p.name: p.annotation for p in ordered}
         del command.__wrapped__  # typer reads the signature above, not the wrapped function's
         return command
     return decorate
@@ -68,49 +67,6 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
-
-
-def run_config(dataset: str, out: Path, settings: dict, codec_model: str | None = None, codec_dtype: str = "float32",
-               task: str | None = None) -> RunConfig:
-    """Command-line values -> RunConfig. The codec, method, epochs, learning rate and mix default by model and, given
-    the corpus's ``task``, by task (``config.auto_defaults``);
-    ``--bf16`` also loads the LLM in bfloat16; the codec gets the flags its constructor takes (``--codec-model`` as
-    ``model_id``, ``--codec-dtype`` as ``dtype``, ``--max-seconds``, ``--offline``)."""
-    from .codecs import CODECS, options_of
-
-    parts = split_options(settings, SECTIONS)
-    model = ModelConfig(**parts["model_"])
-    defaults = auto_defaults(model.name, task)
-    train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts["train_"].items()})
-    if train.bf16:
-        model.dtype = "bfloat16"
-    codec = CodecConfig(**(parts["codec_"] | {"name": parts["codec_"].get("name") or defaults["codec"]}))
-    flags = {"dtype": codec_dtype, "max_seconds": codec.max_seconds, "model_id": codec_model, "offline": True if model.offline else None}
-    accepted = options_of(codec.name) if codec.name in CODECS else {}
-    codec.options = {key: value for key, value in flags.items() if key in accepted and value is not None}
-    return RunConfig(dataset=dataset, out=out, **parts[""], codec=codec, model=model, train=train, eval=EvalConfig(**parts["eval_"]))
-
-
-def with_task_defaults(config: RunConfig, loaded: list, configure) -> RunConfig:
-    """The run's settings once the corpus is read: ``configure(task)`` gives them with the task's defaults
-    (``config.TASK_DEFAULTS``, for settings left to "auto"); a change is announced in one line and checked."""
-    from .codecs import check_codec
-    from .core import ui
-
-    if not loaded:
-        return config
-    resolved = configure(loaded[0].task)
-    changed = {}
-    if resolved.codec.name != config.codec.name:
-        changed["codec"] = (resolved.codec.name, config.codec.name)
-        check_codec(resolved.codec.name, resolved.codec.options)
-    if resolved.train.mix != config.train.mix:
-        changed["mix"] = (f"{resolved.train.mix:g}", f"{config.train.mix:g}")
-    if changed:
-        ui.say(f"{loaded[0].task.replace('_', '-')} dataset with the {config.model.name} LM: "
-               f"{' '.join(f'--{k} {new}' for k, (new, _) in changed.items())} by default (measured best there, "
-               f"docs/performance.md); give {' '.join(f'--{k} {old}' for k, (_, old) in changed.items())} to override")
-    return resolved
 
 
 def _print_summary(report: Path) -> None:
@@ -129,6 +85,7 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
     from .core import ui
 
     ui.set_verbosity(quiet, verbose)
+    check_folder(out, "--out")
     _quiet_libraries()
     from .study.demo import DEMO_TRAIN, run_demo
 
@@ -139,64 +96,56 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
     ui.say(f"{ui.timings()}; {paths['seconds']:.0f} s in all")
 
 
+RUN_OPTIONS = RUN_SECTIONS | {"runs_": Runs}
+
+
 @app.command()
-@settings_options(SECTIONS)
+@settings_options(RUN_OPTIONS)
 def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench datasets`), e.g. esc50, csv, instruments."),
-        out: Path = OUT, codec_model: Optional[str] = CODEC_MODEL, codec_dtype: str = CODEC_DTYPE,
-        stage: str = typer.Option("all", "--stage", help="Stop after this stage: encode, train or all (evaluate + report)."),
-        seeds: Optional[str] = SEEDS, tune: bool = typer.Option(False, "--tune", help=tune_help()),
         quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold; with --seeds,
     every fold once per training seed, the report's mean ± std and intervals taken over folds and seeds)."""
     from .core import ui
     from .study.grid import TUNE_GRID, tune_recipes, write_grids
-    from .study.inputs import check_run
+    from .study.inputs import settle
 
     ui.set_verbosity(quiet, verbose)
-    if tune and settings.get("train_learning_rate") is not None:
-        raise CodecBenchError("--tune chooses the learning rate on validation; drop --lr")
-    config = run_config(dataset, out, settings, codec_model, codec_dtype)
-    training_seeds = parse_seeds(seeds) if seeds is not None else [config.train.seed]
-    loaded = check_run(config, stage)  # every input error before torch is imported
-    config = with_task_defaults(config, loaded, lambda task: run_config(dataset, out, settings, codec_model, codec_dtype, task))
+    runs = Runs(**split_options(settings, {"runs_": Runs})["runs_"])
+    config, loaded = settle(settings | {"dataset": dataset}, runs.tune)  # every input error before torch is imported
     _quiet_libraries()
     from .report.write import report_folders
     from .study import pipeline
 
-    recipes = tune_recipes(config.train, config.model.name) if tune else [config.train]
+    seeds = runs.seeds or [config.train.seed]
+    recipes = tune_recipes(config.train, config.model.name) if runs.tune else [config.train]
     for recipe in recipes:
-        for seed in training_seeds:
-            if len(training_seeds) > 1 or tune:
-                ui.say(f"[bold]{f'{recipe.name}, ' if tune else ''}training seed {seed}[/] ({training_seeds.index(seed) + 1} of "
-                       f"{len(training_seeds)})")
-            pipeline.run(replace(config, train=replace(recipe, seed=seed)), stop_after=stage, loaded=loaded)
-    if tune and int(os.environ.get("RANK", 0)) == 0:  # the report keeps the recipe chosen on validation
-        write_grids(out, {TUNE_GRID: recipes}, "validation", merge=True)
-    if stage == "all" and int(os.environ.get("RANK", 0)) == 0:
+        for seed in seeds:
+            if len(seeds) > 1 or runs.tune:
+                ui.say(f"[bold]{f'{recipe.name}, ' if runs.tune else ''}training seed {seed}[/] ({seeds.index(seed) + 1} of "
+                       f"{len(seeds)})")
+            pipeline.run(replace(config, train=replace(recipe, seed=seed)), stop_after=runs.stage, loaded=loaded)
+    if runs.tune and int(os.environ.get("RANK", 0)) == 0:  # the report keeps the recipe chosen on validation
+        write_grids(config.out, {TUNE_GRID: recipes}, "validation", merge=True)
+    if runs.stage == "all" and int(os.environ.get("RANK", 0)) == 0:
         with ui.stage("report", show=False):
-            paths = report_folders([out])
+            paths = report_folders([config.out])
         _print_summary(paths["report"])
     ui.say(ui.timings())
 
 
-ENCODE_SECTIONS = {"": RunConfig, "codec_": CodecConfig}
+ENCODE_OPTIONS = {"": RunConfig, "codec_": CodecConfig, "model_": ModelConfig}
 
 
 @app.command()
-@settings_options(ENCODE_SECTIONS, exclude=("probes", "zero_shot"))
-def encode(dataset: str = typer.Argument(..., help="Dataset name."), out: Path = OUT, codec_model: Optional[str] = CODEC_MODEL,
-           codec_dtype: str = CODEC_DTYPE,
-           offline: bool = typer.Option(False, "--offline", help="Never contact the hub; ids must be in the local cache."),
-           quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
+@settings_options(ENCODE_OPTIONS, exclude=("probes", "zero_shot", "model_name", "model_add_speech_tokens"))
+def encode(dataset: str = typer.Argument(..., help="Dataset name."), quiet: bool = QUIET, verbose: bool = VERBOSE,
+           settings: dict | None = None) -> None:
     """Fill the token cache only (resumable). Under torchrun / `accelerate launch` each process encodes its share."""
     from .core import ui
-    from .study.inputs import check_run
+    from .study.inputs import settle
 
     ui.set_verbosity(quiet, verbose)
-    settings = settings | {"model_offline": offline}
-    config = run_config(dataset, out, settings, codec_model, codec_dtype)
-    loaded = check_run(config, "encode")
-    config = with_task_defaults(config, loaded, lambda task: run_config(dataset, out, settings, codec_model, codec_dtype, task))
+    config, loaded = settle(settings | {"dataset": dataset})
     _quiet_libraries()
     from .study import pipeline
 
@@ -220,21 +169,22 @@ def list_datasets() -> None:
 
 
 @app.command()
-def prepare(dataset: str = typer.Argument(..., help="Dataset name."),
-            root: Optional[Path] = typer.Option(None, "--root", help="Folder of the unpacked corpus in its official layout."),
-            out: Path = OUT, protocol: Optional[str] = typer.Option(None, "--protocol", help="Split protocol (default: the dataset's first)."),
-            fold: Optional[str] = typer.Option(None, "--fold", help="Fold (default: the first)."),
-            source: str = typer.Option("local", "--source", help="local (official layout under --root) or hub (the known mirror).")) -> None:
+@settings_options({"": DatasetLocation, "output_": Output})
+def prepare(dataset: str = typer.Argument(..., help="Dataset name."), settings: dict | None = None) -> None:
     """Validate a corpus layout (or fetch its hub mirror) and write its manifest with per-split and per-class counts."""
     from . import data
     from .data import manifest as manifests
 
-    if source == "hub":
+    parts = split_options(settings, {"": DatasetLocation, "output_": Output})
+    where, out = DatasetLocation(**parts[""]), Output(**parts["output_"]).out
+    if where.folds and len(where.folds) > 1:
+        raise CodecBenchError(f"prepare writes the manifest of one fold; give one --fold, not {len(where.folds)}")
+    if where.source == "hub":
         from .data.hub import load_mirror
 
         manifest = load_mirror(dataset, Path(out) / "hub")
     else:
-        manifest = data.prepare(dataset, root, protocol, fold)
+        manifest = data.prepare(dataset, where.root, where.protocol, where.folds[0] if where.folds else None)
     folder = manifests.save(manifest, Path(out) / manifest.name / "manifest")
     counts = manifest.counts()
     table = Table(title=f"{manifest.name}: {len(manifest.classes)} classes, {counts['skipped']} skipped")
@@ -249,21 +199,23 @@ def prepare(dataset: str = typer.Argument(..., help="Dataset name."),
     console.print(f"manifest written to {folder}")
 
 
+BENCHMARK_OPTIONS = {"study_": StudyConfig, "runs_": Runs}
+
+
 @app.command()
+@settings_options(BENCHMARK_OPTIONS, exclude=("study_probes", "study_zero_shot", "study_report_to", "runs_stage",
+                                                "runs_tune"))
 def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x codecs x models x recipes (see configs/)."),
-              out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the config's `out`)."),
-              seeds: Optional[str] = typer.Option(None, "--seeds", help="Training seeds: a count (3 -> 0, 1, 2) or a list "
-                                                  "(0,4,7); default the config's `seeds`."),
-              engine: Optional[str] = typer.Option(None, "--engine", help="serial (default), ray or submitit: cells as independent jobs."),
               dry_run: bool = typer.Option(False, "--dry-run", help="Check the config and list the cells, run nothing."),
-              quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+              quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
     """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report."""
     from .core import ui
     from .study.benchmark import run_study
     from .study.plan import cell_name, load_study, study_cells
 
     ui.set_verbosity(quiet, verbose)
-    seed_list = parse_seeds(seeds) if seeds is not None else None
+    parts = split_options(settings, BENCHMARK_OPTIONS)
+    out, engine, seed_list = parts["study_"]["out"], parts["study_"]["engine"], parts["runs_"]["seeds"]
     study = load_study(config, out, seed_list, engine)  # every config error before torch is imported
     if dry_run:
         for cell in study_cells(study):
@@ -322,6 +274,7 @@ def report(results: List[Path] = typer.Argument(..., help="Output folders of run
     runs with paired significance tests (exact McNemar / paired bootstrap, Holm-corrected over datasets)."""
     from .report.write import report_folders
 
+    check_folder(out, "--out")
     paths = report_folders(results, out, compare)
     _print_summary(paths["report"])
 

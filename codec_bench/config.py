@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .core.errors import CodecBenchError
-from .core.settings import setting
+from .core.settings import setting, split_options
 
 EMBEDDED_MODEL = "tiny"
 CODEBOOK_MODES = ("interleave", "sum")  # several codebooks: one token each, or one position per frame
 SOURCES = ("local", "hub")
 TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
 SELECTIONS = ("loss", "metric")  # which validation figure picks the kept checkpoint
+STAGES = ("encode", "train", "all")  # where `run --stage` stops
 
 
 def _codec_names() -> list[str]:
@@ -27,82 +28,125 @@ def _codec_names() -> list[str]:
     return sorted(CODECS)
 
 
-RECIPE_DEFAULTS = {  # the command line's defaults by model: what "auto" (None) means for these TrainConfig fields
-    "embedded": {"method": "full", "epochs": 15, "learning_rate": 1e-3},  # the tiny LM trains from scratch
+# --- defaults that depend on the model and the task: the single source of these values ------------------------
+RECIPE_DEFAULTS = {  # by kind of model; the embedded recipe is also TrainConfig's own default
+    "embedded": {"method": "full", "epochs": 15, "learning_rate": 1e-3},  # a tiny LM trained from scratch can afford a high rate
     "pretrained": {"method": "lora", "epochs": 3, "learning_rate": 2e-4},
 }
+OTHER_DEFAULTS = {"codec": "embedded", "mix": 0.0}  # for every model on every task not in TASK_DEFAULTS
 TASK_DEFAULTS = {  # on top, for one kind of model on one task: the codec and recipe measured best there
     # k-means units (one per frame) cannot spell two instruments at once: on rendered real instruments log-mel
     # frames + 3 mixtures per clip beat the log-mel logistic regression, tokens lose to it (docs/performance.md)
     ("embedded", "multi_label"): {"codec": "logmel", "mix": 3.0},
 }
+_KINDS = {"embedded": "the tiny LM", "pretrained": "a pretrained LLM"}
+_TINY = RECIPE_DEFAULTS["embedded"]
+
+
+def model_kind(model_name: str) -> str:
+    """``embedded`` for the tiny LM, ``pretrained`` for any other model."""
+    return "embedded" if model_name == EMBEDDED_MODEL else "pretrained"
 
 
 def auto_defaults(model_name: str, task: str | None = None) -> dict:
     """What the command line's "auto" settings (codec, method, epochs, learning rate, mix) mean for this model and,
     once the corpus is read, its task."""
-    kind = "embedded" if model_name == EMBEDDED_MODEL else "pretrained"
-    return {"codec": "embedded", "mix": 0.0} | RECIPE_DEFAULTS[kind] | TASK_DEFAULTS.get((kind, task), {})
+    kind = model_kind(model_name)
+    return OTHER_DEFAULTS | RECIPE_DEFAULTS[kind] | TASK_DEFAULTS.get((kind, task), {})
+
+
+def defaults_text(key: str) -> str:
+    """``(default: full for the tiny LM, lora otherwise)``: a setting's "auto" default, read from the tables above
+    for the help text."""
+    def text(value) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    if key in _TINY:
+        said = f"{text(_TINY[key])} for {_KINDS['embedded']}, {text(RECIPE_DEFAULTS['pretrained'][key])} otherwise"
+    else:
+        said = text(OTHER_DEFAULTS[key])
+    for (kind, task), values in TASK_DEFAULTS.items():
+        if key in values:
+            said += f"; {text(values[key])} for a {task.replace('_', '-')} dataset with {_KINDS[kind]}"
+    return f"(default: {said})"
 
 
 @dataclass
 class TrainConfig:
     """One training recipe (a study's ``recipes`` entry; ``name`` names it in results and run folders, default
-    the method). On the command line, method, epochs and learning rate default by model: the embedded tiny LM
-    trains in full from scratch (15 epochs, 1e-3), a pretrained LLM with LoRA (3 epochs, 2e-4)."""
+    the method). Its defaults are the embedded tiny LM's recipe; on the command line, method, epochs and learning
+    rate default by model (``RECIPE_DEFAULTS``) and mix by task (``TASK_DEFAULTS``)."""
+
+    PANEL = "Training"
 
     name: str | None = setting(None, "Recipe name in results and run folders (default: the method).", cli=False)
-    method: str = setting("full", "Fine-tuning method (default: full for tiny, lora otherwise).", choices=("full", "lora"),
-                          cli_default=None)
-    epochs: float = setting(15, "Training epochs (default 15 for tiny, 3 otherwise).", cli_default=None)
-    learning_rate: float = setting(1e-3, "Peak learning rate (default 1e-3 for tiny, 2e-4 otherwise).", flag="--lr",
-                                   cli_default=None)
-    batch_size: int = setting(16, "Training batch size per process (the effective batch is x grad-accum x processes).")
-    grad_accum: int = setting(1, "Gradient accumulation steps.")
-    warmup_ratio: float = setting(0.1, "Share of the steps spent warming the learning rate up.", cli=False)
-    weight_decay: float = setting(0.01, "AdamW weight decay.", cli=False)
-    lora_rank: int = setting(16, "LoRA rank.", cli=False)
-    lora_alpha: int = setting(32, "LoRA alpha.", cli=False)
+    method: str = setting(_TINY["method"], lambda: f"Fine-tuning method {defaults_text('method')}.",
+                          choices=("full", "lora"), cli_default=None)
+    epochs: float = setting(_TINY["epochs"], lambda: f"Training epochs {defaults_text('epochs')}.", cli_default=None,
+                            above=0)
+    learning_rate: float = setting(_TINY["learning_rate"], lambda: f"Peak learning rate {defaults_text('learning_rate')}.",
+                                   flag="--lr", cli_default=None, above=0)
+    batch_size: int = setting(16, "Training batch size per process (the effective batch is x grad-accum x processes).",
+                              minimum=1)
+    grad_accum: int = setting(1, "Gradient accumulation steps.", minimum=1)
+    warmup_ratio: float = setting(0.1, "Share of the steps spent warming the learning rate up.", cli=False, minimum=0,
+                                  maximum=1)
+    weight_decay: float = setting(0.01, "AdamW weight decay.", cli=False, minimum=0)
+    lora_rank: int = setting(16, "LoRA rank.", cli=False, minimum=1)
+    lora_alpha: int = setting(32, "LoRA alpha.", cli=False, minimum=1)
     bf16: bool = setting(False, "Train and evaluate the LLM in bfloat16 (GPU).")
     gradient_checkpointing: bool = setting(False, "Trade compute for memory when training.")
-    label_questions: bool = setting(False, "Multi-label: also train a yes/no question \"<label>?\" per label, every question "
-                                    "in the same forward as the answer (a tree after the prompt); scored as the "
+    label_questions: bool = setting(False, "Multi-label: also train a yes/no question \"<label>?\" per label, every "
+                                    "question in the same forward as the answer (a tree after the prompt); scored as the "
                                     "label_questions method.")
-    mix: float = setting(0.0, "Multi-label: extra training clips, per training clip, that sum two training clips (gains "
-                         "-6..0 dB and an offset drawn per mixture, labels united); encoded once and cached (default "
-                         "3 with the tiny LM, 0 otherwise).", cli_default=None)
-    shift: float = setting(0.0, "Extra training clips, per training clip, that copy one shifted in time (circularly) with "
-                           "a gain of -6..+3 dB; encoded once and cached.")
+    mix: float = setting(OTHER_DEFAULTS["mix"], lambda: "Multi-label: extra training clips, per training clip, that sum "
+                         "two training clips (gains -6..0 dB and an offset drawn per mixture, labels united); encoded "
+                         f"once and cached {defaults_text('mix')}.", cli_default=None, minimum=0)
+    shift: float = setting(0.0, "Extra training clips, per training clip, that copy one shifted in time (circularly) "
+                           "with a gain of -6..+3 dB; encoded once and cached.", minimum=0)
     select_by: str = setting("loss", "Which epoch's checkpoint is kept: loss (lowest validation loss) or metric (highest "
-                             "validation accuracy, or micro-F1 for multi-label, by label scoring after every epoch; ties: the "
-                             "lower validation loss).",
-                             choices=SELECTIONS)
+                             "validation accuracy, or micro-F1 for multi-label, by label scoring after every epoch; ties: "
+                             "the lower validation loss).", choices=SELECTIONS)
     patience: int | None = setting(None, "Stop training after this many epochs without a better validation loss or "
-                                   "metric (whichever --select-by names); default: train every epoch.")
-    seed: int = setting(0, "Training seed.", yaml=False)  # a study's seeds come from `seeds`
-    num_workers: int = setting(0, "DataLoader workers building training batches.", cli=False)
-    max_steps: int = setting(-1, "Stop after this many optimizer steps (-1: train for `epochs`).", cli=False)
+                                   "metric (whichever --select-by names); default: train every epoch.", minimum=1)
+    seed: int = setting(0, "Training seed.", yaml=False, minimum=0)  # a study's seeds come from `seeds`
+    num_workers: int = setting(0, "DataLoader workers building training batches.", cli=False, minimum=0)
+    max_steps: int = setting(-1, "Stop after this many optimizer steps (-1: train for `epochs`).", cli=False, minimum=-1)
 
 
 @dataclass
 class CodecConfig:
-    """Which codec and how. ``options`` go to its constructor (``codecs.options_of`` lists them). ``label``: its name
-    in results, reports and study cell files (default: the codec name, plus its precision when not float32); two
-    entries of one codec with other options need distinct labels (``encodec-1.5kbps``, ``encodec-6kbps``)."""
+    """Which codec and how. ``options`` go to its constructor (``codecs.options_of`` lists them); on the command line
+    ``model_id``, ``dtype`` and ``max_seconds`` are given to the codecs that take them (``resolve``). ``label``: its
+    name in results, reports and study cell files (default: the codec name, plus its precision when not float32);
+    two entries of one codec with other options need distinct labels (``encodec-1.5kbps``, ``encodec-6kbps``)."""
 
-    name: str = setting("embedded", "Codec: embedded (CPU, fitted on the training split), xcodec2, encodec, dac, mimi, "
-                        "xcodec; or a continuous front-end read through a trained projector: logmel, xcodec2-latents "
-                        "(default: embedded; logmel for a multi-label dataset with the tiny LM).",
-                        choices=_codec_names, flag="--codec", cli_default=None)
+    PANEL = "Codec"
+
+    name: str = setting(OTHER_DEFAULTS["codec"], lambda: "Codec: embedded (CPU, fitted on the training split), xcodec2, "
+                        "encodec, dac, mimi, xcodec; or a continuous front-end read through a trained projector: logmel, "
+                        f"xcodec2-latents {defaults_text('codec')}.", choices=_codec_names, noun="codec", flag="--codec",
+                        cli_default=None)
     options: dict = setting(help="Options of the codec's constructor.", factory=dict, cli=False)
-    batch_size: int = setting(16, "Clips per codec batch.", flag="--encode-batch-size")
+    model_id: str | None = setting(None, "Codec checkpoint: hub id or local folder (codecs with a model_id option; each "
+                                   "has its default).", flag="--codec-model", yaml=False)  # a study sets options
+    dtype: str = setting("float32", "Codec precision, for codecs with a dtype option: float32 (exact), bfloat16 (faster, "
+                         "changes codes) or, XCodec2 only, tf32; speed and agreement in docs/performance.md.",
+                         flag="--codec-dtype", yaml=False)
+    batch_size: int = setting(16, "Clips per codec batch.", flag="--encode-batch-size", minimum=1)
     num_workers: int | None = setting(None, "DataLoader workers decoding audio for the codec (default: min(4, cores - 1) "
-                                      "with a GPU, 0 without; never more than the cores).", flag="--workers")
+                                      "with a GPU, 0 without; never more than the cores).", flag="--workers", minimum=0)
     max_seconds: float | None = setting(30.0, "Clips longer than this many seconds are cut before encoding (a count is "
-                                        "printed).")
+                                        "printed).", above=0)
     label: str | None = setting(None, "The codec's name in results (default: its name).", cli=False)
     codebooks: str = setting("interleave", "Several codebooks per frame: interleave (one speech token each) or sum (one "
                              "position per frame, their token embeddings summed).", choices=CODEBOOK_MODES)
+
+    def __post_init__(self) -> None:
+        from .codecs import CODECS, is_front_end
+
+        if self.codebooks == "sum" and self.name in CODECS and is_front_end(self.name):
+            raise CodecBenchError(f"{self.name} gives continuous features, not codebooks; drop codebooks: sum")
 
 
 @dataclass
@@ -110,6 +154,8 @@ class ModelConfig:
     """The LLM: "tiny" (the embedded LM, built and trained from scratch) or a hub id / local folder.
     ``add_speech_tokens``: add Llasa's markers and ``<|s_k|>`` rows when the tokenizer lacks them (see ``llm.vocab``).
     ``label``: its name in results, run folders and cell files (default: the last part of ``name``)."""
+
+    PANEL = "Model"
 
     name: str = setting(EMBEDDED_MODEL, "tiny (embedded LM trained from scratch) or a hub id / local folder, e.g. "
                         "HKUSTAudio/Llasa-1B-Multilingual.", flag="--model")
@@ -127,9 +173,11 @@ class ModelConfig:
 class EvalConfig:
     """How the held-out splits are evaluated: by label scoring always, by greedy generation too."""
 
+    PANEL = "Evaluation"
+
     splits: tuple[str, ...] = setting(("validation", "test"), "Splits evaluated.", cli=False, yaml=False)
     generation: bool = setting(True, "Also evaluate by greedy generation (exact match).")
-    generation_batch_size: int = setting(16, "Prompts per generation batch.", cli=False)
+    generation_batch_size: int = setting(16, "Prompts per generation batch.", cli=False, minimum=1)
 
 
 @dataclass(kw_only=True)
@@ -137,33 +185,55 @@ class SharedSettings:
     """What a run and a study both set: the rows a reader compares the fine-tuned LLM with, and where training and
     evaluation are tracked."""
 
+    PANEL = "Evaluation"
+
     baseline: bool = setting(True, "Add the log-mel logistic-regression reference row.", cli=False)
     probes: bool = setting(False, "Add linear-probe and kNN rows on codec vectors and base-LLM hidden states (ARCH's "
                            "protocol).")
     zero_shot: bool = setting(False, "Add the base LLM scored without fine-tuning.")
     report_to: str = setting("none", "Experiment tracking of training losses and evaluation metrics, named by the run "
                              "folder: none, tensorboard (event files in <run>/tensorboard), wandb or mlflow (their own "
-                             "settings from the environment).", choices=TRACKERS)
+                             "settings from the environment).", choices=TRACKERS, panel="Output")
 
 
 @dataclass(kw_only=True)
-class RunConfig(SharedSettings):
+class DatasetLocation:
+    """Where a dataset's corpus is and which of its folds run: ``prepare``'s options, a run's and a study's
+    ``datasets`` entries."""
+
+    PANEL = "Data"
+
+    root: Path | None = setting(None, "Folder of the unpacked corpus in its official layout (see `codec-bench "
+                                "datasets`; not needed for generated data or a hub mirror).")
+    protocol: str | None = setting(None, "Split protocol (default: the dataset's first; see `codec-bench datasets`).")
+    folds: list[str] | None = setting(None, "Folds to run (repeat the option; default: every fold of the protocol; "
+                                      "`prepare` writes one, default the first).", flag="--fold")
+    source: str = setting("local", "local (official layout under the root) or hub (the known Hugging Face mirror).",
+                          choices=SOURCES)
+
+
+@dataclass(kw_only=True)
+class Output:
+    """Where a command writes."""
+
+    PANEL = "Output"
+
+    out: Path = setting(Path("runs"), "Output folder: manifests, token cache, runs, report.", folder=True)
+
+
+@dataclass(kw_only=True)
+class RunConfig(SharedSettings, DatasetLocation, Output):
     """One dataset under one protocol (all its folds, or the ones listed), one codec, one model, one recipe."""
 
+    PANEL = "Output"
+
     dataset: str
-    out: Path
-    root: Path | None = setting(None, "Folder of the unpacked corpus in its official layout (see `codec-bench datasets`).")
-    protocol: str | None = setting(None, "Split protocol (default: the dataset's first; see `codec-bench datasets`).")
-    folds: list[str] | None = setting(None, "Run only these folds (repeat the option); default all.", flag="--fold")
-    cache_root: Path | None = setting(None, "Token cache folder (default OUT/cache).", flag="--cache")
+    cache_root: Path | None = setting(None, "Token cache folder (default OUT/cache).", flag="--cache", folder=True)
     codec: CodecConfig = setting(factory=CodecConfig, cli=False)
     model: ModelConfig = setting(factory=ModelConfig, cli=False)
     train: TrainConfig = setting(factory=TrainConfig, cli=False)
     eval: EvalConfig = setting(factory=EvalConfig, cli=False)
-    progress: bool = setting(True, "Show progress lines.", cli=False)
     dataset_options: dict = setting(help="Options of the dataset's loader.", factory=dict, cli=False)
-    source: str = setting("local", "local (official layout under --root) or hub (the known Hugging Face mirror).",
-                          choices=SOURCES)
 
     @property
     def run_name(self) -> str:
@@ -175,8 +245,6 @@ class RunConfig(SharedSettings):
     def cache_folder(self) -> Path:
         return self.cache_root or Path(self.out) / "cache"
 
-
-# --- names derived from the settings -------------------------------------------------------------------------
 
 def parse_seeds(text: str) -> list[int]:
     """``--seeds``: a count (``3`` -> seeds 0, 1, 2) or a comma-separated list (``0,4,7``; ``5,`` is seed 5 alone)."""
@@ -191,6 +259,33 @@ def parse_seeds(text: str) -> list[int]:
         raise CodecBenchError(f"--seeds {text!r}: give at least one seed, each once, none negative")
     return seeds
 
+
+RUN_SECTIONS = {"": RunConfig, "codec_": CodecConfig, "model_": ModelConfig, "train_": TrainConfig, "eval_": EvalConfig}
+
+
+def resolve(values: dict, task: str | None = None) -> RunConfig:
+    """Command-line values (keyed as ``RUN_SECTIONS`` prefixes them, checked by ``core.settings.split_options``) ->
+    RunConfig. The settings left to "auto" (None: codec, method, epochs, learning rate, mix) take their defaults by
+    model and, given the corpus's ``task``, by task (:func:`auto_defaults`); ``--bf16`` also loads the LLM in
+    bfloat16; the codec gets the options its constructor takes among ``model_id``, ``dtype``, ``max_seconds`` and
+    ``offline``. Pure: the same values and task give the same settings."""
+    from .codecs import CODECS, options_of
+
+    parts = split_options(values, RUN_SECTIONS)
+    model = ModelConfig(**parts["model_"])
+    if parts["train_"].get("bf16"):
+        model.dtype = "bfloat16"
+    defaults = auto_defaults(model.name, task)
+    train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts["train_"].items()})
+    codec = CodecConfig(**(parts["codec_"] | {"name": parts["codec_"].get("name") or defaults["codec"]}))
+    flags = {"dtype": codec.dtype, "max_seconds": codec.max_seconds, "model_id": codec.model_id,
+             "offline": True if model.offline else None}
+    accepted = options_of(codec.name) if codec.name in CODECS else {}
+    codec.options = {key: value for key, value in flags.items() if key in accepted and value is not None}
+    return RunConfig(**parts[""], codec=codec, model=model, train=train, eval=EvalConfig(**parts["eval_"]))
+
+
+# --- names derived from the settings -------------------------------------------------------------------------
 
 def model_tag(name: str) -> str:
     return "tiny-llama" if name == EMBEDDED_MODEL else re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name or name)

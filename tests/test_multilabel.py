@@ -85,7 +85,7 @@ def test_label_questions_train_as_a_tree_equal_to_separate_sequences(tiny_lm):
 def test_label_question_scores_equal_separate_forwards(tiny_lm):
     model, _ = tiny_lm
     encoder, examples = _encoder(tiny_lm)  # prompts of two lengths: the tree's positions move with them
-    scores = score_label_questions(model, encoder, examples, CLASSES, progress=False)
+    scores = score_label_questions(model, encoder, examples, CLASSES)
     yes, no = encoder.yes_no_ids
     for i, example in enumerate(examples):
         for k, label in enumerate(CLASSES):
@@ -218,8 +218,6 @@ def test_mix_is_refused_for_single_label_datasets(tmp_path):
     config = RunConfig(dataset="csv", root=str(tmp_path), out=str(tmp_path / "out"), train=TrainConfig(mix=1.0))
     with pytest.raises(CodecBenchError, match="only multi-label"):
         check_run(config)
-    with pytest.raises(CodecBenchError, match="0 or more"):
-        check_run(RunConfig(dataset="csv", root=str(tmp_path), out=str(tmp_path / "out"), train=TrainConfig(shift=-1)))
 
 
 
@@ -238,7 +236,7 @@ def test_a_run_with_mixtures_questions_and_selection_by_metric(tmp_path):
         return RunConfig(dataset="mixtures", out=tmp_path, root=tmp_path / "data", dataset_options={"sizes": sizes},
                          model=ModelConfig(dtype="float32", tiny_sizes=TINY_LM),
                          train=TrainConfig(epochs=2, batch_size=8, **train), eval=EvalConfig(generation=False),
-                         baseline=False, progress=False)
+                         baseline=False)
 
     records = run(config(mix=0.5, label_questions=True, select_by="metric", patience=3))
     run_dir = next((tmp_path / "mixtures").glob("embedded-*"))

@@ -1,15 +1,17 @@
-"""Dataclass fields as the single source of a setting's name, type, default, choices and help.
+"""Dataclass fields as the single source of a setting's name, type, default, choices, bounds and help.
 
-A field made with :func:`setting` carries its help text, its allowed values and its command-line flag in its
-metadata. From there, with nothing typed twice:
+A field made with :func:`setting` carries its help text, its allowed values, its numeric bounds and its command-line
+flag in its metadata. From there, with nothing typed twice:
 
-- :func:`from_mapping` checks a YAML mapping against a dataclass: unknown keys (with a "did you mean"), wrong types
-  and values outside the choices are one-line errors that say where;
-- :func:`cli_options` turns the fields into typer options (``--flag``, its help, its default), so a command's
-  signature is built from the dataclasses it fills.
+- :func:`from_mapping` checks a YAML mapping against a dataclass: unknown keys (with a "did you mean"), wrong types,
+  values outside the choices or the bounds are one-line errors that say where (:func:`build` also builds the
+  dataclass, whose ``__post_init__`` holds the rules across fields);
+- :func:`cli_options` turns the fields into typer options (``--flag``, its help, its default, its help panel), so a
+  command's signature is built from the dataclasses it fills, and :func:`split_options` checks what the command
+  line gave exactly as :func:`from_mapping` checks a study file.
 
 Chosen over pydantic or jsonargparse: the project's settings are plain dataclasses already, the checks needed are
-few (types, choices, unknown keys), and this keeps typer (the house CLI) in charge of the command line.
+few (types, choices, bounds, unknown keys), and this keeps typer (the house CLI) in charge of the command line.
 """
 
 from __future__ import annotations
@@ -27,13 +29,23 @@ from .errors import CodecBenchError
 _MISSING = dataclasses.MISSING
 
 
-def setting(default: Any = _MISSING, help: str = "", *, choices: Iterable | Callable[[], Iterable] | None = None,
-            flag: str | None = None, cli: bool = True, yaml: bool = True, factory: Callable[[], Any] | None = None,
-            cli_default: Any = _MISSING) -> Any:
-    """A dataclass field with its ``help``, ``choices`` (values, or a function returning them), command-line
-    ``flag`` (default ``--<name>``; ``cli=False``: not on the command line; ``yaml=False``: not in a study file)
-    and ``cli_default`` (when the command line's default differs, e.g. ``None`` for "decided by the model")."""
-    metadata = {"help": help, "choices": choices, "flag": flag, "cli": cli, "yaml": yaml, "cli_default": cli_default}
+def setting(default: Any = _MISSING, help: str | Callable[[], str] = "", *,
+            choices: Iterable | Callable[[], Iterable] | None = None, flag: str | None = None, cli: bool = True,
+            yaml: bool = True, factory: Callable[[], Any] | None = None, cli_default: Any = _MISSING,
+            minimum: float | None = None, above: float | None = None, maximum: float | None = None,
+            parse: Callable[[str], Any] | None = None, folder: bool = False, noun: str | None = None,
+            panel: str | None = None) -> Any:
+    """A dataclass field with its ``help`` (text, or a function returning it, e.g. built from a table of defaults),
+    ``choices`` (values, or a function returning them; ``noun`` names them in errors: "unknown codec"), numeric
+    bounds (``minimum`` and ``maximum`` inclusive, ``above`` exclusive; None always allowed where the type allows
+    it), command-line ``flag`` (default ``--<name>``; ``cli=False``: not on the command line; ``yaml=False``: not in
+    a study file), ``cli_default`` (when the command line's default differs, e.g. ``None`` for "decided by the
+    model"), ``parse`` (the command line gives text that this function turns into the value, e.g. ``--seeds 3``),
+    ``folder`` (a path that must be a folder when it exists) and ``panel`` (its group in ``--help``; default the
+    class's ``PANEL``)."""
+    metadata = {"help": help, "choices": choices, "flag": flag, "cli": cli, "yaml": yaml, "cli_default": cli_default,
+                "minimum": minimum, "above": above, "maximum": maximum, "parse": parse, "folder": folder, "noun": noun,
+                "panel": panel}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -42,6 +54,11 @@ def setting(default: Any = _MISSING, help: str = "", *, choices: Iterable | Call
 def choices_of(field: dataclasses.Field) -> list | None:
     choices = field.metadata.get("choices")
     return list(choices() if callable(choices) else choices) if choices is not None else None
+
+
+def help_of(field: dataclasses.Field) -> str:
+    text = field.metadata.get("help", "")
+    return text() if callable(text) else text
 
 
 def did_you_mean(value: Any, choices: Iterable) -> str:
@@ -56,10 +73,41 @@ def fail(where: str, what: str, value: Any, choices: Iterable) -> None:
                           f"{', '.join(map(str, choices))}")
 
 
+def check_value(field: dataclasses.Field, value: Any, where: str, what: str, subject: str) -> None:
+    """One-line errors for a value outside the field's choices (``where: unknown <what> ...``), outside its bounds
+    or an existing file where a folder is wanted (``<subject> <value>: must be ...``)."""
+    if value is None:
+        return
+    choices = choices_of(field)
+    if choices is not None and value not in choices:
+        fail(where, field.metadata.get("noun") or what, value, choices)
+    meta = field.metadata
+    numbers = value if isinstance(value, (list, tuple)) else [value]
+    for number in numbers:
+        if not isinstance(number, (int, float)) or isinstance(number, bool):
+            continue
+        for bound, words in ((meta.get("minimum"), "at least"), (meta.get("above"), "more than"),
+                             (meta.get("maximum"), "at most")):
+            if bound is not None and not _within(number, bound, words):
+                raise CodecBenchError(f"{subject} {number:g}: must be {words} {bound:g}")
+    if meta.get("folder"):
+        check_folder(value, subject)
+
+
+def _within(number: float, bound: float, words: str) -> bool:
+    return number >= bound if words == "at least" else number > bound if words == "more than" else number <= bound
+
+
+def check_folder(path: str | Path | None, where: str) -> None:
+    """``where`` must name a folder (or a path not made yet): one line when it names an existing file."""
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise CodecBenchError(f"{where} must be a folder; {path} is a file")
+
+
 def from_mapping(cls: type, raw: Any, where: str, skip: Iterable[str] = ()) -> dict:
     """The keyword arguments of ``cls`` found in ``raw`` (a YAML mapping), checked: every key a field of ``cls``
-    that a study file may set, every value of the field's type (ints accepted for floats, strings for paths) and
-    among its choices. Keys in ``skip`` are left to the caller."""
+    that a study file may set, every value of the field's type (ints accepted for floats, strings for paths), among
+    its choices and within its bounds. Keys in ``skip`` are left to the caller."""
     if not isinstance(raw, dict):
         raise CodecBenchError(f"{where}: expected a mapping, got {type(raw).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)}
@@ -71,10 +119,18 @@ def from_mapping(cls: type, raw: Any, where: str, skip: Iterable[str] = ()) -> d
         if key not in fields:
             fail(where, "key", key, list(fields) + list(skip))
         values[key] = _coerce(value, hints[key], f"{where}: {key}")
-        choices = choices_of(fields[key])
-        if choices is not None and values[key] is not None and values[key] not in choices:
-            fail(where, key, values[key], choices)
+        check_value(fields[key], values[key], where, key, f"{where}: {key}")
     return values
+
+
+def build(cls: type, raw: Any, where: str, skip: Iterable[str] = (), **given: Any) -> Any:
+    """``cls`` built from ``raw`` checked by :func:`from_mapping` (plus ``given``); an error of its
+    ``__post_init__`` (a rule across fields) is prefixed with ``where`` too."""
+    values = from_mapping(cls, raw, where, skip) | given
+    try:
+        return cls(**values)
+    except CodecBenchError as err:
+        raise CodecBenchError(f"{where}: {err}") from None
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -103,7 +159,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
 
 def cli_options(cls: type, prefix: str = "") -> list[inspect.Parameter]:
     """One keyword parameter per command-line field of ``cls``, named ``<prefix><field>``, its default a
-    ``typer.Option`` with the field's flag, help and default (booleans as ``--x/--no-x``)."""
+    ``typer.Option`` with the field's flag, help, help panel and default (booleans as ``--x/--no-x``)."""
     import typer
 
     hints = typing.get_type_hints(cls)
@@ -115,12 +171,12 @@ def cli_options(cls: type, prefix: str = "") -> list[inspect.Parameter]:
         if default is _MISSING:
             default = field.default_factory() if field.default is _MISSING else field.default
         flag = flag_of(field)
-        annotation = hints[field.name]
+        annotation = str if field.metadata.get("parse") else hints[field.name]
         if annotation is bool:
             flag = f"{flag}/--no-{flag[2:]}"
         choices = choices_of(field)
-        help_text = field.metadata["help"] + (f" Choices: {', '.join(map(str, choices))}." if choices else "")
-        option = typer.Option(default, flag, help=help_text)
+        help_text = help_of(field) + (f" Choices: {', '.join(map(str, choices))}." if choices else "")
+        option = typer.Option(default, flag, help=help_text, rich_help_panel=panel_of(cls, field))
         parameters.append(inspect.Parameter(prefix + field.name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                             annotation=_cli_type(annotation, default)))
     return parameters
@@ -129,6 +185,14 @@ def cli_options(cls: type, prefix: str = "") -> list[inspect.Parameter]:
 def flag_of(field: dataclasses.Field) -> str:
     """A field's command-line flag: its own, else ``--<name>`` with dashes."""
     return field.metadata.get("flag") or f"--{field.name.replace('_', '-')}"
+
+
+def panel_of(cls: type, field: dataclasses.Field) -> str | None:
+    """A field's group in ``--help``: its own ``panel``, else the ``PANEL`` of the class that declares it."""
+    if field.metadata.get("panel"):
+        return field.metadata["panel"]
+    owner = next((c for c in cls.__mro__ if field.name in c.__dict__.get("__annotations__", {})), cls)
+    return owner.__dict__.get("PANEL")
 
 
 def _cli_type(annotation: Any, default: Any) -> Any:
@@ -143,15 +207,16 @@ def _cli_type(annotation: Any, default: Any) -> Any:
 
 
 def split_options(values: dict, classes: dict[str, type]) -> dict[str, dict]:
-    """Command-line values keyed ``<prefix><field>`` -> ``{prefix: {field: value}}`` for each ``prefix: class``; a
-    value outside the field's choices is the same one-line error a study file gets (typer does not check them)."""
+    """Command-line values keyed ``<prefix><field>`` -> ``{prefix: {field: value}}`` for each ``prefix: class``; text
+    of a field with ``parse`` is parsed, and a value outside the field's choices or bounds is the same one-line error
+    a study file gets (typer checks neither)."""
     out: dict[str, dict] = {prefix: {} for prefix in classes}
     for prefix, cls in classes.items():
         for field in dataclasses.fields(cls):
             if prefix + field.name in values:
                 value = values[prefix + field.name]
-                choices = choices_of(field)
-                if choices is not None and value is not None and value not in choices:
-                    fail(flag_of(field), "value", value, choices)
+                if field.metadata.get("parse") and isinstance(value, str):
+                    value = field.metadata["parse"](value)
+                check_value(field, value, flag_of(field), "value", flag_of(field))
                 out[prefix][field.name] = value
     return out

@@ -129,8 +129,6 @@ def _prepare_model(model, config: TrainConfig, trainable_tokens: dict | None):
         model = apply_lora(model, config.lora_rank, config.lora_alpha, trainable_tokens=trainable_tokens)
         if trainable_tokens:  # the adapter holds the added rows; peft would otherwise save whole resized matrices
             model.save_pretrained = functools.partial(model.save_pretrained, save_embedding_layers=False)
-    elif config.method != "full":
-        raise CodecBenchError(f"unknown training method {config.method!r}; choose full or lora")
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         if config.method == "lora":

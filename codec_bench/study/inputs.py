@@ -1,35 +1,78 @@
-"""Everything about a run that can be checked without a model, before torch is imported: the stage, the codec and
-its options, model folders, the corpus and its metadata (read into the folds' manifests, returned for the run)."""
+"""Everything about a run that can be checked without a model, before torch is imported: the codec and its options,
+model folders, the corpus and its metadata (read into the folds' manifests, returned for the run); and the command
+line's values settled into the run's settings once the corpus's task is known."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .. import data
 from ..codecs import check_codec
-from ..config import EMBEDDED_MODEL, RunConfig
+from ..config import EMBEDDED_MODEL, STAGES, RunConfig, parse_seeds, resolve
+from ..core import ui
 from ..core.errors import CodecBenchError
+from ..core.settings import setting
 from ..data.manifest import Manifest
 from ..llm.tracking import check_tracker
 from ..loading import check_reference
 
-STAGES = ("encode", "train", "all")
 
-
-def check_run(config: RunConfig, stage: str = "all") -> list[Manifest]:
-    """One-line errors for a bad stage, codec, option or model folder, or a corpus that does not read; returns
-    the manifests of the folds to run."""
-    if stage not in STAGES:
-        raise CodecBenchError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+def check_run(config: RunConfig) -> list[Manifest]:
+    """One-line errors for a bad codec, option or model folder, or a corpus that does not read; returns the
+    manifests of the folds to run. (Choices and bounds of single settings were checked where they were read.)"""
     check_codec(config.codec.name, config.codec.options)
     if config.model.name != EMBEDDED_MODEL:
         check_reference(config.model.name, "--model")
     if "model_id" in config.codec.options:
         check_reference(config.codec.options["model_id"], "--codec-model")
     check_tracker(config.report_to)
-    if config.train.mix < 0 or config.train.shift < 0:
-        raise CodecBenchError(f"--mix {config.train.mix:g} / --shift {config.train.shift:g}: give 0 or more extra clips per training clip")
     manifests = data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
                                     config.dataset_options, config.out)
     if config.train.mix and manifests and manifests[0].task != "multi_label":
         raise CodecBenchError(f"--mix {config.train.mix:g}: mixtures unite labels, which only multi-label datasets allow "
                               f"({config.dataset} is {manifests[0].task}); use --shift for time-shifted copies")
     return manifests
+
+
+def _tune_help() -> str:
+    from .grid import tune_help
+
+    return tune_help()
+
+
+@dataclass
+class Runs:
+    """What ``run`` repeats and where it stops, beyond one run's settings (``benchmark`` takes the seeds too)."""
+
+    seeds: list[int] | None = setting(None, "Train and evaluate once per seed: a count (3 -> seeds 0, 1, 2) or a list "
+                                      "(0,4,7); replaces --seed, or a study's `seeds`. Run folders of seeds other than 0 "
+                                      "end in -seed<N>.", parse=parse_seeds, panel="Training")
+    tune: bool = setting(False, _tune_help, panel="Training")
+    stage: str = setting("all", "Stop after this stage: encode, train or all (evaluate + report).", choices=STAGES,
+                         panel="Output")
+
+
+def settle(values: dict, tune: bool = False) -> tuple[RunConfig, list[Manifest]]:
+    """Command-line values -> the run's settings and its folds' manifests, every input checked: the settings left to
+    "auto" take the model's defaults, then, once the corpus is read, its task's (``config.resolve``); a change the
+    task brings is announced in one line (and a codec it brings checked). ``tune``: the learning rate is chosen on
+    validation (``Runs.tune``), so none may be given."""
+    if tune and values.get("train_learning_rate") is not None:
+        raise CodecBenchError("--tune chooses the learning rate on validation; drop --lr")
+    config = resolve(values)
+    manifests = check_run(config)
+    if not manifests:
+        return config, manifests
+    task = manifests[0].task
+    resolved = resolve(values, task)
+    changed = {}
+    if resolved.codec.name != config.codec.name:
+        changed["codec"] = (resolved.codec.name, config.codec.name)
+        check_codec(resolved.codec.name, resolved.codec.options)
+    if resolved.train.mix != config.train.mix:
+        changed["mix"] = (f"{resolved.train.mix:g}", f"{config.train.mix:g}")
+    if changed:
+        ui.say(f"{task.replace('_', '-')} dataset with the {config.model.name} LM: "
+               f"{' '.join(f'--{k} {new}' for k, (new, _) in changed.items())} by default (measured best there, "
+               f"docs/performance.md); give {' '.join(f'--{k} {old}' for k, (_, old) in changed.items())} to override")
+    return resolved, manifests

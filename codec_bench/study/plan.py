@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from .. import data
-from ..codecs import check_codec, is_front_end
+from ..codecs import check_codec
 from ..config import (
-    SOURCES,
     CodecConfig,
+    DatasetLocation,
     EvalConfig,
     ModelConfig,
     RunConfig,
@@ -31,7 +31,7 @@ from ..config import (
     model_label,
 )
 from ..core.errors import CodecBenchError
-from ..core.settings import fail, from_mapping, setting
+from ..core.settings import build, fail, from_mapping, setting
 from .engines import ENGINES
 from .grid import expand_grid, is_grid
 
@@ -40,36 +40,42 @@ def _engine_names() -> list[str]:
     return list(ENGINES)
 
 
-@dataclass
-class DatasetEntry:
-    """One dataset of the study."""
+@dataclass(kw_only=True)
+class DatasetEntry(DatasetLocation):
+    """One dataset of the study: its name, where it is (root, protocol, folds, source) and its loader's options."""
 
     name: str = setting("", "Dataset name (`codec-bench datasets`).")
-    root: Path | None = setting(None, "Folder of the unpacked corpus (not needed for generated data or a hub mirror).")
-    protocol: str | None = setting(None, "Split protocol (default: the dataset's first).")
-    folds: list[str] | None = setting(None, "Folds to run (default: every fold of the protocol).")
     options: dict = setting(help="Options of the dataset's loader.", factory=dict)
-    source: str = setting("local", "local (official layout under root) or hub (the known mirror).", choices=SOURCES)
 
 
 @dataclass(kw_only=True)
 class StudyConfig(SharedSettings):
-    """What a study YAML holds, checked."""
+    """What a study YAML holds, checked. ``out`` and ``engine`` are also ``benchmark``'s options (they override the
+    file's), ``seeds`` too (``config.Runs``)."""
 
-    name: str = setting("", "The study's name (default: the file's stem).")
-    out: Path = setting(Path("runs"), "Output folder (default: runs/<file stem>).")
-    datasets: list[DatasetEntry] = setting(help="Datasets (name, root, protocol, folds, options, source).", factory=list)
-    codecs: list[CodecConfig] = setting(help="Codecs (name, options, label, ...); default the embedded codec.", factory=list)
-    models: list[ModelConfig] = setting(help="LLMs (name, dtype, label, ...); default the embedded tiny LM.", factory=list)
-    recipes: list[TrainConfig] = setting(help="Training recipes, each with a name.", factory=list)
-    seeds: list[int] = setting(help="Training seeds; every cell runs once per seed.", factory=lambda: [0])
-    generation: bool = setting(True, "Also evaluate by greedy generation.")
-    engine: str = setting("serial", "How cells run: serial, ray or submitit.", choices=_engine_names)
-    engine_options: dict = setting(help="Options of the engine (see study.engines).", factory=dict)
+    PANEL = "Output"
+
+    name: str = setting("", "The study's name (default: the file's stem).", cli=False)
+    out: Path = setting(Path("runs"), "Output folder (default: the study's `out`, else runs/<file stem>).", folder=True,
+                        cli_default=None)
+    datasets: list[DatasetEntry] = setting(help="Datasets (name, root, protocol, folds, options, source).", factory=list,
+                                           cli=False)
+    codecs: list[CodecConfig] = setting(help="Codecs (name, options, label, ...); default the embedded codec.",
+                                        factory=list, cli=False)
+    models: list[ModelConfig] = setting(help="LLMs (name, dtype, label, ...); default the embedded tiny LM.", factory=list,
+                                        cli=False)
+    recipes: list[TrainConfig] = setting(help="Training recipes, each with a name.", factory=list, cli=False)
+    seeds: list[int] = setting(help="Training seeds; every cell runs once per seed.", factory=lambda: [0], cli=False,
+                               minimum=0)
+    generation: bool = setting(True, "Also evaluate by greedy generation.", cli=False)
+    engine: str = setting("serial", "How cells run: serial (default), ray or submitit (cells as independent jobs; default: "
+                          "the study's `engine`).", choices=_engine_names, noun="engine", cli_default=None)
+    engine_options: dict = setting(help="Options of the engine (see study.engines).", factory=dict, cli=False)
     select: str = setting("none", "validation: per dataset, fold, codec and model, report only the recipe of each grid "
                           "(a recipe with lists of values) with the best validation figure; none: report every recipe.",
-                          choices=("none", "validation"))
-    grids: dict = setting(help="Grid name -> the names of its recipes, in order (from the recipes).", factory=dict, yaml=False)
+                          choices=("none", "validation"), cli=False)
+    grids: dict = setting(help="Grid name -> the names of its recipes, in order (from the recipes).", factory=dict, yaml=False,
+                          cli=False)
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ def _dataset(path: Path, entry: dict) -> DatasetEntry:
     where = f"{path}: dataset {entry['name']}"
     if entry["name"] not in data.DATASETS:
         fail(str(path), "dataset", entry["name"], sorted(data.DATASETS))
-    item = DatasetEntry(**from_mapping(DatasetEntry, entry, where))
+    item = build(DatasetEntry, entry, where)
     spec = data.DATASETS[item.name]
     if item.protocol is not None and item.protocol not in spec.protocols:
         fail(where, "protocol", item.protocol, spec.protocols)
@@ -144,24 +150,21 @@ def _dataset(path: Path, entry: dict) -> DatasetEntry:
 
 def _codec(path: Path, entry: dict) -> CodecConfig:
     where = f"{path}: codec {entry['name']}"
-    check_codec(str(entry["name"]), None, str(path))
-    codec = CodecConfig(**from_mapping(CodecConfig, entry, where))
+    codec = build(CodecConfig, entry, where)
     check_codec(codec.name, codec.options, where)
     _check_label(where, codec.label)
-    if codec.codebooks == "sum" and is_front_end(codec.name):
-        raise CodecBenchError(f"{where} gives continuous features, not codebooks; drop `codebooks: sum`")
     return codec
 
 
 def _model(path: Path, entry: dict) -> ModelConfig:
     where = f"{path}: model {entry['name']}"
-    model = ModelConfig(**from_mapping(ModelConfig, entry, where))
+    model = build(ModelConfig, entry, where)
     _check_label(where, model.label)
     return model
 
 
 def _recipe(path: Path, entry: dict) -> TrainConfig:
-    return TrainConfig(**from_mapping(TrainConfig, entry, f"{path}: recipe {entry['name']}"))
+    return build(TrainConfig, entry, f"{path}: recipe {entry['name']}")
 
 
 def _check_label(where: str, label: Any) -> None:

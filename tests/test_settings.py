@@ -1,0 +1,128 @@
+"""Settings written once: defaults and help from one table, numeric bounds refused alike on the command line and in a
+study file (one line, before any work), ``--out`` that names a file, the help panels of ``run``, ``resolve``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from test_benchmark import study_yaml
+from test_pipeline import _csv_folder
+from typer.testing import CliRunner
+
+from codec_bench import config as settings
+from codec_bench.cli import app
+from codec_bench.config import RECIPE_DEFAULTS, CodecConfig, DatasetLocation, RunConfig, TrainConfig, resolve
+from codec_bench.core.errors import CodecBenchError
+from codec_bench.core.settings import help_of
+from codec_bench.study import plan
+
+runner = CliRunner()
+
+
+def _error(result) -> str:
+    assert result.exit_code != 0, result.output
+    return " ".join(str(result.exception).split())
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "-1"], "--epochs -1: must be more than 0"),
+    (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+    (["--lr", "0"], "--lr 0: must be more than 0"),
+    (["--grad-accum", "0"], "--grad-accum 0: must be at least 1"),
+    (["--mix", "-1"], "--mix -1: must be at least 0"),
+    (["--shift", "-0.5"], "--shift -0.5: must be at least 0"),
+    (["--patience", "0"], "--patience 0: must be at least 1"),
+    (["--max-seconds", "0"], "--max-seconds 0: must be more than 0"),
+    (["--workers", "-2"], "--workers -2: must be at least 0"),
+    (["--encode-batch-size", "0"], "--encode-batch-size 0: must be at least 1"),
+])
+def test_a_number_out_of_bounds_on_the_command_line_is_one_line_before_any_work(tmp_path, flags, message):
+    root = _csv_folder(tmp_path / "data")
+    result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(tmp_path / "out"), *flags])
+    said = _error(result)
+    assert message in said and "\n" not in str(result.exception)
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
+@pytest.mark.parametrize("recipe, message", [
+    ({"epochs": -1}, "recipe r: epochs -1: must be more than 0"),
+    ({"batch_size": 0}, "recipe r: batch_size 0: must be at least 1"),
+    ({"warmup_ratio": 1.5}, "recipe r: warmup_ratio 1.5: must be at most 1"),
+    ({"lora_rank": 0}, "recipe r: lora_rank 0: must be at least 1"),
+])
+def test_a_number_out_of_bounds_in_a_study_file_is_the_same_one_line(tmp_path, recipe, message):
+    path = study_yaml(tmp_path, recipes=[{"name": "r", **recipe}])
+    with pytest.raises(CodecBenchError) as err:
+        plan.load_study(path)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_codec_bound_and_a_rule_across_fields_in_a_study_file(tmp_path):
+    with pytest.raises(CodecBenchError, match="codec embedded: max_seconds 0: must be more than 0"):
+        plan.load_study(study_yaml(tmp_path, codecs=[{"name": "embedded", "max_seconds": 0}]))
+    with pytest.raises(CodecBenchError, match="codec logmel: logmel gives continuous features"):
+        plan.load_study(study_yaml(tmp_path, codecs=[{"name": "logmel", "codebooks": "sum"}]))
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "csv"], ["encode", "csv"], ["benchmark", "study.yaml"], ["demo"], ["report", "."],
+])
+def test_out_naming_a_file_is_one_line(tmp_path, command):
+    (tmp_path / "a-file").write_text("not a folder")
+    result = runner.invoke(app, [*command, "--out", str(tmp_path / "a-file")])
+    assert "--out must be a folder" in _error(result)
+
+
+def test_a_study_out_naming_a_file_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(CodecBenchError, match="out must be a folder"):
+        plan.load_study(study_yaml(tmp_path, out=str(tmp_path / "a-file")))
+
+
+def test_run_help_groups_its_options_in_panels(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, ["run", "--help"])
+    assert result.exit_code == 0
+    panels, name = {}, None
+    for line in result.output.splitlines():
+        if line.startswith("╭─ "):
+            name = line[3:].split(" ─")[0]
+            panels[name] = []
+        elif name and line.startswith("│ --"):
+            panels[name].append(line[2:].split()[0])
+    assert list(panels) == ["Arguments", "Options", "Data", "Codec", "Model", "Training", "Evaluation", "Output"]
+    expected = {"Data": "--root", "Codec": "--codec-dtype", "Model": "--model", "Training": "--epochs",
+                "Evaluation": "--generation", "Output": "--out"}
+    for panel, flag in expected.items():
+        assert flag in panels[panel], (panel, panels[panel])
+    assert "--seeds" in panels["Training"] and "--stage" in panels["Output"]
+
+
+def test_recipe_defaults_and_help_come_from_one_table(monkeypatch):
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    assert {k: fields[k].default for k in RECIPE_DEFAULTS["embedded"]} == RECIPE_DEFAULTS["embedded"]
+    assert "(default: 15 for the tiny LM, 3 otherwise)" in help_of(fields["epochs"])
+    monkeypatch.setitem(RECIPE_DEFAULTS["pretrained"], "epochs", 4)
+    assert "(default: 15 for the tiny LM, 4 otherwise)" in help_of(fields["epochs"])
+    assert settings.auto_defaults("some/llm")["epochs"] == 4
+    codec = {f.name: f for f in dataclasses.fields(CodecConfig)}["name"]
+    assert "(default: embedded; logmel for a multi-label dataset with the tiny LM)" in help_of(codec)
+
+
+def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
+    values = {"dataset": "csv", "out": tmp_path, "codec_name": None, "train_method": None, "train_epochs": None, "train_mix": None,
+              "model_name": "tiny", "codec_dtype": "bfloat16"}
+    plain, multi = resolve(values), resolve(values, "multi_label")
+    assert resolve(values) == plain  # nothing in values changed
+    assert (plain.codec.name, plain.train.mix, plain.train.epochs) == ("embedded", 0.0, 15)
+    assert (multi.codec.name, multi.train.mix) == ("logmel", 3.0)
+    assert "dtype" not in plain.codec.options  # the embedded codec takes no dtype
+    pretrained = resolve(values | {"model_name": "org/llm", "train_bf16": True})
+    assert (pretrained.train.method, pretrained.train.epochs, pretrained.model.dtype) == ("lora", 3, "bfloat16")
+
+
+def test_a_run_and_a_study_dataset_share_the_location_fields():
+    location = {f.name for f in dataclasses.fields(DatasetLocation)}
+    assert location <= {f.name for f in dataclasses.fields(RunConfig)}
+    assert location <= {f.name for f in dataclasses.fields(plan.DatasetEntry)}

@@ -127,7 +127,7 @@ def _score(model, tokenizer, codes, out: Path, clips: int) -> None:
     test = ExampleFile(out / "prompts" / "test.jsonl")
     examples = test[:clips] + ExampleFile(out / "prompts" / "train.jsonl")[: max(0, clips - len(test))]
     model.eval()
-    score_single_label(model, PromptEncoder(tokenizer, CODEBOOK, codes), examples, CLASSES, progress=False)
+    score_single_label(model, PromptEncoder(tokenizer, CODEBOOK, codes), examples, CLASSES)
 
 
 def main() -> None:

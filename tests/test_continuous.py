@@ -136,8 +136,8 @@ def test_scoring_and_generation_from_embeddings_equal_the_token_path(tiny_lm):
     from codec_bench.llm.encoder import ContinuousPromptEncoder as Continuous
 
     EmbeddingPrompts.generation_inputs = Continuous.generation_inputs
-    assert generate_answers(model, EmbeddingPrompts(tokenizer, 16, audio), examples, max_new_tokens=6, progress=False) == \
-        generate_answers(model, encoder, examples, max_new_tokens=6, progress=False)
+    assert generate_answers(model, EmbeddingPrompts(tokenizer, 16, audio), examples, max_new_tokens=6) == \
+        generate_answers(model, encoder, examples, max_new_tokens=6)
 
 
 def test_xcodec2_latents_are_what_the_quantizer_turns_into_the_codes(tmp_path):
@@ -173,7 +173,7 @@ def test_logmel_run_end_to_end(tmp_path, method):
                        train=TrainConfig(method=method, epochs=2, batch_size=8, learning_rate=3e-3),
                        model=ModelConfig(tiny_sizes=TINY_LM),
                        eval=EvalConfig(generation=True), dataset_options={"sizes": {"train": 20, "validation": 10, "test": 10}},
-                       probes=True, progress=False)
+                       probes=True)
     records = run(config)
     rows = {(r.codec, r.method, r.split) for r in records}
     assert {("logmel", "llm_scoring", "test"), ("logmel", "llm_generation", "test"), ("none", "baseline_logmel_logreg", "test")} <= rows
@@ -239,7 +239,7 @@ def test_summed_codebooks_run_end_to_end_with_a_multi_codebook_codec(tmp_path):
                        codec=CodecConfig("dac", {"model_id": str(tmp_path / "dac"), "num_quantizers": 2}, codebooks="sum"),
                        train=TrainConfig(epochs=1, batch_size=8), model=ModelConfig(tiny_sizes=TINY_LM),
                        eval=EvalConfig(generation=True), dataset_options={"sizes": {"train": 16, "validation": 8, "test": 8}},
-                       baseline=False, zero_shot=True, progress=False)
+                       baseline=False, zero_shot=True)
     records = run(config)
     assert {(r.codec, r.method) for r in records} == {("dac-sum", "llm_scoring"), ("dac-sum", "llm_generation")}
     run_dir = next((tmp_path / "instruments").glob("dac-*-sum__*"))

@@ -39,7 +39,7 @@ def test_single_label_probabilities(tiny_lm):
     model, tokenizer = tiny_lm
     encoder = PromptEncoder(tokenizer, 16, AUDIO)
     classes = ["cat", "dog bark", "siren"]
-    probabilities = score_single_label(model, encoder, _examples(), classes, progress=False)
+    probabilities = score_single_label(model, encoder, _examples(), classes)
     assert probabilities.shape == (4, 3)
     np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-6)
     # same numbers as softmax over naive log-likelihoods of "label<END>"
@@ -50,13 +50,13 @@ def test_single_label_probabilities(tiny_lm):
 
 def test_multi_label_item_probabilities_are_in_range(tiny_lm):
     model, tokenizer = tiny_lm
-    probabilities = score_multi_label(model, PromptEncoder(tokenizer, 16, AUDIO), _examples(2), ["cat", "dog bark", "siren"], progress=False)
+    probabilities = score_multi_label(model, PromptEncoder(tokenizer, 16, AUDIO), _examples(2), ["cat", "dog bark", "siren"])
     assert probabilities.shape == (2, 3) and np.all((probabilities >= 0) & (probabilities <= 1))
 
 
 def test_generation_returns_parsed_items(tiny_lm):
     model, tokenizer = tiny_lm
-    answers = generate_answers(model, PromptEncoder(tokenizer, 16, AUDIO), _examples(3), max_new_tokens=4, batch_size=2, progress=False)
+    answers = generate_answers(model, PromptEncoder(tokenizer, 16, AUDIO), _examples(3), max_new_tokens=4, batch_size=2)
     assert len(answers) == 3 and all(isinstance(a, tuple) for a in answers)
 
 
@@ -66,7 +66,7 @@ def test_label_set_marginals(tiny_lm):
     model, tokenizer = tiny_lm
     encoder = PromptEncoder(tokenizer, 16, AUDIO)
     sets = [("cat",), ("cat", "siren"), ("dog bark",)]
-    probabilities = score_label_sets(model, encoder, _examples(2), ["cat", "dog bark", "siren"], sets, progress=False)
+    probabilities = score_label_sets(model, encoder, _examples(2), ["cat", "dog bark", "siren"], sets)
     # every set holds cat or dog bark, never both: their marginals sum to 1; siren only with cat
     np.testing.assert_allclose(probabilities[:, 0] + probabilities[:, 1], 1.0, rtol=1e-6)
     assert np.all(probabilities[:, 2] < probabilities[:, 0])

@@ -27,7 +27,7 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARAL
 
 def config_for(root: Path, out: Path) -> RunConfig:
     return RunConfig(dataset="csv", out=out, root=root, model=ModelConfig(tiny_sizes=TINY_LM),
-                     train=TrainConfig(epochs=3, batch_size=4), eval=EvalConfig(generation=False), progress=False)
+                     train=TrainConfig(epochs=3, batch_size=4), eval=EvalConfig(generation=False))
 
 
 def results(out: Path) -> list:

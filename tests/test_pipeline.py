@@ -139,7 +139,7 @@ def test_xcodec2_tokens_and_lora_on_a_llasa_layout_model(tmp_path):
         dataset="csv", out=tmp_path / "out", root=_csv_folder(tmp_path / "data"),
         codec=CodecConfig("xcodec2", {"model_id": str(tmp_path / "xcodec2"), "device": "cpu"}, batch_size=4),
         model=ModelConfig(name=str(lm), dtype="float32"), train=TrainConfig(method="lora", max_steps=2, batch_size=4),
-        eval=EvalConfig(generation=False), baseline=False, progress=False,
+        eval=EvalConfig(generation=False), baseline=False,
     )
     records = run(config)
     assert {(r.method, r.split) for r in records} == {("llm_scoring", "validation"), ("llm_scoring", "test")}

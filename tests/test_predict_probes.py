@@ -12,8 +12,9 @@ from codec_bench.config import EvalConfig, ModelConfig, RunConfig, TrainConfig
 from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.data import manifest as manifests
-from codec_bench.evaluation.probes import knn, linear_probe, run_probes, zero_shot_records
-from codec_bench.study.pipeline import base_model, encode_tokens, run, write_prompts
+from codec_bench.evaluation.probes import BaseRows, knn, linear_probe, run_probes, zero_shot_records
+from codec_bench.study.fold import base_model
+from codec_bench.study.pipeline import encode_tokens, run, write_prompts
 from codec_bench.study.predict import format_table, predict
 
 SIZES = {"train": 24, "validation": 8, "test": 8}
@@ -25,7 +26,7 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = RunConfig(dataset="instruments", out=out, root=out / "data", dataset_options={"sizes": SIZES},
                        model=ModelConfig(dtype="float32", tiny_sizes=TINY_LM), train=TrainConfig(epochs=1, batch_size=8),
-                       eval=EvalConfig(generation=False), baseline=False, progress=False)
+                       eval=EvalConfig(generation=False), baseline=False)
     run(config)
     run_dir = next((out / "instruments").glob("embedded-*"))
     return config, run_dir
@@ -40,7 +41,9 @@ def run_inputs(tiny_run):
     codec.load(run_dir / "codec.safetensors")
     codes = encode_tokens(config, manifest, codec)
     examples = write_prompts(manifest, codes, run_dir / "prompts")
-    return manifest, codec, codes, examples, base_model(config, manifest, codec, run_dir)
+    base = base_model(config, manifest, codec, run_dir)
+    rows = BaseRows(base, "tiny-llama", "embedded", config.model.dtype, out=config.out)  # what the pipeline gives them
+    return manifest, codec, codes, examples, rows
 
 
 def test_predict_ranks_labels_and_reports_broken_files(tiny_run, tmp_path):
@@ -71,21 +74,21 @@ def test_predict_needs_a_finished_run_folder(tmp_path):
 
 def test_probe_records_cover_every_method_and_split(tiny_run, run_inputs):
     config, run_dir = tiny_run
-    manifest, codec, codes, examples, base_id = run_inputs
-    records = run_probes(config, manifest, codec, codes, examples, base_id, run_dir / "probes")
+    manifest, codec, codes, examples, rows = run_inputs
+    records = run_probes(rows, manifest, codec, codes, examples, run_dir / "probes")
     methods = {"probe_linear_codec", "probe_knn_codec", "probe_linear_llm", "probe_knn_llm"}
     assert {(r.method, r.split) for r in records} == {(m, s) for m in methods for s in ("validation", "test")}
     for record in records:
         assert set(record.metrics) == {"accuracy", "macro_f1"} and record.n_clips == len(examples[record.split])
         assert (config.out / record.predictions).is_file()
     assert {r.model for r in records if r.method.endswith("_codec")} == {"none"}
-    assert run_probes(config, manifest, codec, codes, examples, base_id, run_dir / "probes") == records  # cached
+    assert run_probes(rows, manifest, codec, codes, examples, run_dir / "probes") == records  # cached
 
 
 def test_zero_shot_records_score_the_base_model(tiny_run, run_inputs):
     config, run_dir = tiny_run
-    manifest, codec, codes, examples, base_id = run_inputs
-    records = zero_shot_records(config, manifest, codec, codes, examples, base_id, run_dir / "zero_shot")
+    manifest, codec, codes, examples, rows = run_inputs
+    records = zero_shot_records(rows, manifest, codec, codes, examples, run_dir / "zero_shot")
     assert {(r.method, r.split) for r in records} == {("zero_shot", "validation"), ("zero_shot", "test")}
     assert all(r.model == "tiny-llama/base" for r in records)
     row = io.read_jsonl(config.out / records[0].predictions)[0]
@@ -119,7 +122,7 @@ def test_knn_and_linear_probe_on_separable_points():
 def test_multi_label_predict_uses_the_thresholds_tuned_on_validation(tmp_path):
     config = RunConfig(dataset="mixtures", out=tmp_path, root=tmp_path / "data", dataset_options={"sizes": SIZES},
                        model=ModelConfig(dtype="float32", tiny_sizes=TINY_LM), train=TrainConfig(epochs=1, batch_size=8),
-                       eval=EvalConfig(generation=False), baseline=False, progress=False)
+                       eval=EvalConfig(generation=False), baseline=False)
     records = run(config)
     run_dir = next((tmp_path / "mixtures").glob("embedded-*"))
     thresholds = io.read_json(run_dir / "eval" / "thresholds.json")

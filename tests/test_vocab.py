@@ -70,7 +70,7 @@ def _config(tmp_path, lm, add: bool, method: str = "lora"):
     return RunConfig(dataset="csv", out=tmp_path / "out", root=_csv_folder(tmp_path / "data"),
                      model=ModelConfig(name=str(lm), dtype="float32", add_speech_tokens=add),
                      train=TrainConfig(method=method, max_steps=2, batch_size=4, learning_rate=1e-2),
-                     eval=EvalConfig(generation=False), baseline=False, progress=False)
+                     eval=EvalConfig(generation=False), baseline=False)
 
 
 @pytest.mark.parametrize("tied", [False, True])

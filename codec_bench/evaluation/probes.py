@@ -13,11 +13,13 @@ Two kinds of clip vectors, each probed two ways:
 Probes: ``linear`` (standardised logistic regression, one per label for multi-label; ``baseline.fit_predict``)
 and ``knn`` (cosine k-nearest-neighbour vote fractions). Methods are named ``probe_<probe>_<vectors>``.
 ``zero_shot_records`` scores the base LLM exactly like the fine-tuned one (method ``zero_shot``).
-Both cache their records in ``folder/records.json``, like the baseline row (``study.pipeline.run_baseline``).
+Both cache their records in ``folder/records.json``, like the baseline row (``study.evaluate_stage.run_baseline``),
+and take what they read beyond the data as one :class:`BaseRows` (not the run's whole settings).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -26,7 +28,6 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 
 from ..codecs.base import TokenCodec
-from ..config import RunConfig, codec_label, model_label
 from ..data.manifest import Manifest
 from ..llm import vocab
 from ..llm.encoder import PromptEncoder
@@ -85,18 +86,35 @@ def knn(train_x: np.ndarray, train_labels: Sequence[Sequence[str]], eval_x: np.n
 PROBES: dict[str, Callable[..., np.ndarray]] = {"linear": linear_probe, "knn": knn}
 
 
-def run_probes(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
-               examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
+@dataclass(frozen=True)
+class BaseRows:
+    """What the probe and zero-shot rows read beyond the data: the base LLM (``model_path``, loaded in ``dtype``,
+    ``offline``; its speech-token rows added with ``seed`` when ``add_speech_tokens``), the names and seed their
+    records carry, the ``splits`` evaluated and ``out``, the folder that prediction paths are relative to."""
+
+    model_path: str
+    model_name: str
+    codec_name: str
+    dtype: str = "auto"
+    offline: bool | None = None
+    add_speech_tokens: bool = False
+    seed: int = 0
+    splits: tuple[str, ...] = ("validation", "test")
+    out: Path = Path(".")
+
+
+def run_probes(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
+               examples: dict[str, Sequence[Example]], folder: Path) -> list[Record]:
     """Probe records (``probe_{linear,knn}_{codec,llm}``) on the evaluated splits, trained on the training split;
     cached in ``folder/records.json`` (built once, under a lock: the recipes of one codec and model share it)."""
     folder = Path(folder)
-    return cached_records(folder, "probe rows", lambda: _probe_records(config, manifest, codec, codes, examples, base_model_id, folder))
+    return cached_records(folder, "probe rows", lambda: _probe_records(rows, manifest, codec, codes, examples, folder))
 
 
-def _probe_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
-                   examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
-    splits = [s for s in config.eval.splits if examples.get(s)]
-    model, encoder = _base_llm(config, codec, base_model_id, codes)
+def _probe_records(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
+                   examples: dict[str, Sequence[Example]], folder: Path) -> list[Record]:
+    splits = [s for s in rows.splits if examples.get(s)]
+    model, encoder = _base_llm(rows, codec, codes)
     table = speech_token_embeddings(model, encoder) if codec.needs_token_embeddings() else None
     vectors = {
         "codec": {s: np.stack([codec.probe_vector(codes[e.id], table) for e in examples[s]]) for s in ["train"] + splits},
@@ -104,42 +122,41 @@ def _probe_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, cod
     }
     del model, table
     train_labels = [e.answer_items for e in examples["train"]]
-    llm_name = model_label(config.model) + "/base"
+    llm_name = rows.model_name + "/base"
     records: list[dict] = []
     for source, x in vectors.items():
         for name, probe in PROBES.items():
             scores = {s: probe(x["train"], train_labels, x[s], manifest.task, manifest.classes) for s in splits}
-            run = RunName(codec_label(codec, config.codec.label), "none" if source == "codec" else llm_name,
-                          f"probe_{name}_{source}", config.train.seed)
+            run = RunName(rows.codec_name, "none" if source == "codec" else llm_name, f"probe_{name}_{source}", rows.seed)
             split_examples = {s: examples[s] for s in splits}
-            records += scoring_records(manifest, scores, split_examples, folder, run, config.out)
+            records += scoring_records(manifest, scores, split_examples, folder, run, rows.out)
     return finish_records(folder, records)
 
 
-def zero_shot_records(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
-                      examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
+def zero_shot_records(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
+                      examples: dict[str, Sequence[Example]], folder: Path) -> list[Record]:
     """The base LLM, not fine-tuned, scored like the fine-tuned one (method ``zero_shot``); cached in
     ``folder/records.json`` (built once, under a lock)."""
     folder = Path(folder)
-    return cached_records(folder, "zero-shot rows", lambda: _zero_shot(config, manifest, codec, codes, examples, base_model_id, folder))
+    return cached_records(folder, "zero-shot rows", lambda: _zero_shot(rows, manifest, codec, codes, examples, folder))
 
 
-def _zero_shot(config: RunConfig, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
-               examples: dict[str, Sequence[Example]], base_model_id: str, folder: Path) -> list[Record]:
-    model, encoder = _base_llm(config, codec, base_model_id, codes)
-    splits = [s for s in config.eval.splits if examples.get(s)]
-    scores, _ = label_scores(model, encoder, examples, splits, manifest, folder, config.progress)
-    run = RunName(codec_label(codec, config.codec.label), model_label(config.model) + "/base", "zero_shot", config.train.seed)
-    records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, run, config.out)
+def _zero_shot(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
+               examples: dict[str, Sequence[Example]], folder: Path) -> list[Record]:
+    model, encoder = _base_llm(rows, codec, codes)
+    splits = [s for s in rows.splits if examples.get(s)]
+    scores, _ = label_scores(model, encoder, examples, splits, manifest, folder)
+    run = RunName(rows.codec_name, rows.model_name + "/base", "zero_shot", rows.seed)
+    records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, run, rows.out)
     return finish_records(folder, records)
 
 
-def _base_llm(config: RunConfig, codec: TokenCodec, base_model_id: str, codes: Mapping[str, np.ndarray]):
+def _base_llm(rows: BaseRows, codec: TokenCodec, codes: Mapping[str, np.ndarray]):
     """The base model in eval mode (on the GPU when there is one) and its prompt encoder. A model that needs the
     speech tokens added (``add_speech_tokens``) gets them exactly as training starts with (same rows, same seed):
     untrained rows, so its zero-shot row shows what the LLM makes of the prompt text alone."""
-    model, tokenizer = load_llm(base_model_id, config.model.dtype, config.model.offline, attn_implementation="sdpa")
+    model, tokenizer = load_llm(rows.model_path, rows.dtype, rows.offline, attn_implementation="sdpa")
     n_codes = codec.speech_tokens
-    if config.model.add_speech_tokens:
-        vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)
+    if rows.add_speech_tokens:
+        vocab.add_speech_tokens(model, tokenizer, n_codes, rows.seed)
     return for_inference(model), PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)

@@ -83,28 +83,28 @@ def finish_records(folder: Path, records: list[Record]) -> list[Record]:
 MULTI_LABEL_METHODS = ("label_sets", "label_sets_normalised", "item_path", "label_questions")
 
 
-def multi_label_scorer(method: str, model, encoder, classes: Sequence[str], label_sets: Sequence[tuple[str, ...]],
-                       progress: bool = True) -> Callable[[Sequence[Example]], np.ndarray]:
+def multi_label_scorer(method: str, model, encoder, classes: Sequence[str],
+                       label_sets: Sequence[tuple[str, ...]]) -> Callable[[Sequence[Example]], np.ndarray]:
     """``examples -> (n, C)`` per-label probabilities by ``method`` (see ``scoring``); ``label_sets``: the training
     split's distinct answers (of its own clips: the label sets that occur, not those of mixtures)."""
     if method == "item_path":
-        return lambda ex: score_multi_label(model, encoder, ex, classes, progress=progress)
+        return lambda ex: score_multi_label(model, encoder, ex, classes)
     if method in ("label_sets", "label_sets_normalised"):
-        return lambda ex: score_label_sets(model, encoder, ex, classes, label_sets, progress, normalise=method != "label_sets")
+        return lambda ex: score_label_sets(model, encoder, ex, classes, label_sets, normalise=method != "label_sets")
     if method == "label_questions":
-        return lambda ex: score_label_questions(model, encoder, ex, classes, progress)
+        return lambda ex: score_label_questions(model, encoder, ex, classes)
     raise CodecBenchError(f"unknown multi-label scoring method {method!r}; one of {', '.join(MULTI_LABEL_METHODS)}")
 
 
 def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], splits: list[str], manifest: Manifest,
-                           progress: bool, questions: bool = False) -> tuple[dict[str, np.ndarray], ScoringChoice]:
+                           questions: bool = False) -> tuple[dict[str, np.ndarray], ScoringChoice]:
     """Per-label probabilities from the scoring method with the best cross-fitted validation micro-F1 (each method
     with its best decision rule, see ``decisions``); ``questions``: the model was trained with label questions.
     Returns the scores per split and the choice (the method, each method's figure and its rules')."""
     label_sets = sorted({e.answer_items for e in examples["train"] if not is_augmented_id(e.id)})  # sets that occur
     names = [m for m in MULTI_LABEL_METHODS if (m != "label_questions" or questions)
              and (not m.startswith("label_sets") or len(label_sets) <= MAX_LABEL_SETS)]
-    methods = {m: multi_label_scorer(m, model, encoder, manifest.classes, label_sets, progress) for m in names}
+    methods = {m: multi_label_scorer(m, model, encoder, manifest.classes, label_sets) for m in names}
     f1: dict[str, float] = {}
     by_rule: dict[str, dict[str, float]] = {}
     scores_by_method: dict[str, dict[str, np.ndarray]] = {}
@@ -124,15 +124,15 @@ def score_multi_label_best(model, encoder, examples: dict[str, list[Example]], s
 
 
 def label_scores(model, encoder, examples: dict[str, Sequence[Example]], splits: list[str], manifest: Manifest,
-                 folder: Path, progress: bool, questions: bool = False) -> tuple[dict[str, np.ndarray], ScoringChoice | None]:
+                 folder: Path, questions: bool = False) -> tuple[dict[str, np.ndarray], ScoringChoice | None]:
     """Label-scoring probabilities per split: for multi-label tasks by the method with the best validation micro-F1
     (:func:`score_multi_label_best`, its choice written to ``folder/multi_label_scoring.json`` and returned), else
     the softmax over the classes (choice None)."""
     if manifest.task == "multi_label":
-        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, progress, questions=questions)
+        scores, choice = score_multi_label_best(model, encoder, examples, splits, manifest, questions=questions)
         choice.to_file(RecordsFolder(folder).scoring_choice)
         return scores, choice
-    return {s: score_single_label(model, encoder, examples[s], manifest.classes, progress=progress) for s in splits}, None
+    return {s: score_single_label(model, encoder, examples[s], manifest.classes) for s in splits}, None
 
 
 def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples: dict[str, Sequence[Example]], folder: Path,

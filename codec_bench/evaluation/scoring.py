@@ -134,11 +134,11 @@ def cache_argument(model) -> str:
 
 
 @torch.inference_mode()
-def score_single_label(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str], progress: bool = True) -> np.ndarray:
+def score_single_label(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str]) -> np.ndarray:
     """``(n_examples, n_classes)`` probabilities: softmax over the log-likelihoods of "label<END>"."""
     candidates = [encoder.answer_ids([c]) for c in classes]
     out = np.zeros((len(examples), len(classes)))
-    for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
+    for i, example in enumerate(ui.track(examples, "score", unit="clips")):
         loglik = PrefixScorer(model, encoder.prefix(model, example)).score(candidates)
         out[i] = softmax(loglik)
     return out
@@ -146,13 +146,13 @@ def score_single_label(model, encoder: PromptEncoder, examples: Sequence[Example
 
 @torch.inference_mode()
 def score_multi_label(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str],
-                      max_items: int | None = None, progress: bool = True) -> np.ndarray:
+                      max_items: int | None = None) -> np.ndarray:
     """``(n_examples, n_classes)`` per-label probabilities by item scoring along the greedy answer path."""
     items = [list(encoder.text_ids(c)) for c in classes]
     candidates = [ids + list(encoder.separator) for ids in items] + [ids + [encoder.end_id] for ids in items]
     n = len(classes)
     out = np.zeros((len(examples), n))
-    for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
+    for i, example in enumerate(ui.track(examples, "score", unit="clips")):
         scorer = PrefixScorer(model, encoder.prefix(model, example))
         for _ in range(max_items or n):
             p = softmax(scorer.score(candidates))
@@ -166,7 +166,7 @@ def score_multi_label(model, encoder: PromptEncoder, examples: Sequence[Example]
 
 @torch.inference_mode()
 def score_label_sets(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str],
-                     label_sets: Sequence[tuple[str, ...]], progress: bool = True, normalise: bool = False) -> np.ndarray:
+                     label_sets: Sequence[tuple[str, ...]], normalise: bool = False) -> np.ndarray:
     """``(n_examples, n_classes)`` per-label marginals: every label set seen in training is a candidate answer,
     the candidates' probabilities (softmax of their log-likelihoods) are summed over the sets holding each label.
     ``normalise``: the log-likelihood per answer token instead (longer sets, more labels or longer names, are not
@@ -175,14 +175,13 @@ def score_label_sets(model, encoder: PromptEncoder, examples: Sequence[Example],
     lengths = np.array([len(c) for c in candidates], dtype=float) if normalise else 1.0
     member = label_matrix(label_sets, classes)
     out = np.zeros((len(examples), len(classes)))
-    for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
+    for i, example in enumerate(ui.track(examples, "score", unit="clips")):
         out[i] = softmax(PrefixScorer(model, encoder.prefix(model, example)).score(candidates) / lengths) @ member
     return out
 
 
 @torch.inference_mode()
-def score_label_questions(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str],
-                          progress: bool = True) -> np.ndarray:
+def score_label_questions(model, encoder: PromptEncoder, examples: Sequence[Example], classes: Sequence[str]) -> np.ndarray:
     """``(n_examples, n_classes)`` P(yes) of every label question "<label>?" (a run trained with
     ``label_questions``): all questions in one forward per clip as a tree after the prompt, as in training; a
     label's probability is the softmax of the "yes" and "no" logits at its question mark."""
@@ -194,7 +193,7 @@ def score_label_questions(model, encoder: PromptEncoder, examples: Sequence[Exam
         owner += [k] * len(question)
         last.append(len(tokens) - 1)
     out = np.zeros((len(examples), len(classes)))
-    for i, example in enumerate(ui.track(examples, "score", unit="clips", show=progress)):
+    for i, example in enumerate(ui.track(examples, "score", unit="clips")):
         scorer = PrefixScorer(model, encoder.prefix(model, example))
         logits = scorer._tree_logits(tokens, owner)[last].float()  # positions restart after each prompt
         out[i] = torch.sigmoid(logits[:, yes] - logits[:, no]).cpu().numpy()
@@ -203,11 +202,11 @@ def score_label_questions(model, encoder: PromptEncoder, examples: Sequence[Exam
 
 @torch.inference_mode()
 def generate_answers(model, encoder: PromptEncoder, examples: Sequence[Example], max_new_tokens: int = 48,
-                     batch_size: int = 16, progress: bool = True, split_items: bool = True) -> list[tuple[str, ...]]:
+                     batch_size: int = 16, split_items: bool = True) -> list[tuple[str, ...]]:
     """Greedy answers, parsed into label items (``split_items=False``: the whole answer is one item, as for a
     single-label task, whose labels may hold the multi-label separator)."""
     answers: list[tuple[str, ...]] = []
-    with ui.stage("generate", len(examples), "clips", show=progress) as bar:
+    with ui.stage("generate", len(examples), "clips") as bar:
         for first in range(0, len(examples), batch_size):  # batches read lazily from the prompts file
             batch = examples[first: first + batch_size]
             inputs, start = encoder.generation_inputs(model, batch)

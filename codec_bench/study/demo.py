@@ -24,14 +24,13 @@ DEMO_TRAIN = {  # chosen on validation (accuracy; micro-F1 and mAP), docs/perfor
 }
 
 
-def run_demo(out: str | Path, sizes: dict[str, int] | None = None, train: TrainConfig | None = None,
-             progress: bool = True) -> dict[str, Path]:
+def run_demo(out: str | Path, sizes: dict[str, int] | None = None, train: TrainConfig | None = None) -> dict[str, Path]:
     """Run both generated tasks into ``out`` and write the report; returns the report's paths."""
     out = Path(out)
     start = time.time()
     for task in DEMO_TASKS:
         config = RunConfig(dataset=task, out=out, root=out / "data" / task, train=train or DEMO_TRAIN[task],
-                           dataset_options={"sizes": sizes or DEMO_SIZES}, progress=progress)
+                           dataset_options={"sizes": sizes or DEMO_SIZES})
         run(config)
     paths = report_folders([out])
     paths["seconds"] = time.time() - start  # type: ignore[assignment]

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from ..codecs import make_codec
 from ..codecs.base import ClipEncoder
-from ..core import io
+from ..core import io, ui
 from ..core.errors import AudioError, CodecBenchError
 from ..data.audio import load_audio
 from ..data.augment import is_augmented_id
@@ -129,16 +129,21 @@ def score_run(run_dir: Path, card: RunCard, codec: ClipEncoder, examples: list[E
     model, tokenizer = load_trained(files.model, dtype, offline)
     model = for_inference(model)
     encoder = prompt_encoder(tokenizer, codec, audio or {}, card.codec.codebooks)
+    with ui.stage("predict", show=False):  # no progress line of its own: the table follows at once
+        return _scores(files, card, model, encoder, examples)
+
+
+def _scores(files: RunFolder, card: RunCard, model, encoder, examples: list[Example]) -> np.ndarray:
     classes = card.classes
     if card.task != "multi_label":
-        return score_single_label(model, encoder, examples, classes, progress=False)
+        return score_single_label(model, encoder, examples, classes)
     choice = files.eval.scoring_choice
     method = ScoringChoice.from_file(choice).method if choice.is_file() else "item_path"
     label_sets = []
     if method.startswith("label_sets"):
         label_sets = sorted({tuple(r["answer_items"]) for r in io.JsonlFile(files.prompt_file("train"))
                              if not is_augmented_id(r["id"])})
-    scores = multi_label_scorer(method, model, encoder, classes, label_sets, progress=False)(examples)
+    scores = multi_label_scorer(method, model, encoder, classes, label_sets)(examples)
     calibration = files.eval.calibration
     if calibration.is_file():  # the decision rule calibrated the scores before its thresholds
         scores = platt_apply(scores, Calibration.from_file(calibration).matrix(classes))

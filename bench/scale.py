@@ -116,7 +116,7 @@ def _train(model, tokenizer, codes, out: Path, steps: int) -> None:
     shutil.rmtree(out / "run", ignore_errors=True)
     encoder = PromptEncoder(tokenizer, CODEBOOK, codes)
     config = TrainConfig(max_steps=steps, batch_size=16)
-    train(model, tokenizer, encoder, ExampleFile(out / "prompts" / "train.jsonl"), [], out / "run", config, progress=False)
+    train(model, tokenizer, encoder, ExampleFile(out / "prompts" / "train.jsonl"), [], out / "run", config)
 
 
 def _score(model, tokenizer, codes, out: Path, clips: int) -> None:

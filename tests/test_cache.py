@@ -39,28 +39,28 @@ def clips(tmp_path, n=6):
 def test_build_then_load(tmp_path):
     codec, items = CountingCodec(), clips(tmp_path)
     cache = TokenCache(tmp_path / "cache", "toy", codec)
-    assert cache.build(items, batch_size=2, progress=False) == {"encoded": 6, "cached": 0, "skipped": 0, "truncated": 0}
+    assert cache.build(items, batch_size=2) == {"encoded": 6, "cached": 0, "skipped": 0, "truncated": 0}
     codes, errors = cache.load()
     assert set(codes) == {c.id for c in items} and not errors
     assert codes["c0"].shape == (1, 10) and codes["c5"].shape == (1, 15)
     again = CountingCodec()
-    TokenCache(tmp_path / "cache", "toy", again).build(items, progress=False)
+    TokenCache(tmp_path / "cache", "toy", again).build(items)
     assert again.encoded == 0  # everything was cached
 
 
 def test_killed_encode_resumes_without_recomputing(tmp_path):
     items = clips(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        TokenCache(tmp_path / "cache", "toy", CountingCodec(fail_after=4)).build(items, batch_size=2, shard_size=2, progress=False)
+        TokenCache(tmp_path / "cache", "toy", CountingCodec(fail_after=4)).build(items, batch_size=2, shard_size=2)
     folder = TokenCache(tmp_path / "cache", "toy", CountingCodec()).folder
     assert len(list(folder.glob("shard-*.parquet"))) == 2
     (folder / "shard-r0-00099.parquet.tmp-1").write_bytes(b"half written")  # a partial file is never read
     resumed = CountingCodec()
-    counts = TokenCache(tmp_path / "cache", "toy", resumed).build(items, batch_size=2, shard_size=2, progress=False)
+    counts = TokenCache(tmp_path / "cache", "toy", resumed).build(items, batch_size=2, shard_size=2)
     assert resumed.encoded == 2 and counts["cached"] == 4
     codes, _ = TokenCache(tmp_path / "cache", "toy", resumed).load()
     fresh = CountingCodec()
-    TokenCache(tmp_path / "fresh", "toy", fresh).build(items, progress=False)
+    TokenCache(tmp_path / "fresh", "toy", fresh).build(items)
     reference, _ = TokenCache(tmp_path / "fresh", "toy", fresh).load()
     assert all(np.array_equal(codes[k], reference[k]) for k in reference)
 
@@ -69,7 +69,7 @@ def test_other_codec_config_gets_another_folder_and_tampering_is_caught(tmp_path
     items = clips(tmp_path, 2)
     a, b = TokenCache(tmp_path / "c", "toy", CountingCodec(8)), TokenCache(tmp_path / "c", "toy", CountingCodec(16))
     assert a.folder != b.folder
-    a.build(items, progress=False)
+    a.build(items)
     header = io.read_json(a.folder / "cache.json")
     header["identity"]["levels"] = 99
     io.write_json(a.folder / "cache.json", header)
@@ -81,20 +81,20 @@ def test_max_seconds_is_part_of_the_folder_and_truncation_is_counted(tmp_path):
     items = [Clip("long", str(write_wave(tmp_path / "long.wav", seconds=1.0)), ("x",), "train")] + clips(tmp_path, 2)
     default, short = TokenCache(tmp_path / "c", "toy", CountingCodec(), 30.0), TokenCache(tmp_path / "c", "toy", CountingCodec(), 0.5)
     assert default.folder.name == CountingCodec().cache_key() and short.folder.name == f"{CountingCodec().cache_key()}-max0.5s"
-    assert short.build(items, progress=False)["truncated"] == 1  # announced by the pipeline with the count
-    assert default.build(items, progress=False)["truncated"] == 0
+    assert short.build(items)["truncated"] == 1  # announced by the pipeline with the count
+    assert default.build(items)["truncated"] == 0
     assert short.load()[0]["long"].shape == (1, 25) and default.load()[0]["long"].shape == (1, 50)
 
 
 def test_damaged_shards_and_header_are_rebuilt_not_trusted(tmp_path):
     items = clips(tmp_path, 4)
     cache = TokenCache(tmp_path / "c", "toy", CountingCodec())
-    cache.build(items, batch_size=2, shard_size=2, progress=False)
+    cache.build(items, batch_size=2, shard_size=2)
     first, second = sorted(cache.folder.glob("shard-*.parquet"))
     first.write_bytes(first.read_bytes()[:40])  # truncated: no Parquet footer
     (cache.folder / "cache.json").write_text('{"format_ver')
     again = CountingCodec()
-    counts = TokenCache(tmp_path / "c", "toy", again).build(items, batch_size=2, shard_size=2, progress=False)
+    counts = TokenCache(tmp_path / "c", "toy", again).build(items, batch_size=2, shard_size=2)
     assert again.encoded == 2 and counts["cached"] == 2  # only the damaged shard's clips
     assert (cache.folder / "broken" / first.name).is_file() and io.read_json(cache.folder / "cache.json") == cache.header
     codes, _ = TokenCache(tmp_path / "c", "toy", CountingCodec()).load()
@@ -106,7 +106,7 @@ def test_bad_audio_is_a_recorded_skip(tmp_path):
     (tmp_path / "bad.wav").write_bytes(b"junk")
     items.append(Clip("bad", str(tmp_path / "bad.wav"), ("x",), "train"))
     cache = TokenCache(tmp_path / "cache", "toy", CountingCodec())
-    assert cache.build(items, progress=False)["skipped"] == 1
+    assert cache.build(items)["skipped"] == 1
     codes, errors = cache.load()
     assert set(codes) == {"c0", "c1"} and "cannot decode" in errors["bad"]
 
@@ -146,7 +146,7 @@ def test_shards_also_close_at_a_value_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(cache_module, "MAX_SHARD_VALUES", 30)  # each clip has 15 frames: two clips per shard
     clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.3, seed=i)), ("a",), "train") for i in range(5)]
     cache = TokenCache(tmp_path / "cache", "toy", CountingCodec(), max_seconds=None)
-    cache.build(clips, batch_size=1, progress=False)
+    cache.build(clips, batch_size=1)
     assert len(list(cache.folder.glob("shard-*.parquet"))) == 3 and len(cache.load()[0]) == 5
 
 
@@ -205,7 +205,7 @@ def test_a_mended_or_edited_file_is_encoded_again_and_read_from_its_new_codes(tm
     codec, items = CountingCodec(), clips(tmp_path)
     (tmp_path / "c1.wav").write_bytes(b"not audio")
     cache = TokenCache(tmp_path / "cache", "toy", codec)
-    cache.build(items, progress=False)
+    cache.build(items)
     assert "c1" in cache.load([c.id for c in items])[1]  # skipped
     before = cache.load([c.id for c in items])[0]["c3"].copy()
     write_wave(tmp_path / "c1.wav", seconds=0.3, freq=400)  # mended
@@ -214,7 +214,7 @@ def test_a_mended_or_edited_file_is_encoded_again_and_read_from_its_new_codes(tm
     again = CountingCodec()
     fresh = TokenCache(tmp_path / "cache", "toy", again)
     assert {c.id for c in fresh.changed(items)} == {"c1", "c3"}
-    counts = fresh.build(items, progress=False)
+    counts = fresh.build(items)
     assert again.encoded == 2 and counts["encoded"] == 2 and counts["cached"] == 4
     codes, errors = fresh.load([c.id for c in items])
     assert not errors and codes["c1"].shape == (1, 15) and codes["c3"].shape == (1, 20)

@@ -50,7 +50,7 @@ def test_float_features_round_trip_the_cache_and_shared_audio_is_encoded_once(tm
             return super().encode_preprocessed(items)
 
     cache = TokenCache(tmp_path / "cache", "aqa", Counting(), max_seconds=None)
-    counts = cache.build(clips, progress=False)
+    counts = cache.build(clips)
     features, errors = cache.load()
     assert Counting.encoded == 2 and counts["encoded"] == 3 and not errors
     assert features["a#q1"].dtype == np.float32 and features["a#q1"].shape == (64, 25)
@@ -161,7 +161,7 @@ def test_xcodec2_latents_are_what_the_quantizer_turns_into_the_codes(tmp_path):
     assert half.cache_key() != latents_codec.cache_key()
     clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.3, seed=i)), ("a",), "train") for i in range(2)]
     cache = TokenCache(tmp_path / "cache", "toy", half, max_seconds=None)
-    cache.build(clips, progress=False)
+    cache.build(clips)
     stored = cache.load()[0]
     assert io.read_json(cache.folder / "cache.json")["values"] == "float16" and stored["c0"].dtype == np.float16
     np.testing.assert_allclose(stored["c1"].astype(np.float32), half.encode([_read(clips[1].path)])[0], rtol=2e-3, atol=1e-4)
@@ -202,13 +202,13 @@ def test_baseline_features_come_from_a_cache_shared_by_every_run(tmp_path, monke
     clips = [Clip(f"c{i}", str(write_wave(tmp_path / f"c{i}.wav", seconds=0.2 + 0.1 * i, freq=300 + 200 * i)), ("a",), "train")
              for i in range(3)]
     cache = TokenCache(tmp_path / "cache", "toy", baseline.LogMelStats(), max_seconds=30.0)
-    cache.build(clips, progress=False, all_clips=True)
+    cache.build(clips, all_clips=True)
     features = cache.load()[0]
     for clip in clips:  # the cached vector is the baseline's feature vector: mean and std of the log-mel frames
         frames = log_mel(_read(clip.path)).numpy()
         np.testing.assert_allclose(features[clip.id][:, 0], np.concatenate([frames.mean(0), frames.std(0)]), rtol=1e-6)
     monkeypatch.setattr(baseline.LogMelStats, "preprocess", lambda *a: pytest.fail("decoded again"))
-    assert TokenCache(tmp_path / "cache", "toy", baseline.LogMelStats(), max_seconds=30.0).build(clips, progress=False)["encoded"] == 0
+    assert TokenCache(tmp_path / "cache", "toy", baseline.LogMelStats(), max_seconds=30.0).build(clips)["encoded"] == 0
 
 
 @torch.inference_mode()
@@ -271,7 +271,7 @@ def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, metho
         return model, tokenizer, ContinuousPromptEncoder(tokenizer, features)
 
     model, tokenizer, encoder = fresh()
-    straight = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "straight", config, progress=False)
+    straight = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "straight", config)
     original, calls = AnswerOnlyTrainer.compute_loss, {"n": 0}
 
     def dies_in_epoch_three(self, *args, **kwargs):
@@ -283,10 +283,10 @@ def test_killed_training_resumes_with_the_projector(tmp_path, monkeypatch, metho
     monkeypatch.setattr(AnswerOnlyTrainer, "compute_loss", dies_in_epoch_three)
     model, tokenizer, encoder = fresh()
     with pytest.raises(KeyboardInterrupt):
-        train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "resumed", config, progress=False)
+        train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "resumed", config)
     monkeypatch.setattr(AnswerOnlyTrainer, "compute_loss", original)
     model, tokenizer, encoder = fresh()
-    resumed = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "resumed", config, progress=False)
+    resumed = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "resumed", config)
     a, b = load_file(str(straight / PROJECTOR_FILE)), load_file(str(resumed / PROJECTOR_FILE))
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
@@ -310,5 +310,5 @@ def test_continuous_features_under_fsdp_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
     with pytest.raises(CodecBenchError, match="projected outside the wrapped forward, which FSDP shards"):
         train(model, tokenizer, ContinuousPromptEncoder(tokenizer, features), examples, [], tmp_path / "run",
-              TrainConfig(max_steps=1, batch_size=2), progress=False)
+              TrainConfig(max_steps=1, batch_size=2))
     assert not list((tmp_path / "run").rglob("checkpoint-*"))

@@ -147,7 +147,7 @@ class Peak(TokenCodec):
         return {"codec": "peak"}
 
 clips = [Clip(f"c{i:02d}", sys.argv[2] + f"/clips/c{i:02d}.wav", ("x",), "train") for i in range(24)]
-print(json.dumps(TokenCache(sys.argv[1], "race", Peak()).build(clips, batch_size=4, progress=False)))
+print(json.dumps(TokenCache(sys.argv[1], "race", Peak()).build(clips, batch_size=4)))
 """
 
 

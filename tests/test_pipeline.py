@@ -72,12 +72,12 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(AnswerOnlyTrainer, "compute_loss", dies_in_epoch_three)
     with pytest.raises(KeyboardInterrupt):
-        train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "run", config, progress=False)
+        train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "run", config)
     assert not (tmp_path / "run" / "model" / "train_done.json").exists()
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     monkeypatch.setattr(AnswerOnlyTrainer, "compute_loss", original)
     model, _ = load_llm(str(lm), "float32")
-    final = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "run", config, progress=False)
+    final = train(model, tokenizer, encoder, examples, examples[:4], tmp_path / "run", config)
     state = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text())
     assert io.read_json(final / "train_done.json")["steps"] == 6
     assert len([h for h in state["log_history"] if "eval_loss" in h]) == 3  # epochs 1-2 from before, 3 after resume

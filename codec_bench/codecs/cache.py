@@ -112,7 +112,7 @@ class TokenCache:
         return finished_shards(self.folder)
 
     def build(self, clips: Sequence[Clip], batch_size: int = 16, num_workers: int = 0, shard_size: int = 512,
-              progress: bool = True, all_clips: bool = False, stage: str = "encode") -> dict:
+              all_clips: bool = False, stage: str = "encode") -> dict:
         """Encode this process's share of the clips not cached yet; returns ``{"encoded", "cached", "skipped"}``
         counts for this process. ``all_clips``: encode every clip here even under several processes (work that
         only rank 0 does)."""
@@ -128,7 +128,7 @@ class TokenCache:
             todo = [c for c in todo if share_of(c.path, world) == me]
             todo.sort(key=size_hint)  # similar lengths together: less padding per batch
             cached = len(stored) - sum(c.id in stored for c in clips if c.id not in done)  # changed: not cached
-            with ui.stage(stage, len(todo), f"clips ({cached} from cache)", show=progress) as bar:
+            with ui.stage(stage, len(todo), f"clips ({cached} from cache)") as bar:
                 return self._encode(todo, siblings, me, cached, batch_size, num_workers, shard_size, bar)
 
     def _encode(self, todo: list[Clip], siblings: dict[str, list[str]], me: int, cached: int, batch_size: int,

@@ -22,7 +22,7 @@ from .base import ClipEncoder
 from .clip_audio import ClipWaves
 
 
-def fit_codec(codec: ClipEncoder, clips: Sequence[Clip], state_folder: str | Path, progress: bool = True) -> None:
+def fit_codec(codec: ClipEncoder, clips: Sequence[Clip], state_folder: str | Path) -> None:
     """Fit a codec that needs it (the embedded one) on ``clips`` (a training split), or load the fit saved for
     exactly these clips and settings. The fit is saved as safetensors under ``state_folder``; processes that need
     the same fit wait for the first one (``core.parallel.build_lock``) and load it."""
@@ -35,7 +35,7 @@ def fit_codec(codec: ClipEncoder, clips: Sequence[Clip], state_folder: str | Pat
         if reusable(marker, "codec fit", path):
             codec.load(path)
             return
-        with ui.stage("fit", show=progress):
+        with ui.stage("fit"):
             codec.fit(ClipWaves(clips, codec.sample_rate_hz))
         with io.atomic_path(path) as tmp:
             codec.save(tmp)

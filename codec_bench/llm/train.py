@@ -71,7 +71,7 @@ class AnswerOnlyTrainer(Trainer):
 
 
 def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Example], validation_examples: Sequence[Example],
-          run_dir: str | Path, config: TrainConfig, progress: bool = True, trainable_tokens: dict | None = None,
+          run_dir: str | Path, config: TrainConfig, trainable_tokens: dict | None = None,
           report_to: str = "none", run_name: str | None = None,
           task_metric: Callable[[torch.nn.Module], float] | None = None) -> Path:
     """Fine-tune ``model`` on the examples; returns ``run_dir/model`` (weights or LoRA adapter, safetensors).
@@ -94,7 +94,7 @@ def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Exa
     model = _prepare_model(model, config, trainable_tokens)
     train_set, val_set = PromptDataset(train_examples, encoder), PromptDataset(validation_examples, encoder)
     start = time.time()
-    with ui.stage("train", unit="steps", show=progress) as bar:
+    with ui.stage("train", unit="steps") as bar:
         integrations, tracking = trainer_settings(report_to if is_main_process() else "none", run_dir / "tensorboard")
         args = _training_arguments(run_dir / "checkpoints", config, len(train_set), len(val_set) > 0, integrations, run_name)
         log = TrainLog(run_dir / "train_log.jsonl", bar)

@@ -30,6 +30,7 @@ from ..llm.model import for_inference, load_trained
 from ..llm.tracking import log_metrics
 from ..prompts import Example
 from .fold import FoldContext
+from .stale import set_aside
 from .train_stage import tracked_name
 
 
@@ -97,6 +98,8 @@ def reference_rows(fold: FoldContext) -> list[Record]:
 def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[Record]:
     """The log-mel logistic-regression reference row on the same splits; its per-clip features are cached once per
     dataset (``baseline.LogMelStats``), shared by every fold and run."""
+    cache = TokenCache(config.cache_folder, manifest.dataset, baseline.LogMelStats(), config.codec.max_seconds)
+    set_aside(config.out, manifest.dataset, None, cache.changed(manifest.clips))
     return cached_records(folder, "baseline", lambda: _baseline_records(config, manifest, folder))
 
 

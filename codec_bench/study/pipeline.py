@@ -21,6 +21,7 @@ with the corpus beyond the manifest: codes are read lazily from the cache, promp
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -44,6 +45,7 @@ from ..prompts import ExampleFile, build_example, example_row
 from .evaluate_stage import evaluate_model, reference_rows, run_baseline
 from .fold import FoldContext, instruction_for
 from .inputs import check_run
+from .stale import set_aside
 from .train_stage import train_model
 
 
@@ -126,6 +128,8 @@ def encode_tokens(config: RunConfig, manifest: Manifest, codec: ClipEncoder, ext
     codes}`` of them all; skips are recorded."""
     cache = TokenCache(config.cache_folder, manifest.dataset, codec, config.codec.max_seconds)
     clips = list(manifest.clips) + list(extra)
+    if is_main_process():
+        set_aside(config.out, manifest.dataset, codec.cache_key(), cache.changed(clips))
     with disk_guard(cache.folder, "encoding", cache_estimate(codec, len(clips), config.codec.max_seconds)):
         counts = cache.build(clips, config.codec.batch_size, config.codec.num_workers)
     wait_for_everyone()  # several processes: every rank's shards must be written
@@ -152,19 +156,23 @@ def cache_estimate(codec: ClipEncoder, clips: int, max_seconds: float | None) ->
 PROMPTS_FORMAT = 2  # 2: the audio slot is filled from the cache at batch time (1 held the speech-token text)
 
 
-def write_prompts(manifest: Manifest, codes: Mapping[str, np.ndarray], folder: Path, extra: Sequence[Clip] = ()) -> dict[str, ExampleFile]:
+def write_prompts(manifest: Manifest, codes: Mapping[str, np.ndarray], folder: Path,
+                  extra: Sequence[Clip] = ()) -> dict[str, ExampleFile]:
     """Write the prompts of every split as JSONL (clips without tokens are left out; ``extra``, augmented training
     clips, after the training split's own), streaming, and return them read lazily. ``done.json`` records the
-    format, the augmented clips, the rows, sizes and checksums; prompts that do not match it are written again."""
+    format, the augmented clips, a digest of the clips included, the rows, sizes and checksums; prompts that do not
+    match it are written again (a clip that could not be encoded before and can now, for one)."""
     done = folder / "done.json"
     augmented = sorted(c.id for c in extra)
+    included = {s: [c for c in list(manifest.split(s)) + (list(extra) if s == "train" else []) if c.id in codes]
+                for s in manifests.SPLITS}
+    digest = hashlib.sha256("\n".join(f"{s}:{c.id}" for s in manifests.SPLITS for c in included[s]).encode()).hexdigest()
     if not (reusable(done, "prompts", folder) and io.read_json(done).get("format") == PROMPTS_FORMAT
-            and io.read_json(done).get("augmented", []) == augmented):
+            and io.read_json(done).get("augmented", []) == augmented and io.read_json(done).get("clips", digest) == digest):
         counts = {}
         for split in manifests.SPLITS:
-            clips = list(manifest.split(split)) + (list(extra) if split == "train" else [])
-            rows = (example_row(build_example(c.id, instruction_for(manifest, c), c.labels)) for c in clips if c.id in codes)
+            rows = (example_row(build_example(c.id, instruction_for(manifest, c), c.labels)) for c in included[split])
             counts[split] = io.write_jsonl(folder / f"{split}.jsonl", rows)
         mark_done(done, [folder / f"{split}.jsonl" for split in manifests.SPLITS], format=PROMPTS_FORMAT, rows=counts,
-                  augmented=augmented)
+                  augmented=augmented, clips=digest)
     return {split: ExampleFile(folder / f"{split}.jsonl") for split in manifests.SPLITS}

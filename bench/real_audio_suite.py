@@ -1,8 +1,9 @@
 """A small real-audio suite for choosing and checking the project's defaults (issue 19, point 3).
 
-    python bench/real_audio_suite.py OUT [--seed 19] [--tiny]        # build the sets under OUT/<set>/
-    python bench/real_audio_suite.py OUT --run RUNS [--tag old] [--args "--codec logmel"] [--sets a,b]
-    python bench/real_audio_suite.py OUT --table RUNS [--tag old ...]  # the table for docs/performance.md
+    python bench/real_audio_suite.py OUT [--seed 19]      # build the four sets under OUT/<set>/ (~1 min)
+    python bench/real_audio_suite.py OUT --tiny           # a few clips per set, in seconds: checks that it runs
+    python bench/real_audio_suite.py OUT --run RUNS [--tag old] [--args "--codec logmel"] [--sets voices,...]
+    python bench/real_audio_suite.py OUT --table RUNS --tag old [--tag new --hide-test new]  # docs/performance.md
 
 Why: the defaults were once chosen on the demo's generated data, and that choice did not carry to real audio. These
 sets are real audio (sampled instruments, a speech synthesiser's voices, sox's reverberation) with exact labels,
@@ -30,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import shlex
 import shutil
 import subprocess
 import sys
@@ -45,7 +48,6 @@ from scipy.signal import resample_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rendered_instruments as ri  # a sibling script, not a package
-from real_audio_table import run_sets, write_table
 
 SPLITS = ri.SPLITS
 RATE = ri.SAMPLE_RATE
@@ -86,7 +88,6 @@ class Speaker:
 
 def write_set(out: Path, rows: list[Row], audio: list[np.ndarray], settings: dict) -> None:
     """The ``csv`` layout; metadata.csv is written last, through a temporary name."""
-    multi = any(len(r.labels) > 1 for r in rows)
     for row, clip in zip(rows, audio):
         path = out / row.path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +95,7 @@ def write_set(out: Path, rows: list[Row], audio: list[np.ndarray], settings: dic
         sf.write(path, clip * (10 ** (-1 / 20) / peak if peak > 10 ** (-1 / 20) else 1.0), RATE, subtype="PCM_16")
     (out / "instruction.txt").write_text(INSTRUCTIONS[out.name] + "\n", encoding="utf-8")
     (out / "settings.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    header = "path,labels,split" if multi else "path,label,split"
+    header = "path,labels,split" if any(len(r.labels) > 1 for r in rows) else "path,label,split"
     lines = [header] + [f"{r.path},{';'.join(sorted(r.labels))},{r.split}" for r in rows]
     tmp = out / "metadata.csv.tmp"
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -235,6 +236,59 @@ def room_rows(seed: int, rows: list[Row], audio: list[np.ndarray]) -> list[np.nd
             snr = float(rng.choice(SNRS_DB))
             out.append(wet + at_rms(pink_noise(rng, len(wet)), -20 - snr))
     return out
+
+
+def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str) -> None:
+    """One `python -m codec_bench.cli run csv` per set of the suite, one after the other; the wall time of each is printed."""
+    for name in names:
+        out = runs / name
+        cmd = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(sets_dir / name), "--out", str(out),
+               "--quiet", *shlex.split(extra)]
+        begin = time.perf_counter()
+        done = subprocess.run(cmd, check=False)
+        print(f"{name}: exit {done.returncode}, {time.perf_counter() - begin:.0f} s  ({shlex.join(cmd[1:])})", flush=True)
+
+
+ROWS = ("llm_scoring", "llm_generation", "baseline_logmel_logreg")
+METRICS = {"single_label": ("accuracy",), "multi_label": ("micro_f1", "map")}
+
+
+def percent(value: float | None, interval: list[float] | None = None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{100 * value:.1f}" + (f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]" if interval else "")
+
+
+def set_rows(results: Path, tag: str, name: str, hide_test: bool = False) -> list[str]:
+    """Table rows of one run: per metric, the test figure with its 95 % interval and the validation figure
+    (``hide_test``: the test cells say so, for candidates that are compared on validation only)."""
+    if not results.is_file():
+        return [f"| {name} | – | {tag} | not run |" + " – |" * (2 * len(ROWS) - 1)]
+    content = json.loads(results.read_text(encoding="utf-8"))
+    test = {a["method"]: a for a in content["aggregated"] if a["split"] == "test"}
+    validation = {r["method"]: r for r in content["records"] if r["split"] == "validation"}
+    task = next(iter(test.values()))["task"]
+    sizes = {r["split"]: r["n_clips"] for r in content["records"] if r["method"] == "llm_scoring"}
+    lines = []
+    for metric in METRICS[task]:
+        cells = [percent(test[m]["metrics"].get(metric, {}).get("mean"), test[m]["metrics"].get(metric, {}).get("ci"))
+                 if m in test else "–" for m in ROWS]
+        cells = ["(not read)"] * len(ROWS) if hide_test else cells
+        cells += [percent(validation[m]["metrics"].get(metric)) if m in validation else "–" for m in ROWS]
+        label = f"{name} ({sizes.get('test', '?')} / {sizes.get('validation', '?')})"
+        lines.append(f"| {label} | {metric} | {tag} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_table(runs: Path, tags: list[str], names: list[str], hide_test: tuple[str, ...] = ()) -> str:
+    """A markdown table of every (set, metric, run tag): test [95 % interval] and validation, in percent; the
+    runs tagged in ``hide_test`` show no test figure."""
+    head = ["set (test / validation clips)", "metric", "run"] + [f"{m} test" for m in ROWS] + [f"{m} validation" for m in ROWS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        for tag in tags:
+            lines += set_rows(runs / tag / name / "results.json", tag, name, tag in hide_test)
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- main

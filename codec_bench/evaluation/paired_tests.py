@@ -4,7 +4,9 @@
 - :func:`paired_bootstrap_p`: a two-sided paired bootstrap test of the difference of the mean metric
   (the bootstrap distribution of the difference, centred on zero, against the observed difference).
 - :func:`paired_test`: exact McNemar for accuracy when each run has one seed per fold (clips pooled over
-  folds, which hold different clips), the paired bootstrap (``statistics.bootstrap``) otherwise.
+  folds, which hold different clips) and the clips are independent, the paired bootstrap
+  (``statistics.bootstrap``) otherwise (several seeds, other metrics, and question answering, whose questions of
+  one audio clip are drawn together: McNemar would take them for independent).
 - :func:`holm`: Holm-Bonferroni adjusted p-values.
 
 ::
@@ -79,7 +81,8 @@ def paired_test(metric: str, units_a: Sequence[Unit], units_b: Sequence[Unit], r
     replicates = bootstrap(metric, [units_a, units_b], resamples, seed, key)
     low, high = interval(replicates[1] - replicates[0])
     one_seed = all(len(m) == 1 for units in (units_a, units_b) for m in by_fold(units).values())
-    if metric in ("accuracy", "exact_match") and one_seed:
+    grouped = any(u.groups is not None for u in [*units_a, *units_b])
+    if metric in ("accuracy", "exact_match") and one_seed and not grouped:
         correct = [np.concatenate([u.correct for u in units]) for units in (units_a, units_b)]
         return Comparison(observed, low, high, mcnemar_exact(*correct), "exact McNemar", n_clips)
     return Comparison(observed, low, high, paired_bootstrap_p(*replicates, observed), "paired bootstrap", n_clips)

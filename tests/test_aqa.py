@@ -141,3 +141,29 @@ def test_every_question_answering_run_gets_its_blind_rows_and_their_test(tmp_pat
                                  "--no-generation", "--no-blind"])
     assert result.exit_code == 0, result.output
     assert {r["method"] for r in io.read_json(off / "results.json")["records"]} == {"llm_scoring"}
+
+
+
+def test_question_answering_on_a_llasa_layout_model_with_lora(tmp_path):
+    """The AQA path of the README's GPU recipe (``--model <Llasa> --method lora``) on a tiny Llama whose tokenizer has
+    Llasa's markers and ``<|s_N|>`` strings, given as a model folder: the blind row starts from the same folder with the
+    same adapter recipe. 256 speech tokens for the embedded codec: Llasa's 65,536 with XCodec2 are run by
+    ``test_pipeline`` (their tokenizer takes ~7 s per load, too slow to repeat here)."""
+    from conftest import CORPUS, TINY_LM
+
+    from codec_bench.llm.model import build_tiny_llm
+
+    lm = build_tiny_llm(tmp_path / "llasa-tiny", 256, CORPUS, sizes=TINY_LM, text_vocab_size=300)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(speech.clotho_aqa(tmp_path / "corpus")), "--out",
+                                 str(out), "--model", str(lm), "--method", "lora", "--epochs", "1", "--no-generation"])
+    assert result.exit_code == 0, result.output
+    records = io.read_json(out / "results.json")["records"]
+    assert {(r["method"], r["model"]) for r in records if r["split"] == "test"} == {
+        ("llm_scoring", "llasa-tiny/lora"), ("baseline_blind_llm", "llasa-tiny/lora"),
+        ("baseline_majority_by_form", "majority-by-form")}
+    run_dir = next((out / "clotho_aqa").glob("embedded-*"))
+    for folder in (run_dir, run_dir.parent / f"blind__{run_dir.name}"):
+        assert (folder / "model" / "adapter_config.json").is_file() and not (folder / "base_model").exists()
+    report = (out / "report.md").read_text()
+    assert any(x.startswith("**clotho_aqa**: llm_scoring (") and "baseline_blind_llm (" in x for x in report.splitlines())

@@ -69,7 +69,8 @@ class Comparison:
 def paired_test(metric: str, units_a: Sequence[Unit], units_b: Sequence[Unit], resamples: int = RESAMPLES,
                 seed: int = SEED, key: str = "") -> Comparison:
     """Compare two runs on the same clips: exact McNemar for accuracy when each run has one seed per fold (the
-    folds' clips pooled), the paired bootstrap for every other metric and for several seeds."""
+    folds' clips pooled) and the clips are not grouped, the paired bootstrap for every other metric, for several
+    seeds and for grouped clips (question answering: the audio clips drawn whole)."""
     if not supported(metric, [*units_a, *units_b]):
         return Comparison(math.nan, why=f"{metric} is not recomputed from these predictions")
     aligned = align([units_a, units_b])

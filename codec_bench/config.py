@@ -191,6 +191,9 @@ class SharedSettings:
     probes: bool = setting(False, "Add linear-probe and kNN rows on codec vectors and base-LLM hidden states (ARCH's "
                            "protocol).")
     zero_shot: bool = setting(False, "Add the base LLM scored without fine-tuning.")
+    blind: bool = setting(True, "Question answering: add the blind reference rows, the same LLM and recipe trained and "
+                          "evaluated with the audio slot empty (run folder blind__<run>) and the majority answer per "
+                          "question form, and test the LLM against them.")
     report_to: str = setting("none", "Experiment tracking of training losses and evaluation metrics, named by the run "
                              "folder: none, tensorboard (event files in <run>/tensorboard), wandb or mlflow (their own "
                              "settings from the environment).", choices=TRACKERS, panel="Output")

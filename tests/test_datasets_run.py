@@ -65,7 +65,7 @@ def test_question_answering_runs_with_the_question_in_the_prompt(tmp_path, codec
     result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1", "--codec", codec])
     assert result.exit_code == 0, result.output
     records = io.read_json(out / "results.json")["records"]
-    assert {r["method"] for r in records} == {"llm_scoring", "llm_generation"}  # no audio-only baseline for AQA
+    assert {r["method"] for r in records} == {"llm_scoring", "llm_generation", "baseline_blind_llm", "baseline_majority_by_form"}
     test = next(r for r in records if r["method"] == "llm_scoring" and r["split"] == "test")
     assert {"accuracy", "any_annotator_accuracy"} <= set(test["metrics"]) and test["headline"] == "accuracy"
     run_dir = next((out / "clotho_aqa").glob(f"{codec}-*"))

@@ -15,7 +15,8 @@
   lower-cased and stripped. ``labels`` = (majority answer,); with no majority (three different answers) the
   first annotator's answer. Rows are grouped by (file, question text); a text asked twice of one clip (6 rows)
   gives two samples of 3 answers each, in file order [assumed: the CSVs list each question's 3 rows in
-  order]. Clip id = ``{file_name}#q{n}``, n = the sample's 1-based order for that file in its CSV.
+  order]. Clip id = ``{file_name}#q{n}``, n = the sample's 1-based order for that file in its CSV; ``audio_of``
+  gives back the audio file a question is asked of (the report resamples an audio file's questions together).
 - Protocol ``official``: ``clotho_aqa_train.csv`` -> train, ``_val`` -> validation, ``_test`` -> test. Task
   ``aqa`` (yes/no and open single-word answers); the class list is every majority answer seen. A listed
   audio file missing from ``audio_files/`` is skipped and counted.
@@ -31,6 +32,7 @@ from .manifest import Clip, DatasetSpec, Manifest, finalize
 
 NAME = "clotho_aqa"
 PROTOCOLS = ("official",)
+QUESTION_MARK = "#q"  # a question's clip id: <audio file>#q<n>
 ANNOTATORS = 3  # answers per question (Lipping et al. 2022)
 INSTRUCTION = "Answer the question about the sound with one word."
 SPLIT_FILES = {"train": "clotho_aqa_train.csv", "validation": "clotho_aqa_val.csv", "test": "clotho_aqa_test.csv"}
@@ -70,7 +72,7 @@ def _clips(root: Path, csv_path: Path, split: str) -> list[Clip]:
 def _clip(root: Path, file_name: str, question: str, rows: list[dict], n: int, split: str) -> Clip:
     answers = [r["answer"].strip().lower() for r in rows]
     extra = {"question": question, "answers": answers, "confidences": [r.get("confidence") or "" for r in rows]}
-    return Clip(id=f"{file_name}#q{n}", path=str(root / "audio_files" / file_name), labels=(majority(answers),),
+    return Clip(id=f"{file_name}{QUESTION_MARK}{n}", path=str(root / "audio_files" / file_name), labels=(majority(answers),),
                 split=split, extra=extra)
 
 
@@ -83,6 +85,12 @@ def _rows(csv_path: Path) -> list[dict]:
     for row in rows:
         row["question"] = row.pop(question_column)
     return [r for r in rows if r["file_name"] and r["question"] and r["answer"]]
+
+
+def audio_of(question_id: str) -> str:
+    """The audio file a question's clip id names: ``"street.wav#q3"`` -> ``"street.wav"`` (an id without a question
+    number is its own audio)."""
+    return question_id.rsplit(QUESTION_MARK, 1)[0]
 
 
 def majority(answers: list[str]) -> str:

@@ -113,6 +113,7 @@ def _as_1d_int(array: np.ndarray, name: str) -> np.ndarray:
 
 # The one number per task that tables and the radar plot show; higher is better for all of them.
 HEADLINE: dict[str, str] = {"single_label": "accuracy", "multi_label": "map", "aqa": "accuracy"}
+YES_NO = ("yes", "no")  # a question answering question whose majority answer is one of these is a yes/no question
 
 
 def aqa_metrics(truth: list[str], predicted: list[str], annotators: list[list[str]]) -> dict[str, float]:
@@ -124,7 +125,7 @@ def aqa_metrics(truth: list[str], predicted: list[str], annotators: list[list[st
     questions is left out rather than reported as 0.
     """
     out: dict[str, float] = {}
-    yes_no = [t in ("yes", "no") for t in truth]
+    yes_no = [t in YES_NO for t in truth]
     for name, keep in (("yes_no_accuracy", True), ("open_accuracy", False)):
         pairs = [(t, p) for t, p, y in zip(truth, predicted, yes_no) if y == keep]
         if pairs:

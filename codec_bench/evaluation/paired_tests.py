@@ -4,7 +4,9 @@
 - :func:`paired_bootstrap_p`: a two-sided paired bootstrap test of the difference of the mean metric
   (the bootstrap distribution of the difference, centred on zero, against the observed difference).
 - :func:`paired_test`: exact McNemar for accuracy when each run has one seed per fold (clips pooled over
-  folds, which hold different clips), the paired bootstrap (``statistics.bootstrap``) otherwise.
+  folds, which hold different clips) and the clips are independent, the paired bootstrap
+  (``statistics.bootstrap``) otherwise (several seeds, other metrics, and question answering, whose questions of
+  one audio clip are drawn together: McNemar would take them for independent).
 - :func:`holm`: Holm-Bonferroni adjusted p-values.
 
 ::
@@ -67,7 +69,8 @@ class Comparison:
 def paired_test(metric: str, units_a: Sequence[Unit], units_b: Sequence[Unit], resamples: int = RESAMPLES,
                 seed: int = SEED, key: str = "") -> Comparison:
     """Compare two runs on the same clips: exact McNemar for accuracy when each run has one seed per fold (the
-    folds' clips pooled), the paired bootstrap for every other metric and for several seeds."""
+    folds' clips pooled) and the clips are not grouped, the paired bootstrap for every other metric, for several
+    seeds and for grouped clips (question answering: the audio clips drawn whole)."""
     if not supported(metric, [*units_a, *units_b]):
         return Comparison(math.nan, why=f"{metric} is not recomputed from these predictions")
     aligned = align([units_a, units_b])
@@ -79,7 +82,8 @@ def paired_test(metric: str, units_a: Sequence[Unit], units_b: Sequence[Unit], r
     replicates = bootstrap(metric, [units_a, units_b], resamples, seed, key)
     low, high = interval(replicates[1] - replicates[0])
     one_seed = all(len(m) == 1 for units in (units_a, units_b) for m in by_fold(units).values())
-    if metric in ("accuracy", "exact_match") and one_seed:
+    grouped = any(u.groups is not None for u in [*units_a, *units_b])
+    if metric in ("accuracy", "exact_match") and one_seed and not grouped:
         correct = [np.concatenate([u.correct for u in units]) for units in (units_a, units_b)]
         return Comparison(observed, low, high, mcnemar_exact(*correct), "exact McNemar", n_clips)
     return Comparison(observed, low, high, paired_bootstrap_p(*replicates, observed), "paired bootstrap", n_clips)

@@ -5,7 +5,8 @@ Everything works on *units*: one evaluated (fold, training seed) of a run, its p
 A run's figure is the mean of its units' metric, as in the report's mean over folds and seeds.
 
 - :func:`bootstrap`: replicates of that mean. A replicate draws every fold's test clips with replacement
-  (stratified by the true class for single-label tasks; whole clips for multi-label ones), the same draw for every
+  (stratified by the true class for single-label tasks; whole clips for multi-label ones; for question answering
+  the audio clips, each with all its questions, ``Unit.groups``), the same draw for every
   seed of the fold and for every run on it (so two runs' replicates are paired), recomputes each unit's metric on
   the drawn clips and averages over units. ``RESAMPLES`` replicates; the draws of a fold come from a generator
   seeded by ``SEED`` and the fold's name, so a report is reproducible to the last digit.
@@ -38,7 +39,8 @@ class Unit:
 
     ``truth, predicted``: single-label ``(n,) int`` class indices (``predicted`` is ``n_classes`` for an answer
     outside the classes); multi-label ``(n, C) {0, 1}``. ``scores: (n, C)`` probabilities when the run scored
-    labels, None for generation."""
+    labels, None for generation. Question answering: ``groups: (n,) int`` the audio clip each question is asked
+    of (its questions are resampled together) and ``yes_no: (n,) bool`` the questions whose answer is yes or no."""
 
     fold: str | None
     seed: int
@@ -47,6 +49,8 @@ class Unit:
     predicted: np.ndarray
     n_classes: int
     scores: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    yes_no: np.ndarray | None = None
 
     @property
     def multi_label(self) -> bool:
@@ -72,6 +76,22 @@ class Unit:
 def accuracy(unit: Unit, weights: np.ndarray) -> np.ndarray:
     """Share of correct clips (exact match of the label set for multi-label)."""
     return weights @ unit.correct.astype(float) / weights.sum(1)
+
+
+def _subset_accuracy(unit: Unit, weights: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Accuracy on the clips where ``keep: (n,) bool``; nan in a replicate that drew none of them."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return weights @ (unit.correct & keep).astype(float) / (weights @ keep.astype(float))
+
+
+def yes_no_accuracy(unit: Unit, weights: np.ndarray) -> np.ndarray:
+    """Question answering: accuracy on the questions whose answer is yes or no (``metrics.aqa_metrics``)."""
+    return _subset_accuracy(unit, weights, unit.yes_no)
+
+
+def open_accuracy(unit: Unit, weights: np.ndarray) -> np.ndarray:
+    """Question answering: accuracy on the other (open, one-word) questions."""
+    return _subset_accuracy(unit, weights, ~unit.yes_no)
 
 
 def macro_f1(unit: Unit, weights: np.ndarray) -> np.ndarray:
@@ -164,7 +184,7 @@ def _cumsum_within(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 METRIC_FUNCTIONS: dict[str, Callable[[Unit, np.ndarray], np.ndarray]] = {
     "accuracy": accuracy, "exact_match": accuracy, "macro_f1": macro_f1, "micro_f1": micro_f1,
-    "map": mean_average_precision,
+    "map": mean_average_precision, "yes_no_accuracy": yes_no_accuracy, "open_accuracy": open_accuracy,
 }
 
 
@@ -172,6 +192,8 @@ def supported(metric: str, units: Sequence[Unit]) -> bool:
     """Whether ``metric`` can be recomputed from the units' arrays (mAP needs multi-label scores)."""
     if metric not in METRIC_FUNCTIONS or not units:
         return False
+    if metric in ("yes_no_accuracy", "open_accuracy"):
+        return all(u.yes_no is not None for u in units)
     return metric != "map" or all(u.scores is not None and u.multi_label for u in units)
 
 
@@ -184,8 +206,12 @@ def value(metric: str, units: Sequence[Unit]) -> float:
 # --- resampling ----------------------------------------------------------------------------------------------------
 
 def _draws(unit: Unit, resamples: int, seed: int, key: str) -> Iterator[np.ndarray]:
-    """Multiplicity matrices ``(CHUNK or fewer, n)`` of ``resamples`` draws of ``unit``'s clips, chunk by chunk."""
+    """Multiplicity matrices ``(CHUNK or fewer, n)`` of ``resamples`` draws of ``unit``'s clips, chunk by chunk
+    (grouped clips: each group drawn whole, its clips weighted by how often it was drawn)."""
     rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    if unit.groups is not None:
+        yield from _group_draws(unit.groups, resamples, rng)
+        return
     n = len(unit.ids)
     strata = [np.arange(n)] if unit.multi_label else [np.flatnonzero(unit.truth == c) for c in np.unique(unit.truth)]
     for start in range(0, resamples, CHUNK):
@@ -193,6 +219,23 @@ def _draws(unit: Unit, resamples: int, seed: int, key: str) -> Iterator[np.ndarr
         drawn = np.concatenate([members[rng.integers(0, members.size, (size, members.size))] for members in strata], axis=1)
         flat = (np.arange(size)[:, None] * n + drawn).ravel()
         yield np.bincount(flat, minlength=size * n).reshape(size, n).astype(float)
+
+
+def _group_draws(groups: np.ndarray, resamples: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """``groups: (n,) int`` in ``[0, G)`` -> multiplicities of the clips when the G groups are drawn with
+    replacement (a cluster bootstrap: the clips of one group rise and fall together)."""
+    count = int(groups.max()) + 1 if groups.size else 0
+    for start in range(0, resamples, CHUNK):
+        size = min(CHUNK, resamples - start)
+        drawn = rng.integers(0, count, (size, count))
+        flat = (np.arange(size)[:, None] * count + drawn).ravel()
+        yield np.bincount(flat, minlength=size * count).reshape(size, count)[:, groups].astype(float)
+
+
+def group_codes(names: Sequence[str]) -> np.ndarray:
+    """``(n,) int``: each name's group as an integer, in order of first appearance."""
+    index: dict[str, int] = {}
+    return np.array([index.setdefault(name, len(index)) for name in names], dtype=int)
 
 
 def by_fold(units: Sequence[Unit]) -> dict[str | None, list[Unit]]:
@@ -253,4 +296,5 @@ def _reordered(unit: Unit, ids: list[str]) -> Unit:
     position = {clip: i for i, clip in enumerate(unit.ids)}
     index = np.array([position[clip] for clip in ids])
     return Unit(unit.fold, unit.seed, list(ids), unit.truth[index], unit.predicted[index], unit.n_classes,
-                None if unit.scores is None else unit.scores[index])
+                None if unit.scores is None else unit.scores[index], None if unit.groups is None else unit.groups[index],
+                None if unit.yes_no is None else unit.yes_no[index])

@@ -11,7 +11,7 @@ sits just above ``core``: every stage that writes or reads these files may impor
 
 from .decision_files import Calibration, DecisionFile, ScoringChoice, Thresholds
 from .grids import GridsFile
-from .layout import OutFolder, RecordsFolder, RunFolder, predictions_name, reference_folder
+from .layout import OutFolder, RecordsFolder, RunFolder, blind_folder, predictions_name, reference_folder
 from .results import (
     RESULTS_FORMAT_VERSION,
     CellResult,
@@ -27,4 +27,4 @@ from .train_done import TrainDone
 __all__ = [
     "Calibration", "CellResult", "CodecCard", "DecisionFile", "FormatVersionError", "GridsFile", "OutFolder",
     "RESULTS_FORMAT_VERSION", "Record", "RecordsFile", "RecordsFolder", "ResultsFile", "RunCard", "RunFolder",
-    "ScoringChoice", "Thresholds", "TrainDone", "predictions_name", "read_results", "reference_folder"]
+    "ScoringChoice", "Thresholds", "TrainDone", "blind_folder", "predictions_name", "read_results", "reference_folder"]

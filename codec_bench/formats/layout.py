@@ -9,6 +9,8 @@ for a path and never spell a file name themselves.
         model/ (+ train_done.json)
         eval/                                                        (:class:`RecordsFolder`)
     OUT/<name>/baseline/, probes__<codec>__<model>/, zero_shot__<codec>__<model>/   (:class:`RecordsFolder`)
+    OUT/<name>/blind__<run>/                                         (a question-answering run's blind LLM: a
+                                                                     :class:`RunFolder` without prompts)
     OUT/results/<cell>.json                                          (a study's per-cell result files)
     OUT/grids.json                                                   (recipe grids chosen on validation, ``grids``)
 
@@ -35,6 +37,7 @@ GRIDS = "grids.json"  # a folder's recipe grids (``formats.grids``)
 BASELINE = "baseline"
 PROBES_PREFIX = "probes__"
 ZERO_SHOT_PREFIX = "zero_shot__"
+BLIND_PREFIX = "blind__"
 PREDICTIONS_SUFFIX = "_predictions.jsonl"
 
 
@@ -166,3 +169,8 @@ def reference_folder(run_dir: Path, kind: str, shared: str) -> RecordsFolder:
     """``probes__<shared>`` or ``zero_shot__<shared>`` beside a run folder (``kind``: "probes" or "zero_shot")."""
     prefix = {"probes": PROBES_PREFIX, "zero_shot": ZERO_SHOT_PREFIX}[kind]
     return RecordsFolder(Path(run_dir).parent / f"{prefix}{shared}")
+
+
+def blind_folder(run_dir: Path) -> RunFolder:
+    """``blind__<run folder>`` beside a run folder: the same LLM and recipe trained with the audio slot empty."""
+    return RunFolder(Path(run_dir).parent / f"{BLIND_PREFIX}{Path(run_dir).name}")

@@ -84,12 +84,14 @@ def distinct_runs(rows: list[dict]) -> list[tuple[str, str, str]]:
 
 def run_labels(rows: list[dict]) -> dict[tuple[str, str, str], str]:
     """``(method, codec, model)`` -> column name, leaving out the codec and/or model when all LLM runs share it
-    (a baseline column is named by its method alone)."""
+    (a baseline column is named by its method alone, unless it belongs to one LLM run's codec and model: the blind
+    LLM of question answering, named as the LLM runs are)."""
     runs = distinct_runs(rows)
     llm_runs = [run for run in runs if not run[0].startswith("baseline_")]  # a baseline's method names it
     same_codec = len({codec for _, codec, _ in llm_runs}) <= 1
     same_model = len({model for _, _, model in llm_runs}) <= 1
-    return {run: _with_source(run[0], run[2]) if run[0].startswith("baseline_") else
+    of_llm = {run[1:] for run in llm_runs}
+    return {run: _with_source(run[0], run[2]) if run[0].startswith("baseline_") and run[1:] not in of_llm else
             " · ".join([run[0]] + ([] if same_codec else [run[1]]) + ([] if same_model else [run[2]]))
             for run in runs}
 
@@ -194,13 +196,16 @@ def per_class_f1_by_dataset(records: list[dict], out_dir: str | Path, classes_by
     labels = run_labels(rows)
     pooled: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        if r.get("predictions") and r["task"] in ("single_label", "multi_label"):
+        if r.get("predictions") and r["task"] in ("single_label", "multi_label", "aqa"):
             pooled[r["dataset"]][labels[(r["method"], r["codec"], r["model"])]].extend(read_predictions(Path(out_dir), r))
     tables = {}
     for dataset, _ in ordered_datasets(rows):
         if dataset in pooled:
             seen = sorted({label for run_rows in pooled[dataset].values() for row in run_rows for label in row["labels"]})
             classes = classes_by_dataset.get(dataset) or seen
+            if any(r["task"] == "aqa" for r in rows if r["dataset"] == dataset):  # an open vocabulary: the answers here
+                predicted = {p for run_rows in pooled[dataset].values() for row in run_rows for p in row["prediction"]}
+                classes = [c for c in classes if c in set(seen) | predicted]
             tables[dataset] = {"classes": classes, "runs": {label: per_class_f1(run_rows, classes)
                                                             for label, run_rows in pooled[dataset].items()}}
     return tables

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..evaluation.blind import BLIND_METHOD
 from ..evaluation.metrics import HEADLINE
 from ..formats import GridsFile, OutFolder, Record
 
@@ -55,8 +56,8 @@ def recipe_cost(settings: dict) -> tuple[float, int]:
 
 
 def _recipe(record: Record, grid_of: dict[str, str]) -> tuple[str, str, str] | None:
-    """``(model tag, recipe, grid)`` of an LLM record whose recipe is in a grid, else None."""
-    if not record.method.startswith("llm_") or "/" not in record.model:
+    """``(model tag, recipe, grid)`` of an LLM record (or its blind row's) whose recipe is in a grid, else None."""
+    if not (record.method.startswith("llm_") or record.method == BLIND_METHOD) or "/" not in record.model:
         return None
     tag, recipe = record.model.rsplit("/", 1)
     return (tag, recipe, grid_of[recipe]) if recipe in grid_of else None

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.clotho_aqa import audio_of
 from ..evaluation import statistics as stats
+from ..evaluation.blind import BLIND_METHOD
 from ..evaluation.calibration import expected_calibration_error, reliability
-from ..evaluation.metrics import label_matrix
+from ..evaluation.metrics import YES_NO, label_matrix
 from ..evaluation.paired_tests import Comparison, holm, paired_test
 from ..evaluation.statistics import Unit
 from .aggregate import GROUP_KEYS, cells_by_run, compare_runs, ordered_datasets, read_predictions, run_labels
@@ -59,6 +61,10 @@ def unit_from_rows(rows: list[dict], classes: list[str], record: dict) -> Unit:
     truth = np.array([index[r["labels"][0]] for r in rows])
     predicted = np.array([index.get(r["prediction"][0], len(known)) if len(r["prediction"]) == 1 else len(known) for r in rows])
     scores = np.array([[r["probabilities"].get(c, 0.0) for c in known] for r in rows]) if has_scores else None
+    if record["task"] == "aqa":  # a question's audio clip is drawn with all its questions
+        yes_no = np.array([r["labels"][0] in YES_NO for r in rows])
+        return Unit(record.get("fold"), seed, ids, truth, predicted, len(known), scores,
+                    stats.group_codes([audio_of(i) for i in ids]), yes_no)
     return Unit(record.get("fold"), seed, ids, truth, predicted, len(known), scores)
 
 
@@ -77,7 +83,8 @@ def add_intervals(aggregated: list[dict], units: dict[tuple, list[Unit]], split:
 
 def bootstrap_settings(members: list[Unit]) -> dict:
     return {"level": stats.LEVEL, "resamples": stats.RESAMPLES, "seed": stats.SEED,
-            "draw": "whole clips" if members[0].multi_label else "clips stratified by true class",
+            "draw": "audio clips whole, with all their questions" if members[0].groups is not None else
+            "whole clips" if members[0].multi_label else "clips stratified by true class",
             "combined": "within each fold, the mean over folds and seeds"}
 
 
@@ -122,21 +129,31 @@ def comparisons_with_tests(aggregated: list[dict], units: dict[tuple, list[Unit]
 
 
 def reference_checks(aggregated: list[dict], units: dict[tuple, list[Unit]], split: str = "test") -> list[dict]:
-    """Every LLM run against every reference row on every dataset both have: ``{"dataset", "headline", "llm",
-    "reference", "llm_value", "reference_value", "test"}`` (values: the headline's ``{"mean", "std"[, "ci"]}``; the
-    test of the LLM run against the reference row, Holm over the datasets of the pair)."""
+    """Every LLM run against every reference row on every dataset both have (a reference row of one codec and model,
+    the blind LLM, only against the LLM runs of that codec and model): ``{"dataset", "headline", "llm", "reference",
+    "llm_value", "reference_value", "test"}`` (values: the headline's ``{"mean", "std"[, "ci"]}``; the test of the LLM
+    run against the reference row, Holm over the datasets of the pair; ``test["unit"]``: what was counted, clips or
+    questions)."""
     rows = [r for r in aggregated if r["split"] == split]
     labels, cells = run_labels(rows), cells_by_run(rows)
     datasets = [d for d, _ in ordered_datasets(rows)]
     checks = []
     for llm_run in (run for run in labels if run[0].startswith("llm_")):
-        for reference in (run for run in labels if run[0].startswith(REFERENCE_PREFIX)):
+        for reference in (run for run in labels if run[0].startswith(REFERENCE_PREFIX) and tied(run, llm_run)):
             shared = [d for d in datasets if (d, llm_run) in cells and (d, reference) in cells]
             tests = holm_adjusted({d: paired_headline_test(cells[(d, reference)], cells[(d, llm_run)], units) for d in shared})
             checks += [{"dataset": d, "headline": cells[(d, llm_run)]["headline"], "llm": labels[llm_run],
                         "reference": labels[reference], "llm_value": headline_value(cells[(d, llm_run)]),
-                        "reference_value": headline_value(cells[(d, reference)]), "test": tests[d]} for d in shared]
+                        "reference_value": headline_value(cells[(d, reference)]),
+                        "test": tests[d] | {"unit": "questions" if cells[(d, llm_run)]["task"] == "aqa" else "clips"}}
+                       for d in shared]
     return checks
+
+
+def tied(reference: tuple, llm_run: tuple) -> bool:
+    """Whether a reference row ``(method, codec, model)`` is checked against ``llm_run``: a row of no codec (the
+    log-mel baseline, the majority answer) against every run; the blind LLM only against its own codec and model."""
+    return reference[0] != BLIND_METHOD or tuple(reference[1:]) == tuple(llm_run[1:])
 
 
 def headline_value(row: dict) -> dict:
@@ -144,9 +161,9 @@ def headline_value(row: dict) -> dict:
 
 
 def calibration(aggregated: list[dict], units: dict[tuple, list[Unit]], split: str = "test") -> dict[str, dict]:
-    """dataset -> run label -> ``{"ece", "clips", "bins"}`` for every single-label run with label probabilities
-    (folds and seeds pooled; ``bins``: ``evaluation.calibration.reliability``)."""
-    rows = [r for r in aggregated if r["split"] == split and r["task"] == "single_label"]
+    """dataset -> run label -> ``{"ece", "clips", "bins"}`` for every single-label (or question-answering) run with
+    label probabilities (folds and seeds pooled; ``bins``: ``evaluation.calibration.reliability``)."""
+    rows = [r for r in aggregated if r["split"] == split and r["task"] in ("single_label", "aqa")]
     labels = run_labels([r for r in aggregated if r["split"] == split])
     out: dict[str, dict] = {}
     for dataset, _ in ordered_datasets(rows):

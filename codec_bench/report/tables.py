@@ -43,7 +43,7 @@ def verdict_text(test: dict) -> str:
     adjusted = f", Holm-adjusted over {test['datasets']} datasets" if test["datasets"] > 1 else ""
     how = f"{test['test']}{adjusted}, {p_text(test['p_holm'])}"
     if test["verdict"] == "not distinguishable":
-        return f"not distinguishable on {test['n_clips']} clips ({how})"
+        return f"not distinguishable on {test['n_clips']} {test.get('unit', 'clips')} ({how})"
     return f"significantly {test['verdict']} ({how})"
 
 
@@ -235,8 +235,8 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
     intro = (f"Headline metric per dataset on the {split} split, in percent: the mean over folds and training seeds "
              f"(± the sample std over (fold, seed) units when there are several) and its {100 * boot['level']:.0f} % "
              f"bootstrap interval [low, high] over the {split} clips ({boot['resamples']} resamples, seed {boot['seed']}; "
-             "single-label clips drawn within their class, multi-label clips whole; drawn within each fold, the mean "
-             "taken over folds and seeds).")
+             "single-label clips drawn within their class, multi-label clips whole, question answering's audio clips "
+             "whole with all their questions; drawn within each fold, the mean taken over folds and seeds).")
     losses = reference_lines(statistics["reference_checks"])
     checks = ("\n" + "\n\n".join(losses) + "\n") if losses else ""
     sections = [("", intro + "\n\n" + markdown_table(aggregated, split) + checks + continuous_note(aggregated)),

@@ -34,15 +34,15 @@ from .stale import set_aside
 from .train_stage import tracked_name
 
 
-def evaluate_model(fold: FoldContext, model_dir: Path) -> list[Record]:
+def evaluate_model(fold: FoldContext, model_dir: Path, method: str = "llm_scoring") -> list[Record]:
     """Score (and generate) on the held-out splits; write predictions and records to ``<run>/eval`` (one progress
-    line)."""
+    line); ``method``: the label-scoring records' method (the blind row's is its own)."""
     folder, config = RunFolder(fold.run_dir).eval.path, fold.config
     found = finished_records(folder, "evaluation")
     if found is not None:
         return found
     with ui.stage("evaluate", unit="clips"):
-        records = _evaluate(fold, model_dir, folder)
+        records = _evaluate(fold, model_dir, folder, method)
     if config.report_to != "none":
         metrics = {f"eval/{r.split}/{r.method}/{name}": value for r in records for name, value in r.metrics.items()}
         steps = TrainDone.from_file(RunFolder(model_dir.parent).train_done).steps or 0  # evaluated after training: it exists
@@ -50,12 +50,12 @@ def evaluate_model(fold: FoldContext, model_dir: Path) -> list[Record]:
     return records
 
 
-def _evaluate(fold: FoldContext, model_dir: Path, folder: Path) -> list[Record]:
+def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> list[Record]:
     config, manifest, examples = fold.config, fold.manifest, fold.examples
     model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     model = for_inference(model)
     encoder = prompt_encoder(tokenizer, fold.codec, fold.codes, config.codec.codebooks)
-    run = RunName(fold.codec_name, f"{fold.model_name}/{config.train.name or config.train.method}", "llm_scoring",
+    run = RunName(fold.codec_name, f"{fold.model_name}/{config.train.name or config.train.method}", method,
                   config.train.seed)
     splits = [s for s in config.eval.splits if examples.get(s)]
     scores, choice = label_scores(model, encoder, examples, splits, manifest, folder, questions=fold.asks_questions)

@@ -25,7 +25,8 @@ from ..prompts import ITEM_SEPARATOR, ExampleFile
 @dataclass
 class FoldContext:
     """A fold ready to train on: the run's settings, the fold's manifest, the (fitted) codec, the lazy ``{clip id:
-    codes}`` of every clip, the prompts of every split and the run folder ``OUT/<name>/<run>``."""
+    codes}`` of every clip, the prompts of every split and the run folder ``OUT/<name>/<run>``; ``base_from``: the run
+    folder whose base model it starts from when not its own (the blind row of question answering, ``study.blind``)."""
 
     config: RunConfig
     manifest: Manifest
@@ -33,6 +34,7 @@ class FoldContext:
     codes: Mapping[str, np.ndarray]
     examples: dict[str, ExampleFile]
     run_dir: Path
+    base_from: Path | None = None
 
     @property
     def codec_name(self) -> str:
@@ -50,7 +52,7 @@ class FoldContext:
 
     def base_model(self) -> str:
         """The model training and the reference rows start from (:func:`base_model`)."""
-        return base_model(self.config, self.manifest, self.codec, self.run_dir)
+        return base_model(self.config, self.manifest, self.codec, self.base_from or self.run_dir)
 
 
 def instruction_for(manifest: Manifest, clip) -> str:

@@ -16,7 +16,9 @@ with the corpus beyond the manifest: codes are read lazily from the cache, promp
     OUT/<name>/<run>/model/ (+ checkpoints/)                       (fine-tuned weights or LoRA adapter, and
                                                                     audio_projector.safetensors for frames)
     OUT/<name>/<run>/eval/{records.json,*_predictions.jsonl}
-    OUT/<name>/baseline/{records.json,*_predictions.jsonl}
+    OUT/<name>/baseline/{records.json,*_predictions.jsonl}           (question answering: the majority answer
+                                                                    per question form; the blind LLM in
+                                                                    OUT/<name>/blind__<run>/, ``blind``)
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ..data.manifest import Clip, Manifest
 from ..evaluation.records import Record
 from ..formats import CodecCard, OutFolder, RunCard, RunFolder
 from ..prompts import ExampleFile, build_example, example_row
+from .blind import blind_rows, train_blind
 from .evaluate_stage import evaluate_model, reference_rows, run_baseline
 from .fold import FoldContext, instruction_for
 from .inputs import check_run
@@ -101,9 +104,10 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
         write_run_card(config, manifest, codec, run_dir)
         fold = FoldContext(config, manifest, codec, codes, examples, run_dir)
         model_dir = train_model(fold)
+        blind_model = train_blind(fold)  # question answering: the same LLM and recipe, the audio slot empty
         if stop_after == "train" or not is_main_process():
             return []
-        records = evaluate_model(fold, model_dir)
+        records = evaluate_model(fold, model_dir) + blind_rows(fold, blind_model)
     records += reference_rows(fold)
     if config.baseline and manifest.task != "aqa":  # an audio-only classifier cannot read the question
         records += run_baseline(config, manifest, OutFolder(Path(config.out)).baseline(manifest.name).path)

@@ -1,0 +1,169 @@
+"""Audio question answering: intervals over audio clips (a clip's questions drawn together), the yes/no and open
+split recomputed from the prediction files, question forms and their majority answers, and the blind rows of a
+run end to end (the same tiny LM trained with the audio slot empty, its paired test in the report)."""
+
+from __future__ import annotations
+
+import _fake_corpora_speech as speech
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from codec_bench.cli import app
+from codec_bench.core import io
+from codec_bench.data.clotho_aqa import audio_of
+from codec_bench.evaluation import paired_tests
+from codec_bench.evaluation import statistics as stats
+from codec_bench.evaluation.blind import EmptyAudio, majority_answers, question_form
+from codec_bench.evaluation.metrics import aqa_metrics
+from codec_bench.evaluation.statistics import Unit
+
+ANSWERS = ["yes", "no", "two", "three", "flute", "harp"]
+
+
+def questions(n_clips: int, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``n_clips`` clips of 6 questions (ids ``clip<k>.wav#q<n>``); each clip's yes/no answers drawn at random, so
+    how many "no" answers a clip has varies across clips. Returns ids, truth (indices into ``ANSWERS``) and the
+    predictions of a model that answers "no" to every yes/no question and "three" to every open one."""
+    rng = np.random.default_rng(seed)
+    ids, truth = [], []
+    for k in range(n_clips):
+        for n, answer in enumerate(list(rng.choice(["yes", "no"], 4)) + [str(rng.choice(["two", "three"])), "flute"], 1):
+            ids.append(f"clip{k}.wav#q{n}")
+            truth.append(ANSWERS.index(answer))
+    truth = np.array(truth)
+    yes_no = truth < 2
+    return ids, truth, np.where(yes_no, ANSWERS.index("no"), ANSWERS.index("three"))
+
+
+def aqa_unit(ids, truth, predicted, seed: int = 0) -> Unit:
+    return Unit("1", seed, ids, truth, predicted, len(ANSWERS), None, stats.group_codes([audio_of(i) for i in ids]),
+                truth < 2)
+
+
+def test_one_answer_per_form_gets_a_real_interval_over_clips():
+    ids, truth, predicted = questions(50)
+    grouped = aqa_unit(ids, truth, predicted)
+    low, high = stats.interval(stats.bootstrap("accuracy", [[grouped]], key="aqa")[0])
+    assert high - low > 0.02 and low < stats.value("accuracy", [grouped]) < high
+    # drawn within each answer (the old draw) the same model has no variance at all
+    stratified = Unit("1", 0, ids, truth, predicted, len(ANSWERS))
+    low, high = stats.interval(stats.bootstrap("accuracy", [[stratified]], key="aqa")[0])
+    assert high == low
+
+
+def test_grouped_draws_keep_a_clips_questions_together():
+    ids, truth, predicted = questions(30)
+    unit = aqa_unit(ids, truth, predicted)
+    weights = next(stats._draws(unit, 200, 0, "aqa"))
+    by_clip = weights.reshape(len(weights), 30, 6)
+    assert np.all(by_clip == by_clip[:, :, :1])  # every question of a clip drawn as often as the clip
+    assert np.all(weights.sum(1) == len(ids))  # 30 clips drawn per replicate, 6 questions each
+    assert stats.group_codes(["b", "a", "b", "c"]).tolist() == [0, 1, 0, 2]
+
+
+def test_yes_no_and_open_accuracy_equal_the_recorded_ones():
+    ids, truth, predicted = questions(20, seed=1)
+    unit = aqa_unit(ids, truth, predicted)
+    recorded = aqa_metrics([ANSWERS[t] for t in truth], [ANSWERS[p] for p in predicted], [[ANSWERS[t]] for t in truth])
+    for name in ("yes_no_accuracy", "open_accuracy"):
+        assert stats.supported(name, [unit])
+        assert stats.value(name, [unit]) == pytest.approx(recorded[name])
+        low, high = stats.interval(stats.bootstrap(name, [[unit]], key="aqa")[0])
+        assert low <= recorded[name] <= high
+    assert not stats.supported("yes_no_accuracy", [Unit("1", 0, ids, truth, predicted, len(ANSWERS))])
+
+
+def test_paired_test_of_question_answering_is_the_paired_bootstrap_over_clips():
+    ids, truth, blind = questions(60, seed=2)
+    heard = np.where(np.arange(len(ids)) % 6 < 4, truth, blind)  # right on every yes/no question
+    result = paired_tests.paired_test("accuracy", [aqa_unit(ids, truth, blind)], [aqa_unit(ids, truth, heard)], key="aqa")
+    assert result.test == "paired bootstrap" and result.p < 0.01 and result.difference > 0
+    assert result.low > 0 and result.n_clips == len(ids)
+
+
+def test_question_forms_and_their_majority_answers():
+    assert [question_form(q) for q in ("Are birds singing?", "Does it rain", "What plays?", "How many voices?", "")] == [
+        "yes/no", "yes/no", "what", "how many", ""]
+    train = ["Is it loud?", "Is it wet?", "Is it far?", "How many birds?", "How many cars?", "Which, a or b?"]
+    answers = ["no", "no", "yes", "two", "two", "a"]
+    assert majority_answers(train, answers, ["Are we there?", "How many dogs?", "Which, c or d?", "Why?"]) == [
+        "no", "two", "a", "no"]
+
+
+def test_empty_audio_fills_the_slot_with_nothing(tiny_lm):
+    from codec_bench.llm.encoder import PromptEncoder
+    from codec_bench.prompts import build_example, render
+
+    _, tokenizer = tiny_lm
+    example = build_example("c.wav#q1", "Is there a bird?", ["yes"])
+    blind = PromptEncoder(tokenizer, 16, EmptyAudio({"c.wav#q1": np.ones((1, 5))}, rows=1))
+    assert blind.audio_positions(example.id) == 0
+    assert blind.prompt_ids(example) == PromptEncoder(tokenizer, 16, {example.id: np.zeros((1, 0), int)}).prompt_ids(example)
+    assert blind.prompt_ids(example) == [tokenizer.bos_token_id] + tokenizer(render(example.prompt, np.zeros((1, 0), int), 16),
+                                                                            add_special_tokens=False)["input_ids"]
+    with pytest.raises(KeyError):
+        EmptyAudio({}, rows=1)["other"]
+
+
+runner = CliRunner()
+
+
+def test_every_question_answering_run_gets_its_blind_rows_and_their_test(tmp_path):
+    root = speech.clotho_aqa(tmp_path / "corpus")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1",
+                                 "--no-generation"])
+    assert result.exit_code == 0, result.output
+    records = io.read_json(out / "results.json")["records"]
+    assert {r["method"] for r in records} == {"llm_scoring", "baseline_blind_llm", "baseline_majority_by_form"}
+    blind = next(r for r in records if r["method"] == "baseline_blind_llm")
+    llm = next(r for r in records if r["method"] == "llm_scoring")
+    assert (blind["codec"], blind["model"]) == (llm["codec"], llm["model"])  # the same LLM and recipe
+    run_dir = next((out / "clotho_aqa").glob("embedded-*"))
+    assert (out / "clotho_aqa" / f"blind__{run_dir.name}" / "model").is_dir()
+    assert not (out / "clotho_aqa" / f"blind__{run_dir.name}" / "base_model").exists()  # the run's base model
+    report = (out / "report.md").read_text()
+    line = next(x for x in report.splitlines() if x.startswith("**clotho_aqa**: llm_scoring (") and "baseline_blind_llm (" in x)
+    assert "questions (paired bootstrap" in line or "significantly" in line
+    assert "audio clips whole with all their questions" in report and "No prediction files" not in report
+    statistics = io.read_json(out / "results.json")["statistics"]
+    blind_checks = [c for c in statistics["reference_checks"] if c["reference"] == "baseline_blind_llm"]
+    assert len(blind_checks) == 1 and blind_checks[0]["test"]["test"] == "paired bootstrap"
+    # rerun: the blind model reused; --no-blind: no blind row
+    marker = out / "clotho_aqa" / f"blind__{run_dir.name}" / "model" / "train_done.json"
+    before = marker.stat().st_mtime_ns
+    again = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1",
+                                "--no-generation"])
+    assert again.exit_code == 0 and marker.stat().st_mtime_ns == before
+    off = tmp_path / "off"
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(off), "--epochs", "1",
+                                 "--no-generation", "--no-blind"])
+    assert result.exit_code == 0, result.output
+    assert {r["method"] for r in io.read_json(off / "results.json")["records"]} == {"llm_scoring"}
+
+
+
+def test_question_answering_on_a_llasa_layout_model_with_lora(tmp_path):
+    """The AQA path of the README's GPU recipe (``--model <Llasa> --method lora``) on a tiny Llama whose tokenizer has
+    Llasa's markers and ``<|s_N|>`` strings, given as a model folder: the blind row starts from the same folder with the
+    same adapter recipe. 256 speech tokens for the embedded codec: Llasa's 65,536 with XCodec2 are run by
+    ``test_pipeline`` (their tokenizer takes ~7 s per load, too slow to repeat here)."""
+    from conftest import CORPUS, TINY_LM
+
+    from codec_bench.llm.model import build_tiny_llm
+
+    lm = build_tiny_llm(tmp_path / "llasa-tiny", 256, CORPUS, sizes=TINY_LM, text_vocab_size=300)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(speech.clotho_aqa(tmp_path / "corpus")), "--out",
+                                 str(out), "--model", str(lm), "--method", "lora", "--epochs", "1", "--no-generation"])
+    assert result.exit_code == 0, result.output
+    records = io.read_json(out / "results.json")["records"]
+    assert {(r["method"], r["model"]) for r in records if r["split"] == "test"} == {
+        ("llm_scoring", "llasa-tiny/lora"), ("baseline_blind_llm", "llasa-tiny/lora"),
+        ("baseline_majority_by_form", "majority-by-form")}
+    run_dir = next((out / "clotho_aqa").glob("embedded-*"))
+    for folder in (run_dir, run_dir.parent / f"blind__{run_dir.name}"):
+        assert (folder / "model" / "adapter_config.json").is_file() and not (folder / "base_model").exists()
+    report = (out / "report.md").read_text()
+    assert any(x.startswith("**clotho_aqa**: llm_scoring (") and "baseline_blind_llm (" in x for x in report.splitlines())

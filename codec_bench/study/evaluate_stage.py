@@ -53,7 +53,7 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path) -> list[Record]:
     config, manifest, examples = fold.config, fold.manifest, fold.examples
     model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     model = for_inference(model)
-    encoder = prompt_encoder(tokenizer, fold.codec, fold.codes, config.codec.codebooks)
+    encoder = prompt_encoder(tokenizer, fold.codec, fold.codes, config.codec.codebooks, config.codec.patch)
     run = RunName(fold.codec_name, f"{fold.model_name}/{config.train.name or config.train.method}", "llm_scoring",
                   config.train.seed)
     splits = [s for s in config.eval.splits if examples.get(s)]

@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 import doctest
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from conftest import TINY_LM
 
+from codec_bench.codecs import make_codec
 from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig, codec_name
 from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.core.settings import build
-from codec_bench.formats import RunCard
+from codec_bench.formats import Record, RunCard
 from codec_bench.llm import patching
 from codec_bench.llm.batches import LeftPadCollator
 from codec_bench.llm.encoder import ContinuousPromptEncoder, PromptEncoder, SummedCodesPromptEncoder
 from codec_bench.llm.patching import patch_frames, patch_token_ids
 from codec_bench.prompts import build_example
+from codec_bench.study import costs
 from codec_bench.study.pipeline import run
 from codec_bench.study.predict import predict
 
 
-def test_patching_docstring_examples_hold():
-    assert doctest.testmod(patching).failed == 0
+def test_patching_and_costs_docstring_examples_hold():
+    assert doctest.testmod(patching).failed == 0 and doctest.testmod(costs).failed == 0
+
+
+def test_costs_round_trip_and_a_record_without_them_keeps_its_bytes():
+    record = Record("d", "single_label", "sound", "p", "1", 0, "embedded-p2", "tiny/full", "llm_scoring", "test", 4,
+                    {"accuracy": 0.5}, "accuracy", "x.jsonl")
+    assert "costs" not in record.to_json() and Record.from_json(record.to_json()) == record
+    costed = replace(record, costs={"bitrate_bps": 400.0, "positions_per_second": 25.0})
+    assert Record.from_json(costed.to_json()) == costed
+
+
+def test_bitrate_of_token_codecs_and_none_for_features():
+    assert make_codec("embedded", codebook_size=1024).bitrate_bps == 500.0 and make_codec("logmel").bitrate_bps is None
 
 
 def test_token_patches_pinned_for_summed_and_interleaved_codebooks():
@@ -104,6 +119,11 @@ def test_a_patch_2_run_trains_evaluates_and_predicts_with_the_same_transform(tmp
     path = next(c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"])
     top = predict(run_dir, [path], top_k=2)[0]["top"]
     assert [t["probability"] for t in top] == pytest.approx(sorted(row["probabilities"].values(), reverse=True)[:2], abs=1e-4)
+    costs = records[0].costs
+    assert costs["positions_per_second"] == 25.0 and costs["patch"] == 2
+    assert costs["bitrate_bps"] == (400.0 if codec == "embedded" else None)  # 50 frames/s x log2(256) bits
+    assert costs["mean_audio_positions"] > 0 and costs["train_seconds_per_epoch"] > 0 and costs["scoring_seconds_per_clip"] > 0
+    assert all(r.costs == costs for r in records)
     if codec == "logmel":  # the projector reads two 64-bin frames at once
         from safetensors.torch import load_file
 

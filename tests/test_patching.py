@@ -21,13 +21,15 @@ from codec_bench.llm.batches import LeftPadCollator
 from codec_bench.llm.encoder import ContinuousPromptEncoder, PromptEncoder, SummedCodesPromptEncoder
 from codec_bench.llm.patching import patch_frames, patch_token_ids
 from codec_bench.prompts import build_example
+from codec_bench.report import costs as report_costs
+from codec_bench.report.write import report_folders
 from codec_bench.study import costs
 from codec_bench.study.pipeline import run
 from codec_bench.study.predict import predict
 
 
 def test_patching_and_costs_docstring_examples_hold():
-    assert doctest.testmod(patching).failed == 0 and doctest.testmod(costs).failed == 0
+    assert all(doctest.testmod(module).failed == 0 for module in (patching, costs, report_costs))
 
 
 def test_costs_round_trip_and_a_record_without_them_keeps_its_bytes():
@@ -124,7 +126,31 @@ def test_a_patch_2_run_trains_evaluates_and_predicts_with_the_same_transform(tmp
     assert costs["bitrate_bps"] == (400.0 if codec == "embedded" else None)  # 50 frames/s x log2(256) bits
     assert costs["mean_audio_positions"] > 0 and costs["train_seconds_per_epoch"] > 0 and costs["scoring_seconds_per_clip"] > 0
     assert all(r.costs == costs for r in records)
+    paths = report_folders([tmp_path])
+    assert paths["costs"].is_file() and "## Accuracy against cost" in paths["report"].read_text()
     if codec == "logmel":  # the projector reads two 64-bin frames at once
         from safetensors.torch import load_file
 
         assert load_file(str(run_dir / "model" / "audio_projector.safetensors"))["mean"].shape == (128,)
+
+
+def _row(codec: str, mean: float, ci: list[float] | None) -> dict:
+    return {"dataset": "d", "task": "single_label", "domain": "sound", "protocol": "p", "codec": codec, "model": "tiny/full",
+            "method": "llm_scoring", "split": "test", "headline": "accuracy", "metrics": {"accuracy": {"mean": mean, "std": 0.0,
+                                                                                                         "ci": ci}}}
+
+
+def test_cost_points_average_the_folds_and_mark_the_pareto_fronts():
+    aggregated = [_row("embedded", 0.8, [0.7, 0.9]), _row("embedded-p2", 0.8, None), _row("logmel", 0.9, [0.85, 0.95])]
+    costs = {"embedded": [50.0, 400.0], "embedded-p2": [25.0, 400.0], "logmel": [50.0, None]}
+    records = [row | {"fold": fold, "costs": {"positions_per_second": costs[row["codec"]][0], "bitrate_bps": costs[row["codec"]][1],
+                                               "train_seconds_per_epoch": t, "patch": 1}}
+               for row in aggregated for fold, t in (("1", 1.0), ("2", 3.0))]
+    points = report_costs.cost_points(aggregated, records)
+    assert [p["train_seconds_per_epoch"] for p in points] == [2.0, 2.0, 2.0]
+    assert [p["pareto_positions_per_second"] for p in points] == [False, True, True]  # p2 as good for half the positions
+    assert [p["pareto_bitrate_bps"] for p in points] == [True, True, False]  # equal cost and value: neither beats
+    table = report_costs.costs_markdown(points)
+    assert "| d | embedded-p2 | tiny/full | accuracy 80.0 | 25.0 | 400 |" in table and "[85.0, 95.0]" in table
+    assert report_costs.cost_figure(points).axes[0].get_xlabel().startswith("LLM audio positions")
+    assert report_costs.cost_points(aggregated, [{k: v for k, v in r.items() if k != "costs"} for r in records]) == []

@@ -84,11 +84,12 @@ def table(task: str, folders: dict[tuple[str, int], Path]) -> list[str]:
             diff = "–" if patch == 1 else (test.why if test.p is None else
                                            f"{100 * test.difference:+.1f} (p = {test.p:.3f})")
             scoring = 1000 * costs["scoring_seconds_per_clip"]
+            reduction = reference["mean_audio_positions"] / costs["mean_audio_positions"]
+            train = ratio(costs["train_seconds_per_epoch"], reference["train_seconds_per_epoch"])
+            score = ratio(costs["scoring_seconds_per_clip"], reference["scoring_seconds_per_clip"])
             lines.append(f"| {task} | {codec} | {patch} | {costs['positions_per_second']:g} | "
-                         f"{costs['mean_audio_positions']:.1f} | {reference['mean_audio_positions'] / costs['mean_audio_positions']:.2f}x | "
-                         f"{costs['train_seconds_per_epoch']:.2f} | {ratio(costs['train_seconds_per_epoch'], reference['train_seconds_per_epoch'])} | "
-                         f"{scoring:.2f} | {ratio(costs['scoring_seconds_per_clip'], reference['scoring_seconds_per_clip'])} | "
-                         f"{metric} {value_text(row['metrics'].get(metric), 1)} | {diff} |")
+                         f"{costs['mean_audio_positions']:.1f} | {reduction:.2f}x | {costs['train_seconds_per_epoch']:.2f} | "
+                         f"{train} | {scoring:.2f} | {score} | {metric} {value_text(row['metrics'].get(metric), 1)} | {diff} |")
     return lines
 
 
@@ -110,7 +111,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for task in tasks:
         root = generate(task, args.out / "data" / task, sizes)
-        folders = {(codec, patch): run_one(task, root, args.out, codec, patch, args.tiny) for codec in codecs for patch in patches}
+        folders = {(codec, patch): run_one(task, root, args.out, codec, patch, args.tiny)
+                   for codec in codecs for patch in patches}
         print("\n".join(table(task, folders)), flush=True)
 
 

@@ -143,8 +143,8 @@ def _row(codec: str, mean: float, ci: list[float] | None) -> dict:
 def test_cost_points_average_the_folds_and_mark_the_pareto_fronts():
     aggregated = [_row("embedded", 0.8, [0.7, 0.9]), _row("embedded-p2", 0.8, None), _row("logmel", 0.9, [0.85, 0.95])]
     costs = {"embedded": [50.0, 400.0], "embedded-p2": [25.0, 400.0], "logmel": [50.0, None]}
-    records = [row | {"fold": fold, "costs": {"positions_per_second": costs[row["codec"]][0], "bitrate_bps": costs[row["codec"]][1],
-                                               "train_seconds_per_epoch": t, "patch": 1}}
+    records = [row | {"fold": fold, "costs": {"positions_per_second": costs[row["codec"]][0],
+                                               "bitrate_bps": costs[row["codec"]][1], "train_seconds_per_epoch": t, "patch": 1}}
                for row in aggregated for fold, t in (("1", 1.0), ("2", 3.0))]
     points = report_costs.cost_points(aggregated, records)
     assert [p["train_seconds_per_epoch"] for p in points] == [2.0, 2.0, 2.0]
@@ -154,3 +154,18 @@ def test_cost_points_average_the_folds_and_mark_the_pareto_fronts():
     assert "| d | embedded-p2 | tiny/full | accuracy 80.0 | 25.0 | 400 |" in table and "[85.0, 95.0]" in table
     assert report_costs.cost_figure(points).axes[0].get_xlabel().startswith("LLM audio positions")
     assert report_costs.cost_points(aggregated, [{k: v for k, v in r.items() if k != "costs"} for r in records]) == []
+
+
+def test_a_study_sweeps_the_patch_as_codec_entries_with_their_own_cells(tmp_path):
+    import yaml
+
+    from codec_bench.study import plan
+
+    raw = {"name": "p", "out": str(tmp_path / "out"), "datasets": [{"name": "instruments"}],
+           "codecs": [{"name": "embedded", "patch": k} for k in (1, 2, 4)] + [{"name": "logmel", "patch": 2}],
+           "models": [{"name": "tiny"}], "recipes": [{"name": "full"}]}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(raw))
+    study = plan.load_study(tmp_path / "study.yaml")
+    names = [plan.cell_name(study, cell) for cell in plan.study_cells(study)]
+    assert [name.split("__")[1] for name in names] == ["embedded", "embedded-p2", "embedded-p4", "logmel-p2"]
+    assert [plan.cell_config(study, cell).codec.patch for cell in plan.study_cells(study)] == [1, 2, 4, 2]

@@ -141,6 +141,9 @@ class CodecConfig:
     label: str | None = setting(None, "The codec's name in results (default: its name).", cli=False)
     codebooks: str = setting("interleave", "Several codebooks per frame: interleave (one speech token each) or sum (one "
                              "position per frame, their token embeddings summed).", choices=CODEBOOK_MODES)
+    patch: int = setting(1, "Consecutive frames read as one LLM position: their speech-token embeddings summed (token "
+                         "codecs) or their feature frames concatenated into the projector (front-ends); fewer "
+                         "positions per second (llm.patching; measured in docs/performance.md).", minimum=1)
 
     def __post_init__(self) -> None:
         from .codecs import CODECS, is_front_end
@@ -299,16 +302,25 @@ def model_label(model: ModelConfig) -> str:
     return model.label or model_tag(model.name)
 
 
-def codec_label(codec, label: str | None = None, codebooks: str = "interleave") -> str:
+def codec_label(codec, label: str | None = None, codebooks: str = "interleave", patch: int = 1) -> str:
     """The codec as results name it (the cache key is not used: a fitted codec has a new key per fold, and folds
     must aggregate); see :func:`codec_name`."""
-    return codec_name(codec.name, getattr(codec, "dtype", "float32"), label, codebooks)
+    return codec_name(codec.name, getattr(codec, "dtype", "float32"), label, codebooks, patch)
 
 
-def codec_name(name: str, dtype: str = "float32", label: str | None = None, codebooks: str = "interleave") -> str:
-    """``label`` when given, else the registry name plus the precision when not the exact float32 and ``-sum`` for
-    summed codebooks: the codec's name in results, reports and study cell files."""
+def codec_name(name: str, dtype: str = "float32", label: str | None = None, codebooks: str = "interleave",
+               patch: int = 1) -> str:
+    """``label`` when given, else the registry name plus the precision when not the exact float32, ``-sum`` for
+    summed codebooks and ``-p<k>`` for k frames per position: the codec's name in results, reports and study cell
+    files."""
     if label:
         return label
     name = name if dtype == "float32" else f"{name}-{dtype}"
-    return f"{name}-sum" if codebooks == "sum" else name
+    name = f"{name}-sum" if codebooks == "sum" else name
+    return f"{name}-p{patch}" if patch > 1 else name
+
+
+def reading_tag(codebooks: str = "interleave", patch: int = 1) -> str:
+    """How the LLM reads the codes, in run folder names: ``-sum`` for summed codebooks, ``-p<k>`` for k frames per
+    position (empty for the default), so runs that read the same cache differently never share a model."""
+    return ("-sum" if codebooks == "sum" else "") + (f"-p{patch}" if patch > 1 else "")

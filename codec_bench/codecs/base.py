@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -46,6 +47,11 @@ class ClipEncoder(ABC):
     def rows(self) -> int:
         """The first dimension of each clip's array."""
         raise NotImplementedError
+
+    @property
+    def bitrate_bps(self) -> float | None:
+        """Bits per second of audio the codes take; None for continuous features (no bitstream)."""
+        return None
 
     def encode(self, waveforms: Sequence[np.ndarray]) -> list[np.ndarray]:
         """``waveforms``: mono float32 arrays at ``sample_rate_hz``, any lengths -> one ``(rows, frames)`` array per
@@ -96,6 +102,12 @@ class TokenCodec(ClipEncoder):
     def speech_tokens(self) -> int:
         """Speech tokens an LLM needs: ``num_codebooks * codebook_size`` (codebook k offset by k * codebook_size)."""
         return self.num_codebooks * self.codebook_size
+
+    @property
+    def bitrate_bps(self) -> float:
+        """``frame_rate_hz * num_codebooks * log2(codebook_size)``: the codes' bitrate without entropy coding (XCodec2:
+        50 x 1 x 16 = 800 b/s; EnCodec at 1.5 kbps: 75 x 2 x 10 = 1,500 b/s)."""
+        return float(self.frame_rate_hz * self.num_codebooks * math.log2(self.codebook_size))
 
     def probe_vector(self, codes: np.ndarray, token_embeddings: torch.Tensor | None = None) -> np.ndarray:
         """One ``(dim,) float32`` vector of what a clip's codes carry by themselves (the probe reference row): the

@@ -43,14 +43,22 @@ class Record:
     # "selected_by", "stopped_early", "validation_loss" (the kept epoch's); "recipe" and "grid" when chosen from a
     # recipe grid; empty for rows that choose nothing
     choices: dict = field(default_factory=dict)
+    # what the run cost (fine-tuned LLM rows only; empty for others and for records written before it):
+    # "bitrate_bps" (None for continuous features), "positions_per_second" (LLM audio positions per second of audio,
+    # after patching), "mean_audio_positions" (per prompt, on the evaluated splits), "patch", "train_seconds_per_epoch"
+    # (validation passes included; None after a resume) and "scoring_seconds_per_clip" (label scoring, all candidates)
+    costs: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """Its JSON object; ``costs`` only when there are some (a record without keeps the bytes it had before)."""
+        row = asdict(self)
+        return row if self.costs else {k: v for k, v in row.items() if k != "costs"}
 
     @classmethod
     def from_json(cls, row: dict) -> Record:
-        """A record from its JSON object (``seed`` and ``choices`` default for records written before them)."""
-        missing = {"seed": 0, "choices": {}}
+        """A record from its JSON object (``seed``, ``choices`` and ``costs`` default for records written before
+        them)."""
+        missing = {"seed": 0, "choices": {}, "costs": {}}
         return cls(**{f.name: row.get(f.name, missing.get(f.name)) for f in fields(cls)})
 
 

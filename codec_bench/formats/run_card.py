@@ -1,10 +1,11 @@
 """The run card ``<run>/run.json``: what ``predict`` needs to use a run on new audio.
 
     {"dataset", "task", "instruction", "classes",
-     "codec": {"name", "options", "max_seconds", "key", "codebooks", ["state": "codec.safetensors"]},
+     "codec": {"name", "options", "max_seconds", "key", "codebooks", "patch", ["state": "codec.safetensors"]},
      "model", "recipe", "seed"}
 
-``state`` is there only for a codec fitted on the training split (its state is saved beside the card).
+``state`` is there only for a codec fitted on the training split (its state is saved beside the card); ``patch``
+(frames per LLM position) only when it is not 1, so a card of an unpatched run reads and writes as before it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from .layout import CODEC_STATE
 @dataclass
 class CodecCard:
     """How the run encoded audio: the codec's registry name and options, the clip length limit, the cache key,
-    how the LLM read several codebooks and, for a fitted codec, the file of its state (relative to the run)."""
+    how the LLM read several codebooks, for a fitted codec the file of its state (relative to the run), and how many
+    frames the LLM read as one position."""
 
     name: str
     options: dict = field(default_factory=dict)
@@ -27,16 +29,18 @@ class CodecCard:
     key: str | None = None
     codebooks: str = "interleave"
     state: str | None = None
+    patch: int = 1
 
     def to_json(self) -> dict:
         card = {"name": self.name, "options": self.options, "max_seconds": self.max_seconds, "key": self.key,
-                "codebooks": self.codebooks}
+                "codebooks": self.codebooks} | ({"patch": self.patch} if self.patch != 1 else {})
         return card | ({"state": self.state} if self.state is not None else {})
 
     @classmethod
     def from_json(cls, card: dict) -> CodecCard:
         return cls(card["name"], card.get("options") or {}, card.get("max_seconds"), card.get("key"),
-                   card.get("codebooks", "interleave"), card.get("state"))
+                   card.get("codebooks", "interleave"), card.get("state"),
+                   int(card.get("patch", 1)))
 
 
 @dataclass

@@ -49,6 +49,15 @@ class TrainDone:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in content.items() if k in known})
 
+    def seconds_per_epoch(self) -> float | None:
+        """Training time per epoch (each epoch's validation pass included): the seconds over the epochs run (one
+        validation entry each, else the recipe's ``epochs``); None when unknown or when training resumed (its
+        seconds cover only the resumed part)."""
+        epochs = len(self.validation) if self.validation else self.config.get("epochs")
+        if self.seconds is None or not epochs or self.resumed_from_step is not None:
+            return None
+        return self.seconds / float(epochs)
+
     def choices(self) -> dict:
         """What training chose on validation, as records keep it: the kept epoch, the epochs evaluated, by what, and
         the kept epoch's validation loss (a recipe grid's tie-break, ``report.selection``)."""

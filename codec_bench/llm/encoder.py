@@ -4,6 +4,9 @@
 - :class:`SummedCodesPromptEncoder`: one position per frame, the sum of its codebooks' speech-token embeddings;
 - :class:`ContinuousPromptEncoder`: a front-end's feature frames through the trained projector (``projector``).
 
+Each but the first can read ``patch`` consecutive frames as one position (``patching``: token embeddings summed,
+feature frames concatenated), so a clip takes ``ceil(frames / patch)`` audio positions.
+
 :func:`prompt_encoder` picks the one a codec needs. Token ids are only ever found by looking their strings up in the
 tokenizer. Answers are tokenized item by item, the same way for training, scoring and generation.
 """
@@ -19,6 +22,7 @@ import torch
 from ..codecs.base import ClipEncoder, FeatureFrontEnd, TokenCodec
 from ..core.errors import CodecBenchError
 from ..prompts import AUDIO_SLOT, ITEM_SEPARATOR, MARKERS, NO, QUESTION_MARK, TEXT_GENERATION_END, YES, Example, speech_token
+from .patching import patch_frames, patch_token_ids, patched_length
 from .projector import embed_with_audio
 
 
@@ -195,18 +199,25 @@ def speech_id_table(tokenizer, codebook_size: int) -> np.ndarray:
 
 class ContinuousPromptEncoder(PromptEncoder):
     """Prompts whose audio is feature frames: ``features[example.id]`` is ``(feature_dim, frames)`` (a lazy
-    ``codecs.cached_codes.CachedCodes`` or a dict)."""
+    ``codecs.cached_codes.CachedCodes`` or a dict). ``patch``: that many consecutive frames concatenated into one
+    position (``(positions, patch * feature_dim)``, the projector's input; ``patching.patch_frames``)."""
 
-    def __init__(self, tokenizer, features: Mapping[str, np.ndarray]):
+    def __init__(self, tokenizer, features: Mapping[str, np.ndarray], patch: int = 1):
         super().__init__(tokenizer, codebook_size=0, audio=features)
+        self.patch = patch
 
     def _frames(self, clip_id: str) -> np.ndarray:
-        """``(frames, feature_dim)`` in the cache's dtype (a view: float16 storage stays float16 until batched)."""
-        return np.asarray(self.audio[clip_id]).T
+        """``(positions, patch * feature_dim)`` in the cache's dtype (float16 storage stays float16 until batched)."""
+        return patch_frames(np.asarray(self.audio[clip_id]).T, self.patch)
+
+    def _streams(self, clip_id: str) -> int:
+        """Positions per patch of frames (interleaved codebooks: one per codebook)."""
+        return 1
 
     def audio_positions(self, clip_id: str) -> int:
-        """One position per frame."""
-        return self.audio.frames(clip_id) if hasattr(self.audio, "frames") else int(np.asarray(self.audio[clip_id]).shape[-1])
+        """One position per ``patch`` frames (and per stream)."""
+        frames = self.audio.frames(clip_id) if hasattr(self.audio, "frames") else int(np.asarray(self.audio[clip_id]).shape[-1])
+        return patched_length(frames, self.patch) * self._streams(clip_id)
 
     def training_features(self, example: Example) -> dict:
         """As for tokens, with one pad id per frame in ``input_ids`` and ``audio: (frames, dim)`` starting at
@@ -243,16 +254,26 @@ class ContinuousPromptEncoder(PromptEncoder):
 class SummedCodesPromptEncoder(ContinuousPromptEncoder):
     """Multi-codebook codes read one position per frame: the input embedding of a frame is the sum of its
     codebooks' speech-token embeddings (``<|s_{k * codebook_size + code_k}|>``, the same rows the interleaved
-    prompt uses), as MusicGen and Moshi feed RVQ codes. ``codes[example.id]`` is ``(num_codebooks, frames)``."""
+    prompt uses), as MusicGen and Moshi feed RVQ codes. ``codes[example.id]`` is ``(num_codebooks, frames)``.
 
-    def __init__(self, tokenizer, codes: dict[str, np.ndarray], codebook_size: int, num_codebooks: int):
-        super().__init__(tokenizer, codes)
+    ``patch`` > 1: the ids of ``patch`` consecutive frames are summed into one position too, all codebooks together
+    (``sum_codebooks``) or one position per codebook, interleaved (``patching.patch_token_ids``)."""
+
+    def __init__(self, tokenizer, codes: Mapping[str, np.ndarray], codebook_size: int, num_codebooks: int,
+                 patch: int = 1, sum_codebooks: bool = True):
+        super().__init__(tokenizer, codes, patch)
         self.table = speech_id_table(tokenizer, codebook_size * num_codebooks)
         self.offsets = (np.arange(num_codebooks) * codebook_size)[:, None]
+        self.sum_codebooks = sum_codebooks
 
     def _frames(self, clip_id: str) -> np.ndarray:
-        """``(frames, num_codebooks)`` int64 speech-token ids."""
-        return self.table[np.asarray(self.audio[clip_id]) + self.offsets].T
+        """``(positions, ids per position)`` int64 speech-token ids, -1 where a short last patch has none."""
+        return patch_token_ids(self.table[np.asarray(self.audio[clip_id]) + self.offsets], self.patch, self.sum_codebooks)
+
+    def _streams(self, clip_id: str) -> int:
+        if self.sum_codebooks:
+            return 1
+        return self.audio.num_codebooks(clip_id) if hasattr(self.audio, "num_codebooks") else len(self.audio[clip_id])
 
 
 def codec_vocabulary(codec: ClipEncoder) -> int:
@@ -260,17 +281,18 @@ def codec_vocabulary(codec: ClipEncoder) -> int:
     return codec.speech_tokens if isinstance(codec, TokenCodec) else 0
 
 
-def prompt_encoder(tokenizer, codec: ClipEncoder, codes: Mapping[str, np.ndarray], codebooks: str = "interleave") -> PromptEncoder:
+def prompt_encoder(tokenizer, codec: ClipEncoder, codes: Mapping[str, np.ndarray], codebooks: str = "interleave",
+                   patch: int = 1) -> PromptEncoder:
     """The encoder that fills a prompt's audio slot with ``codes[clip id]``: speech tokens, continuous features
-    through the projector, or summed codebooks."""
+    through the projector, or summed codebooks; ``patch`` frames per position."""
     if isinstance(codec, FeatureFrontEnd):
-        return ContinuousPromptEncoder(tokenizer, codes)
-    if codebooks == "sum":
-        return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks)
+        return ContinuousPromptEncoder(tokenizer, codes, patch)
+    if codebooks == "sum" or patch > 1:
+        return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks, patch, codebooks == "sum")
     return PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)
 
 
-def embeds_audio(codec: ClipEncoder, codebooks: str = "interleave") -> bool:
+def embeds_audio(codec: ClipEncoder, codebooks: str = "interleave", patch: int = 1) -> bool:
     """Whether the LLM reads the audio as input embeddings (continuous frames through the projector, summed
-    codebooks) rather than as speech tokens."""
-    return isinstance(codec, FeatureFrontEnd) or codebooks == "sum"
+    codebooks, patched frames) rather than as speech tokens."""
+    return isinstance(codec, FeatureFrontEnd) or codebooks == "sum" or patch > 1

@@ -9,10 +9,11 @@ on embeddings) and generation are the codec-token pipeline's, so the row it give
 
 Projector (LLaVA-1.5's two-layer MLP): each feature dimension standardised with the training split's mean and
 std, then ``Linear(D, H) -> GELU -> Linear(H, H)`` with ``H`` the LLM's hidden size, one output per frame (no
-frame stacking: log-mel and XCodec2 run at 50 frames/s, as XCodec2's tokens, so the LLM reads as many positions
-as with tokens). It lives on the LLM as ``model.audio_projector``: full fine-tuning trains it with everything,
-LoRA trains it whole beside the adapters (peft ``modules_to_save``). It is saved as
-``model/audio_projector.safetensors`` (safetensors, loaded back onto the fine-tuned model).
+frame stacking by default: log-mel and XCodec2 run at 50 frames/s, as XCodec2's tokens, so the LLM reads as many
+positions as with tokens; ``patch`` k concatenates k frames into one ``k * D`` input, ``llm.patching``).
+It lives on the LLM as ``model.audio_projector``: full fine-tuning trains it with everything, LoRA trains it whole
+beside the adapters (peft ``modules_to_save``). It is saved as ``model/audio_projector.safetensors``
+(safetensors, loaded back onto the fine-tuned model).
 
 The same slot carries multi-codebook codes read one position per frame (``codebooks: sum``):
 :class:`SummedCodesPromptEncoder` sums the frame's speech-token embeddings instead of projecting features.
@@ -136,8 +137,9 @@ def load_projector(model, folder: Path) -> bool:
 def embed_with_audio(model, input_ids: torch.Tensor, audio_features: torch.Tensor, audio_positions: torch.Tensor) -> torch.Tensor:
     """Input embeddings ``(batch, time, hidden)`` with the audio positions replaced by projected frames.
 
-    ``audio_features: (batch, frames, feature_dim)`` float (projected), or ``(batch, frames, codebooks)`` speech-token
-    ids (their input embeddings summed: ``SummedCodesPromptEncoder``), each row's frames first (padding after);
+    ``audio_features: (batch, frames, feature_dim)`` float (projected), or ``(batch, frames, ids)`` speech-token
+    ids (their input embeddings summed, -1 skipped: ``SummedCodesPromptEncoder``), each row's frames first (padding
+    after);
     ``audio_positions: (batch, time) bool``, as many True per row as that row has frames, in frame order.
     """
     embeds = model.get_input_embeddings()(input_ids)
@@ -145,8 +147,10 @@ def embed_with_audio(model, input_ids: torch.Tensor, audio_features: torch.Tenso
     frames = torch.arange(audio_features.shape[1], device=counts.device)[None] < counts[:, None]
     if audio_features.is_floating_point():
         vectors = projector_of(model)(audio_features)
-    else:  # speech-token ids (batch, frames, codebooks): their embeddings summed per frame
-        vectors = model.get_input_embeddings()(audio_features).sum(-2)
+    else:  # speech-token ids (batch, frames, ids): their embeddings summed per frame; -1 (a short patch's) skipped
+        present = audio_features >= 0
+        rows = model.get_input_embeddings()(audio_features.clamp(min=0))
+        vectors = (rows * present[..., None].to(rows.dtype)).sum(-2)
     projected = vectors[frames].to(embeds.dtype)
     rows, columns = audio_positions.nonzero(as_tuple=True)
     return embeds.index_put((rows, columns), projected)

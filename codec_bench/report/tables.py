@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..codecs import CODECS, is_front_end
 from .aggregate import cells_by_run, n_units, ordered_datasets, run_labels
+from .costs import cost_section
 from .selection import selection_markdown
 from .significance import ALPHA
 
@@ -262,6 +263,9 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
                             "cheaper recipe), per dataset, fold, codec and model; the tables above show the chosen "
                             "recipe's test figures only (<model>/<grid>-chosen), never chosen on test.\n\n"
                             + selection_markdown(list(selection))))
+    costs = cost_section(aggregated, list(records), split)
+    if costs:
+        sections.insert(-1, ("Accuracy against cost", costs))
     grid = grid_markdown(aggregated, split)
     if grid:
         sections.insert(1, ("Codecs x models", grid))

@@ -12,6 +12,7 @@ from ..core.parallel import build_lock
 from ..formats import OutFolder, Record, ResultsFile
 from ..formats.layout import RESULTS
 from .aggregate import SOURCE_MARK, aggregate, per_class_f1_by_dataset
+from .costs import cost_figure, cost_points
 from .figures import FIGURE_PREFIXES, confusion_figures, radar_plot, reliability_figures, save_figure
 from .html import write_html_report
 from .results import collect_records, load_results
@@ -23,9 +24,10 @@ from .tables import report_sections
 def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = (),
                  selection: list[dict] = ()) -> dict[str, Path]:
-    """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png and
-    reliability_<dataset>.png into ``out_dir``; results.json holds the records, the aggregated rows (with 95 %
-    intervals) and the report's statistics (``significance.analyse``).
+    """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png,
+    reliability_<dataset>.png and, when records carry costs, costs.png (``costs``) into ``out_dir``; results.json
+    holds the records, the aggregated rows (with 95 % intervals) and the report's statistics
+    (``significance.analyse``).
 
     Prediction paths in the records are relative to ``out_dir``. The tables, figures and statistics read the
     records as the JSON rows ``results.json`` holds (``Record.to_json``). ``failed_cells`` and ``skipped_files`` come
@@ -44,12 +46,15 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
     for stem, figure in reliability_figures(statistics["calibration"]).items():
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
+    points = cost_points(aggregated, records)
+    if points:
+        paths["costs"] = save_figure(cost_figure(points), out_dir / "costs.png")
     per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
     text = ["# codec-bench results", ""]
     for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, records=records,
                                          selection=selection):
         text += ([f"## {heading}", ""] if heading else []) + [body]
-    figures = {stem: path for stem, path in paths.items() if stem == "radar" or stem.startswith(FIGURE_PREFIXES)}
+    figures = {stem: path for stem, path in paths.items() if stem in ("radar", "costs") or stem.startswith(FIGURE_PREFIXES)}
     text += ["## Figures", ""] + [f"![{stem}]({path.name})\n" for stem, path in figures.items()]
     write_text(paths["report"], "\n".join(text))
     paths["html"] = write_html_report(aggregated, records, out_dir, statistics, classes_by_dataset, failed_cells=failed_cells,

@@ -4,6 +4,7 @@ logistic-regression baseline. Each writes ``records.json`` with its prediction f
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ..codecs.cache import TokenCache
@@ -29,6 +30,7 @@ from ..llm.encoder import embeds_audio, prompt_encoder
 from ..llm.model import for_inference, load_trained
 from ..llm.tracking import log_metrics
 from ..prompts import Example
+from .costs import run_costs
 from .fold import FoldContext
 from .stale import set_aside
 from .train_stage import tracked_name
@@ -54,11 +56,13 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> 
     config, manifest, examples = fold.config, fold.manifest, fold.examples
     model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     model = for_inference(model)
-    encoder = prompt_encoder(tokenizer, fold.codec, fold.codes, config.codec.codebooks)
+    encoder = prompt_encoder(tokenizer, fold.codec, fold.codes, config.codec.codebooks, config.codec.patch)
     run = RunName(fold.codec_name, f"{fold.model_name}/{config.train.name or config.train.method}", method,
                   config.train.seed)
     splits = [s for s in config.eval.splits if examples.get(s)]
+    started = time.perf_counter()
     scores, choice = label_scores(model, encoder, examples, splits, manifest, folder, questions=fold.asks_questions)
+    scoring_seconds = time.perf_counter() - started
     records = scoring_records(manifest, scores, examples, folder, run, config.out)
     if config.eval.generation:
         for split in scores:
@@ -67,8 +71,12 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> 
             records.append(generation_record(manifest, split, examples[split], answers, folder, run, config.out))
     trained = TrainDone.from_file(RunFolder(model_dir.parent).train_done)
     chosen = trained.choices() | ({"scoring": choice.method} if choice else {})
+    evaluated = [e for s in splits for e in examples[s]]
+    costs = run_costs(fold.codec, encoder, evaluated, config.codec.codebooks, config.codec.patch, trained, scoring_seconds,
+                      len(evaluated))
     for record in records:
         record.choices = chosen | record.choices
+        record.costs = costs
     return finish_records(folder, records)
 
 

@@ -39,7 +39,7 @@ class FoldContext:
     @property
     def codec_name(self) -> str:
         """The codec as the fine-tuned run's records name it (``config.codec_label``)."""
-        return codec_label(self.codec, self.config.codec.label, self.config.codec.codebooks)
+        return codec_label(self.codec, self.config.codec.label, self.config.codec.codebooks, self.config.codec.patch)
 
     @property
     def model_name(self) -> str:

@@ -34,7 +34,7 @@ from ..codecs.base import ClipEncoder
 from ..codecs.cache import TokenCache
 from ..codecs.cached_codes import CachedCodes
 from ..codecs.fit import fit_codec
-from ..config import RunConfig, model_label
+from ..config import RunConfig, model_label, reading_tag
 from ..core import io, ui
 from ..core.finished import disk_guard, mark_done, reusable
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
@@ -97,8 +97,8 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
     codes = encode_tokens(config, manifest, codec, extra)
     if stop_after == "encode":
         return []
-    summed = "-sum" if config.codec.codebooks == "sum" else ""
-    run_dir = folder / f"{codec.cache_key()}{summed}__{model_label(config.model)}__{config.run_name}"
+    reading = reading_tag(config.codec.codebooks, config.codec.patch)
+    run_dir = folder / f"{codec.cache_key()}{reading}__{model_label(config.model)}__{config.run_name}"
     with run_folder_lock(run_dir):
         examples = write_prompts(manifest, codes, RunFolder(run_dir).prompts, extra)
         write_run_card(config, manifest, codec, run_dir)
@@ -119,7 +119,7 @@ def write_run_card(config: RunConfig, manifest: Manifest, codec: ClipEncoder, ru
     instruction, task). A fitted codec's state is copied next to it."""
     files = RunFolder(run_dir)
     coding = CodecCard(codec.name, config.codec.options, config.codec.max_seconds, codec.cache_key(), config.codec.codebooks,
-                       state=files.codec_state.name if codec.needs_fit else None)
+                       state=files.codec_state.name if codec.needs_fit else None, patch=config.codec.patch)
     if codec.needs_fit:
         with io.atomic_path(files.codec_state) as tmp:
             codec.save(tmp)

@@ -195,7 +195,7 @@ def load_study(path: str | Path, out: str | Path | None = None, seeds: list[int]
 
 def codec_tag(codec: CodecConfig) -> str:
     """The codec in cell file names, as results name it (``config.codec_name``)."""
-    return codec_name(codec.name, codec.options.get("dtype", "float32"), codec.label, codec.codebooks)
+    return codec_name(codec.name, codec.options.get("dtype", "float32"), codec.label, codec.codebooks, codec.patch)
 
 
 def study_cells(study: StudyConfig) -> list[Cell]:

@@ -128,7 +128,7 @@ def score_run(run_dir: Path, card: RunCard, codec: ClipEncoder, examples: list[E
     files = RunFolder(run_dir)
     model, tokenizer = load_trained(files.model, dtype, offline)
     model = for_inference(model)
-    encoder = prompt_encoder(tokenizer, codec, audio or {}, card.codec.codebooks)
+    encoder = prompt_encoder(tokenizer, codec, audio or {}, card.codec.codebooks, card.codec.patch)
     with ui.stage("predict", show=False):  # no progress line of its own: the table follows at once
         return _scores(files, card, model, encoder, examples)
 

@@ -21,6 +21,7 @@ from ..formats import RunFolder, TrainDone
 from ..llm import vocab
 from ..llm.encoder import codec_vocabulary, prompt_encoder
 from ..llm.model import load_llm
+from ..llm.patching import patch_frames
 from ..llm.projector import attach_projector
 from ..llm.train import train
 from ..prompts import ExampleFile
@@ -41,8 +42,10 @@ def train_model(fold: FoldContext) -> Path:
         ui.say(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
         trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
     if isinstance(codec, FeatureFrontEnd):
-        attach_projector(model, codec.feature_dim, (fold.codes[e.id] for e in fold.examples["train"]), config.train.seed)
-    encoder = prompt_encoder(tokenizer, codec, fold.codes, config.codec.codebooks)
+        patch = config.codec.patch  # the projector reads patch frames concatenated (llm.patching)
+        patched = (patch_frames(np.asarray(fold.codes[e.id]).T, patch).T for e in fold.examples["train"])
+        attach_projector(model, codec.feature_dim * patch, patched, config.train.seed)
+    encoder = prompt_encoder(tokenizer, codec, fold.codes, config.codec.codebooks, config.codec.patch)
     if fold.asks_questions:
         encoder.questions = tuple(fold.manifest.classes)
     examples = fold.examples

@@ -159,7 +159,14 @@ def list_datasets() -> None:
     from .data import DATASETS
 
     table = Table(show_lines=True)
-    for column in ("name", "domain", "task", "classes", "protocols (folds): what each follows and its source", "expected root layout"):
+    for column in (
+        "name",
+        "domain",
+        "task",
+        "classes",
+        "protocols (folds): what each follows and its source",
+        "expected root layout",
+    ):
         table.add_column(column, overflow="fold")
     for name, spec in sorted(DATASETS.items()):
         protocols = "\n".join(f"{p}{f' ({len(spec.folds[p])} folds)' if p in spec.folds else ''}{', default' if i == 0 else ''}: "
@@ -227,7 +234,9 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
 
 
 @app.command("tiny-models")
-def tiny_models(folder: Path = typer.Argument(Path("runs/tiny-models"), metavar="DIR", help="Where to write one sub-folder per model.")) -> None:
+def tiny_models(
+    folder: Path = typer.Argument(Path("runs/tiny-models"), metavar="DIR", help="Where to write one sub-folder per model."),
+) -> None:
     """Write tiny random-weight models of the real codec and LLM classes (XCodec2, EnCodec, DAC, Mimi, X-Codec; a
     Llasa-layout Llama and a Qwen2 without speech tokens) for smoke-testing studies offline on a CPU, e.g. then
     `codec-bench benchmark configs/codec-comparison-smoke.yaml`. Their numbers mean nothing; existing ones are kept."""

@@ -33,7 +33,9 @@ def tiny_lm(tiny_lm_dir):
     return model.eval(), tokenizer
 
 
-def write_wave(path: Path, seconds: float = 0.3, rate: int = 16_000, channels: int = 1, freq: float = 440.0, seed: int = 0) -> Path:
+def write_wave(
+    path: Path, seconds: float = 0.3, rate: int = 16_000, channels: int = 1, freq: float = 440.0, seed: int = 0
+) -> Path:
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
     wave = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(len(t))

@@ -17,6 +17,17 @@ def test_import_linter_contracts_are_kept(monkeypatch):
     assert cli.lint_imports(config_filename=str(ROOT / "pyproject.toml")) == 0  # 0: every contract kept
 
 
+def test_lines_within_the_declared_length_and_imports_sorted():
+    """``line-length`` in pyproject.toml is enforced, not only declared (ruff's E501), and imports stay sorted (I)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("ruff")
+    found = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "E501,I", "--output-format", "concise",
+                            "codec_bench", "tests", "bench"], cwd=ROOT, capture_output=True, text=True)
+    assert found.returncode == 0, found.stdout[-3000:]
+
+
 def test_a_codec_is_one_file_and_one_registry_line():
     """Every registered codec is a class in a module of its own under codecs/."""
     from codec_bench.codecs import CODECS

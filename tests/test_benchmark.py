@@ -23,7 +23,10 @@ def study_yaml(folder: Path, **changes) -> Path:
                      {"name": "instruments", "options": {"sizes": {"train": 24, "validation": 8, "test": 8}}}],
         "codecs": [{"name": "embedded", "options": {"codebook_size": 16}}],
         "models": [{"name": "tiny", "tiny_sizes": TINY_LM}],
-        "recipes": [{"name": "lr1", "epochs": 1, "batch_size": 8}, {"name": "lr2", "epochs": 1, "batch_size": 8, "learning_rate": 2e-3}],
+        "recipes": [
+            {"name": "lr1", "epochs": 1, "batch_size": 8},
+            {"name": "lr2", "epochs": 1, "batch_size": 8, "learning_rate": 2e-3},
+        ],
         "generation": False,
     } | changes
     path = folder / "study.yaml"
@@ -64,7 +67,9 @@ def test_config_errors_are_one_line_before_anything_runs(tmp_path, change, expec
 def test_each_cell_writes_one_result_file_and_a_failing_cell_does_not_stop_the_study(study):
     _, out = study
     results = {p.stem: io.read_json(p) for p in (out / "results").glob("*.json")}
-    assert sorted(results) == [f"{d}-official__embedded__tiny-llama__{r}__seed0" for d in ("csv", "instruments") for r in ("lr1", "lr2")]
+    assert sorted(results) == [
+        f"{d}-official__embedded__tiny-llama__{r}__seed0" for d in ("csv", "instruments") for r in ("lr1", "lr2")
+    ]
     for name, result in results.items():
         assert result["format_version"] == 1 and set(result["versions"]) == {"python", "torch", "transformers", "codec_bench"}
         if name.startswith("csv"):
@@ -106,7 +111,10 @@ def test_seeds_override_doubles_the_cells_and_engines_dispatch(study, monkeypatc
     benchmark.run_study(path, seeds=[0, 1], engine="fake")
     # finished seed-0 instrument cells are skipped; failed csv cells and every seed-1 cell go to the engine
     assert len(dispatched) == 6 and all("instruments" not in n or n.endswith("seed1") for n in dispatched)
-    assert [r["seed"] for r in io.read_json(out / "results" / "instruments-official__embedded__tiny-llama__lr1__seed1.json")["records"]] == [1]
+    assert [
+        r["seed"]
+        for r in io.read_json(out / "results" / "instruments-official__embedded__tiny-llama__lr1__seed1.json")["records"]
+    ] == [1]
 
 
 def test_missing_engine_package_is_one_line(tmp_path, monkeypatch):
@@ -125,12 +133,24 @@ def test_shipped_configs_validate_without_the_data():
 
 
 def test_labels_keep_two_settings_of_one_codec_apart(tmp_path):
-    path = study_yaml(tmp_path, datasets=[{"name": "instruments", "options": {"sizes": {"train": 24, "validation": 8, "test": 8}}}],
-                      codecs=[{"name": "embedded", "label": "units16", "options": {"codebook_size": 16}},
-                              {"name": "embedded", "label": "units32", "options": {"codebook_size": 32}}],
-                      models=[{"name": "tiny", "label": "tiny-a", "tiny_sizes": TINY_LM}], recipes=[{"name": "r", "epochs": 1, "batch_size": 8}])
+    path = study_yaml(
+        tmp_path,
+        datasets=[{"name": "instruments", "options": {"sizes": {"train": 24, "validation": 8, "test": 8}}}],
+        codecs=[
+            {"name": "embedded", "label": "units16", "options": {"codebook_size": 16}},
+            {"name": "embedded", "label": "units32", "options": {"codebook_size": 32}},
+        ],
+        models=[{"name": "tiny", "label": "tiny-a", "tiny_sizes": TINY_LM}],
+        recipes=[{"name": "r", "epochs": 1, "batch_size": 8}],
+    )
     out = benchmark.run_study(path)
     names = sorted(p.name for p in (out / "results").glob("*.json"))
-    assert names == ["instruments-official__units16__tiny-a__r__seed0.json", "instruments-official__units32__tiny-a__r__seed0.json"]
+    assert names == [
+        "instruments-official__units16__tiny-a__r__seed0.json",
+        "instruments-official__units32__tiny-a__r__seed0.json",
+    ]
     records = io.read_json(out / "results.json")["records"]
-    assert {(r["codec"], r["model"]) for r in records if r["method"] == "llm_scoring"} == {("units16", "tiny-a/r"), ("units32", "tiny-a/r")}
+    assert {(r["codec"], r["model"]) for r in records if r["method"] == "llm_scoring"} == {
+        ("units16", "tiny-a/r"),
+        ("units32", "tiny-a/r"),
+    }

@@ -73,13 +73,18 @@ def test_other_codec_config_gets_another_folder_and_tampering_is_caught(tmp_path
     header = io.read_json(a.folder / "cache.json")
     header["identity"]["levels"] = 99
     io.write_json(a.folder / "cache.json", header)
-    with pytest.raises(CodecBenchError, match=r"cache.json: cache built with identity.levels=99 \(this run: 8\); delete .* to rebuild it"):
+    with pytest.raises(
+        CodecBenchError, match=r"cache.json: cache built with identity.levels=99 \(this run: 8\); delete .* to rebuild it"
+    ):
         TokenCache(tmp_path / "c", "toy", CountingCodec(8))
 
 
 def test_max_seconds_is_part_of_the_folder_and_truncation_is_counted(tmp_path):
     items = [Clip("long", str(write_wave(tmp_path / "long.wav", seconds=1.0)), ("x",), "train")] + clips(tmp_path, 2)
-    default, short = TokenCache(tmp_path / "c", "toy", CountingCodec(), 30.0), TokenCache(tmp_path / "c", "toy", CountingCodec(), 0.5)
+    default, short = (
+        TokenCache(tmp_path / "c", "toy", CountingCodec(), 30.0),
+        TokenCache(tmp_path / "c", "toy", CountingCodec(), 0.5),
+    )
     assert default.folder.name == CountingCodec().cache_key() and short.folder.name == f"{CountingCodec().cache_key()}-max0.5s"
     assert short.build(items)["truncated"] == 1  # announced by the pipeline with the count
     assert default.build(items)["truncated"] == 0
@@ -169,7 +174,9 @@ def test_codes_are_read_lazily_by_row_group_within_a_budget(tmp_path):
         assert small._decoded_bytes <= 4096 + 64 * 350 * 8 and len(small._files) == 1  # one group over the budget at most
     some, _ = cache.load(["c001", "c299"])
     assert set(some) == {"c001", "c299"} and "c002" not in some
-    loader = torch.utils.data.DataLoader(list(items), batch_size=50, num_workers=2, collate_fn=lambda ids: [small[i].sum() for i in ids])
+    loader = torch.utils.data.DataLoader(
+        list(items), batch_size=50, num_workers=2, collate_fn=lambda ids: [small[i].sum() for i in ids]
+    )
     assert [int(x) for batch in loader for x in batch] == [int(items[i].sum()) for i in items]  # forked workers read too
 
 

@@ -18,10 +18,10 @@ from codec_bench.config import CodecConfig, EvalConfig, ModelConfig, RunConfig, 
 from codec_bench.core import io
 from codec_bench.data.manifest import Clip
 from codec_bench.evaluation.scoring import PrefixScorer, generate_answers
+from codec_bench.llm.batches import LeftPadCollator
 from codec_bench.llm.encoder import ContinuousPromptEncoder, PromptEncoder
 from codec_bench.llm.model import load_trained
 from codec_bench.llm.projector import PROJECTOR_FILE, attach_projector, embed_with_audio
-from codec_bench.llm.batches import LeftPadCollator
 from codec_bench.prompts import AUDIO_SLOT, build_example
 from codec_bench.report.write import report_folders
 from codec_bench.study.pipeline import run
@@ -87,7 +87,9 @@ def test_collator_places_frames_where_the_slot_was(tiny_lm):
         start = batch["input_ids"].shape[1] - len(f["input_ids"]) + f["audio_start"]
         assert batch["audio_positions"][row].nonzero()[:, 0].tolist() == list(range(start, start + len(f["audio"])))
     # the text around the slot is the token prompt's text around the speech tokens
-    token_prompt = PromptEncoder(tokenizer, 16, {"x": np.zeros((1, 3), int)}).prompt_ids(build_example("x", "Which sound is this?", ["cat"]))
+    token_prompt = PromptEncoder(tokenizer, 16, {"x": np.zeros((1, 3), int)}).prompt_ids(
+        build_example("x", "Which sound is this?", ["cat"])
+    )
     ids = rows[0]["input_ids"][: len(rows[0]["input_ids"]) - len(encoder.answer_ids(["cat"]))]
     assert ids[: rows[0]["audio_start"]] == token_prompt[: rows[0]["audio_start"]]
     assert ids[rows[0]["audio_start"] + 3:] == token_prompt[rows[0]["audio_start"] + 3:]
@@ -176,7 +178,11 @@ def test_logmel_run_end_to_end(tmp_path, method):
                        probes=True)
     records = run(config)
     rows = {(r.codec, r.method, r.split) for r in records}
-    assert {("logmel", "llm_scoring", "test"), ("logmel", "llm_generation", "test"), ("none", "baseline_logmel_logreg", "test")} <= rows
+    assert {
+        ("logmel", "llm_scoring", "test"),
+        ("logmel", "llm_generation", "test"),
+        ("none", "baseline_logmel_logreg", "test"),
+    } <= rows
     assert not any(r.method.startswith("probe") for r in records)  # no probes on continuous features
     report = (report_folders([tmp_path])["report"]).read_text()
     assert "logmel: continuous frames mapped into the LLM's input embeddings" in report
@@ -187,7 +193,9 @@ def test_logmel_run_end_to_end(tmp_path, method):
         assert not any(k.startswith("audio_projector") for k in load_file(str(run_dir / "model" / "model.safetensors")))
     if method == "full":  # predict on a test clip gives the probabilities its evaluation wrote
         row = io.read_jsonl(tmp_path / next(r.predictions for r in records if r.method == "llm_scoring" and r.split == "test"))[0]
-        path = next(c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"])
+        path = next(
+            c["path"] for c in io.read_jsonl(tmp_path / "instruments" / "manifest" / "clips.jsonl") if c["id"] == row["id"]
+        )
         top = predict(run_dir, [path], top_k=3)[0]["top"]
         assert [t["probability"] for t in top] == pytest.approx(sorted(row["probabilities"].values(), reverse=True)[:3], abs=1e-4)
     model, _ = load_trained(run_dir / "model", config.model.dtype, config.model.offline)
@@ -220,8 +228,10 @@ def test_summed_codebooks_give_one_position_per_frame_with_the_rows_summed(tiny_
     encoder = SummedCodesPromptEncoder(tokenizer, codes, codebook_size=8, num_codebooks=2)
     example = build_example("x", "Which sound is this?", ["cat"])
     row = encoder.training_features(example)
-    assert row["audio"].tolist() == [[tokenizer.convert_tokens_to_ids(f"<|s_{a}|>"), tokenizer.convert_tokens_to_ids(f"<|s_{8 + b}|>")]
-                                     for a, b in [(1, 3), (7, 3), (0, 5)]]
+    assert row["audio"].tolist() == [
+        [tokenizer.convert_tokens_to_ids(f"<|s_{a}|>"), tokenizer.convert_tokens_to_ids(f"<|s_{8 + b}|>")]
+        for a, b in [(1, 3), (7, 3), (0, 5)]
+    ]
     interleaved = PromptEncoder(tokenizer, 8, codes, 2).training_features(example)
     assert len(interleaved["input_ids"]) - len(row["input_ids"]) == 3  # 6 tokens interleaved, 3 positions summed
     embeds = encoder.prefix(model, example)

@@ -53,7 +53,16 @@ def test_ravdess_speaker_folds(tmp_path: Path) -> None:
         seen_test |= speakers(m, "test")
     assert len(seen_test) == 24
     # the official class list; labels with no training clip in this tiny tree are no candidates (listed apart)
-    assert sorted(m.classes + m.dropped_classes) == ["angry", "calm", "disgust", "fearful", "happy", "neutral", "sad", "surprised"]
+    assert sorted(m.classes + m.dropped_classes) == [
+        "angry",
+        "calm",
+        "disgust",
+        "fearful",
+        "happy",
+        "neutral",
+        "sad",
+        "surprised",
+    ]
     assert {c.labels[0] for c in m.clips} == {"neutral", "happy", "angry"}
     assert all("03-02-" not in c.id for c in m.clips)  # the song file is not read
     assert ravdess.load(root).protocol == "speaker" and ravdess.load(root).fold == "1"

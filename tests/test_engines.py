@@ -28,8 +28,13 @@ def study(folder: Path, engine: str, **options) -> Path:
         "datasets": [{"name": "instruments", "options": {"sizes": SIZES}}, {"name": "mixtures", "options": {"sizes": SIZES}}],
         "codecs": [{"name": "embedded", "options": {"codebook_size": 16}}],
         "models": [{"name": "tiny", "tiny_sizes": TINY_LM}],
-        "recipes": [{"name": "a", "epochs": 2, "batch_size": 8}, {"name": "b", "epochs": 2, "batch_size": 8, "learning_rate": 3e-3}],
-        "generation": False, "engine": engine, "engine_options": options,
+        "recipes": [
+            {"name": "a", "epochs": 2, "batch_size": 8},
+            {"name": "b", "epochs": 2, "batch_size": 8, "learning_rate": 3e-3},
+        ],
+        "generation": False,
+        "engine": engine,
+        "engine_options": options,
     }
     path = folder / f"{engine}.yaml"
     path.write_text(yaml.safe_dump(raw))

@@ -69,16 +69,29 @@ def cut(path: Path, keep: int) -> None:
     path.write_bytes(path.read_bytes()[:keep])
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda out, run: cut(run / "prompts" / "test.jsonl", len((run / "prompts" / "test.jsonl").read_text().split("\n")[0]) + 1),
-     "prompts not reused (test.jsonl has"),
-    (lambda out, run: cut(run / "eval" / "records.json", 30), "evaluation not reused (records.json has"),
-    (lambda out, run: cut(run / "model" / "model.safetensors", 100), "trained model not reused (model.safetensors has"),
-    (lambda out, run: cut(next((out / "cache" / "csv").glob("embedded-fit-*.safetensors")), 50), "codec fit not reused"),
-    (lambda out, run: [(run / "base_model" / "model.safetensors").unlink(), shutil.rmtree(run / "model"), shutil.rmtree(run / "eval")],
-     "base model not reused (model.safetensors is missing)"),
-    (lambda out, run: cut(next((out / "csv").glob("baseline/*_predictions.jsonl")), 10), "baseline not reused"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda out, run: cut(
+                run / "prompts" / "test.jsonl", len((run / "prompts" / "test.jsonl").read_text().split("\n")[0]) + 1
+            ),
+            "prompts not reused (test.jsonl has",
+        ),
+        (lambda out, run: cut(run / "eval" / "records.json", 30), "evaluation not reused (records.json has"),
+        (lambda out, run: cut(run / "model" / "model.safetensors", 100), "trained model not reused (model.safetensors has"),
+        (lambda out, run: cut(next((out / "cache" / "csv").glob("embedded-fit-*.safetensors")), 50), "codec fit not reused"),
+        (
+            lambda out, run: [
+                (run / "base_model" / "model.safetensors").unlink(),
+                shutil.rmtree(run / "model"),
+                shutil.rmtree(run / "eval"),
+            ],
+            "base model not reused (model.safetensors is missing)",
+        ),
+        (lambda out, run: cut(next((out / "csv").glob("baseline/*_predictions.jsonl")), 10), "baseline not reused"),
+    ],
+)
 def test_a_damaged_artefact_is_named_and_rebuilt(finished, tmp_path, damage, message):
     found, said = rerun_after(finished, tmp_path, damage)
     assert message in said
@@ -132,8 +145,25 @@ def test_a_real_full_disk(finished, tmp_path):
     if mounted.returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
-        done = subprocess.run([sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(finished[0]), "--out", str(disk),
-                               "--epochs", "1"], env=ENV, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "codec_bench.cli",
+                "run",
+                "csv",
+                "--root",
+                str(finished[0]),
+                "--out",
+                str(disk),
+                "--epochs",
+                "1",
+            ],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 2, done.stdout + done.stderr
         line = " ".join(done.stderr.split())
         assert "no space left on the device" in line and "Traceback" not in done.stderr
@@ -147,9 +177,26 @@ def test_killed_at_random_points_the_rerun_ends_where_an_uninterrupted_run_ends(
     report), then a run to the end: same records and predictions as the uninterrupted run."""
     root, reference = finished
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(root), "--out", str(out), "--epochs", "3",
-               "--batch-size", "4", "--no-generation", "--quiet"]
-    reference_run = subprocess.run([*command[:8], str(tmp_path / "reference"), *command[9:]], env=ENV, capture_output=True, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "codec_bench.cli",
+        "run",
+        "csv",
+        "--root",
+        str(root),
+        "--out",
+        str(out),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "4",
+        "--no-generation",
+        "--quiet",
+    ]
+    reference_run = subprocess.run(
+        [*command[:8], str(tmp_path / "reference"), *command[9:]], env=ENV, capture_output=True, text=True
+    )
     assert reference_run.returncode == 0, reference_run.stderr
     rng = random.Random(7)
     for _ in range(4):
@@ -200,7 +247,9 @@ def test_a_path_like_model_that_does_not_exist_and_predict_without_any_result(tm
     from codec_bench.cli import app
 
     result = CliRunner().invoke(app, ["run", "csv", "--root", str(finished[0]), "--model", "/path/that/does/not/exist"])
-    assert result.exit_code != 0 and "/path/that/does/not/exist: no such folder (--model)" in " ".join(str(result.exception).split())
+    assert result.exit_code != 0 and "/path/that/does/not/exist: no such folder (--model)" in " ".join(
+        str(result.exception).split()
+    )
     run_dir = next(finished[1].glob("csv/embedded-*__full"))
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     result = CliRunner().invoke(app, ["predict", str(run_dir), str(tmp_path / "bad.wav")])

@@ -31,7 +31,11 @@ def test_recipes_never_shared_across_splits(tmp_path):
     for task in ("instruments", "mixtures"):
         rows = read(generated.generate(task, tmp_path / task, {"train": 200, "validation": 60, "test": 60}))
         parts = {s: {part for r in rows if r["split"] == s for part in r["recipe"].split("+")} for s in SIZES}
-        assert not parts["train"] & parts["test"] and not parts["train"] & parts["validation"] and not parts["validation"] & parts["test"]
+        assert (
+            not parts["train"] & parts["test"]
+            and not parts["train"] & parts["validation"]
+            and not parts["validation"] & parts["test"]
+        )
 
 
 def test_mixtures_hold_one_to_three_sources_and_all_classes(tmp_path):
@@ -39,4 +43,12 @@ def test_mixtures_hold_one_to_three_sources_and_all_classes(tmp_path):
     counts = [len(r["labels"].split(";")) for r in rows]
     assert min(counts) == 1 and max(counts) == 3
     assert {l for r in rows for l in r["labels"].split(";")} == set(generated.MIXTURE_CLASSES)
-    assert len({r["label"] for r in read(generated.generate("instruments", tmp_path / "i", {"train": 10, "validation": 0, "test": 0}))}) == 10
+    assert (
+        len(
+            {
+                r["label"]
+                for r in read(generated.generate("instruments", tmp_path / "i", {"train": 10, "validation": 0, "test": 0}))
+            }
+        )
+        == 10
+    )

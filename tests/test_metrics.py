@@ -107,5 +107,9 @@ def test_aqa_metrics_split_yes_no_and_open_questions():
     predicted = ["yes", "yes", "car", "dog"]
     annotators = [["yes", "yes", "no"], ["no", "yes", "no"], ["car", "truck", "car"], ["bird", "dog", "bird"]]
     # yes/no: 1 of 2 right; open: 1 of 2 right; any annotator: yes, yes (2nd annotator), car, dog -> 4 of 4
-    assert aqa_metrics(truth, predicted, annotators) == {"yes_no_accuracy": 0.5, "open_accuracy": 0.5, "any_annotator_accuracy": 1.0}
+    assert aqa_metrics(truth, predicted, annotators) == {
+        "yes_no_accuracy": 0.5,
+        "open_accuracy": 0.5,
+        "any_annotator_accuracy": 1.0,
+    }
     assert "open_accuracy" not in aqa_metrics(["yes"], ["no"], [["yes"]])

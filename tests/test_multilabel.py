@@ -13,11 +13,11 @@ from codec_bench.data.manifest import Clip
 from codec_bench.evaluation import decisions
 from codec_bench.evaluation.metrics import tune_thresholds
 from codec_bench.evaluation.scoring import score_label_questions
-from codec_bench.llm.encoder import PromptEncoder
-from codec_bench.llm.model import additive_mask
 from codec_bench.llm.batches import LeftPadCollator, tree_attention, tree_inputs
 from codec_bench.llm.callbacks import Selection
+from codec_bench.llm.encoder import PromptEncoder
 from codec_bench.llm.loss import answer_span, shifted_answer_loss
+from codec_bench.llm.model import additive_mask
 from codec_bench.prompts import build_example
 
 CLASSES = ("cat", "dog bark", "siren")
@@ -165,8 +165,13 @@ def test_a_mixture_renders_as_the_sum_of_its_gained_shifted_sources(tmp_path):
     ramp = np.linspace(0, 0.4, 1000, dtype=np.float32)
     sf.write(a, ramp, 16_000)
     sf.write(b, np.full(1000, 0.2, np.float32), 16_000)
-    clip = Clip(id="m", path="augment:m", labels=("x",), split="train",
-                extra={"sources": [{"path": str(a), "gain_db": -6.0, "shift": 0.0}, {"path": str(b), "gain_db": 0.0, "shift": 0.25}]})
+    clip = Clip(
+        id="m",
+        path="augment:m",
+        labels=("x",),
+        split="train",
+        extra={"sources": [{"path": str(a), "gain_db": -6.0, "shift": 0.0}, {"path": str(b), "gain_db": 0.0, "shift": 0.25}]},
+    )
     expected = ramp * 10 ** (-6 / 20) + 0.2
     np.testing.assert_allclose(render(clip), expected, atol=1e-4)
     loud = Clip(id="l", path="augment:l", labels=("x",), split="train",
@@ -254,12 +259,21 @@ def test_a_run_with_mixtures_questions_and_selection_by_metric(tmp_path):
 
     choice = io.read_json(run_dir / "eval" / "multi_label_scoring.json")
     assert {"label_sets", "label_sets_normalised", "item_path", "label_questions"} <= set(choice["validation_micro_f1"])
-    assert choice["method"] in choice["validation_micro_f1"] and set(choice["rules"][choice["method"]]) == {"per_label", "calibrated_global"}
+    assert choice["method"] in choice["validation_micro_f1"] and set(choice["rules"][choice["method"]]) == {
+        "per_label",
+        "calibrated_global",
+    }
 
     test = next(r for r in records if r.split == "test" and r.method == "llm_scoring")
-    assert test.choices == {"scoring": choice["method"], "decision_rule": io.read_json(run_dir / "eval" / "llm_scoring_decision.json")["rule"],
-                            "best_epoch": done["best_epoch"], "epochs": 2, "selected_by": "metric", "stopped_early": False,
-                            "validation_loss": done["best_validation_loss"]}
+    assert test.choices == {
+        "scoring": choice["method"],
+        "decision_rule": io.read_json(run_dir / "eval" / "llm_scoring_decision.json")["rule"],
+        "best_epoch": done["best_epoch"],
+        "epochs": 2,
+        "selected_by": "metric",
+        "stopped_early": False,
+        "validation_loss": done["best_validation_loss"],
+    }
     from codec_bench.report.write import report_folders
 
     report = report_folders([tmp_path])["report"].read_text()

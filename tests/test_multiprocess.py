@@ -98,14 +98,19 @@ def test_ddp_training_matches_one_process_and_only_rank_zero_evaluates(corpus, t
     assert len(models) == 1  # one model written
     records = io.read_json(next((tmp_path / "two" / "csv").glob("*/eval/records.json")))
     assert {r["split"] for r in records} == {"validation", "test"}
-    assert "# codec-bench results" in rank_logs(tmp_path / "logs", 0) and "# codec-bench results" not in rank_logs(tmp_path / "logs", 1)
+    assert "# codec-bench results" in rank_logs(tmp_path / "logs", 0) and "# codec-bench results" not in rank_logs(
+        tmp_path / "logs", 1
+    )
 
 
 def _rank_pid(out: Path, rank: int) -> int | None:
     """The pid of the torchrun worker of ``rank`` whose command line names ``out``."""
     for proc in Path("/proc").iterdir():
         try:
-            if str(out) in (proc / "cmdline").read_bytes().decode() and f"RANK={rank}\0" in (proc / "environ").read_bytes().decode():
+            if (
+                str(out) in (proc / "cmdline").read_bytes().decode()
+                and f"RANK={rank}\0" in (proc / "environ").read_bytes().decode()
+            ):
                 return int(proc.name)
         except (OSError, ValueError):
             continue
@@ -164,9 +169,13 @@ def test_four_processes_racing_for_one_cache_encode_it_once(corpus, tmp_path):
     assert sorted(c["encoded"] for c in counts) == [0, 0, 0, 24]  # one built it, the others waited and reused it
     assert sorted(c["cached"] for c in counts) == [0, 24, 24, 24]
     folder = next((tmp_path / "cache" / "race").iterdir())
-    reference = subprocess.run([sys.executable, str(script), str(tmp_path / "fresh"), str(corpus)], env=ENV, capture_output=True, text=True)
+    reference = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "fresh"), str(corpus)], env=ENV, capture_output=True, text=True
+    )
     assert reference.returncode == 0, reference.stderr
-    shared, alone = (CachedCodes(sorted(f.glob("shard-*.parquet"))) for f in (folder, next((tmp_path / "fresh" / "race").iterdir())))
+    shared, alone = (
+        CachedCodes(sorted(f.glob("shard-*.parquet"))) for f in (folder, next((tmp_path / "fresh" / "race").iterdir()))
+    )
     assert len(shared) == 24 and all(np.array_equal(shared[i], alone[i]) for i in alone)
 
 

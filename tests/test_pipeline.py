@@ -100,7 +100,9 @@ def test_run_on_a_csv_folder_with_the_cli(tmp_path):
     (root / "siren" / "bad.wav").write_bytes(b"not audio")
     with open(root / "metadata.csv", "a") as f:
         f.write("siren/bad.wav,siren,train\n")
-    result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(tmp_path / "out"), "--epochs", "1", "--no-generation"])
+    result = runner.invoke(
+        app, ["run", "csv", "--root", str(root), "--out", str(tmp_path / "out"), "--epochs", "1", "--no-generation"]
+    )
     assert result.exit_code == 0, result.output
     assert "1 clips could not be encoded and are left out" in " ".join(result.output.split())
     records = io.read_json(tmp_path / "out" / "results.json")["records"]

@@ -94,7 +94,11 @@ def test_baseline_line_appears_exactly_when_llm_loses(llm, baseline, loses):
     lines = reference_lines(reference_checks(aggregated, {}))
     [line] = lines
     relation = "below" if loses else "equal" if llm == baseline else "above"
-    assert line == f"**esc50**: llm_scoring ({100 * llm:.1f}) vs baseline_logmel_logreg (75.0): {relation}, cannot tell (no prediction files)"
+    assert (
+        line
+        == f"**esc50**: llm_scoring ({100 * llm:.1f}) vs baseline_logmel_logreg (75.0): {relation}, "
+        "cannot tell (no prediction files)"
+    )
 
 
 @pytest.mark.parametrize("n_datasets", [1, 2, 4])
@@ -300,7 +304,9 @@ def test_report_compare_tests_two_folders_and_corrects_over_datasets(tmp_path):
     for name, rights in (("A", (90, 52)), ("B", (60, 50))):  # esc50: 30 clips only A gets right; instruments: 2
         fake_run(tmp_path / name, "esc50", rights[0])
         fake_run(tmp_path / name, "instruments", rights[1])
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "A"), str(tmp_path / "B"), "--compare", "--out", str(tmp_path / "C")])
+    result = CliRunner().invoke(
+        app, ["report", str(tmp_path / "A"), str(tmp_path / "B"), "--compare", "--out", str(tmp_path / "C")]
+    )
     assert result.exit_code == 0, result.output
     report = (tmp_path / "C" / "report.md").read_text()
     assert "| dataset | metric | llm_scoring · tiny-llama/full @ A | llm_scoring · tiny-llama/full @ B |" in report

@@ -111,8 +111,16 @@ def test_recipe_defaults_and_help_come_from_one_table(monkeypatch):
 
 
 def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
-    values = {"dataset": "csv", "out": tmp_path, "codec_name": None, "train_method": None, "train_epochs": None, "train_mix": None,
-              "model_name": "tiny", "codec_dtype": "bfloat16"}
+    values = {
+        "dataset": "csv",
+        "out": tmp_path,
+        "codec_name": None,
+        "train_method": None,
+        "train_epochs": None,
+        "train_mix": None,
+        "model_name": "tiny",
+        "codec_dtype": "bfloat16",
+    }
     plain, multi = resolve(values), resolve(values, "multi_label")
     assert resolve(values) == plain  # nothing in values changed
     assert (plain.codec.name, plain.train.mix, plain.train.epochs) == ("embedded", 0.0, 15)

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codec_bench.llm.encoder import PromptEncoder
 from codec_bench.llm.batches import LeftPadCollator
+from codec_bench.llm.encoder import PromptEncoder
 from codec_bench.llm.loss import answer_span, shifted_answer_loss
 from codec_bench.prompts import build_example
 

@@ -131,7 +131,9 @@ def test_qwen2_layout_without_bos_and_with_pad_equal_to_eos(tmp_path):
     config.eval.generation = True
     records = run(config)
     assert {r.method for r in records} == {"llm_scoring", "llm_generation"}
-    model, tokenizer = load_trained(next((tmp_path / "out" / "csv").glob("*__lora")) / "model", config.model.dtype, config.model.offline)
+    model, tokenizer = load_trained(
+        next((tmp_path / "out" / "csv").glob("*__lora")) / "model", config.model.dtype, config.model.offline
+    )
     encoder = PromptEncoder(tokenizer, 256)
     assert encoder.bos == [] and encoder.pad_id == tokenizer.eos_token_id
     assert model.get_input_embeddings().weight.shape[0] >= len(tokenizer)

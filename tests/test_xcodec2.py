@@ -98,7 +98,10 @@ def test_identity_and_cache_key(codec):
             Xcodec2Codec(model_id=codec.model_id, device="cpu", model=model, max_seconds=10).cache_key(),
             Xcodec2Codec(model_id=codec.model_id, device="cpu", model=model, long_clips="chunk").cache_key()}
     assert len(keys) == 5
-    assert codec.identity()["config_sha"] == Xcodec2Codec(model_id="other", device="cpu", model=tiny_model()).identity()["config_sha"]
+    assert (
+        codec.identity()["config_sha"]
+        == Xcodec2Codec(model_id="other", device="cpu", model=tiny_model()).identity()["config_sha"]
+    )
 
 
 def test_bfloat16_runs(codec):

@@ -127,9 +127,21 @@ class EmbeddedCodec(TokenCodec):
 
     def identity(self) -> dict:
         state = self.state
-        digest = None if state is None else hashlib.sha256(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest()[:16]
-        identity = {"codec": "embedded-mel-kmeans", "version": 1, "codebook_size": self.codebook_size, "n_mels": self.n_mels,
-                    "hop": self.hop, "sample_rate_hz": self.sample_rate_hz, "seed": self.seed, "state": digest}
+        digest = (
+            None
+            if state is None
+            else hashlib.sha256(b"".join(state[k].numpy().tobytes() for k in sorted(state))).hexdigest()[:16]
+        )
+        identity = {
+            "codec": "embedded-mel-kmeans",
+            "version": 1,
+            "codebook_size": self.codebook_size,
+            "n_mels": self.n_mels,
+            "hop": self.hop,
+            "sample_rate_hz": self.sample_rate_hz,
+            "seed": self.seed,
+            "state": digest,
+        }
         return identity | ({"num_codebooks": self.num_codebooks} if self.num_codebooks > 1 else {})
 
     def fit_identity(self) -> dict:

@@ -26,7 +26,9 @@ def mel_filterbank(sample_rate_hz: int, n_fft: int, n_mels: int, f_min: float = 
     return torch.from_numpy(weights.T.astype(np.float32))
 
 
-def log_mel(wave: np.ndarray | torch.Tensor, sample_rate_hz: int = 16_000, n_mels: int = 64, hop: int = 320, n_fft: int = 512) -> torch.Tensor:
+def log_mel(
+    wave: np.ndarray | torch.Tensor, sample_rate_hz: int = 16_000, n_mels: int = 64, hop: int = 320, n_fft: int = 512
+) -> torch.Tensor:
     """``wave: (samples,)`` -> ``(frames, n_mels)`` float32 log-mel with ``frames = samples // hop`` (>= 1).
 
     Frames are centred on ``k * hop`` (a 400-sample Hann window, 25 ms at 16 kHz), so at hop 320 a clip gets

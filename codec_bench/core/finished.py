@@ -118,8 +118,10 @@ def disk_guard(folder: str | Path, what: str, needed_bytes: int | None = None) -
             raise
         free = shutil.disk_usage(_existing(Path(folder))).free
         need = f", about {_size(needed_bytes)} needed" if needed_bytes else ""
-        raise CodecBenchError(f"{folder}: no space left on the device while {what} ({_size(free)} free{need}); free some "
-                              "space or pass --out on a larger disk and rerun: finished stages are kept, nothing half-written is") from err
+        raise CodecBenchError(
+            f"{folder}: no space left on the device while {what} ({_size(free)} free{need}); free some "
+            "space or pass --out on a larger disk and rerun: finished stages are kept, nothing half-written is"
+        ) from err
 
 
 def os_error_message(err: BaseException) -> str | None:

@@ -130,9 +130,17 @@ def stage(name: str, total: float | None = None, unit: str = "", show: bool = Tr
             _active.pop()
             _seconds[name] += time.perf_counter() - start
         return
-    counted = [MofNCompleteColumn(), TextColumn(unit), TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
-               TimeRemainingColumn()]
-    columns = [TextColumn(f"  {name:<9}"), BarColumn(bar_width=30)] + (counted if total is not None or unit else [TimeElapsedColumn()])
+    counted = [
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
+    columns = [TextColumn(f"  {name:<9}"), BarColumn(bar_width=30)] + (
+        counted if total is not None or unit else [TimeElapsedColumn()]
+    )
     bar = None
     try:
         with Progress(*columns, console=console, transient=False) as progress:

@@ -19,7 +19,9 @@ def require(root: Path, dataset: str, layout: str, *relative: str) -> None:
     """Fail with one message showing the expected tree and what is missing if any ``relative`` path is absent."""
     root = Path(root)
     if not root.is_dir():
-        raise CodecBenchError(f"{dataset}: root folder {root} does not exist; pass --root to the unpacked corpus. Expected:\n{layout}")
+        raise CodecBenchError(
+            f"{dataset}: root folder {root} does not exist; pass --root to the unpacked corpus. Expected:\n{layout}"
+        )
     missing = [r for r in relative if not (root / r).exists()]
     if missing:
         raise CodecBenchError(

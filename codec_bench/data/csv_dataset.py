@@ -89,10 +89,15 @@ def _delimiter(header: str) -> str:
 
 def _label_column(meta: Path, columns: list[str]) -> str:
     if "path" not in columns:
-        raise CodecBenchError(f"{meta}: missing column 'path' (found: {', '.join(columns) or 'none'}); add a header row path,label[,split]")
+        raise CodecBenchError(
+            f"{meta}: missing column 'path' (found: {', '.join(columns) or 'none'}); add a header row path,label[,split]"
+        )
     has = [c for c in ("label", "labels") if c in columns]
     if len(has) != 1:
-        raise CodecBenchError(f"{meta}: need exactly one of the columns 'label' (single-label) or 'labels' (multi-label, ';'-separated); found {', '.join(columns)}")
+        raise CodecBenchError(
+            f"{meta}: need exactly one of the columns 'label' (single-label) or 'labels' (multi-label, ';'-separated); "
+            f"found {', '.join(columns)}"
+        )
     return has[0]
 
 
@@ -105,7 +110,9 @@ def _clip(meta: Path, root: Path, line: int, row: dict, label_column: str) -> Cl
     if not path.is_relative_to(root):
         raise CodecBenchError(f"{where}: path {rel!r} points outside {root}; use a path inside the dataset folder")
     raw = row.get(label_column) or ""
-    labels = tuple(sorted({l.strip() for l in raw.split(";") if l.strip()})) if label_column == "labels" else ((raw,) if raw else ())
+    labels = (
+        tuple(sorted({l.strip() for l in raw.split(";") if l.strip()})) if label_column == "labels" else ((raw,) if raw else ())
+    )
     if not labels:
         raise CodecBenchError(f"{where}: empty {label_column}; every row needs a label")
     split = row.get("split")

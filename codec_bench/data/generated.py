@@ -166,7 +166,11 @@ def generate(task: str, folder: str | Path, clips_per_split: dict[str, int], see
 
 
 def _finished(folder: Path, settings: dict) -> bool:
-    return (folder / "metadata.csv").is_file() and (folder / "generator.json").is_file() and io.read_json(folder / "generator.json") == settings
+    return (
+        (folder / "metadata.csv").is_file()
+        and (folder / "generator.json").is_file()
+        and io.read_json(folder / "generator.json") == settings
+    )
 
 
 def _write(task: str, folder: Path, clips_per_split: dict[str, int], seed: int, settings: dict) -> None:
@@ -180,7 +184,14 @@ def _write(task: str, folder: Path, clips_per_split: dict[str, int], seed: int, 
             rel = f"audio/{split}/{index:05d}.wav"
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             sf.write(folder / rel, wave, SAMPLE_RATE_HZ, subtype="PCM_16")
-            rows.append({"path": rel, ("label" if task == "instruments" else "labels"): ";".join(labels), "split": split, "recipe": recipe})
+            rows.append(
+                {
+                    "path": rel,
+                    ("label" if task == "instruments" else "labels"): ";".join(labels),
+                    "split": split,
+                    "recipe": recipe,
+                }
+            )
     io.write_json(folder / "generator.json", settings)
     with io.atomic_path(folder / "metadata.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -214,7 +225,9 @@ def default_root(task: str) -> Path:
 
 
 def _loader(task: str, domain: str):
-    def load(root: Path | None, protocol: str = "official", fold: str | None = None, sizes: dict[str, int] | None = None, seed: int = 0) -> Manifest:
+    def load(
+        root: Path | None, protocol: str = "official", fold: str | None = None, sizes: dict[str, int] | None = None, seed: int = 0
+    ) -> Manifest:
         folder = generate(task, root or default_root(task), sizes or DEFAULT_SIZES, seed)
         return load_csv(folder, protocol, fold, name=task, domain=domain, instruction=INSTRUCTIONS[task])
     return load

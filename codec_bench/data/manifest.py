@@ -145,8 +145,11 @@ def coverage_warnings(manifest: Manifest) -> list[str]:
         seen = {l for c in manifest.split(split) for l in c.labels}
         missing = [c for c in manifest.classes if c not in seen]
         if missing and manifest.split(split):
-            warnings.append(f"{len(missing)} classes have no {split} clip (trained on, never {'validated' if split == 'validation' else 'tested'}): "
-                            f"{_some(missing)}")
+            warnings.append(
+                f"{len(missing)} classes have no {split} clip "
+                f"(trained on, never {'validated' if split == 'validation' else 'tested'}): "
+                f"{_some(missing)}"
+            )
     return warnings
 
 

@@ -165,8 +165,17 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
             predicted = probabilities.argmax(1)
             metrics = single_label_metrics(truth.argmax(1), predicted, len(manifest.classes))
             predictions = [[manifest.classes[i]] for i in predicted]
-        records.append(_record(manifest, split, run, metrics, Predictions(examples[split], labels[split], predictions, probabilities),
-                               folder, out))
+        records.append(
+            _record(
+                manifest,
+                split,
+                run,
+                metrics,
+                Predictions(examples[split], labels[split], predictions, probabilities),
+                folder,
+                out,
+            )
+        )
         if manifest.task == "multi_label":
             records[-1].choices["decision_rule"] = decision.rule
     return records

@@ -12,15 +12,7 @@ sits just above ``core``: every stage that writes or reads these files may impor
 from .decision_files import Calibration, DecisionFile, ScoringChoice, Thresholds
 from .grids import GridsFile
 from .layout import OutFolder, RecordsFolder, RunFolder, blind_folder, predictions_name, reference_folder
-from .results import (
-    RESULTS_FORMAT_VERSION,
-    CellResult,
-    FormatVersionError,
-    Record,
-    RecordsFile,
-    ResultsFile,
-    read_results,
-)
+from .results import RESULTS_FORMAT_VERSION, CellResult, FormatVersionError, Record, RecordsFile, ResultsFile, read_results
 from .run_card import CodecCard, RunCard
 from .train_done import TrainDone
 

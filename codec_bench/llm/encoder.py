@@ -193,7 +193,9 @@ def speech_id_table(tokenizer, codebook_size: int) -> np.ndarray:
     """``(codebook_size,) int64``: the id of ``<|s_N|>`` for each code N, looked up by string."""
     ids = np.asarray(tokenizer.convert_tokens_to_ids([speech_token(i) for i in range(codebook_size)]), dtype=np.int64)
     if tokenizer.unk_token_id is not None and np.any(ids == tokenizer.unk_token_id):
-        raise CodecBenchError("the tokenizer lacks some speech tokens <|s_N|>; use a Llasa checkpoint or pass --add-speech-tokens to add them")
+        raise CodecBenchError(
+            "the tokenizer lacks some speech tokens <|s_N|>; use a Llasa checkpoint or pass --add-speech-tokens to add them"
+        )
     return ids
 
 

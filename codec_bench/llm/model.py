@@ -47,7 +47,9 @@ def build_tiny_llm(folder: str | Path, codebook_size: int, corpus: Sequence[str]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=text_vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=text_vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
     bpe.train_from_iterator(list(corpus), trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD)
     tokenizer.add_special_tokens({"additional_special_tokens": list(MARKERS)})
@@ -94,7 +96,10 @@ def default_attention() -> str:
 def _unreachable(model_id: str, err: Exception) -> CodecBenchError:
     first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
     if Path(model_id).expanduser().exists():
-        return CodecBenchError(f"{model_id}: cannot load the model from this folder ({first}); it needs config.json, safetensors weights and the tokenizer files")
+        return CodecBenchError(
+            f"{model_id}: cannot load the model from this folder ({first}); it needs config.json, safetensors weights and the "
+            "tokenizer files"
+        )
     if looks_like_path(model_id):
         return CodecBenchError(f"{model_id}: no such folder; pass an existing local model folder or a hub id such as {LLASA_ID}")
     return CodecBenchError(

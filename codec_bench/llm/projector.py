@@ -2,9 +2,9 @@
 
 The paper compares codec-token LLMs with waveform- and spectrogram-based LLMs. Here the same LLM gets the same
 prompt text, with the speech tokens replaced by the clip's feature frames (log-mel, or XCodec2's pre-quantization
-latents; see ``codecs.logmel`` and ``codecs.xcodec2_latents``): the prompt holds one slot (``prompts.AUDIO_SLOT``), the encoder turns it into
-one placeholder position per frame, and before the LLM runs, those positions' input embeddings are replaced by
-``projector(frames)``. Training (answer-only, shifted next-token loss), label scoring (``evaluate.PrefixScorer``
+latents; see ``codecs.logmel`` and ``codecs.xcodec2_latents``): the prompt holds one slot (``prompts.AUDIO_SLOT``), the
+encoder turns it into one placeholder position per frame, and before the LLM runs, those positions' input embeddings
+are replaced by ``projector(frames)``. Training (answer-only, shifted next-token loss), label scoring (``evaluate.PrefixScorer``
 on embeddings) and generation are the codec-token pipeline's, so the row it gives is directly comparable.
 
 Projector (LLaVA-1.5's two-layer MLP): each feature dimension standardised with the training split's mean and
@@ -96,7 +96,9 @@ def projector_of(model) -> torch.nn.Module:
     """The projector the forward pass uses (through a peft wrapper: the trained copy)."""
     module = getattr(model, PROJECTOR, None)
     if module is None:
-        raise CodecBenchError("this model has no audio projector; continuous features need a run trained with a continuous front-end")
+        raise CodecBenchError(
+            "this model has no audio projector; continuous features need a run trained with a continuous front-end"
+        )
     copies = getattr(module, "modules_to_save", None)
     return copies[module.active_adapters[0]] if copies is not None else module
 

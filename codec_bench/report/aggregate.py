@@ -171,8 +171,16 @@ def compare_runs(aggregated: list[dict], split: str = "test") -> list[dict]:
                     if not math.isnan(diff):
                         per_dataset[dataset] = diff
             if per_dataset:
-                comparisons.append({"differs": " and ".join(differs), "a": labels[run_a], "b": labels[run_b], "runs": [list(run_a), list(run_b)],
-                                    "per_dataset": per_dataset, "mean": float(np.mean(list(per_dataset.values())))})
+                comparisons.append(
+                    {
+                        "differs": " and ".join(differs),
+                        "a": labels[run_a],
+                        "b": labels[run_b],
+                        "runs": [list(run_a), list(run_b)],
+                        "per_dataset": per_dataset,
+                        "mean": float(np.mean(list(per_dataset.values()))),
+                    }
+                )
     return comparisons
 
 

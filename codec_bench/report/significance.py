@@ -53,7 +53,10 @@ def unit_from_rows(rows: list[dict], classes: list[str], record: dict) -> Unit:
     ids = [row["id"] for row in rows]
     has_scores = "probabilities" in rows[0]
     if record["task"] == "multi_label":
-        truth, predicted = label_matrix([r["labels"] for r in rows], classes), label_matrix([r["prediction"] for r in rows], classes)
+        truth, predicted = (
+            label_matrix([r["labels"] for r in rows], classes),
+            label_matrix([r["prediction"] for r in rows], classes),
+        )
         scores = np.array([[r["probabilities"].get(c, 0.0) for c in classes] for r in rows]) if has_scores else None
         return Unit(record.get("fold"), seed, ids, truth, predicted, len(classes), scores)
     known = list(classes) + sorted({r["labels"][0] for r in rows} - set(classes))  # an answer outside the manifest

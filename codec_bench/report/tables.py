@@ -59,8 +59,10 @@ def reference_lines(checks: list[dict]) -> list[str]:
             continue
         relation = "below" if llm["mean"] < reference["mean"] else "above" if llm["mean"] > reference["mean"] else "equal"
         verdict = verdict_text(check["test"])
-        lines.append(f"**{check['dataset']}**: {check['llm']} ({value_text(llm, 1)}) vs {check['reference']} "
-                     f"({value_text(reference, 1)}): " + (verdict if verdict.startswith("significantly") else f"{relation}, {verdict}"))
+        lines.append(
+            f"**{check['dataset']}**: {check['llm']} ({value_text(llm, 1)}) vs {check['reference']} "
+            f"({value_text(reference, 1)}): " + (verdict if verdict.startswith("significantly") else f"{relation}, {verdict}")
+        )
     return lines
 
 
@@ -178,10 +180,16 @@ def grid_markdown(aggregated: list[dict], split: str = "test") -> str:
     for dataset, _ in ordered_datasets(rows):
         for method in dict.fromkeys(r["method"] for r in rows if r["dataset"] == dataset):
             headline = next(r["headline"] for r in rows if r["dataset"] == dataset and r["method"] == method)
-            lines = [f"**{dataset}**, {method}, {headline}:", "", "| codec | " + " | ".join(models) + " |",
-                     "|---|" + "---|" * len(models)]
-            lines += [f"| {codec} | " + " | ".join(cell_text(cells.get((dataset, (method, codec, model)))) for model in models) + " |"
-                      for codec in codecs]
+            lines = [
+                f"**{dataset}**, {method}, {headline}:",
+                "",
+                "| codec | " + " | ".join(models) + " |",
+                "|---|" + "---|" * len(models),
+            ]
+            lines += [
+                f"| {codec} | " + " | ".join(cell_text(cells.get((dataset, (method, codec, model)))) for model in models) + " |"
+                for codec in codecs
+            ]
             blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 
@@ -240,18 +248,26 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
              "whole with all their questions; drawn within each fold, the mean taken over folds and seeds).")
     losses = reference_lines(statistics["reference_checks"])
     checks = ("\n" + "\n\n".join(losses) + "\n") if losses else ""
-    sections = [("", intro + "\n\n" + markdown_table(aggregated, split) + checks + continuous_note(aggregated)),
-                ("Comparison of runs", "Pairs of runs that differ in exactly one of codec, model, recipe and folder: "
-                 "difference B − A of the headline mean in percentage points, tested on the same clips (exact McNemar "
-                 "for accuracy with one seed per fold, else a paired bootstrap), p-values Holm-adjusted over the "
-                 f"datasets of a pair; significant below {ALPHA}.\n\n" + comparison_markdown(statistics["comparisons"], datasets)),
-                ("All metrics", metrics_table(aggregated, split)),
-                ("Per-class F1", per_class_markdown(per_class, split)),
-                ("Calibration", "Expected calibration error of the top label's probability (label scoring; 15 "
-                 "equal-width confidence bins, folds and seeds pooled): the mean gap between confidence and accuracy, "
-                 "weighted by clips. The reliability diagrams are under Figures.\n\n"
-                 + calibration_markdown(statistics["calibration"])),
-                ("Clips", "\n".join(clip_counts(aggregated, split)) + "\n")]
+    sections = [
+        ("", intro + "\n\n" + markdown_table(aggregated, split) + checks + continuous_note(aggregated)),
+        (
+            "Comparison of runs",
+            "Pairs of runs that differ in exactly one of codec, model, recipe and folder: "
+            "difference B − A of the headline mean in percentage points, tested on the same clips (exact McNemar "
+            "for accuracy with one seed per fold, else a paired bootstrap), p-values Holm-adjusted over the "
+            f"datasets of a pair; significant below {ALPHA}.\n\n" + comparison_markdown(statistics["comparisons"], datasets),
+        ),
+        ("All metrics", metrics_table(aggregated, split)),
+        ("Per-class F1", per_class_markdown(per_class, split)),
+        (
+            "Calibration",
+            "Expected calibration error of the top label's probability (label scoring; 15 "
+            "equal-width confidence bins, folds and seeds pooled): the mean gap between confidence and accuracy, "
+            "weighted by clips. The reliability diagrams are under Figures.\n\n"
+            + calibration_markdown(statistics["calibration"]),
+        ),
+        ("Clips", "\n".join(clip_counts(aggregated, split)) + "\n"),
+    ]
     chosen = choices_markdown(list(records), split)
     if chosen:
         sections.insert(-1, ("Choices made on validation", "What each run kept or picked on its validation split "

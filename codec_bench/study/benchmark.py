@@ -75,9 +75,18 @@ def execute_cell(study: StudyConfig, cell: Cell) -> dict:
 def describe(study: StudyConfig, cell: Cell) -> dict:
     """The cell as its result file names it."""
     entry, codec = study.datasets[cell.dataset], study.codecs[cell.codec]
-    return {"name": cell_name(study, cell), "dataset": entry.name, "protocol": cell.protocol, "fold": cell.fold,
-            "source": entry.source, "codec": codec.name, "codec_options": codec.options,
-            "model": study.models[cell.model].name, "recipe": {k: v for k, v in asdict(study.recipes[cell.recipe]).items() if k != "seed"}, "seed": cell.seed}
+    return {
+        "name": cell_name(study, cell),
+        "dataset": entry.name,
+        "protocol": cell.protocol,
+        "fold": cell.fold,
+        "source": entry.source,
+        "codec": codec.name,
+        "codec_options": codec.options,
+        "model": study.models[cell.model].name,
+        "recipe": {k: v for k, v in asdict(study.recipes[cell.recipe]).items() if k != "seed"},
+        "seed": cell.seed,
+    }
 
 
 def versions() -> dict[str, str]:

@@ -139,13 +139,17 @@ def encode_tokens(config: RunConfig, manifest: Manifest, codec: ClipEncoder, ext
     wait_for_everyone()  # several processes: every rank's shards must be written
     codes, skipped = cache.load(c.id for c in clips)
     if counts["truncated"]:
-        ui.warn(f"{counts['truncated']} clips longer than {config.codec.max_seconds:g} s were cut to {config.codec.max_seconds:g} s "
-                "before encoding (--max-seconds)")
+        ui.warn(
+            f"{counts['truncated']} clips longer than {config.codec.max_seconds:g} s were cut to {config.codec.max_seconds:g} s "
+            "before encoding (--max-seconds)"
+        )
     if skipped:
         listing = Path(config.out) / manifest.name / "encode_skipped.jsonl"
         paths = {c.id: c.path for c in clips}
         io.write_jsonl(listing, ({"id": i, "path": paths[i], "reason": r} for i, r in skipped.items()))
-        ui.warn(f"{len(skipped)} clips could not be encoded and are left out, e.g. {next(iter(skipped.values()))} (all in {listing})")
+        ui.warn(
+            f"{len(skipped)} clips could not be encoded and are left out, e.g. {next(iter(skipped.values()))} (all in {listing})"
+        )
     ui.say(f"tokens: {counts['encoded']} encoded, {counts['cached']} from cache ({cache.folder})", ui.VERBOSE)
     return codes
 

@@ -229,8 +229,20 @@ def cell_config(study: StudyConfig, cell: Cell) -> RunConfig:
     root = entry.root
     if root is None and not data.DATASETS[entry.name].needs_root:  # generated data lives with the study
         root = Path(study.out) / "data" / entry.name
-    return RunConfig(dataset=entry.name, out=Path(study.out), root=root, protocol=cell.protocol,
-                     folds=None if cell.fold is None else [cell.fold], codec=replace(study.codecs[cell.codec]),
-                     model=replace(study.models[cell.model]), train=replace(study.recipes[cell.recipe], seed=cell.seed),
-                     eval=EvalConfig(generation=study.generation), baseline=study.baseline, probes=study.probes,
-                     zero_shot=study.zero_shot, report_to=study.report_to, dataset_options=dict(entry.options), source=entry.source)
+    return RunConfig(
+        dataset=entry.name,
+        out=Path(study.out),
+        root=root,
+        protocol=cell.protocol,
+        folds=None if cell.fold is None else [cell.fold],
+        codec=replace(study.codecs[cell.codec]),
+        model=replace(study.models[cell.model]),
+        train=replace(study.recipes[cell.recipe], seed=cell.seed),
+        eval=EvalConfig(generation=study.generation),
+        baseline=study.baseline,
+        probes=study.probes,
+        zero_shot=study.zero_shot,
+        report_to=study.report_to,
+        dataset_options=dict(entry.options),
+        source=entry.source,
+    )

@@ -102,7 +102,9 @@ def load_codec(card: RunCard, run_dir: Path) -> ClipEncoder:
     if codec.needs_fit:
         state = card.codec_state(run_dir)
         if not state.is_file():
-            raise CodecBenchError(f"{state}: the fitted codec state of this run is missing; rerun `codec-bench run` to rewrite it")
+            raise CodecBenchError(
+                f"{state}: the fitted codec state of this run is missing; rerun `codec-bench run` to rewrite it"
+            )
         codec.load(state)
     return codec
 

@@ -145,25 +145,9 @@ def test_a_real_full_disk(finished, tmp_path):
     if mounted.returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "codec_bench.cli",
-                "run",
-                "csv",
-                "--root",
-                str(finished[0]),
-                "--out",
-                str(disk),
-                "--epochs",
-                "1",
-            ],
-            env=ENV,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        command = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(finished[0]), "--out", str(disk),
+                   "--epochs", "1"]
+        done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
         assert done.returncode == 2, done.stdout + done.stderr
         line = " ".join(done.stderr.split())
         assert "no space left on the device" in line and "Traceback" not in done.stderr
@@ -177,23 +161,8 @@ def test_killed_at_random_points_the_rerun_ends_where_an_uninterrupted_run_ends(
     report), then a run to the end: same records and predictions as the uninterrupted run."""
     root, reference = finished
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "codec_bench.cli",
-        "run",
-        "csv",
-        "--root",
-        str(root),
-        "--out",
-        str(out),
-        "--epochs",
-        "3",
-        "--batch-size",
-        "4",
-        "--no-generation",
-        "--quiet",
-    ]
+    command = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(root), "--out", str(out), "--epochs", "3",
+               "--batch-size", "4", "--no-generation", "--quiet"]
     reference_run = subprocess.run(
         [*command[:8], str(tmp_path / "reference"), *command[9:]], env=ENV, capture_output=True, text=True
     )

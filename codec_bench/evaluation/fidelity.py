@@ -108,7 +108,8 @@ def pesq_wb(reference: np.ndarray, estimate: np.ndarray, sample_rate_hz: int) ->
     from pesq import PesqError, pesq
 
     if sample_rate_hz != PESQ_RATE_HZ:
-        reference, estimate = (soxr.resample(np.asarray(w, np.float64), sample_rate_hz, PESQ_RATE_HZ) for w in (reference, estimate))
+        reference, estimate = (soxr.resample(np.asarray(w, np.float64), sample_rate_hz, PESQ_RATE_HZ)
+                               for w in (reference, estimate))
     value = pesq(PESQ_RATE_HZ, np.asarray(reference, np.float64), np.asarray(estimate, np.float64), "wb",
                  on_error=PesqError.RETURN_VALUES)
     return float(value) if value >= 0 else math.nan  # negative: one of pesq's error codes

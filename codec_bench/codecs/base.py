@@ -11,6 +11,11 @@ cache made by another codec or config is never reused.
 - :class:`FeatureFrontEnd`: ``features: (feature_dim, frames)`` float; the LLM reads them through a trained
   projector (``llm.projector``) instead of speech tokens.
 
+A token codec with a decoder sets ``can_decode`` and implements ``_decode_batch``: :meth:`TokenCodec.decode` turns
+cached codes back into audio for the fidelity stage; a codec without one (the embedded k-means units) and every
+front-end say why in ``decode_note``, one line. ``bitrate_bps`` is what the codes carry: frame rate x codebooks x
+log2(codebook size); None for continuous frames.
+
 A codec is one file: a class that declares its name, options (its constructor's keyword arguments, with their
 defaults), storage and probe vector, registered in ``codecs.CODECS``. The command line passes a codec only the
 options its constructor accepts (``--codec-model`` as ``model_id``, ``--codec-dtype`` as ``dtype``, ...).
@@ -42,6 +47,18 @@ class ClipEncoder(ABC):
     frame_rate_hz: float
     storage_dtype: str = "float32"  # what the cache stores
     needs_fit: bool = False  # True: ``fit`` must see the training split before ``encode``
+    can_decode: bool = False  # True: ``decode`` turns the cached arrays back into audio
+    decode_note: str = "continuous frames, not codes: there is nothing to decode"  # why not, in one line
+
+    @property
+    def bitrate_bps(self) -> float | None:
+        """Bits per second of audio the cached arrays carry; None for continuous frames."""
+        return None
+
+    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Cached arrays -> one ``(samples,) float32`` waveform per clip at ``sample_rate_hz`` (codecs with
+        ``can_decode``)."""
+        raise NotImplementedError(f"{self.name}: {self.decode_note}")
 
     @property
     def rows(self) -> int:
@@ -93,10 +110,36 @@ class TokenCodec(ClipEncoder):
     storage_dtype = "int64"
     num_codebooks: int
     codebook_size: int
+    decode_note = "no decoder back to audio"
 
     @property
     def rows(self) -> int:
         return self.num_codebooks
+
+    @property
+    def bitrate_bps(self) -> float:
+        """``frame_rate_hz * num_codebooks * log2(codebook_size)``: 50 x 1 x 16 = 800 b/s for XCodec2."""
+        return float(self.frame_rate_hz * self.num_codebooks * math.log2(self.codebook_size))
+
+    def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``codes: (num_codebooks, frames) int64`` per clip -> ``(samples,) float32`` per clip at ``sample_rate_hz``
+        (the decoder's length: whole frames, so at least the clip's samples). Clips of equal frame counts run as one
+        ``_decode_batch``: a batch of mixed lengths is one call per length, and no clip sees another's padding."""
+        if not self.can_decode:
+            raise NotImplementedError(f"{self.name}: {self.decode_note}")
+        by_frames: dict[int, list[int]] = {}
+        for index, clip in enumerate(codes):
+            by_frames.setdefault(int(np.shape(clip)[-1]), []).append(index)
+        out: list[np.ndarray] = [np.zeros(0, np.float32)] * len(codes)
+        for indices in by_frames.values():
+            waves = self._decode_batch(np.stack([np.asarray(codes[i], dtype=np.int64) for i in indices]))
+            for index, wave in zip(indices, waves):
+                out[index] = np.ascontiguousarray(wave, dtype=np.float32).reshape(-1)
+        return out
+
+    def _decode_batch(self, codes: np.ndarray) -> np.ndarray:
+        """``codes: (batch, num_codebooks, frames) int64`` -> ``(batch, samples) float32``."""
+        raise NotImplementedError(f"{self.name}: {self.decode_note}")
 
     @property
     def speech_tokens(self) -> int:

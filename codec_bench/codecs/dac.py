@@ -30,3 +30,6 @@ class DacCodec(ByQuantizers):
 
     def _codes(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model.encode(batch, n_quantizers=self.num_quantizers, return_dict=True).audio_codes
+
+    def _waves(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(audio_codes=codes).audio_values

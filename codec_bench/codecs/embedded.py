@@ -29,6 +29,7 @@ class EmbeddedCodec(TokenCodec):
 
     name = "embedded"
     needs_fit = True
+    decode_note = "k-means units of log-mel frames: no decoder back to audio"
 
     def __init__(self, codebook_size: int = 256, n_mels: int = 64, max_fit_frames: int = 60_000, seed: int = 0,
                  num_codebooks: int = 1):

@@ -30,6 +30,12 @@ class EncodecCodec(ByBandwidth):
         if self.model.config.chunk_length_s is not None:
             raise CodecBenchError(f"{self.model_id}: chunked EnCodec checkpoints (chunk_length_s set, e.g. the 48 kHz one) "
                                   "are not supported; use facebook/encodec_24khz")
+        if self.model.config.normalize:  # its decoder needs each clip's scale, which the cache does not keep
+            self.can_decode = False
+            self.decode_note = "a normalising checkpoint: the cache keeps no per-clip scales to decode with"
 
     def _codes(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model.encode(batch, bandwidth=self.bandwidth, return_dict=True).audio_codes[0]  # (1 chunk, batch, q, frames)
+
+    def _waves(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(codes[None], [None]).audio_values  # one chunk, no scales (an unnormalised checkpoint)

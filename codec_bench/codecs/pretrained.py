@@ -1,12 +1,15 @@
 """What every pretrained codec shares: loading weights by hub id or folder, one-line option checks, the identity of
-a model config, and encoding in exact fp32 (TF32 off on CUDA), TF32 or bf16 autocast."""
+a model config, encoding in exact fp32 (TF32 off on CUDA), TF32 or bf16 autocast, and decoding codes back to audio
+(:func:`decode_codes`)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+
+import numpy as np
 
 from ..core.errors import CodecBenchError
 from ..loading import load_pretrained
@@ -69,12 +72,28 @@ def precision(device: torch.device, dtype: str) -> Iterator[None]:
         _set_tf32_flags(*saved)
 
 
-def out_of_memory(name: str, clips: int, seconds: float) -> CodecBenchError:
+def decode_codes(decoder: Callable[[torch.Tensor], torch.Tensor], codes: np.ndarray, device: torch.device, dtype: str,
+                 name: str) -> np.ndarray:
+    """``codes: (batch, codebooks, frames) int64`` -> ``decoder(codes on the device)``, in the codec's precision,
+    as ``(batch, samples) float32`` on the CPU; running out of GPU memory is one line."""
+    import torch
+
+    batch = torch.from_numpy(np.ascontiguousarray(codes)).to(device)
+    try:
+        with torch.inference_mode(), precision(device, dtype):
+            waves = decoder(batch)
+    except torch.OutOfMemoryError as err:
+        raise out_of_memory(name, len(codes), 0.0, "decoding") from err
+    return waves.reshape(len(codes), -1).to("cpu", torch.float32).numpy()
+
+
+def out_of_memory(name: str, clips: int, seconds: float, doing: str = "encoding") -> CodecBenchError:
     """The one-line error for a batch that did not fit on the GPU (the cached shards are kept)."""
     import torch
 
     torch.cuda.empty_cache()
-    return CodecBenchError(f"out of GPU memory encoding {clips} clips of {seconds:.1f} s with {name}; pass a smaller "
+    length = f" of {seconds:.1f} s" if seconds else ""
+    return CodecBenchError(f"out of GPU memory {doing} {clips} clips{length} with {name}; pass a smaller "
                            f"--encode-batch-size (for example {max(1, clips // 2)})")
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..core.errors import CodecBenchError
 from .base import TokenCodec
-from .pretrained import check_precision_and_length, config_sha, device_of, load_model, out_of_memory, precision
+from .pretrained import check_precision_and_length, config_sha, decode_codes, device_of, load_model, out_of_memory, precision
 
 if TYPE_CHECKING:
     import torch
@@ -49,6 +49,7 @@ class ResidualVQCodec(TokenCodec):
     default_model_id: str
     title: str  # the codec's name in messages
     hop_padded = False  # clips zero-padded to a multiple of the hop length first (DAC's and X-Codec's extractor)
+    can_decode = True  # the transformers model's ``decode``
 
     def __init__(self, model_id: str | None = None, device: str | None = None, dtype: str = "float32",
                  max_seconds: float = 30.0, offline: bool | None = None, model: torch.nn.Module | None = None):
@@ -116,6 +117,13 @@ class ResidualVQCodec(TokenCodec):
     @abstractmethod
     def _codes(self, batch: torch.Tensor) -> torch.Tensor:
         """``batch: (batch, 1, samples)`` -> ``(batch, num_codebooks, frames)`` codes."""
+
+    def _decode_batch(self, codes: np.ndarray) -> np.ndarray:
+        return decode_codes(self._waves, codes, self.device, self.dtype, self.name)
+
+    def _waves(self, codes: torch.Tensor) -> torch.Tensor:
+        """``codes: (batch, num_codebooks, frames)`` -> the decoded audio ``(batch, [1,] samples)`` (Mimi, X-Codec)."""
+        return self.model.decode(codes).audio_values
 
     def identity(self) -> dict:
         return {"codec": self.name, "version": self.version, "model": self.model_id, "config_sha": config_sha(self.model.config),

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.errors import CodecBenchError
 from .base import ClipEncoder, TokenCodec
-from .pretrained import check_precision_and_length, config_sha, device_of, load_model, out_of_memory, precision
+from .pretrained import check_precision_and_length, config_sha, decode_codes, device_of, load_model, out_of_memory, precision
 
 if TYPE_CHECKING:  # heavy imports happen where they are used: the command line checks inputs first
     import torch
@@ -199,6 +199,7 @@ class Xcodec2Codec(Xcodec2Base, TokenCodec):
 
     name = "xcodec2"
     num_codebooks = 1
+    can_decode = True  # ``Xcodec2Model.decode``: codes -> 16 kHz audio, 320 samples per frame
 
     def __init__(self, model_id: str = "hf-audio/xcodec2", device: str | None = None, dtype: str = "float32",
                  max_seconds: float = 30.0, long_clips: str = "truncate", offline: bool | None = None,
@@ -211,6 +212,10 @@ class Xcodec2Codec(Xcodec2Base, TokenCodec):
         import torch
 
         return self.model.encode(**inputs).audio_codes.to("cpu", torch.int64).numpy()
+
+    def _decode_batch(self, codes: np.ndarray) -> np.ndarray:
+        decoder = lambda batch: self.model.decode(audio_codes=batch).audio_values  # noqa: E731
+        return decode_codes(decoder, codes, self.device, self.dtype, self.name)
 
 
 def collate(chunks: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:

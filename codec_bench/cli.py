@@ -137,7 +137,8 @@ ENCODE_OPTIONS = {"": RunConfig, "codec_": CodecConfig, "model_": ModelConfig}
 
 
 @app.command()
-@settings_options(ENCODE_OPTIONS, exclude=("probes", "zero_shot", "model_name", "model_add_speech_tokens"))
+@settings_options(ENCODE_OPTIONS, exclude=("probes", "zero_shot", "fidelity", "fidelity_clips", "model_name",
+                                             "model_add_speech_tokens"))
 def encode(dataset: str = typer.Argument(..., help="Dataset name."), quiet: bool = QUIET, verbose: bool = VERBOSE,
            settings: dict | None = None) -> None:
     """Fill the token cache only (resumable). Under torchrun / `accelerate launch` each process encodes its share."""
@@ -210,8 +211,8 @@ BENCHMARK_OPTIONS = {"study_": StudyConfig, "runs_": Runs}
 
 
 @app.command()
-@settings_options(BENCHMARK_OPTIONS, exclude=("study_probes", "study_zero_shot", "study_report_to", "runs_stage",
-                                                "runs_tune"))
+@settings_options(BENCHMARK_OPTIONS, exclude=("study_probes", "study_zero_shot", "study_report_to", "study_fidelity",
+                                                "study_fidelity_clips", "runs_stage", "runs_tune"))
 def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x codecs x models x recipes (see configs/)."),
               dry_run: bool = typer.Option(False, "--dry-run", help="Check the config and list the cells, run nothing."),
               quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:

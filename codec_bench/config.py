@@ -197,6 +197,10 @@ class SharedSettings:
     blind: bool = setting(True, "Question answering: add the blind reference rows, the same LLM and recipe trained and "
                           "evaluated with the audio slot empty (run folder blind__<run>) and the majority answer per "
                           "question form, and test the LLM against them.")
+    fidelity: bool = setting(False, "Decode a seeded sample of the test clips with the codec (those that can decode) and "
+                             "score the audio against its input: SI-SDR, STFT and mel distances, and on speech STOI and "
+                             "PESQ (the `fidelity` extra); in the report beside accuracy and bitrate.")
+    fidelity_clips: int = setting(32, "Test clips decoded and scored per dataset fold and codec (--fidelity).", minimum=1)
     report_to: str = setting("none", "Experiment tracking of training losses and evaluation metrics, named by the run "
                              "folder: none, tensorboard (event files in <run>/tensorboard), wandb or mlflow (their own "
                              "settings from the environment).", choices=TRACKERS, panel="Output")

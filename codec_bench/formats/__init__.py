@@ -1,7 +1,7 @@
 """The on-disk formats, one owner each: the file and folder names of an output folder (``layout``), the result
 record and the files holding records with their format version (``results``), the run card (``run_card``), what a
-multi-label evaluation chose (``decision_files``), a trained model's done-marker (``train_done``) and a folder's
-recipe grids (``grids``).
+multi-label evaluation chose (``decision_files``), a trained model's done-marker (``train_done``), a folder's
+recipe grids (``grids``) and a codec's reconstruction fidelity on a fold (``fidelity``).
 
 Each file is a typed object with ``to_file`` / ``from_file`` (as lhotse's ``CutSet``); writers and readers use
 these objects and the paths of :class:`RunFolder`, :class:`RecordsFolder` and :class:`OutFolder`, never a file
@@ -10,6 +10,7 @@ sits just above ``core``: every stage that writes or reads these files may impor
 """
 
 from .decision_files import Calibration, DecisionFile, ScoringChoice, Thresholds
+from .fidelity import FidelityClip, FidelityFolder, FidelitySummary, fidelity_folders
 from .grids import GridsFile
 from .layout import OutFolder, RecordsFolder, RunFolder, blind_folder, predictions_name, reference_folder
 from .results import RESULTS_FORMAT_VERSION, CellResult, FormatVersionError, Record, RecordsFile, ResultsFile, read_results
@@ -17,6 +18,8 @@ from .run_card import CodecCard, RunCard
 from .train_done import TrainDone
 
 __all__ = [
-    "Calibration", "CellResult", "CodecCard", "DecisionFile", "FormatVersionError", "GridsFile", "OutFolder",
+    "Calibration", "CellResult", "CodecCard", "DecisionFile", "FidelityClip", "FidelityFolder", "FidelitySummary",
+    "FormatVersionError", "GridsFile", "OutFolder",
     "RESULTS_FORMAT_VERSION", "Record", "RecordsFile", "RecordsFolder", "ResultsFile", "RunCard", "RunFolder",
-    "ScoringChoice", "Thresholds", "TrainDone", "blind_folder", "predictions_name", "read_results", "reference_folder"]
+    "ScoringChoice", "Thresholds", "TrainDone", "blind_folder", "fidelity_folders", "predictions_name", "read_results",
+    "reference_folder"]

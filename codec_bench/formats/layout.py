@@ -11,6 +11,7 @@ for a path and never spell a file name themselves.
     OUT/<name>/baseline/, probes__<codec>__<model>/, zero_shot__<codec>__<model>/   (:class:`RecordsFolder`)
     OUT/<name>/blind__<run>/                                         (a question-answering run's blind LLM: a
                                                                      :class:`RunFolder` without prompts)
+    OUT/<name>/fidelity__<codec>/                                    (decoded-audio fidelity, ``formats.fidelity``)
     OUT/results/<cell>.json                                          (a study's per-cell result files)
     OUT/grids.json                                                   (recipe grids chosen on validation, ``grids``)
 

@@ -19,6 +19,7 @@ with the corpus beyond the manifest: codes are read lazily from the cache, promp
     OUT/<name>/baseline/{records.json,*_predictions.jsonl}           (question answering: the majority answer
                                                                     per question form; the blind LLM in
                                                                     OUT/<name>/blind__<run>/, ``blind``)
+    OUT/<name>/fidelity__<codec>/{fidelity.json,clips.jsonl}       (--fidelity: decoded test clips scored)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from ..formats import CodecCard, OutFolder, RunCard, RunFolder
 from ..prompts import ExampleFile, build_example, example_row
 from .blind import blind_rows, train_blind
 from .evaluate_stage import evaluate_model, reference_rows, run_baseline
+from .fidelity_stage import score_fidelity
 from .fold import FoldContext, instruction_for
 from .inputs import check_run
 from .stale import set_aside
@@ -109,6 +111,7 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
             return []
         records = evaluate_model(fold, model_dir) + blind_rows(fold, blind_model)
     records += reference_rows(fold)
+    score_fidelity(fold)  # --fidelity: the codec's decoded audio against its input, beside the records
     if config.baseline and manifest.task != "aqa":  # an audio-only classifier cannot read the question
         records += run_baseline(config, manifest, OutFolder(Path(config.out)).baseline(manifest.name).path)
     return records

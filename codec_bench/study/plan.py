@@ -242,6 +242,8 @@ def cell_config(study: StudyConfig, cell: Cell) -> RunConfig:
         baseline=study.baseline,
         probes=study.probes,
         zero_shot=study.zero_shot,
+        fidelity=study.fidelity,
+        fidelity_clips=study.fidelity_clips,
         report_to=study.report_to,
         dataset_options=dict(entry.options),
         source=entry.source,

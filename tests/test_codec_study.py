@@ -99,3 +99,20 @@ def test_one_report_compares_every_codec_and_llm(smoke_run):
     for name in codecs + [model_tag(m.name) for m in study.models]:
         assert name in report
     assert (out / "report.html").is_file()
+
+
+def test_the_report_puts_fidelity_and_bitrate_beside_accuracy(smoke_run):
+    _, study, out = smoke_run
+    report = (out / "report.md").read_text()
+    section = report.split("## Fidelity and bitrate")[1].split("\n## ")[0]
+    decodable = ["xcodec2", "encodec", "dac", "mimi", "mimi-sum", "xcodec"]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines() if line.startswith("| ")}
+    for codec in decodable:  # bitrate, SI-SDR / STFT / mel distance with intervals, decode cost, both LLMs' accuracy
+        cells = rows[codec].strip("| ").split(" | ")
+        assert len(cells) == 2 + 3 + 2 + len(study.models) and all("[" in c for c in cells[2:5]), rows[codec]
+        assert cells[6] == "10"  # every test clip of the smoke task (fewer than fidelity_clips)
+    assert rows["xcodec2"].split(" | ")[1] == "0.8" and rows["dac"].split(" | ")[1] == "0.8"  # 50 x 16 b, 100 x 2 x 4 b
+    for codec in ("logmel", "xcodec2-latents"):
+        assert f"- {codec}: not decodable (continuous frames, not codes: there is nothing to decode)" in section
+    assert "![fidelity](fidelity.png)" in report and (out / "fidelity.png").stat().st_size > 10_000
+    assert 'alt="fidelity"' in (out / "report.html").read_text()

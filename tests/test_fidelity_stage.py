@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from codec_bench.codecs import make_codec
+from codec_bench.codecs.fit import fit_codec
 from codec_bench.config import CodecConfig, RunConfig
 from codec_bench.formats import FidelityFolder, FidelitySummary, fidelity_folders
 from codec_bench.study import pipeline
@@ -24,6 +25,7 @@ def _fold(tmp_path: Path, name: str, options: dict | None = None, clips: int = 5
                        codec=CodecConfig(name, options or {}, batch_size=batch), fidelity=True, fidelity_clips=clips)
     manifest = pipeline.manifests_for(config)[0]
     codec = make_codec(name, **config.codec.options)
+    fit_codec(codec, manifest.split("train"), config.cache_folder / manifest.dataset)  # the embedded codec learns units
     codes = pipeline.encode_tokens(config, manifest, codec)
     return FoldContext(config, manifest, codec, codes, {}, tmp_path / "run")
 
@@ -82,3 +84,23 @@ def test_off_by_default(tmp_path):
     fold = _fold(tmp_path, "logmel")
     fold.config.fidelity = False
     assert score_fidelity(fold) is None and fidelity_folders(tmp_path) == []
+
+
+def test_report_section_lists_scores_and_what_cannot_decode(tmp_path, mimi):
+    from codec_bench.report.fidelity import collect_fidelity, fidelity_figure, fidelity_sections, pareto_front
+
+    score_fidelity(_fold(tmp_path, "mimi", mimi))
+    score_fidelity(_fold(tmp_path, "embedded", {"codebook_size": 8}))
+    found = collect_fidelity(tmp_path)
+    assert sorted(f.codec for f in found) == ["embedded", "mimi"]
+    rows = [{"dataset": "instruments", "codec": "mimi", "split": "test", "method": "llm_scoring", "model": "tiny/full",
+             "headline": "accuracy", "metrics": {"accuracy": {"mean": 0.5, "std": 0.0}}, "n_folds": 1, "n_seeds": 1}]
+    (heading, body), = fidelity_sections(rows, found)
+    assert heading == "Fidelity and bitrate"
+    assert "- embedded: not decodable (k-means units of log-mel frames: no decoder back to audio)" in body
+    mimi_row = next(line for line in body.splitlines() if line.startswith("| mimi |"))
+    assert mimi_row.split(" | ")[1] == "0.4" and mimi_row.rstrip(" |").endswith("50.0")  # kbit/s ... accuracy (%)
+    embedded_row = next(line for line in body.splitlines() if line.startswith("| embedded |"))
+    assert embedded_row.split(" | ")[1] == "0.15" and embedded_row.count("–") >= 4  # 50 x 3 bits; no numbers
+    assert fidelity_figure(rows, found) is not None and fidelity_sections(rows, []) == []
+    assert pareto_front([(1, 50), (2, 60), (3, 55), (0.5, 40)]) == [3, 0, 1]

@@ -37,14 +37,15 @@ def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str 
                       classes_by_dataset: dict[str, list[str]] | None = None, failed_cells: list[dict] = (),
                       skipped_files: list[str | Path] = (), figures: dict[str, Path] | None = None,
                       per_class: dict[str, dict] | None = None, title: str = "codec-bench results",
-                      split: str = "test", selection: list[dict] = ()) -> Path:
+                      split: str = "test", selection: list[dict] = (), extra_sections: list[tuple[str, str]] = ()) -> Path:
     """Write ``out_dir/report.html`` and return its path.
 
     ``aggregated`` is ``report.aggregate(records)``; prediction paths in ``records`` are relative to
     ``out_dir``. ``statistics`` is ``significance.analyse`` (computed here when not given, which also puts the
     intervals into ``aggregated``). ``figures`` (stem -> PNG path, as ``write_report`` writes them) are embedded
     as they are; without it the radar, confusion and reliability figures are rendered here. ``per_class``
-    likewise saves reading the prediction files a second time.
+    likewise saves reading the prediction files a second time. ``extra_sections``: ``(heading, markdown)`` pairs after
+    report.md's own (the fidelity section).
     """
     out_dir = Path(out_dir)
     classes_by_dataset = classes_by_dataset or {}
@@ -60,7 +61,7 @@ def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str 
         images = {stem: Path(path).read_bytes() for stem, path in figures.items()}
     body = [f"<h1>{html.escape(title)}</h1>"]
     for heading, text in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, split, records,
-                                         selection):
+                                         selection) + list(extra_sections):
         body += ([f"<h2>{html.escape(heading)}</h2>"] if heading else []) + [markdown_to_html(text)]
     body += ["<h2>Figures</h2>"] + [_figure(stem, png) for stem, png in images.items()]
     page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -13,6 +13,7 @@ from ..formats import OutFolder, Record, ResultsFile
 from ..formats.layout import RESULTS
 from .aggregate import SOURCE_MARK, aggregate, per_class_f1_by_dataset
 from .costs import cost_figure, cost_points
+from .fidelity import CodecFidelity, collect_fidelity, fidelity_figure, fidelity_sections
 from .figures import FIGURE_PREFIXES, confusion_figures, radar_plot, reliability_figures, save_figure
 from .html import write_html_report
 from .results import collect_records, load_results
@@ -23,11 +24,12 @@ from .tables import report_sections
 
 def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = (),
-                 selection: list[dict] = ()) -> dict[str, Path]:
+                 selection: list[dict] = (), fidelity: list[CodecFidelity] = ()) -> dict[str, Path]:
     """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png,
-    reliability_<dataset>.png and, when records carry costs, costs.png (``costs``) into ``out_dir``; results.json
-    holds the records, the aggregated rows (with 95 % intervals) and the report's statistics
-    (``significance.analyse``).
+    reliability_<dataset>.png, when records carry costs, costs.png (``costs``) and, with ``fidelity``
+    (``fidelity.collect_fidelity``), fidelity.png into ``out_dir``; results.json holds the records, the aggregated
+    rows (with 95 % intervals) and the report's statistics (``significance.analyse``); the fidelity section follows
+    report.md's own.
 
     Prediction paths in the records are relative to ``out_dir``. The tables, figures and statistics read the
     records as the JSON rows ``results.json`` holds (``Record.to_json``). ``failed_cells`` and ``skipped_files`` come
@@ -49,17 +51,22 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
     points = cost_points(aggregated, records)
     if points:
         paths["costs"] = save_figure(cost_figure(points), out_dir / "costs.png")
+    figure = fidelity_figure(aggregated, list(fidelity))
+    if figure is not None:
+        paths["fidelity"] = save_figure(figure, out_dir / "fidelity.png")
+    extra = fidelity_sections(aggregated, list(fidelity))
     per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
     text = ["# codec-bench results", ""]
     for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, records=records,
-                                         selection=selection):
+                                         selection=selection) + extra:
         text += ([f"## {heading}", ""] if heading else []) + [body]
-    figures = {stem: path for stem, path in paths.items() if stem in ("radar", "costs") or stem.startswith(FIGURE_PREFIXES)}
+    figures = {stem: path for stem, path in paths.items()
+               if stem in ("radar", "costs", "fidelity") or stem.startswith(FIGURE_PREFIXES)}
     text += ["## Figures", ""] + [f"![{stem}]({path.name})\n" for stem, path in figures.items()]
     write_text(paths["report"], "\n".join(text))
     paths["html"] = write_html_report(aggregated, records, out_dir, statistics, classes_by_dataset, failed_cells=failed_cells,
                                       skipped_files=skipped_files, figures=figures, per_class=per_class,
-                                      selection=selection)
+                                      selection=selection, extra_sections=extra)
     return paths
 
 
@@ -73,7 +80,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
     if compare and len(folders) < 2:
         raise CodecBenchError("--compare needs two or more folders (codec-bench report A B --compare)")
     names = source_names(list(map(Path, folders)))
-    records, classes, failed, skipped, chosen = [], {}, [], [], []
+    records, classes, failed, skipped, chosen, fidelity = [], {}, [], [], [], []
     for folder in map(Path, folders):
         found = collect_records(folder)
         found.records, choices = select_records(found.records, grids_of(folder))
@@ -82,6 +89,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
             r = replace(r, predictions=os.path.relpath(folder / r.predictions, out))
             records.append(replace(r, model=f"{r.model}{SOURCE_MARK}{names[folder]}") if compare else r)
         classes |= found.classes
+        fidelity += collect_fidelity(folder)
         skipped += found.skipped_files
         if OutFolder(folder).results.is_dir():
             loaded = load_results(OutFolder(folder).results)
@@ -91,7 +99,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
         raise CodecBenchError(f"{', '.join(map(str, folders))}: no finished results here; run `codec-bench run`, `demo` "
                               "or `benchmark` first")
     with build_lock(out / "report.md", "report", beside=False):  # no lock files among the user's report files
-        return write_report(records, out, classes, failed, skipped, chosen)
+        return write_report(records, out, classes, failed, skipped, chosen, fidelity)
 
 
 def source_names(folders: list[Path]) -> dict[Path, str]:

@@ -89,7 +89,7 @@ def main() -> None:
     print("|---|---|---|")
     for name, codec in codecs.items():
         cost = decode_cost(codec, clips(args.clips, args.seconds, codec.sample_rate_hz), args.batch_size, args.repeats)
-        print(f"| {name} | {cost:.4f} | {1 / cost:.0f} |")
+        print(f"| {name} | {cost:.2e} | {1 / cost:.0f} |")
 
 
 if __name__ == "__main__":

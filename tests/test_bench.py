@@ -22,6 +22,7 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # as bench/rendered_in
 # script -> (arguments after --tiny, with {tmp} for a fresh folder; the first line of its table)
 SCRIPTS = {
     "bootstrap.py": ([], "| test set | metric | 1000 replicates, codec-bench |"),
+    "decode.py": ([], "| codec | decode s / audio s | x real time |"),
     "embedded.py": ([], "step "),
     "scale.py": (["--out", "{tmp}"], "| clips | stage | seconds | peak RSS (MB) |"),
     "multilabel.py": (["{tmp}"], "| option | micro-F1 | mAP |"),

@@ -23,12 +23,7 @@ import torch
 
 from codec_bench.codecs import CODECS
 from codec_bench.codecs.base import TokenCodec
-from codec_bench.testing.tiny_models import (
-    TINY_CODEC_FAMILIES,
-    random_xcodec2,
-    small_xcodec2_config,
-    tiny_codec_model,
-)
+from codec_bench.testing.tiny_models import TINY_CODEC_FAMILIES, random_xcodec2, small_xcodec2_config, tiny_codec_model
 
 OPTIONS = {"encodec": {}, "dac": {"num_quantizers": 2}, "mimi": {"num_quantizers": 2}, "xcodec": {}}
 

@@ -50,11 +50,6 @@ class ClipEncoder(ABC):
     can_decode: bool = False  # True: ``decode`` turns the cached arrays back into audio
     decode_note: str = "continuous frames, not codes: there is nothing to decode"  # why not, in one line
 
-    @property
-    def bitrate_bps(self) -> float | None:
-        """Bits per second of audio the cached arrays carry; None for continuous frames."""
-        return None
-
     def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Cached arrays -> one ``(samples,) float32`` waveform per clip at ``sample_rate_hz`` (codecs with
         ``can_decode``)."""
@@ -115,11 +110,6 @@ class TokenCodec(ClipEncoder):
     @property
     def rows(self) -> int:
         return self.num_codebooks
-
-    @property
-    def bitrate_bps(self) -> float:
-        """``frame_rate_hz * num_codebooks * log2(codebook_size)``: 50 x 1 x 16 = 800 b/s for XCodec2."""
-        return float(self.frame_rate_hz * self.num_codebooks * math.log2(self.codebook_size))
 
     def decode(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """``codes: (num_codebooks, frames) int64`` per clip -> ``(samples,) float32`` per clip at ``sample_rate_hz``

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import zlib
+
 import numpy as np
 
 from ..codecs.clip_audio import unique_audio

@@ -24,7 +24,6 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .core import io
-from .data.manifest import MULTI_LABEL_SEPARATOR
 
 TEXT_UNDERSTANDING_START = "<|TEXT_UNDERSTANDING_START|>"
 TEXT_UNDERSTANDING_END = "<|TEXT_UNDERSTANDING_END|>"
@@ -38,7 +37,7 @@ MARKERS = (
     TEXT_UNDERSTANDING_START, TEXT_UNDERSTANDING_END, SPEECH_UNDERSTANDING_START, SPEECH_UNDERSTANDING_END,
     TEXT_GENERATION_START, TEXT_GENERATION_END, SPEECH_GENERATION_START, SPEECH_GENERATION_END,
 )
-ITEM_SEPARATOR = f"{MULTI_LABEL_SEPARATOR} "  # a multi-label answer: "dog bark, siren"
+ITEM_SEPARATOR = ", "  # a multi-label answer: "dog bark, siren" (data.manifest.MULTI_LABEL_SEPARATOR + a space)
 QUESTION_MARK, YES, NO = "?", "yes", "no"  # a label question "<label>?" and its answers (multi-label, label_questions)
 AUDIO_SLOT = "<|AUDIO_FEATURES|>"  # where the clip's audio goes: filled by the model side, never tokenized
 

@@ -83,6 +83,13 @@ def test_single_label_with_the_separator_is_kept_whole(tmp_path):
     assert parse_answer("low, hum<|TEXT_GENERATION_END|>") == ("low", "hum")
 
 
+def test_the_manifest_refuses_what_the_prompt_separates_on():
+    from codec_bench.data.manifest import MULTI_LABEL_SEPARATOR
+    from codec_bench.prompts import ITEM_SEPARATOR
+
+    assert ITEM_SEPARATOR.strip() == MULTI_LABEL_SEPARATOR
+
+
 def test_multi_label_label_with_the_separator_is_refused(tmp_path):
     both = '"low, hum;piano"'
     rows = [f"c{i}.wav,{both if i % 2 else 'piano'}" for i in range(20)]

@@ -38,6 +38,9 @@ TASK_DEFAULTS = {  # on top, for one kind of model on one task: the codec and re
     # k-means units (one per frame) cannot spell two instruments at once: on rendered real instruments log-mel
     # frames + 3 mixtures per clip beat the log-mel logistic regression, tokens lose to it (docs/performance.md)
     ("embedded", "multi_label"): {"codec": "logmel", "mix": 3.0},
+    # chosen on the real-audio suite's validation splits (instruments, voices, reverberant instruments): log-mel
+    # frames lift the reverberant set, 25 epochs the spoken digits (docs/performance.md, "Real-audio suite")
+    ("embedded", "single_label"): {"codec": "logmel", "epochs": 25},
 }
 _KINDS = {"embedded": "the tiny LM", "pretrained": "a pretrained LLM"}
 _TINY = RECIPE_DEFAULTS["embedded"]
@@ -65,9 +68,12 @@ def defaults_text(key: str) -> str:
         said = f"{text(_TINY[key])} for {_KINDS['embedded']}, {text(RECIPE_DEFAULTS['pretrained'][key])} otherwise"
     else:
         said = text(OTHER_DEFAULTS[key])
+    tasks: dict[tuple[str, str], list[str]] = {}  # (value, kind) -> the tasks that take it, said once
     for (kind, task), values in TASK_DEFAULTS.items():
         if key in values:
-            said += f"; {text(values[key])} for a {task.replace('_', '-')} dataset with {_KINDS[kind]}"
+            tasks.setdefault((text(values[key]), kind), []).append(task.replace("_", "-"))
+    for (value, kind), names in tasks.items():
+        said += f"; {value} for a {' or '.join(names)} dataset with {_KINDS[kind]}"
     return f"(default: {said})"
 
 
@@ -75,7 +81,7 @@ def defaults_text(key: str) -> str:
 class TrainConfig:
     """One training recipe (a study's ``recipes`` entry; ``name`` names it in results and run folders, default
     the method). Its defaults are the embedded tiny LM's recipe; on the command line, method, epochs and learning
-    rate default by model (``RECIPE_DEFAULTS``) and mix by task (``TASK_DEFAULTS``)."""
+    rate default by model (``RECIPE_DEFAULTS``), and mix and epochs also by task (``TASK_DEFAULTS``)."""
 
     PANEL = "Training"
 

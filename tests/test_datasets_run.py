@@ -1,5 +1,6 @@
 """`codec-bench run NAME --root PATH` on every corpus, from a tiny fake tree in its official layout, with the
-embedded default (one training step: this checks the stages connect, not accuracy)."""
+tiny LM's defaults (log-mel frames for a classification corpus; one training step: this checks the stages connect,
+not accuracy)."""
 
 import _fake_corpora_sound as sound
 import _fake_corpora_speech as speech

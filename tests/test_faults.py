@@ -146,7 +146,7 @@ def test_a_real_full_disk(finished, tmp_path):
         pytest.skip("cannot mount a tmpfs here")
     try:
         command = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(finished[0]), "--out", str(disk),
-                   "--epochs", "1"]
+                   "--epochs", "1", "--codec", "embedded"]
         done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
         assert done.returncode == 2, done.stdout + done.stderr
         line = " ".join(done.stderr.split())
@@ -162,7 +162,7 @@ def test_killed_at_random_points_the_rerun_ends_where_an_uninterrupted_run_ends(
     root, reference = finished
     out = tmp_path / "out"
     command = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(root), "--out", str(out), "--epochs", "3",
-               "--batch-size", "4", "--no-generation", "--quiet"]
+               "--batch-size", "4", "--no-generation", "--quiet", "--codec", "embedded"]
     reference_run = subprocess.run(
         [*command[:8], str(tmp_path / "reference"), *command[9:]], env=ENV, capture_output=True, text=True
     )
@@ -190,7 +190,7 @@ def test_weak_inputs_get_clear_messages(tmp_path):
     write_wave(root / "lonely.wav", seconds=0.3, freq=2000)
     (root / "metadata.csv").write_text(rows)
     result = CliRunner().invoke(app, ["run", "csv", "--root", str(root), "--out", str(tmp_path / "out"), "--epochs", "1",
-                                      "--no-generation", "--max-seconds", "1", "--stage", "encode"])
+                                      "--no-generation", "--max-seconds", "1", "--stage", "encode", "--codec", "embedded"])
     said = "".join(result.output.split())  # rich wraps long paths anywhere: compare without whitespace
     assert result.exit_code == 0, result.output
     for expected in ("metadata.csv: read as semicolon-separated",

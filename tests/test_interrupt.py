@@ -37,7 +37,7 @@ def test_ctrl_c_during_training_exits_130_with_one_line_and_the_rerun_finishes(t
     root = _csv_folder(tmp_path / "data")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(root), "--out", str(out), "--epochs", "40",
-               "--batch-size", "2", "--no-generation"]
+               "--batch-size", "2", "--no-generation", "--codec", "embedded"]
     process = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not list(out.glob("csv/*/base_model/done.json")) and time.monotonic() < deadline and process.poll() is None:

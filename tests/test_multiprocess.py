@@ -87,7 +87,7 @@ def test_ddp_training_matches_one_process_and_only_rank_zero_evaluates(corpus, t
     the length-grouped sampler and summation order: measured on this corpus, the first step's loss is equal, the
     mean training loss 2.771 vs 2.731 (1.5 %), the final validation loss 1.455 vs 1.394 (4.2 %, 3 clips); the
     test allows 10 %."""
-    run = ["run", "csv", "--root", str(corpus), "--epochs", "10", "--no-generation"]
+    run = ["run", "csv", "--root", str(corpus), "--epochs", "10", "--no-generation", "--codec", "embedded"]
     finish(cli(*run, "--out", str(tmp_path / "one"), "--batch-size", "8"))
     finish(cli(*run, "--out", str(tmp_path / "two"), "--batch-size", "4", processes=2, log_dir=tmp_path / "logs"))
     one, two = (io.read_json(next((tmp_path / o / "csv").glob("*/model/train_done.json"))) for o in ("one", "two"))
@@ -119,7 +119,8 @@ def _rank_pid(out: Path, rank: int) -> int | None:
 
 def test_a_rank_killed_mid_training_resumes_on_rerun(corpus, tmp_path):
     out = tmp_path / "out"
-    run = ["run", "csv", "--root", str(corpus), "--out", str(out), "--epochs", "60", "--batch-size", "4", "--stage", "train"]
+    run = ["run", "csv", "--root", str(corpus), "--out", str(out), "--epochs", "60", "--batch-size", "4", "--stage", "train",
+           "--codec", "embedded"]
     job = cli(*run, processes=2)
     deadline = time.time() + 240
     while time.time() < deadline and not any(out.glob("csv/*/checkpoints/checkpoint-*/trainer_state.json")):
@@ -181,7 +182,7 @@ def test_four_processes_racing_for_one_cache_encode_it_once(corpus, tmp_path):
 
 def test_two_identical_runs_on_one_out(corpus, tmp_path):
     """Both finish, or the second stops at once naming the run folder in use; the results equal a single run's."""
-    run = ["run", "csv", "--root", str(corpus), "--epochs", "3", "--no-generation"]
+    run = ["run", "csv", "--root", str(corpus), "--epochs", "3", "--no-generation", "--codec", "embedded"]
     first, second = cli(*run, "--out", str(tmp_path / "shared")), cli(*run, "--out", str(tmp_path / "shared"))
     outputs = [p.communicate(timeout=300)[0] for p in (first, second)]
     codes = sorted(p.returncode for p in (first, second))

@@ -159,7 +159,7 @@ def test_reference_rows_and_predict_through_the_cli(tmp_path):
     root = _csv_folder(tmp_path / "data")
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation",
-                                 "--probes", "--zero-shot"])
+                                 "--probes", "--zero-shot", "--codec", "embedded"])
     assert result.exit_code == 0, result.output
     methods = {r["method"] for r in io.read_json(out / "results.json")["records"]}
     assert {"zero_shot", "probe_linear_codec", "probe_knn_codec", "probe_linear_llm", "probe_knn_llm", "llm_scoring"} <= methods

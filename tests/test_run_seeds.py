@@ -30,7 +30,7 @@ def test_run_with_seeds_aggregates_them_and_writes_readable_tensorboard_events(t
     root = generate("instruments", tmp_path / "data", {"train": 60, "validation": 20, "test": 20})
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "2", "--no-generation",
-                                      "--seeds", "2", "--report-to", "tensorboard", "--quiet"])
+                                      "--seeds", "2", "--report-to", "tensorboard", "--quiet", "--codec", "embedded"])
     assert result.exit_code == 0, result.output
     results = io.read_json(out / "results.json")
     llm = [r for r in results["records"] if r["method"] == "llm_scoring" and r["split"] == "test"]

@@ -203,7 +203,7 @@ def test_run_tune_on_a_csv_folder(tmp_path):
     root = _csv_folder(tmp_path / "data")
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation",
-                                 "--tune", "--batch-size", "8"])
+                                 "--tune", "--batch-size", "8", "--codec", "embedded"])
     assert result.exit_code == 0, result.output
     runs = sorted(p.name.split("__")[-1] for p in (out / "csv").glob("embedded-*__tiny-llama__tune-*"))
     assert runs == ["tune-lr0.001-ep1", "tune-lr0.001-ep2", "tune-lr0.003-ep1", "tune-lr0.003-ep2"]

@@ -1,5 +1,6 @@
 """Settings written once: defaults and help from one table, numeric bounds refused alike on the command line and in a
-study file (one line, before any work), ``--out`` that names a file, the help panels of ``run``, ``resolve``."""
+study file (one line, before any work), ``--out`` that names a file, the help panels of ``run``, ``resolve`` and
+the task defaults it announces."""
 
 from __future__ import annotations
 
@@ -102,12 +103,13 @@ def test_run_help_groups_its_options_in_panels(monkeypatch):
 def test_recipe_defaults_and_help_come_from_one_table(monkeypatch):
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     assert {k: fields[k].default for k in RECIPE_DEFAULTS["embedded"]} == RECIPE_DEFAULTS["embedded"]
-    assert "(default: 15 for the tiny LM, 3 otherwise)" in help_of(fields["epochs"])
+    assert "(default: 15 for the tiny LM, 3 otherwise;" in help_of(fields["epochs"])
     monkeypatch.setitem(RECIPE_DEFAULTS["pretrained"], "epochs", 4)
-    assert "(default: 15 for the tiny LM, 4 otherwise)" in help_of(fields["epochs"])
+    epochs = "(default: 15 for the tiny LM, 4 otherwise; 25 for a single-label dataset with the tiny LM)"
+    assert epochs in help_of(fields["epochs"])
     assert settings.auto_defaults("some/llm")["epochs"] == 4
     codec = {f.name: f for f in dataclasses.fields(CodecConfig)}["name"]
-    assert "(default: embedded; logmel for a multi-label dataset with the tiny LM)" in help_of(codec)
+    assert "(default: embedded; logmel for a multi-label or single-label dataset with the tiny LM)" in help_of(codec)
 
 
 def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
@@ -125,6 +127,9 @@ def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
     assert resolve(values) == plain  # nothing in values changed
     assert (plain.codec.name, plain.train.mix, plain.train.epochs) == ("embedded", 0.0, 15)
     assert (multi.codec.name, multi.train.mix) == ("logmel", 3.0)
+    single = resolve(values, "single_label")  # chosen on the real-audio suite's validation splits
+    assert (single.codec.name, single.train.mix, single.train.epochs) == ("logmel", 0.0, 25)
+    assert resolve(values | {"model_name": "org/llm"}, "single_label").codec.name == "embedded"
     assert "dtype" not in plain.codec.options  # the embedded codec takes no dtype
     pretrained = resolve(values | {"model_name": "org/llm", "train_bf16": True})
     assert (pretrained.train.method, pretrained.train.epochs, pretrained.model.dtype) == ("lora", 3, "bfloat16")
@@ -134,3 +139,16 @@ def test_a_run_and_a_study_dataset_share_the_location_fields():
     location = {f.name for f in dataclasses.fields(DatasetLocation)}
     assert location <= {f.name for f in dataclasses.fields(RunConfig)}
     assert location <= {f.name for f in dataclasses.fields(plan.DatasetEntry)}
+
+
+def test_a_single_label_corpus_announces_its_defaults_with_the_tiny_lm(tmp_path):
+    root = _csv_folder(tmp_path / "data")
+    result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(tmp_path / "auto"), "--stage", "encode"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "single-label dataset with the tiny LM: --codec logmel --epochs 25 by default" in said
+    assert "give --codec embedded --epochs 15 to override" in said
+    result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(tmp_path / "given"), "--stage", "encode",
+                                 "--epochs", "2"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and "--codec logmel by default" in said and "--epochs 25" not in said

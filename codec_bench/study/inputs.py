@@ -69,8 +69,9 @@ def settle(values: dict, tune: bool = False) -> tuple[RunConfig, list[Manifest]]
     if resolved.codec.name != config.codec.name:
         changed["codec"] = (resolved.codec.name, config.codec.name)
         check_codec(resolved.codec.name, resolved.codec.options)
-    if resolved.train.mix != config.train.mix:
-        changed["mix"] = (f"{resolved.train.mix:g}", f"{config.train.mix:g}")
+    for key in ("epochs", "mix"):  # the recipe settings a task default may change
+        if getattr(resolved.train, key) != getattr(config.train, key):
+            changed[key] = (f"{getattr(resolved.train, key):g}", f"{getattr(config.train, key):g}")
     if changed:
         ui.say(f"{task.replace('_', '-')} dataset with the {config.model.name} LM: "
                f"{' '.join(f'--{k} {new}' for k, (new, _) in changed.items())} by default (measured best there, "

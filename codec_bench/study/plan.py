@@ -24,6 +24,7 @@ from ..config import (
     DatasetLocation,
     EvalConfig,
     ModelConfig,
+    Output,
     RunConfig,
     SharedSettings,
     TrainConfig,
@@ -56,7 +57,7 @@ class StudyConfig(SharedSettings):
     PANEL = "Output"
 
     name: str = setting("", "The study's name (default: the file's stem).", cli=False)
-    out: Path = setting(Path("runs"), "Output folder (default: the study's `out`, else runs/<file stem>).", folder=True,
+    out: Path = setting(Output.out, "Output folder (default: the study's `out`, else runs/<file stem>).", folder=True,
                         cli_default=None)
     datasets: list[DatasetEntry] = setting(help="Datasets (name, root, protocol, folds, options, source).", factory=list,
                                            cli=False)
@@ -67,7 +68,7 @@ class StudyConfig(SharedSettings):
     recipes: list[TrainConfig] = setting(help="Training recipes, each with a name.", factory=list, cli=False)
     seeds: list[int] = setting(help="Training seeds; every cell runs once per seed.", factory=lambda: [0], cli=False,
                                minimum=0)
-    generation: bool = setting(True, "Also evaluate by greedy generation.", cli=False)
+    generation: bool = setting(EvalConfig.generation, "Also evaluate by greedy generation.", cli=False)
     engine: str = setting("serial", "How cells run: serial (default), ray or submitit (cells as independent jobs; default: "
                           "the study's `engine`).", choices=_engine_names, noun="engine", cli_default=None)
     engine_options: dict = setting(help="Options of the engine (see study.engines).", factory=dict, cli=False)

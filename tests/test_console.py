@@ -36,3 +36,13 @@ def test_a_narrow_terminal_gets_a_folded_table_within_its_width():
     text = buffer.getvalue()
     for cell in ("instruments", "mixtures", "accuracy", "83.5", "75.3", "significantly above"):
         assert cell in text
+
+
+def test_a_long_line_stays_one_line_in_a_log_file(monkeypatch):
+    buffer = io.StringIO()
+    monkeypatch.setattr(ui, "console", Console(file=buffer, width=80, force_terminal=False))
+    monkeypatch.setenv(ui.ENV, str(ui.NORMAL))
+    line = "time per stage: " + ", ".join(f"stage{i} {i}.5 s" for i in range(12)) + "; 115 s in all"
+    ui.say(line)
+    ui.warn(line)
+    assert buffer.getvalue().splitlines() == [line, line]

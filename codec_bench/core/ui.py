@@ -54,13 +54,13 @@ def _shown(level: int) -> bool:
 def say(message: str, level: int = NORMAL) -> None:
     """A line at ``level`` (normal or verbose)."""
     if _shown(level):
-        console.print(message)
+        console.print(message, soft_wrap=not console.is_terminal)  # a log file keeps each line whole
 
 
 def warn(message: str) -> None:
     """A warning: shown at every level (but only by rank 0 of a multi-process job)."""
     if int(os.environ.get("RANK", 0)) == 0:
-        console.print(f"[yellow]{message}[/]")
+        console.print(f"[yellow]{message}[/]", soft_wrap=not console.is_terminal)
 
 
 class StageBar:

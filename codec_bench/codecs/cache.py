@@ -104,8 +104,14 @@ class TokenCache:
         """The clips stored from audio that has changed since (a file replaced or edited in place, a corrupt file
         mended): :meth:`build` encodes them again and :meth:`load` passes their old rows over."""
         stored = self._stored_stamps()
-        self.stamps.update({c.id: audio_stamp(c) for c in clips})
-        return [c for c in clips if c.id in stored and None not in stored[c.id] and self.stamps[c.id] not in stored[c.id]]
+        return [c for c in clips if c.id in stored and not self._current(c, stored)]
+
+    def _current(self, clip: Clip, stored: dict[str, set[str | None]]) -> bool:
+        """Whether a stored row holds this clip's audio as it is now (rows from before stamps are trusted); stamps
+        the clip (``self.stamps``, read by :meth:`load`)."""
+        self.stamps[clip.id] = audio_stamp(clip)
+        found = stored.get(clip.id, set())
+        return None in found or self.stamps[clip.id] in found
 
     def _shards(self) -> list[Path]:
         """The finished shards (a damaged one is moved aside: ``cached_codes.finished_shards``)."""
@@ -122,8 +128,7 @@ class TokenCache:
             if not (self.folder / "cache.json").is_file():
                 io.write_json(self.folder / "cache.json", self.header)
             stored = self._stored_stamps()
-            self.stamps.update({c.id: audio_stamp(c) for c in clips})
-            done = {c.id for c in clips if c.id in stored and (None in stored[c.id] or self.stamps[c.id] in stored[c.id])}
+            done = {c.id for c in clips if self._current(c, stored)}
             todo, siblings = unique_audio([c for c in sorted(clips, key=lambda c: c.id) if c.id not in done])
             todo = [c for c in todo if share_of(c.path, world) == me]
             todo.sort(key=size_hint)  # similar lengths together: less padding per batch

@@ -30,7 +30,8 @@ def set_aside(out: Path, dataset: str, cache_key: str | None, changed: Sequence[
     ``cache_key``: the codec whose runs and reference rows depend on the codes; None: the log-mel reference row."""
     if not changed:
         return []
-    moved = [_move(part) for part in _built_from(OutFolder(Path(out)), dataset, cache_key) if part.exists()]
+    folder = f"stale-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"  # one per set-aside, whatever the clock does
+    moved = [_move(part, folder) for part in _built_from(OutFolder(Path(out)), dataset, cache_key) if part.exists()]
     named = "; ".join(c.path for c in changed[:3])
     what = "the reference row" if cache_key is None else "trained models and results"
     ui.warn(f"{len(changed)} clips changed since they were encoded ({named}{' ...' if len(changed) > 3 else ''}): encoded "
@@ -54,9 +55,9 @@ def _built_from(out: OutFolder, dataset: str, cache_key: str | None) -> list[Pat
     return parts
 
 
-def _move(part: Path) -> Path:
-    """``<parent>/<name>`` -> ``<parent>/stale-<UTC time>/<name>`` (a reference folder: into its own parent's)."""
-    target = part.parent / f"stale-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}" / part.name
+def _move(part: Path, folder: str) -> Path:
+    """``<parent>/<name>`` -> ``<parent>/<folder>/<name>`` (a reference folder: into its own parent's)."""
+    target = part.parent / folder / part.name
     target.parent.mkdir(parents=True, exist_ok=True)
     part.rename(target)
     return target

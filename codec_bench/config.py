@@ -150,12 +150,21 @@ class CodecConfig:
     patch: int = setting(1, "Consecutive frames read as one LLM position: their speech-token embeddings summed (token "
                          "codecs) or their feature frames concatenated into the projector (front-ends); fewer "
                          "positions per second (llm.patching; measured in docs/performance.md).", minimum=1)
+    bpe: int = setting(0, "Acoustic BPE: merge frequent runs of codec units into at most this many new tokens, learned "
+                       "on the training split (token codecs read as interleaved speech tokens; 0: off; llm.unit_bpe; "
+                       "measured in docs/performance.md).", minimum=0)
 
     def __post_init__(self) -> None:
         from .codecs import CODECS, is_front_end
 
-        if self.codebooks == "sum" and self.name in CODECS and is_front_end(self.name):
+        front_end = self.name in CODECS and is_front_end(self.name)
+        if self.codebooks == "sum" and front_end:
             raise CodecBenchError(f"{self.name} gives continuous features, not codebooks; drop codebooks: sum")
+        if self.bpe and (front_end or self.codebooks == "sum" or self.patch > 1):
+            reason = (f"{self.name} gives continuous features, not units" if front_end else
+                      "it merges speech tokens, which summed codebooks and patches do not give")
+            raise CodecBenchError(f"bpe works on interleaved speech tokens only: {reason}; drop bpe or "
+                                  f"{'the codec' if front_end else 'codebooks: sum / patch'}")
 
 
 @dataclass
@@ -312,25 +321,24 @@ def model_label(model: ModelConfig) -> str:
     return model.label or model_tag(model.name)
 
 
-def codec_label(codec, label: str | None = None, codebooks: str = "interleave", patch: int = 1) -> str:
+def codec_label(codec, label: str | None = None, codebooks: str = "interleave", patch: int = 1, bpe: int = 0) -> str:
     """The codec as results name it (the cache key is not used: a fitted codec has a new key per fold, and folds
     must aggregate); see :func:`codec_name`."""
-    return codec_name(codec.name, getattr(codec, "dtype", "float32"), label, codebooks, patch)
+    return codec_name(codec.name, getattr(codec, "dtype", "float32"), label, codebooks, patch, bpe)
 
 
 def codec_name(name: str, dtype: str = "float32", label: str | None = None, codebooks: str = "interleave",
-               patch: int = 1) -> str:
-    """``label`` when given, else the registry name plus the precision when not the exact float32, ``-sum`` for
-    summed codebooks and ``-p<k>`` for k frames per position: the codec's name in results, reports and study cell
-    files."""
+               patch: int = 1, bpe: int = 0) -> str:
+    """``label`` when given, else the registry name plus the precision when not the exact float32, then how the LLM
+    reads the codes (:func:`reading_tag`): the codec's name in results, reports and study cell files."""
     if label:
         return label
     name = name if dtype == "float32" else f"{name}-{dtype}"
-    name = f"{name}-sum" if codebooks == "sum" else name
-    return f"{name}-p{patch}" if patch > 1 else name
+    return name + reading_tag(codebooks, patch, bpe)
 
 
-def reading_tag(codebooks: str = "interleave", patch: int = 1) -> str:
+def reading_tag(codebooks: str = "interleave", patch: int = 1, bpe: int = 0) -> str:
     """How the LLM reads the codes, in run folder names: ``-sum`` for summed codebooks, ``-p<k>`` for k frames per
-    position (empty for the default), so runs that read the same cache differently never share a model."""
-    return ("-sum" if codebooks == "sum" else "") + (f"-p{patch}" if patch > 1 else "")
+    position, ``-bpe<n>`` for n merged units (empty for the default), so runs that read the same cache differently
+    never share a model."""
+    return ("-sum" if codebooks == "sum" else "") + (f"-p{patch}" if patch > 1 else "") + (f"-bpe{bpe}" if bpe else "")

@@ -26,7 +26,7 @@ SCRIPTS = {
     "embedded.py": ([], "step "),
     "scale.py": (["--out", "{tmp}"], "| clips | stage | seconds | peak RSS (MB) |"),
     "multilabel.py": (["{tmp}"], "| option | micro-F1 | mAP |"),
-    "patching.py": (["{tmp}"], "| task | codec | patch | positions/s |"),
+    "patching.py": (["{tmp}"], "| task | codec | reading | positions/s |"),
     "rendered_instruments.py": (["{tmp}/rendered"], "clips train=8 validation=4 test=4 |"),
     "real_audio_suite.py": (["{tmp}/suite"], "instruments: train=16 validation=8 test=8"),
 }

@@ -28,6 +28,7 @@ from pathlib import Path
 DONE = "done.json"  # the done-marker of a folder (``core.finished``)
 RUN_CARD = "run.json"
 CODEC_STATE = "codec.safetensors"
+UNIT_MERGES = "unit-merges.json"  # a run's acoustic-BPE merges (``formats.unit_merges``)
 TRAIN_DONE = "train_done.json"
 RECORDS = "records.json"
 THRESHOLDS = "thresholds.json"
@@ -98,6 +99,10 @@ class RunFolder:
     @property
     def prompts(self) -> Path:
         return self.path / "prompts"
+
+    @property
+    def unit_merges(self) -> Path:
+        return self.path / UNIT_MERGES
 
     def prompt_file(self, split: str) -> Path:
         return self.prompts / f"{split}.jsonl"

@@ -1,11 +1,12 @@
 """The run card ``<run>/run.json``: what ``predict`` needs to use a run on new audio.
 
     {"dataset", "task", "instruction", "classes",
-     "codec": {"name", "options", "max_seconds", "key", "codebooks", "patch", ["state": "codec.safetensors"]},
+     "codec": {"name", "options", "max_seconds", "key", "codebooks", "patch", "bpe", ["state": "codec.safetensors"]},
      "model", "recipe", "seed"}
 
 ``state`` is there only for a codec fitted on the training split (its state is saved beside the card); ``patch``
-(frames per LLM position) only when it is not 1, so a card of an unpatched run reads and writes as before it.
+(frames per LLM position) only when it is not 1 and ``bpe`` (merged units, ``<run>/unit-merges.json``) only when not
+0, so a card of a run without them reads and writes as before they existed.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from .layout import CODEC_STATE
 @dataclass
 class CodecCard:
     """How the run encoded audio: the codec's registry name and options, the clip length limit, the cache key,
-    how the LLM read several codebooks, for a fitted codec the file of its state (relative to the run), and how many
-    frames the LLM read as one position."""
+    how the LLM read several codebooks, for a fitted codec the file of its state (relative to the run), how many
+    frames the LLM read as one position and how many merged units acoustic BPE asked for."""
 
     name: str
     options: dict = field(default_factory=dict)
@@ -30,17 +31,19 @@ class CodecCard:
     codebooks: str = "interleave"
     state: str | None = None
     patch: int = 1
+    bpe: int = 0
 
     def to_json(self) -> dict:
         card = {"name": self.name, "options": self.options, "max_seconds": self.max_seconds, "key": self.key,
                 "codebooks": self.codebooks} | ({"patch": self.patch} if self.patch != 1 else {})
+        card |= {"bpe": self.bpe} if self.bpe else {}
         return card | ({"state": self.state} if self.state is not None else {})
 
     @classmethod
     def from_json(cls, card: dict) -> CodecCard:
         return cls(card["name"], card.get("options") or {}, card.get("max_seconds"), card.get("key"),
                    card.get("codebooks", "interleave"), card.get("state"),
-                   int(card.get("patch", 1)))
+                   int(card.get("patch", 1)), int(card.get("bpe", 0)))
 
 
 @dataclass

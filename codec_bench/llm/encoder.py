@@ -2,7 +2,8 @@
 
 - :class:`PromptEncoder`: speech tokens ``<|s_N|>`` for a token codec's codes (several codebooks interleaved);
 - :class:`SummedCodesPromptEncoder`: one position per frame, the sum of its codebooks' speech-token embeddings;
-- :class:`ContinuousPromptEncoder`: a front-end's feature frames through the trained projector (``projector``).
+- :class:`ContinuousPromptEncoder`: a front-end's feature frames through the trained projector (``projector``);
+- :class:`UnitBpePromptEncoder`: speech tokens after acoustic BPE (``unit_bpe``): merged units as ``<|bpe_k|>``.
 
 Each but the first can read ``patch`` consecutive frames as one position (``patching``: token embeddings summed,
 feature frames concatenated), so a clip takes ``ceil(frames / patch)`` audio positions.
@@ -24,6 +25,7 @@ from ..core.errors import CodecBenchError
 from ..prompts import AUDIO_SLOT, ITEM_SEPARATOR, MARKERS, NO, QUESTION_MARK, TEXT_GENERATION_END, YES, Example, speech_token
 from .patching import patch_frames, patch_token_ids, patched_length
 from .projector import embed_with_audio
+from .unit_bpe import UnitBPE, interleaved_units, unit_token
 
 
 class PromptEncoder:
@@ -278,17 +280,59 @@ class SummedCodesPromptEncoder(ContinuousPromptEncoder):
         return self.audio.num_codebooks(clip_id) if hasattr(self.audio, "num_codebooks") else len(self.audio[clip_id])
 
 
+class UnitBpePromptEncoder(PromptEncoder):
+    """Speech tokens after acoustic BPE: a clip's interleaved units (``unit_bpe.interleaved_units``) with the run's
+    merges applied; a unit u is ``<|s_u|>``, the k-th merged unit ``<|bpe_k|>`` (both looked up by string). A clip's
+    positions are known only after merging: counted once per clip."""
+
+    def __init__(self, tokenizer, codebook_size: int, audio: Mapping[str, np.ndarray] | None, num_codebooks: int,
+                 units: UnitBPE):
+        super().__init__(tokenizer, codebook_size, audio, num_codebooks)
+        if units.units != self.speech_tokens:
+            raise CodecBenchError(f"unit merges learned on {units.units} units, this codec has {self.speech_tokens}; "
+                                  "delete the run folder to learn them again")
+        self.units = units
+        self.unit_table = np.concatenate([self.speech_table, unit_id_table(tokenizer, units.merged_units)])
+        self._positions: dict[str, int] = {}
+
+    def unit_ids(self, codes: np.ndarray) -> np.ndarray:
+        """``codes: (num_codebooks, frames)`` -> ``(positions,)`` unit and merged-unit ids (``UnitBPE.encode``)."""
+        return self.units.encode(interleaved_units(codes, self.codebook_size))
+
+    def speech_ids(self, codes: np.ndarray) -> list[int]:
+        return self.unit_table[self.unit_ids(codes)].tolist()
+
+    def audio_positions(self, clip_id: str) -> int:
+        if clip_id not in self._positions:
+            self._positions[clip_id] = len(self.unit_ids(self.audio[clip_id]))
+        return self._positions[clip_id]
+
+
+def unit_id_table(tokenizer, merged_units: int) -> np.ndarray:
+    """``(merged_units,) int64``: the id of ``<|bpe_k|>`` for each merged unit k, looked up by string."""
+    tokens = [unit_token(k) for k in range(merged_units)]
+    ids = tokenizer.convert_tokens_to_ids(tokens)
+    lacking = [t for t, i in zip(tokens, ids) if i is None or i == tokenizer.unk_token_id]
+    if lacking:
+        raise CodecBenchError(f"the tokenizer of {getattr(tokenizer, 'name_or_path', 'this model')} has no token "
+                              f"{lacking[0]}: it was not trained with this run's unit merges (--bpe); train the run again")
+    return np.asarray(ids, dtype=np.int64)
+
+
 def codec_vocabulary(codec: ClipEncoder) -> int:
     """Speech tokens the LLM needs: ``num_codebooks * codebook_size`` (0 for continuous features)."""
     return codec.speech_tokens if isinstance(codec, TokenCodec) else 0
 
 
 def prompt_encoder(tokenizer, codec: ClipEncoder, codes: Mapping[str, np.ndarray], codebooks: str = "interleave",
-                   patch: int = 1) -> PromptEncoder:
+                   patch: int = 1, units: UnitBPE | None = None) -> PromptEncoder:
     """The encoder that fills a prompt's audio slot with ``codes[clip id]``: speech tokens, continuous features
-    through the projector, or summed codebooks; ``patch`` frames per position."""
+    through the projector, or summed codebooks; ``patch`` frames per position; ``units``: the run's acoustic-BPE
+    merges (``--bpe``)."""
     if isinstance(codec, FeatureFrontEnd):
         return ContinuousPromptEncoder(tokenizer, codes, patch)
+    if units is not None:
+        return UnitBpePromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks, units)
     if codebooks == "sum" or patch > 1:
         return SummedCodesPromptEncoder(tokenizer, codes, codec.codebook_size, codec.num_codebooks, patch, codebooks == "sum")
     return PromptEncoder(tokenizer, codec.codebook_size, codes, codec.num_codebooks)

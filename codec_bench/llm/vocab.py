@@ -1,4 +1,5 @@
-"""Give any causal LM Llasa's token strings: the 8 markers and ``<|s_0|>`` ... ``<|s_{N-1}|>``.
+"""Give any causal LM Llasa's token strings: the 8 markers and ``<|s_0|>`` ... ``<|s_{N-1}|>`` (and, for acoustic
+BPE, ``<|bpe_k|>`` per merged unit: :func:`add_unit_tokens`).
 
 A Llasa checkpoint already has them (nothing is added); any other hub LM (Llama-3.2, Qwen2.5, SmolLM2, ...) gets
 them as special tokens and new embedding rows, which are then trained (full fine-tuning: with everything; LoRA:
@@ -21,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from ..prompts import MARKERS, speech_token
+from .unit_bpe import UnitBPE, unit_token
 
 NOISE_SCALE = 0.01
 
@@ -75,6 +77,36 @@ def add_speech_tokens(model, tokenizer, n: int, seed: int = 0) -> int:
                 bias[new_ids] = bias[:known].float().mean().to(bias.dtype)
     model.config.vocab_size = model.get_input_embeddings().weight.shape[0]
     return len(new_ids)
+
+
+def add_unit_tokens(model, tokenizer, units: UnitBPE) -> list[int]:
+    """Add ``<|bpe_k|>`` for each merged unit of acoustic BPE (``unit_bpe``) that ``tokenizer`` lacks, resize
+    ``model``'s embeddings and start each new row as the mean of the rows of the speech tokens ``<|s_u|>`` it spells
+    (input embedding and, when untied, the output projection): a merged unit begins as what it stands for. Returns
+    the ids of every merged unit's token (for LoRA's trainable rows)."""
+    tokens = [unit_token(k) for k in range(units.merged_units)]
+    vocabulary = tokenizer.get_vocab()
+    missing = [t for t in tokens if t not in vocabulary]
+    if missing:
+        tokenizer.add_tokens(missing, special_tokens=True)
+        model.resize_token_embeddings(embedding_rows(model, tokenizer), mean_resizing=False)
+        layers = [model.get_input_embeddings()]
+        output = model.get_output_embeddings()
+        if output is not None and output.weight is not layers[0].weight:
+            layers.append(output)
+        with torch.no_grad():
+            for token in missing:
+                spelled = token_ids(tokenizer, [speech_token(u) for u in units.spelling(units.units + unit_index(token))])
+                row = token_ids(tokenizer, [token])[0]
+                for layer in layers:
+                    layer.weight[row] = layer.weight[spelled].float().mean(0).to(layer.weight.dtype)
+        model.config.vocab_size = model.get_input_embeddings().weight.shape[0]
+    return token_ids(tokenizer, tokens)
+
+
+def unit_index(token: str) -> int:
+    """k of ``<|bpe_k|>``."""
+    return int(token[len("<|bpe_"):-len("|>")])
 
 
 def trainable_token_indices(model, ids: list[int]) -> dict[str, list[int]]:

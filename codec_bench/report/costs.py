@@ -1,4 +1,4 @@
-"""Accuracy against cost: one point per (dataset, codec with its patch setting, model) of the fine-tuned LLM's label
+"""Accuracy against cost: one point per (dataset, codec with its patch or BPE setting, model) of the fine-tuned LLM's label
 scoring, its headline metric (mean and interval) set against what the codec costs the LLM (``Record.costs``,
 written by ``study.costs``): LLM audio positions per second of audio and the codes' bitrate. A point is on the
 Pareto front of its dataset when no other point costs as little or less and scores as high or higher, one of the
@@ -46,7 +46,8 @@ def cost_points(aggregated: list[dict], records: list[dict], split: str = "test"
         if row["split"] != split or row["method"] != "llm_scoring" or not found or metric is None:
             continue
         point = {k: row[k] for k in ("dataset", "codec", "model", "headline")}
-        point |= {"value": metric["mean"], "ci": metric.get("ci"), "patch": found[0].get("patch", 1)}
+        point |= {"value": metric["mean"], "ci": metric.get("ci"), "patch": found[0].get("patch", 1),
+                  "bpe": found[0].get("bpe", 0)}
         points.append(point | {key: _mean([c.get(key) for c in found]) for key in AVERAGED})
     for axis in FIGURES:
         for point, on in zip(points, pareto(points, axis)):
@@ -89,7 +90,8 @@ def cost_section(aggregated: list[dict], records: list[dict], split: str = "test
     if not points:
         return ""
     return ("The fine-tuned LLM's label-scoring headline on the test split against what its codec costs: LLM audio "
-            "positions per second of audio (after patching: `-p<k>` reads k frames as one position) and the codes' "
+            "positions per second of audio (after patching: `-p<k>` reads k frames as one position; after acoustic BPE, "
+            "`-bpe<n>` with n merged units: measured on the evaluated clips) and the codes' "
             "bitrate (frame rate x codebooks x log2 codebook size; none for continuous front-ends). ★: on the "
             "dataset's Pareto front (nothing cheaper scores as high). Times are wall-clock on the machine each run "
             "used (training: per epoch, validation included; scoring: every candidate label of a clip). The figure is "

@@ -56,7 +56,7 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> 
     config, manifest, examples = fold.config, fold.manifest, fold.examples
     model, tokenizer = load_trained(model_dir, config.model.dtype, config.model.offline)
     model = for_inference(model)
-    encoder = prompt_encoder(tokenizer, fold.codec, fold.codes, config.codec.codebooks, config.codec.patch)
+    encoder = prompt_encoder(tokenizer, fold.codec, fold.codes, config.codec.codebooks, config.codec.patch, fold.units)
     run = RunName(fold.codec_name, f"{fold.model_name}/{config.train.name or config.train.method}", method,
                   config.train.seed)
     splits = [s for s in config.eval.splits if examples.get(s)]
@@ -72,8 +72,7 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> 
     trained = TrainDone.from_file(RunFolder(model_dir.parent).train_done)
     chosen = trained.choices() | ({"scoring": choice.method} if choice else {})
     evaluated = [e for s in splits for e in examples[s]]
-    costs = run_costs(fold.codec, encoder, evaluated, config.codec.codebooks, config.codec.patch, trained, scoring_seconds,
-                      len(evaluated))
+    costs = run_costs(fold.codec, encoder, evaluated, config.codec, trained, scoring_seconds, len(evaluated))
     for record in records:
         record.choices = chosen | record.choices
         record.costs = costs

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -12,13 +13,15 @@ import numpy as np
 
 from ..codecs.base import ClipEncoder
 from ..config import EMBEDDED_MODEL, RunConfig, codec_label, model_label
-from ..core import io
+from ..core import io, ui
+from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, rebuild, reusable
 from ..core.parallel import build_lock, is_main_process, wait_for_everyone
 from ..data.manifest import Manifest
-from ..formats import RunFolder
+from ..formats import RunFolder, UnitMerges
 from ..llm.encoder import codec_vocabulary
 from ..llm.model import build_tiny_llm
+from ..llm.unit_bpe import UnitBPE, interleaved_units, learn_merges, training_digest
 from ..prompts import ITEM_SEPARATOR, ExampleFile
 
 
@@ -39,7 +42,8 @@ class FoldContext:
     @property
     def codec_name(self) -> str:
         """The codec as the fine-tuned run's records name it (``config.codec_label``)."""
-        return codec_label(self.codec, self.config.codec.label, self.config.codec.codebooks, self.config.codec.patch)
+        return codec_label(self.codec, self.config.codec.label, self.config.codec.codebooks, self.config.codec.patch,
+                           self.config.codec.bpe)
 
     @property
     def model_name(self) -> str:
@@ -53,6 +57,45 @@ class FoldContext:
     def base_model(self) -> str:
         """The model training and the reference rows start from (:func:`base_model`)."""
         return base_model(self.config, self.manifest, self.codec, self.base_from or self.run_dir)
+
+    @functools.cached_property
+    def units(self) -> UnitBPE | None:
+        """The run's acoustic-BPE merges (``--bpe``, learned by :func:`learn_units`); None without BPE."""
+        return read_units(self.run_dir) if self.config.codec.bpe else None
+
+
+def read_units(run_dir: Path) -> UnitBPE:
+    """The acoustic-BPE merges the ``--bpe`` run in ``run_dir`` learned, ready to apply."""
+    path = RunFolder(run_dir).unit_merges
+    if not path.is_file():
+        raise CodecBenchError(f"{path}: this --bpe run's unit merges are missing; rerun `codec-bench run` to learn them")
+    merges = UnitMerges.from_file(path)
+    return UnitBPE(merges.units, merges.merges)
+
+
+def learn_units(fold: FoldContext) -> None:
+    """``--bpe N``: learn at most N unit merges on the fold's training clips, once (the main process, under a lock),
+    into ``<run>/unit-merges.json``. Merges learned on other training clips are learned again, unless a model was
+    trained with them (then one line says how to start over)."""
+    bpe, files = fold.config.codec.bpe, RunFolder(fold.run_dir)
+    if not bpe:
+        return
+    train = [e.id for e in fold.examples["train"]]
+    digest = training_digest(train)
+    if is_main_process():
+        with build_lock(files.unit_merges, "unit merges"):
+            found = UnitMerges.from_file(files.unit_merges) if files.unit_merges.is_file() else None
+            if found is None or (found.trained_on, found.requested) != (digest, bpe):
+                if found is not None and files.train_done.is_file():
+                    raise CodecBenchError(f"{files.unit_merges}: learned on other training clips than this run's, and "
+                                          f"a model was trained with them; delete {fold.run_dir} to train again")
+                units = fold.codec.speech_tokens
+                sequences = (interleaved_units(fold.codes[i], fold.codec.codebook_size) for i in train)
+                merges = learn_merges(sequences, units, bpe)
+                UnitMerges(units, bpe, merges, len(train), digest).to_file(files.unit_merges)
+                merged = len({m[2] for m in merges})
+                ui.say(f"unit merges: {merged} merged units learned on {len(train)} training clips (--bpe {bpe})")
+    wait_for_everyone()
 
 
 def instruction_for(manifest: Manifest, clip) -> str:

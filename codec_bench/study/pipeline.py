@@ -48,7 +48,7 @@ from ..prompts import ExampleFile, build_example, example_row
 from .blind import blind_rows, train_blind
 from .evaluate_stage import evaluate_model, reference_rows, run_baseline
 from .fidelity_stage import score_fidelity
-from .fold import FoldContext, instruction_for
+from .fold import FoldContext, instruction_for, learn_units
 from .inputs import check_run
 from .stale import set_aside
 from .train_stage import train_model
@@ -99,12 +99,13 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
     codes = encode_tokens(config, manifest, codec, extra)
     if stop_after == "encode":
         return []
-    reading = reading_tag(config.codec.codebooks, config.codec.patch)
+    reading = reading_tag(config.codec.codebooks, config.codec.patch, config.codec.bpe)
     run_dir = folder / f"{codec.cache_key()}{reading}__{model_label(config.model)}__{config.run_name}"
     with run_folder_lock(run_dir):
         examples = write_prompts(manifest, codes, RunFolder(run_dir).prompts, extra)
         write_run_card(config, manifest, codec, run_dir)
         fold = FoldContext(config, manifest, codec, codes, examples, run_dir)
+        learn_units(fold)  # --bpe: the unit merges, learned on the training split
         model_dir = train_model(fold)
         blind_model = train_blind(fold)  # question answering: the same LLM and recipe, the audio slot empty
         if stop_after == "train" or not is_main_process():
@@ -122,7 +123,8 @@ def write_run_card(config: RunConfig, manifest: Manifest, codec: ClipEncoder, ru
     instruction, task). A fitted codec's state is copied next to it."""
     files = RunFolder(run_dir)
     coding = CodecCard(codec.name, config.codec.options, config.codec.max_seconds, codec.cache_key(), config.codec.codebooks,
-                       state=files.codec_state.name if codec.needs_fit else None, patch=config.codec.patch)
+                       state=files.codec_state.name if codec.needs_fit else None, patch=config.codec.patch,
+                       bpe=config.codec.bpe)
     if codec.needs_fit:
         with io.atomic_path(files.codec_state) as tmp:
             codec.save(tmp)

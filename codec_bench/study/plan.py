@@ -196,7 +196,8 @@ def load_study(path: str | Path, out: str | Path | None = None, seeds: list[int]
 
 def codec_tag(codec: CodecConfig) -> str:
     """The codec in cell file names, as results name it (``config.codec_name``)."""
-    return codec_name(codec.name, codec.options.get("dtype", "float32"), codec.label, codec.codebooks, codec.patch)
+    return codec_name(codec.name, codec.options.get("dtype", "float32"), codec.label, codec.codebooks, codec.patch,
+                      codec.bpe)
 
 
 def study_cells(study: StudyConfig) -> list[Cell]:

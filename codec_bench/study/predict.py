@@ -36,6 +36,7 @@ from ..formats import Calibration, RunCard, RunFolder, ScoringChoice, Thresholds
 from ..llm.encoder import prompt_encoder
 from ..llm.model import for_inference, load_trained
 from ..prompts import Example, build_prompt
+from .fold import read_units
 
 
 def predict(run_dir: Path, inputs: Sequence[Path], top_k: int = 5, batch_size: int = 16, dtype: str = "auto",
@@ -130,7 +131,8 @@ def score_run(run_dir: Path, card: RunCard, codec: ClipEncoder, examples: list[E
     files = RunFolder(run_dir)
     model, tokenizer = load_trained(files.model, dtype, offline)
     model = for_inference(model)
-    encoder = prompt_encoder(tokenizer, codec, audio or {}, card.codec.codebooks, card.codec.patch)
+    encoder = prompt_encoder(tokenizer, codec, audio or {}, card.codec.codebooks, card.codec.patch,
+                             read_units(run_dir) if card.codec.bpe else None)
     with ui.stage("predict", show=False):  # no progress line of its own: the table follows at once
         return _scores(files, card, model, encoder, examples)
 

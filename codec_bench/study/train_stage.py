@@ -41,11 +41,14 @@ def train_model(fold: FoldContext) -> Path:
     if missing:
         ui.say(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
         trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
+    if fold.units is not None:  # acoustic BPE: a row per merged unit, the mean of the rows it spells
+        unit_ids = vocab.add_unit_tokens(model, tokenizer, fold.units)
+        trainable = vocab.trainable_token_indices(model, (vocab.token_ids(tokenizer, missing) if missing else []) + unit_ids)
     if isinstance(codec, FeatureFrontEnd):
         patch = config.codec.patch  # the projector reads patch frames concatenated (llm.patching)
         patched = (patch_frames(np.asarray(fold.codes[e.id]).T, patch).T for e in fold.examples["train"])
         attach_projector(model, codec.feature_dim * patch, patched, config.train.seed)
-    encoder = prompt_encoder(tokenizer, codec, fold.codes, config.codec.codebooks, config.codec.patch)
+    encoder = prompt_encoder(tokenizer, codec, fold.codes, config.codec.codebooks, config.codec.patch, fold.units)
     if fold.asks_questions:
         encoder.questions = tuple(fold.manifest.classes)
     examples = fold.examples

@@ -47,6 +47,15 @@ def embedding_rows(model, tokenizer) -> int:
     return max(model.get_input_embeddings().weight.shape[0], len(tokenizer))
 
 
+def embedding_layers(model) -> list:
+    """The layers with a row per token: the input embedding and, when not tied to it, the output projection."""
+    layers = [model.get_input_embeddings()]
+    output = model.get_output_embeddings()
+    if output is not None and output.weight is not layers[0].weight:
+        layers.append(output)
+    return layers
+
+
 def add_speech_tokens(model, tokenizer, n: int, seed: int = 0) -> int:
     """Add the missing markers and speech tokens to ``tokenizer`` (as special tokens), resize ``model``'s
     embeddings and initialise the new rows (see the module doc). Returns how many tokens (rows) were added."""
@@ -61,12 +70,8 @@ def add_speech_tokens(model, tokenizer, n: int, seed: int = 0) -> int:
     # rows that held real tokens before: ids below the old tokenizer length and the old matrix size
     known = min(old_len, old_rows)
     generator = torch.Generator().manual_seed(seed)
-    layers = [model.get_input_embeddings()]
-    output = model.get_output_embeddings()
-    if output is not None and output.weight is not layers[0].weight:
-        layers.append(output)
     with torch.no_grad():
-        for layer in layers:
+        for layer in embedding_layers(model):
             weight = layer.weight
             existing = weight[:known].float()
             mean, std = existing.mean(0), existing.std(0)
@@ -90,10 +95,7 @@ def add_unit_tokens(model, tokenizer, units: UnitBPE) -> list[int]:
     if missing:
         tokenizer.add_tokens(missing, special_tokens=True)
         model.resize_token_embeddings(embedding_rows(model, tokenizer), mean_resizing=False)
-        layers = [model.get_input_embeddings()]
-        output = model.get_output_embeddings()
-        if output is not None and output.weight is not layers[0].weight:
-            layers.append(output)
+        layers = embedding_layers(model)
         with torch.no_grad():
             for token in missing:
                 spelled = token_ids(tokenizer, [speech_token(u) for u in units.spelling(units.units + unit_index(token))])

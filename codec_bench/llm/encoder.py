@@ -220,8 +220,7 @@ class ContinuousPromptEncoder(PromptEncoder):
 
     def audio_positions(self, clip_id: str) -> int:
         """One position per ``patch`` frames (and per stream)."""
-        frames = self.audio.frames(clip_id) if hasattr(self.audio, "frames") else int(np.asarray(self.audio[clip_id]).shape[-1])
-        return patched_length(frames, self.patch) * self._streams(clip_id)
+        return patched_length(clip_frames(self.audio, clip_id), self.patch) * self._streams(clip_id)
 
     def training_features(self, example: Example) -> dict:
         """As for tokens, with one pad id per frame in ``input_ids`` and ``audio: (frames, dim)`` starting at
@@ -317,6 +316,11 @@ def unit_id_table(tokenizer, merged_units: int) -> np.ndarray:
         raise CodecBenchError(f"the tokenizer of {getattr(tokenizer, 'name_or_path', 'this model')} has no token "
                               f"{lacking[0]}: it was not trained with this run's unit merges (--bpe); train the run again")
     return np.asarray(ids, dtype=np.int64)
+
+
+def clip_frames(audio: Mapping[str, np.ndarray], clip_id: str) -> int:
+    """Frames of a clip's codes or features (last axis), without reading them when the lazy cache knows its lengths."""
+    return audio.frames(clip_id) if hasattr(audio, "frames") else int(np.asarray(audio[clip_id]).shape[-1])
 
 
 def codec_vocabulary(codec: ClipEncoder) -> int:

@@ -91,24 +91,19 @@ def add_unit_tokens(model, tokenizer, units: UnitBPE) -> list[int]:
     the ids of every merged unit's token (for LoRA's trainable rows)."""
     tokens = [unit_token(k) for k in range(units.merged_units)]
     vocabulary = tokenizer.get_vocab()
-    missing = [t for t in tokens if t not in vocabulary]
+    missing = {k: t for k, t in enumerate(tokens) if t not in vocabulary}
     if missing:
-        tokenizer.add_tokens(missing, special_tokens=True)
+        tokenizer.add_tokens(list(missing.values()), special_tokens=True)
         model.resize_token_embeddings(embedding_rows(model, tokenizer), mean_resizing=False)
         layers = embedding_layers(model)
         with torch.no_grad():
-            for token in missing:
-                spelled = token_ids(tokenizer, [speech_token(u) for u in units.spelling(units.units + unit_index(token))])
+            for k, token in missing.items():
+                spelled = token_ids(tokenizer, [speech_token(u) for u in units.spelling(units.units + k)])
                 row = token_ids(tokenizer, [token])[0]
                 for layer in layers:
                     layer.weight[row] = layer.weight[spelled].float().mean(0).to(layer.weight.dtype)
         model.config.vocab_size = model.get_input_embeddings().weight.shape[0]
     return token_ids(tokenizer, tokens)
-
-
-def unit_index(token: str) -> int:
-    """k of ``<|bpe_k|>``."""
-    return int(token[len("<|bpe_"):-len("|>")])
 
 
 def trainable_token_indices(model, ids: list[int]) -> dict[str, list[int]]:

@@ -17,7 +17,7 @@ import numpy as np
 from ..codecs.base import ClipEncoder, TokenCodec
 from ..config import CodecConfig
 from ..formats import TrainDone
-from ..llm.encoder import PromptEncoder
+from ..llm.encoder import PromptEncoder, clip_frames
 from ..llm.patching import positions_per_second
 from ..prompts import Example
 
@@ -27,11 +27,6 @@ def stream_rate(codec: ClipEncoder, codebooks: str = "interleave", patch: int = 
     interleaved (summed codebooks and features: one stream)."""
     streams = codec.num_codebooks if isinstance(codec, TokenCodec) and codebooks == "interleave" else 1
     return positions_per_second(codec.frame_rate_hz, streams, patch)
-
-
-def clip_frames(audio, clip_id: str) -> int:
-    """Frames of a clip's codes, without reading them when the lazy cache knows its lengths."""
-    return audio.frames(clip_id) if hasattr(audio, "frames") else int(np.asarray(audio[clip_id]).shape[-1])
 
 
 def run_costs(codec: ClipEncoder, encoder: PromptEncoder, examples: Sequence[Example], reading: CodecConfig,

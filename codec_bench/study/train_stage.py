@@ -36,14 +36,14 @@ def train_model(fold: FoldContext) -> Path:
         check_same_recipe(files.train_done, config)
         return files.model
     model, tokenizer = load_llm(fold.base_model(), config.model.dtype, config.model.offline)
-    n_codes, trainable = codec_vocabulary(codec), None
+    n_codes, added = codec_vocabulary(codec), []
     missing = vocab.missing_speech_tokens(tokenizer, n_codes) if config.model.add_speech_tokens else []
     if missing:
         ui.say(f"adding {vocab.add_speech_tokens(model, tokenizer, n_codes, config.train.seed)} speech-token rows")
-        trainable = vocab.trainable_token_indices(model, vocab.token_ids(tokenizer, missing))
+        added = vocab.token_ids(tokenizer, missing)
     if fold.units is not None:  # acoustic BPE: a row per merged unit, the mean of the rows it spells
-        unit_ids = vocab.add_unit_tokens(model, tokenizer, fold.units)
-        trainable = vocab.trainable_token_indices(model, (vocab.token_ids(tokenizer, missing) if missing else []) + unit_ids)
+        added += vocab.add_unit_tokens(model, tokenizer, fold.units)
+    trainable = vocab.trainable_token_indices(model, added) if added else None
     if isinstance(codec, FeatureFrontEnd):
         patch = config.codec.patch  # the projector reads patch frames concatenated (llm.patching)
         patched = (patch_frames(np.asarray(fold.codes[e.id]).T, patch).T for e in fold.examples["train"])

@@ -29,8 +29,10 @@ SCRIPTS = {
     "patching.py": (["{tmp}"], "| task | codec | reading | positions/s |"),
     "rendered_instruments.py": (["{tmp}/rendered"], "clips train=8 validation=4 test=4 |"),
     "real_audio_suite.py": (["{tmp}/suite"], "instruments: train=16 validation=8 test=8"),
+    "real_audio_aqa.py": (["{tmp}/aqa", "--sets", "instrument-mix", "--run", "{tmp}/runs", "--table", "{tmp}/runs",
+                           "--args", "--epochs 1 --no-generation"], "| instrument-mix (18 q.) | default | llm_scoring |"),
 }
-SOUNDFONT_SCRIPTS = ("rendered_instruments.py", "real_audio_suite.py")
+SOUNDFONT_SCRIPTS = ("rendered_instruments.py", "real_audio_suite.py", "real_audio_aqa.py")
 THROUGH_GPU_SH = {"encode.py": "XCodec2 encode:", "train_step.py": "Training step:", "score.py": "Scoring:"}
 
 
@@ -60,7 +62,7 @@ def test_no_bench_module_shadows_the_standard_library():
 def test_bench_script_runs_at_its_tiny_size(script, tmp_path):
     if script in SOUNDFONT_SCRIPTS and (shutil.which("fluidsynth") is None or not SOUNDFONT.is_file()):
         pytest.skip(f"needs fluidsynth and {SOUNDFONT} (apt-get install -y fluidsynth fluid-soundfont-gm)")
-    if script == "real_audio_suite.py" and not (shutil.which("espeak-ng") and shutil.which("sox")):
+    if script in ("real_audio_suite.py", "real_audio_aqa.py") and not (shutil.which("espeak-ng") and shutil.which("sox")):
         pytest.skip("needs espeak-ng and sox (apt-get install -y espeak-ng sox)")
     arguments, table = SCRIPTS[script]
     done = run([sys.executable, f"bench/{script}", "--tiny", *(a.format(tmp=tmp_path) for a in arguments)])

@@ -1,0 +1,339 @@
+"""Real-audio audio-question-answering sets in the Clotho-AQA layout, for choosing the AQA default (issue 22, point 3).
+
+    python bench/real_audio_aqa.py OUT [--seed 22]          # build the three sets under OUT/<set>/ (a few minutes)
+    python bench/real_audio_aqa.py OUT --tiny               # a few clips per set, in seconds: checks that it runs
+    python bench/real_audio_aqa.py OUT --run RUNS [--tag logmel] [--args "--codec logmel"] [--sets voice-words,...]
+    python bench/real_audio_aqa.py OUT --table RUNS --tag a --tag b [--split validation]   # docs/performance.md
+
+Why: an AQA model can look good while answering from the question alone. These sets have exact answers that only
+the audio holds, and every run gets the blind rows (``baseline_blind_llm``: the same LLM and recipe with the audio
+slot empty; ``baseline_majority_by_form``), so the table says whether the default answers from the audio. Built
+only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng sox``),
+deterministic given ``--seed``. Choose on the validation splits; the test splits are for the report only.
+
+Each set is a folder in the official Clotho-AQA layout (``audio_files/*.wav``, ``clotho_aqa_{train,val,test}.csv``
+with ``file_name, QuestionText, answer, confidence``, three annotator rows per question, all three giving the exact
+answer), read by ``codec-bench run clotho_aqa --root OUT/<set>``. 3-s clips, 16 kHz mono. Six questions per clip as
+in Clotho-AQA: two presence questions whose answer is "yes", two whose answer is "no" (same wording, so the
+question alone cannot tell), "how many" (``two`` or ``three``) and "which of two named items" (one plays, one does
+not, in random order).
+
+- ``instrument-mix``: 2 or 3 of the 8 FluidR3 GM instruments of ``bench/rendered_instruments.py`` (Frank Wen, MIT),
+  each its own random phrase, mixed at -6..0 dB.
+- ``voice-words``: 2 or 3 different words of :data:`WORDS` (words and digits) one after the other, each by a
+  speaker of the split (espeak-ng English accents x voice variants with their own speed and pitch, as in
+  ``bench/real_audio_suite.py``); speakers are disjoint across splits.
+- ``sound-and-voice``: 1 or 2 instruments under 1 or 2 spoken words, 2 or 3 items in all; presence questions ask
+  of an instrument ("Is there a flute playing?") or a word ("Does someone say apple?").
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import real_audio_suite as suite  # sibling scripts, not a package
+import rendered_instruments as ri
+
+SETS = ("instrument-mix", "voice-words", "sound-and-voice")
+SPLITS = ri.SPLITS
+CSV_NAMES = {"train": "clotho_aqa_train.csv", "validation": "clotho_aqa_val.csv", "test": "clotho_aqa_test.csv"}
+RATE = ri.SAMPLE_RATE
+SECONDS = 3.0
+VERSION = 1
+WORDS = ("apple", "river", "yellow", "window", "zero", "four", "seven", "nine")  # no count word: "two" answers a count
+INSTRUMENTS = tuple(i.label for i in ri.INSTRUMENTS)
+COUNTS = {2: "two", 3: "three"}
+ANNOTATORS = 3
+FULL = {"clips": (600, 150, 150), "speakers": (20, 6, 6)}
+TINY = {"clips": (6, 3, 3), "speakers": (2, 1, 1)}
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    kind: str  # "instrument" | "word"
+
+
+@dataclass
+class Plan:
+    split: str
+    index: int
+    items: list[Item]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.split}_{self.index:05d}.wav"
+
+
+# ---------------------------------------------------------------- questions
+
+
+def presence(item: Item) -> str:
+    return f"Is there a {item.name} playing?" if item.kind == "instrument" else f"Does someone say {item.name}?"
+
+
+def count_question(set_name: str) -> str:
+    return {"instrument-mix": "How many instruments are playing?", "voice-words": "How many words are spoken?",
+            "sound-and-voice": "How many sounds are there?"}[set_name]
+
+
+def which_question(a: Item, b: Item) -> str:
+    return (f"Which instrument plays, the {a.name} or the {b.name}?" if a.kind == "instrument"
+            else f"Which word is spoken, {a.name} or {b.name}?")
+
+
+def questions(plan: Plan, set_name: str, rng: np.random.Generator) -> list[tuple[str, str]]:
+    """The clip's six (question, answer) pairs: 2 yes, 2 no, how many, which of two named items of one kind."""
+    present = plan.items
+    vocabulary = [Item(n, "instrument") for n in INSTRUMENTS] * (set_name != "voice-words")
+    vocabulary += [Item(n, "word") for n in WORDS] * (set_name != "instrument-mix")
+    absent = [i for i in vocabulary if i not in present]
+    yes = [present[k] for k in rng.choice(len(present), 2, replace=False)]
+    no = [absent[k] for k in rng.choice(len(absent), 2, replace=False)]
+    playing = present[int(rng.integers(len(present)))]
+    other = [i for i in absent if i.kind == playing.kind]
+    silent = other[int(rng.integers(len(other)))]
+    pair = (playing, silent) if rng.random() < 0.5 else (silent, playing)
+    return ([(presence(i), "yes") for i in yes] + [(presence(i), "no") for i in no]
+            + [(count_question(set_name), COUNTS[len(present)]), (which_question(*pair), playing.name)])
+
+
+# ---------------------------------------------------------------- planning
+
+
+def draw_items(set_name: str, rng: np.random.Generator) -> list[Item]:
+    total = int(rng.integers(2, 4))
+    if set_name == "instrument-mix":
+        n_inst = total
+    elif set_name == "voice-words":
+        n_inst = 0
+    else:
+        n_inst = int(rng.integers(1, total))  # 1..total-1: at least one of each kind
+    inst = rng.choice(len(INSTRUMENTS), n_inst, replace=False)
+    words = rng.choice(len(WORDS), total - n_inst, replace=False)
+    return [Item(INSTRUMENTS[k], "instrument") for k in inst] + [Item(WORDS[k], "word") for k in words]
+
+
+def plan_set(set_name: str, seed: int, clips: tuple[int, int, int]) -> tuple[list[Plan], list[np.random.Generator]]:
+    rngs = np.random.default_rng([seed, SETS.index(set_name)]).spawn(len(SPLITS))
+    plans = [Plan(split, k + 1, draw_items(set_name, rng)) for split, rng, n in zip(SPLITS, rngs, clips) for k in range(n)]
+    return plans, rngs
+
+
+# ---------------------------------------------------------------- audio
+
+
+def instrument_audio(plans: list[Plan], rngs: dict[str, np.random.Generator], fluidsynth: str) -> list[np.ndarray]:
+    """Each clip's instruments mixed (``rendered_instruments.render_mixes``: one FluidSynth call per instrument), at
+    -20 dBFS RMS; silence for a clip without instruments."""
+    silent = np.zeros(round(SECONDS * RATE), np.float32)
+    clips, where = [], []
+    for k, plan in enumerate(plans):
+        chosen = [INSTRUMENTS.index(i.name) for i in plan.items if i.kind == "instrument"]
+        if chosen:
+            rng = rngs[plan.split]
+            gains = [round(float(rng.uniform(-6.0, 0.0)), 2) for _ in chosen]
+            phrases = [ri.phrase(rng, ri.INSTRUMENTS[i], SECONDS) for i in chosen]
+            clips.append(ri.Clip(plan.split, plan.index, chosen, gains, phrases))
+            where.append(k)
+    out = [silent] * len(plans)
+    if clips:
+        for k, mix in zip(where, ri.render_mixes(clips, SECONDS, fluidsynth)):
+            out[k] = suite.at_rms(mix, -20)
+    return out
+
+
+def spoken(words: list[str], people: list[suite.Speaker], rng: np.random.Generator, workdir: Path) -> np.ndarray:
+    """The words one after the other (gaps of 0.05..0.3 s, squeezed if they do not fit), each by a random speaker
+    of the split at a gain of -6..0 dB."""
+    takes = [suite.say(people[int(rng.integers(len(people)))], w, rng, workdir) * 10 ** (rng.uniform(-6, 0) / 20)
+             for w in words]
+    gaps = rng.uniform(0.05, 0.3, len(takes)) * RATE
+    room = SECONDS * RATE - sum(len(t) for t in takes)
+    gaps *= min(1.0, max(room, 0) / gaps.sum())
+    out, onset = np.zeros(round(SECONDS * RATE), np.float32), 0
+    for take, gap in zip(takes, gaps):
+        onset += int(gap)
+        out += suite.fit(take.astype(np.float32), SECONDS, min(onset, len(out) - 1))
+        onset += len(take)
+    return out
+
+
+def voice_audio(plans: list[Plan], rngs: dict[str, np.random.Generator], people: dict[str, list]) -> list[np.ndarray]:
+    out = []
+    with tempfile.TemporaryDirectory(prefix="aqa-voices-") as tmp:
+        for plan in plans:
+            words = [i.name for i in plan.items if i.kind == "word"]
+            out.append(spoken(words, people[plan.split], rngs[plan.split], Path(tmp)) if words
+                       else np.zeros(round(SECONDS * RATE), np.float32))
+    return out
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_set(out: Path, set_name: str, plans: list[Plan], audio: list[np.ndarray], seed: int, settings: dict) -> None:
+    """Audio files, then the three CSVs (three identical annotator rows per question) through temporary names."""
+    (out / "audio_files").mkdir(parents=True, exist_ok=True)
+    for plan, clip in zip(plans, audio):
+        peak = float(np.abs(clip).max())
+        sf.write(out / "audio_files" / plan.file_name, clip * (10 ** (-1 / 20) / max(peak, 1e-9)), RATE, subtype="PCM_16")
+    rng = np.random.default_rng([seed, SETS.index(set_name), 9])
+    details = []
+    for split in SPLITS:
+        rows = [["file_name", "QuestionText", "answer", "confidence"]]
+        for plan in (p for p in plans if p.split == split):
+            asked = questions(plan, set_name, rng)
+            rows += [[plan.file_name, q, a, "yes"] for q, a in asked for _ in range(ANNOTATORS)]
+            details.append({"file_name": plan.file_name, "items": [i.name for i in plan.items]})
+        tmp = out / (CSV_NAMES[split] + ".tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+        tmp.replace(out / CSV_NAMES[split])
+    (out / "clips.json").write_text(json.dumps(details, indent=0) + "\n", encoding="utf-8")
+    (out / "settings.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
+def build(out: Path, seed: int, tiny: bool) -> None:
+    sizes = TINY if tiny else FULL
+    settings = json.loads(json.dumps({"version": VERSION, "seed": seed, "tiny": tiny, "sizes": sizes, "seconds": SECONDS}))
+    stored = out / "settings.json"
+    if stored.is_file() and json.loads(stored.read_text(encoding="utf-8")) == settings:
+        print(f"{out}: already built with these settings; nothing to do")
+        return
+    if any((out / s).exists() for s in SETS):
+        raise SystemExit(f"error: {out} already holds sets built with other settings; delete it or choose another folder")
+    fluidsynth = ri.check_tools()
+    people = suite.speakers(seed, sizes["speakers"])
+    begin = time.perf_counter()
+    for name in SETS:
+        plans, rngs = plan_set(name, seed, sizes["clips"])
+        by_split = dict(zip(SPLITS, rngs))
+        audio = [a + v for a, v in zip(instrument_audio(plans, by_split, fluidsynth), voice_audio(plans, by_split, people))]
+        write_set(out / name, name, plans, audio, seed, settings)
+        print(f"{name}: " + " ".join(f"{s}={sum(p.split == s for p in plans)} clips" for s in SPLITS), flush=True)
+    (out / "speakers.json").write_text(json.dumps({s: [p.voice for p in people[s]] for s in SPLITS}, indent=1) + "\n",
+                                       encoding="utf-8")
+    stored.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    print(f"built in {time.perf_counter() - begin:.1f} s")
+
+
+# ---------------------------------------------------------------- running and tabulating
+
+
+def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str) -> None:
+    """One `python -m codec_bench.cli run clotho_aqa` per set, one after the other; the wall time of each is printed."""
+    for name in names:
+        cmd = [sys.executable, "-m", "codec_bench.cli", "run", "clotho_aqa", "--root", str(sets_dir / name),
+               "--out", str(runs / name), "--quiet", *shlex.split(extra)]
+        begin = time.perf_counter()
+        done = subprocess.run(cmd, check=False)
+        print(f"{name}: exit {done.returncode}, {time.perf_counter() - begin:.0f} s  ({shlex.join(cmd[1:])})", flush=True)
+
+
+LLM, BLIND, MAJORITY = "llm_scoring", "baseline_blind_llm", "baseline_majority_by_form"
+FORMS = ("yes", "no", "how many", "which")  # the yes/no questions split by their true answer
+
+
+def percent(value: float | None, interval: list[float] | None = None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{100 * value:.1f}" + (f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]" if interval else "")
+
+
+def statistics_of(results: Path, split: str) -> tuple[dict, list[dict], list[dict]]:
+    """The run's records, its rows aggregated on ``split`` with 95 % intervals over audio clips, and its checks
+    against the reference rows (``report.significance.analyse``: the report's own statistics, on any split)."""
+    from codec_bench.report.aggregate import aggregate
+    from codec_bench.report.significance import analyse
+
+    records = json.loads(results.read_text(encoding="utf-8"))["records"]
+    aggregated = aggregate(records)
+    checks = analyse(records, aggregated, results.parent, {}, split)["reference_checks"]
+    return {r["method"]: r for r in records if r["split"] == split}, [a for a in aggregated if a["split"] == split], checks
+
+
+def by_form(predictions: Path) -> dict[str, float]:
+    """Accuracy per question form (``FORMS``), from a prediction file."""
+    right: dict[str, list[bool]] = {f: [] for f in FORMS}
+    for line in predictions.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        truth, number = row["labels"][0], int(row["id"].rsplit("#q", 1)[1])
+        form = truth if number <= 4 else ("how many" if number == 5 else "which")
+        right[form].append(row["prediction"][:1] == [truth])
+    return {f: float(np.mean(v)) if v else math.nan for f, v in right.items()}
+
+
+def set_rows(results: Path, tag: str, name: str, split: str) -> list[str]:
+    """Per row (LLM, blind LLM, majority by form): accuracy [95 % interval over clips], yes/no and open accuracy,
+    accuracy per form, and on the LLM row its difference to the blind LLM with the paired test's p."""
+    if not results.is_file():
+        return [f"| {name} | {tag} | not run |" + " – |" * 9]
+    records, aggregated, checks = statistics_of(results, split)
+    rows = {a["method"]: a for a in aggregated}
+    n = records[LLM]["n_clips"] if LLM in records else "?"
+    lines = []
+    for method in (LLM, BLIND, MAJORITY):
+        metrics = rows.get(method, {}).get("metrics", {})
+        accuracy = metrics.get("accuracy", {})
+        forms = by_form(results.parent / records[method]["predictions"]) if method in records else {}
+        test = next((c["test"] for c in checks if c["llm"] == LLM and c["reference"] == BLIND), None)
+        paired = f"{test['difference']:+.1f} (p {test['p']:.3g})" if method == LLM and test and test["p"] is not None else ""
+        cells = [percent(accuracy.get("mean"), accuracy.get("ci")),
+                 *(percent(metrics.get(m, {}).get("mean")) for m in ("yes_no_accuracy", "open_accuracy")),
+                 *(percent(forms.get(f)) for f in FORMS), paired]
+        lines.append(f"| {name} ({n} q.) | {tag} | {method} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_table(runs: Path, tags: list[str], names: list[str], split: str) -> str:
+    """A markdown table of every (set, run tag, row) on ``split``, in percent."""
+    head = ["set (questions)", "run", "row", f"{split} accuracy [95 %]", "yes/no", "open", "yes", "no", "how many",
+            "which", "LLM - blind (paired p)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        for tag in tags:
+            lines += set_rows(runs / tag / name / "results.json", tag, name, split)
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Build (and run, and tabulate) the real-audio AQA sets.")
+    p.add_argument("out", type=Path, help="folder of the sets (one sub-folder per set)")
+    p.add_argument("--seed", type=int, default=22)
+    p.add_argument("--tiny", action="store_true", help="a few clips per set, built in seconds (for CI)")
+    p.add_argument("--run", type=Path, help="run `codec-bench run clotho_aqa` on every set, into RUN/<tag>/<set>")
+    p.add_argument("--table", type=Path, help="print the markdown table of the runs under TABLE/<tag>/<set>")
+    p.add_argument("--tag", action="append", help="the run's name (default: default); with --table, repeatable")
+    p.add_argument("--split", default="validation", choices=("validation", "test"), help="with --table: the split shown")
+    p.add_argument("--args", default="", help="extra `codec-bench run` options, e.g. \"--codec logmel\"")
+    p.add_argument("--sets", default=",".join(SETS), help="comma-separated sets to run or tabulate")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    build(args.out, args.seed, args.tiny)
+    tags = args.tag or ["default"]
+    if args.run:
+        run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args)
+    if args.table:
+        print(write_table(args.table, tags, args.sets.split(","), args.split))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -255,6 +255,11 @@ def percent(value: float | None, interval: list[float] | None = None) -> str:
     return f"{100 * value:.1f}" + (f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]" if interval else "")
 
 
+def p_text(p: float) -> str:
+    """``p = 0.022``, or ``p < 0.001`` where the 1000 bootstrap replicates cannot resolve more."""
+    return "p < 0.001" if p < 0.001 + 1e-9 else f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
+
+
 def statistics_of(results: Path, split: str) -> tuple[dict, list[dict], list[dict]]:
     """The run's records, its rows aggregated on ``split`` with 95 % intervals over audio clips, and its checks
     against the reference rows (``report.significance.analyse``: the report's own statistics, on any split)."""
@@ -292,7 +297,7 @@ def set_rows(results: Path, tag: str, name: str, split: str) -> list[str]:
         accuracy = metrics.get("accuracy", {})
         forms = by_form(results.parent / records[method]["predictions"]) if method in records else {}
         test = next((c["test"] for c in checks if c["llm"] == LLM and c["reference"] == BLIND), None)
-        paired = f"{test['difference']:+.1f} (p {test['p']:.3g})" if method == LLM and test and test["p"] is not None else ""
+        paired = f"{test['difference']:+.1f} ({p_text(test['p'])})" if method == LLM and test and test["p"] is not None else ""
         cells = [percent(accuracy.get("mean"), accuracy.get("ci")),
                  *(percent(metrics.get(m, {}).get("mean")) for m in ("yes_no_accuracy", "open_accuracy")),
                  *(percent(forms.get(f)) for f in FORMS), paired]

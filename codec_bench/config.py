@@ -19,6 +19,7 @@ CODEBOOK_MODES = ("interleave", "sum")  # several codebooks: one token each, or 
 SOURCES = ("local", "hub")
 TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
 SELECTIONS = ("loss", "metric")  # which validation figure picks the kept checkpoint
+QUESTION_POSITIONS = ("before", "after")  # question answering: the question before the audio or after it
 STAGES = ("encode", "train", "all")  # where `run --stage` stops
 
 
@@ -33,7 +34,8 @@ RECIPE_DEFAULTS = {  # by kind of model; the embedded recipe is also TrainConfig
     "embedded": {"method": "full", "epochs": 15, "learning_rate": 1e-3},  # a tiny LM trained from scratch can afford a high rate
     "pretrained": {"method": "lora", "epochs": 3, "learning_rate": 2e-4},
 }
-OTHER_DEFAULTS = {"codec": "embedded", "mix": 0.0}  # for every model on every task not in TASK_DEFAULTS
+# for every model on every task not in TASK_DEFAULTS
+OTHER_DEFAULTS = {"codec": "embedded", "mix": 0.0, "question_position": "before"}
 TASK_DEFAULTS = {  # on top, for one kind of model on one task: the codec and recipe measured best there
     # k-means units (one per frame) cannot spell two instruments at once: on rendered real instruments log-mel
     # frames + 3 mixtures per clip beat the log-mel logistic regression, tokens lose to it (docs/performance.md)
@@ -110,6 +112,11 @@ class TrainConfig:
                          f"once and cached {defaults_text('mix')}.", cli_default=None, minimum=0)
     shift: float = setting(0.0, "Extra training clips, per training clip, that copy one shifted in time (circularly) "
                            "with a gain of -6..+3 dB; encoded once and cached.", minimum=0)
+    question_position: str = setting(OTHER_DEFAULTS["question_position"], lambda: "Question answering: where the "
+                                     "question sits in the prompt: before the audio (after the instruction) or after it, "
+                                     "in a text block of its own just before the answer, so that its words attend to the "
+                                     f"audio {defaults_text('question_position')}.", choices=QUESTION_POSITIONS,
+                                     cli_default=None)
     select_by: str = setting("loss", "Which epoch's checkpoint is kept: loss (lowest validation loss) or metric (highest "
                              "validation accuracy, or micro-F1 for multi-label, by label scoring after every epoch; ties: "
                              "the lower validation loss).", choices=SELECTIONS)

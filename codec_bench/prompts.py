@@ -4,7 +4,10 @@
     <|SPEECH_UNDERSTANDING_START|><|s_12|><|s_4051|>...<|SPEECH_UNDERSTANDING_END|>
     <|TEXT_GENERATION_START|>{answer}<|TEXT_GENERATION_END|>
 
-(no line breaks in the real prompt). The answer is the label text; a multi-label answer is the sorted labels
+(no line breaks in the real prompt). A question-answering prompt holds the question either in the instruction
+(before the audio) or, with the question after the audio, in a second text block between the audio and the answer:
+``...<|SPEECH_UNDERSTANDING_END|><|TEXT_UNDERSTANDING_START|>{question}<|TEXT_UNDERSTANDING_END|>
+<|TEXT_GENERATION_START|>``. The answer is the label text; a multi-label answer is the sorted labels
 joined by ", ". The answer sits between Llasa's TEXT_GENERATION markers, so the end marker closes every answer:
 scoring a candidate includes it (which separates "dog" from "dog bark") and generation stops at it.
 
@@ -96,12 +99,14 @@ def example_row(example: Example) -> dict:
     return {"id": example.id, "prompt": example.prompt, "answer_items": list(example.answer_items)}
 
 
-def build_prompt(instruction: str) -> str:
-    """The prompt up to and including TEXT_GENERATION_START, with ``AUDIO_SLOT`` where the speech tokens go."""
+def build_prompt(instruction: str, after_audio: str | None = None) -> str:
+    """The prompt up to and including TEXT_GENERATION_START, with ``AUDIO_SLOT`` where the speech tokens go;
+    ``after_audio`` (a question asked after the audio) in a text block of its own between the audio and the answer."""
+    after = f"{TEXT_UNDERSTANDING_START}{after_audio}{TEXT_UNDERSTANDING_END}" if after_audio else ""
     return (
         f"{TEXT_UNDERSTANDING_START}{instruction}{TEXT_UNDERSTANDING_END}"
         f"{SPEECH_UNDERSTANDING_START}{AUDIO_SLOT}{SPEECH_UNDERSTANDING_END}"
-        f"{TEXT_GENERATION_START}"
+        f"{after}{TEXT_GENERATION_START}"
     )
 
 
@@ -115,8 +120,8 @@ def answer_items(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(labels))
 
 
-def build_example(clip_id: str, instruction: str, labels: Sequence[str]) -> Example:
-    return Example(clip_id, build_prompt(instruction), answer_items(labels))
+def build_example(clip_id: str, instruction: str, labels: Sequence[str], after_audio: str | None = None) -> Example:
+    return Example(clip_id, build_prompt(instruction, after_audio), answer_items(labels))
 
 
 def parse_answer(text: str, split_items: bool = True) -> tuple[str, ...]:

@@ -143,6 +143,36 @@ def test_every_question_answering_run_gets_its_blind_rows_and_their_test(tmp_pat
     assert {r["method"] for r in io.read_json(off / "results.json")["records"]} == {"llm_scoring"}
 
 
+def test_the_question_sits_before_or_after_the_audio_and_a_change_rewrites_the_prompts(tmp_path):
+    """``question_position``: before, the question joins the instruction; after, it has a text block of its own after
+    the audio slot. Prompts written for one position are written again for the other."""
+    from codec_bench.data.clotho_aqa import load
+    from codec_bench.study.pipeline import write_prompts
+
+    manifest = load(speech.clotho_aqa(tmp_path / "corpus"))
+    codes = {c.id: np.zeros((1, 3), np.int64) for c in manifest.clips}
+    for position in ("before", "after", "before"):
+        examples = write_prompts(manifest, codes, tmp_path / "prompts", question_position=position)
+        assert io.read_json(tmp_path / "prompts" / "done.json")["question_position"] == position
+        for example in examples["validation"]:
+            question = next(c.extra["question"] for c in manifest.clips if c.id == example.id)
+            before, after = example.prompt.split("<|AUDIO_FEATURES|>")
+            assert (f"Question: {question}" in before) == (position == "before")
+            assert (f"Question: {question}" in after) == (position == "after")
+
+
+def test_a_run_asks_its_questions_after_the_audio_and_keeps_its_model_to_that_recipe(tmp_path):
+    root = speech.clotho_aqa(tmp_path / "corpus")
+    options = ["run", "clotho_aqa", "--root", str(root), "--out", str(tmp_path / "out"), "--epochs", "1",
+               "--no-generation", "--no-blind", "--stage", "train"]
+    result = runner.invoke(app, [*options, "--question-position", "after"])
+    assert result.exit_code == 0, result.output
+    run_dir = next((tmp_path / "out" / "clotho_aqa").glob("*__full"))
+    prompt = next(iter(io.JsonlFile(run_dir / "prompts" / "train.jsonl")))["prompt"]
+    assert prompt.split("<|AUDIO_FEATURES|>")[1].startswith("<|SPEECH_UNDERSTANDING_END|><|TEXT_UNDERSTANDING_START|>Question: ")
+    again = runner.invoke(app, [*options, "--question-position", "before"])
+    assert again.exit_code != 0 and "question_position='after'" in str(again.exception)
+
 
 def test_question_answering_on_a_llasa_layout_model_with_lora(tmp_path):
     """The AQA path of the README's GPU recipe (``--model <Llasa> --method lora``) on a tiny Llama whose tokenizer has

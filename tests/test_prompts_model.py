@@ -24,6 +24,15 @@ def test_prompt_text_is_the_paper_format():
     assert example.answer == "dog bark, siren"  # multi-label answers: sorted labels joined by ", "
 
 
+def test_a_question_after_the_audio_has_a_text_block_of_its_own():
+    example = build_example("c1#q1", "Answer with one word.", ["yes"], after_audio="Question: Is there a bird?")
+    assert example.prompt == (
+        "<|TEXT_UNDERSTANDING_START|>Answer with one word.<|TEXT_UNDERSTANDING_END|>"
+        "<|SPEECH_UNDERSTANDING_START|><|AUDIO_FEATURES|><|SPEECH_UNDERSTANDING_END|>"
+        "<|TEXT_UNDERSTANDING_START|>Question: Is there a bird?<|TEXT_UNDERSTANDING_END|><|TEXT_GENERATION_START|>"
+    )
+
+
 def test_ids_and_mask_pinned_for_a_llasa_layout_tokenizer(tiny_lm):
     # layout like Llasa's: text vocabulary, then bos/eos/pad, the 8 markers, then <|s_0|>... (here 16 of them)
     _, tokenizer = tiny_lm

@@ -104,6 +104,15 @@ def instruction_for(manifest: Manifest, clip) -> str:
     return f"{manifest.instruction} Question: {question}" if question else manifest.instruction
 
 
+def prompt_texts(manifest: Manifest, clip, question_position: str = "before") -> tuple[str, str | None]:
+    """(instruction, text after the audio) of the clip's prompt: a question-answering question joins the instruction
+    (``before``, :func:`instruction_for`) or follows the audio (``after``: ``"Question: ..."``, ``prompts.build_prompt``)."""
+    question = clip.extra.get("question") if manifest.task == "aqa" else None
+    if question and question_position == "after":
+        return manifest.instruction, f"Question: {question}"
+    return instruction_for(manifest, clip), None
+
+
 def base_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_dir: Path) -> str:
     """The model to start from: a hub id / path, or the embedded tiny LM written into the run folder (built once,
     under a lock, into a temporary folder renamed when complete)."""

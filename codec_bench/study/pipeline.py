@@ -44,11 +44,11 @@ from ..data.augment import augmented_clips
 from ..data.manifest import Clip, Manifest
 from ..evaluation.records import Record
 from ..formats import CodecCard, OutFolder, RunCard, RunFolder
-from ..prompts import ExampleFile, build_example, example_row
+from ..prompts import Example, ExampleFile, build_example, example_row
 from .blind import blind_rows, train_blind
 from .evaluate_stage import evaluate_model, reference_rows, run_baseline
 from .fidelity_stage import score_fidelity
-from .fold import FoldContext, instruction_for, learn_units
+from .fold import FoldContext, learn_units, prompt_texts
 from .inputs import check_run
 from .stale import set_aside
 from .train_stage import train_model
@@ -102,7 +102,7 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
     reading = reading_tag(config.codec.codebooks, config.codec.patch, config.codec.bpe)
     run_dir = folder / f"{codec.cache_key()}{reading}__{model_label(config.model)}__{config.run_name}"
     with run_folder_lock(run_dir):
-        examples = write_prompts(manifest, codes, RunFolder(run_dir).prompts, extra)
+        examples = write_prompts(manifest, codes, RunFolder(run_dir).prompts, extra, config.train.question_position)
         write_run_card(config, manifest, codec, run_dir)
         fold = FoldContext(config, manifest, codec, codes, examples, run_dir)
         learn_units(fold)  # --bpe: the unit merges, learned on the training split
@@ -130,6 +130,12 @@ def write_run_card(config: RunConfig, manifest: Manifest, codec: ClipEncoder, ru
             codec.save(tmp)
     RunCard(manifest.dataset, manifest.task, manifest.instruction, manifest.classes, coding, config.model.name,
             config.run_name, config.train.seed).to_file(files.run_card)
+
+
+def clip_example(manifest: Manifest, clip: Clip, question_position: str = "before") -> Example:
+    """The clip's training or evaluation example: its prompt (``fold.prompt_texts``) and its labels as the answer."""
+    instruction, after_audio = prompt_texts(manifest, clip, question_position)
+    return build_example(clip.id, instruction, clip.labels, after_audio)
 
 
 def encode_tokens(config: RunConfig, manifest: Manifest, codec: ClipEncoder, extra: Sequence[Clip] = ()) -> CachedCodes:
@@ -170,22 +176,24 @@ PROMPTS_FORMAT = 2  # 2: the audio slot is filled from the cache at batch time (
 
 
 def write_prompts(manifest: Manifest, codes: Mapping[str, np.ndarray], folder: Path,
-                  extra: Sequence[Clip] = ()) -> dict[str, ExampleFile]:
+                  extra: Sequence[Clip] = (), question_position: str = "before") -> dict[str, ExampleFile]:
     """Write the prompts of every split as JSONL (clips without tokens are left out; ``extra``, augmented training
-    clips, after the training split's own), streaming, and return them read lazily. ``done.json`` records the
-    format, the augmented clips, a digest of the clips included, the rows, sizes and checksums; prompts that do not
-    match it are written again (a clip that could not be encoded before and can now, for one)."""
+    clips, after the training split's own; a question before or after the audio, ``fold.prompt_texts``), streaming,
+    and return them read lazily. ``done.json`` records the format, the augmented clips, a digest of the clips
+    included, the question's position, the rows, sizes and checksums; prompts that do not match it are written again
+    (a clip that could not be encoded before and can now, for one)."""
     done = folder / "done.json"
     augmented = sorted(c.id for c in extra)
     included = {s: [c for c in list(manifest.split(s)) + (list(extra) if s == "train" else []) if c.id in codes]
                 for s in manifests.SPLITS}
     digest = hashlib.sha256("\n".join(f"{s}:{c.id}" for s in manifests.SPLITS for c in included[s]).encode()).hexdigest()
     if not (reusable(done, "prompts", folder) and io.read_json(done).get("format") == PROMPTS_FORMAT
-            and io.read_json(done).get("augmented", []) == augmented and io.read_json(done).get("clips", digest) == digest):
+            and io.read_json(done).get("augmented", []) == augmented and io.read_json(done).get("clips", digest) == digest
+            and io.read_json(done).get("question_position", "before") == question_position):
         counts = {}
         for split in manifests.SPLITS:
-            rows = (example_row(build_example(c.id, instruction_for(manifest, c), c.labels)) for c in included[split])
+            rows = (example_row(clip_example(manifest, c, question_position)) for c in included[split])
             counts[split] = io.write_jsonl(folder / f"{split}.jsonl", rows)
         mark_done(done, [folder / f"{split}.jsonl" for split in manifests.SPLITS], format=PROMPTS_FORMAT, rows=counts,
-                  augmented=augmented, clips=digest)
+                  augmented=augmented, clips=digest, question_position=question_position)
     return {split: ExampleFile(folder / f"{split}.jsonl") for split in manifests.SPLITS}

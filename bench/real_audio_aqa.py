@@ -53,7 +53,7 @@ SPLITS = ri.SPLITS
 CSV_NAMES = {"train": "clotho_aqa_train.csv", "validation": "clotho_aqa_val.csv", "test": "clotho_aqa_test.csv"}
 RATE = ri.SAMPLE_RATE
 SECONDS = 3.0
-VERSION = 1
+VERSION = 2  # 2: clotho_aqa_metadata.csv with each clip's items as its keywords
 WORDS = ("apple", "river", "yellow", "window", "zero", "four", "seven", "nine")  # no count word: "two" answers a count
 INSTRUMENTS = tuple(i.label for i in ri.INSTRUMENTS)
 COUNTS = {2: "two", 3: "three"}
@@ -204,6 +204,8 @@ def write_set(out: Path, set_name: str, plans: list[Plan], audio: list[np.ndarra
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             csv.writer(f).writerows(rows)
         tmp.replace(out / CSV_NAMES[split])
+    with open(out / "clotho_aqa_metadata.csv", "w", newline="", encoding="utf-8") as f:  # Clotho's keywords, ;-separated
+        csv.writer(f).writerows([["file_name", "keywords"]] + [[d["file_name"], ";".join(d["items"])] for d in details])
     (out / "clips.json").write_text(json.dumps(details, indent=0) + "\n", encoding="utf-8")
     (out / "settings.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 

@@ -35,7 +35,7 @@ RECIPE_DEFAULTS = {  # by kind of model; the embedded recipe is also TrainConfig
     "pretrained": {"method": "lora", "epochs": 3, "learning_rate": 2e-4},
 }
 # for every model on every task not in TASK_DEFAULTS
-OTHER_DEFAULTS = {"codec": "embedded", "mix": 0.0, "question_position": "before"}
+OTHER_DEFAULTS = {"codec": "embedded", "mix": 0.0, "question_position": "before", "keywords": 0.0}
 TASK_DEFAULTS = {  # on top, for one kind of model on one task: the codec and recipe measured best there
     # k-means units (one per frame) cannot spell two instruments at once: on rendered real instruments log-mel
     # frames + 3 mixtures per clip beat the log-mel logistic regression, tokens lose to it (docs/performance.md)
@@ -117,6 +117,10 @@ class TrainConfig:
                                      "in a text block of its own just before the answer, so that its words attend to the "
                                      f"audio {defaults_text('question_position')}.", choices=QUESTION_POSITIONS,
                                      cli_default=None)
+    keywords: float = setting(OTHER_DEFAULTS["keywords"], lambda: "Question answering: keyword examples per training "
+                              "audio file, each asking which keywords describe the sound and answered by the file's "
+                              "keywords (clotho_aqa_metadata.csv): a tagging objective shared with the questions, trained, "
+                              f"never evaluated; 0: none {defaults_text('keywords')}.", cli_default=None, minimum=0)
     select_by: str = setting("loss", "Which epoch's checkpoint is kept: loss (lowest validation loss) or metric (highest "
                              "validation accuracy, or micro-F1 for multi-label, by label scoring after every epoch; ties: "
                              "the lower validation loss).", choices=SELECTIONS)

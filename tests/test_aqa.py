@@ -161,6 +161,31 @@ def test_the_question_sits_before_or_after_the_audio_and_a_change_rewrites_the_p
             assert (f"Question: {question}" in after) == (position == "after")
 
 
+def test_keyword_examples_come_from_the_metadata_and_are_trained_never_evaluated(tmp_path):
+    """``--keywords``: one example per training audio file with keywords (clotho_aqa_metadata.csv), asking which
+    keywords describe the sound; in the training prompts only."""
+    from codec_bench.data.clotho_aqa import KEYWORD_QUESTION, is_keyword_id, keyword_clips, load
+
+    root = speech.clotho_aqa(tmp_path / "corpus")
+    (root / "clotho_aqa_metadata.csv").write_text("file_name,keywords\nbirds a.wav,Birds; morning;birds\n"
+                                                  "rain.wav,rain\n", encoding="utf-8")
+    manifest = load(root)
+    assert {c.extra.get("keywords") and tuple(c.extra["keywords"]) for c in manifest.clips if "birds a" in c.id} == {
+        ("birds", "morning")}
+    extra = keyword_clips(manifest.split("train"), 2)
+    assert [(c.id, c.labels, c.extra["question"]) for c in extra] == [
+        (f"birds a.wav#keywords{k}", ("birds", "morning"), KEYWORD_QUESTION) for k in (1, 2)]
+    assert keyword_clips(manifest.split("train"), 0) == [] and all(is_keyword_id(c.id) for c in extra)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1",
+                                 "--no-generation", "--keywords", "1", "--question-position", "after"])
+    assert result.exit_code == 0, result.output
+    prompts = next((out / "clotho_aqa").glob("*__full")) / "prompts"
+    keyword_rows = {s: [r for r in io.JsonlFile(prompts / f"{s}.jsonl") if is_keyword_id(r["id"])] for s in ("train", "test")}
+    assert [r["answer_items"] for r in keyword_rows["train"]] == [["birds", "morning"]] and not keyword_rows["test"]
+    assert f"Question: {KEYWORD_QUESTION}" in keyword_rows["train"][0]["prompt"]
+
+
 def test_a_run_asks_its_questions_after_the_audio_and_keeps_its_model_to_that_recipe(tmp_path):
     root = speech.clotho_aqa(tmp_path / "corpus")
     options = ["run", "clotho_aqa", "--root", str(root), "--out", str(tmp_path / "out"), "--epochs", "1",

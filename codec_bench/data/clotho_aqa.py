@@ -8,7 +8,10 @@
 - Layout: ``audio_files/*.wav`` (15-30 s clips) and the three split CSVs at ROOT. CSV columns
   ``file_name, QuestionText, answer, confidence``: one row per annotator answer, 3 annotators x 6
   questions per clip (35,838 rows over 1,991 clips). ``question`` is accepted for ``QuestionText``
-  [uncertain: re-exported copies rename it]; ``confidence`` is optional.
+  [uncertain: re-exported copies rename it]; ``confidence`` is optional. ``clotho_aqa_metadata.csv`` (optional):
+  ``file_name, keywords`` with the clip's Freesound keywords separated by ``;`` as in Clotho's own metadata
+  [uncertain: columns not re-read here]; read into ``extra["keywords"]`` for the keyword examples
+  (:func:`keyword_clips`, ``--keywords``).
 - Samples: one clip per question asked of a clip, with its three annotators' answers (the paper: 6 questions
   per clip, 2 meant for "yes", 2 for "no", 2 for single words, each answered by 3 different annotators):
   ``extra = {"question": ..., "answers": [the 3 answers in file order], "confidences": [...]}``, answers
@@ -25,6 +28,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .common import check_protocol, keep_existing, read_table, require
@@ -42,7 +47,10 @@ LAYOUT = """ROOT/                          (Zenodo 6473207, audio_files.zip unpa
   clotho_aqa_train.csv           file_name,QuestionText,answer,confidence (3 rows per question)
   clotho_aqa_val.csv
   clotho_aqa_test.csv
-  clotho_aqa_metadata.csv        (not used)"""
+  clotho_aqa_metadata.csv        file_name,keywords (;-separated; optional, read by --keywords)"""
+METADATA_FILE = "clotho_aqa_metadata.csv"
+KEYWORD_QUESTION = "Which keywords describe the sound?"  # the question of a keyword example
+KEYWORD_MARK = "#keywords"  # a keyword example's clip id: <audio file>#keywords<k>
 
 
 def load(root: Path, protocol: str = "official", fold: str | None = None) -> Manifest:
@@ -50,13 +58,25 @@ def load(root: Path, protocol: str = "official", fold: str | None = None) -> Man
     root = Path(root).resolve()
     protocol = check_protocol(NAME, protocol, PROTOCOLS)
     require(root, NAME, LAYOUT, "audio_files", *SPLIT_FILES.values())
-    clips = [c for split, name in SPLIT_FILES.items() for c in _clips(root, root / name, split)]
+    keywords = _keywords(root / METADATA_FILE)
+    clips = [c for split, name in SPLIT_FILES.items() for c in _clips(root, root / name, split, keywords)]
     skipped: list[dict] = []
     clips = keep_existing(clips, skipped, "the Clotho-AQA CSV files")
     return finalize(Manifest(NAME, "aqa", "sound", INSTRUCTION, [], clips, protocol, None, skipped))
 
 
-def _clips(root: Path, csv_path: Path, split: str) -> list[Clip]:
+def _keywords(path: Path) -> dict[str, list[str]]:
+    """file name -> its keywords (lower-cased, stripped, in file order, each once); empty without the file."""
+    if not path.is_file():
+        return {}
+    out = {}
+    for row in read_table(path, ["file_name", "keywords"]):
+        words = [w.strip().lower() for w in (row["keywords"] or "").split(";")]
+        out[row["file_name"]] = list(dict.fromkeys(w for w in words if w))
+    return out
+
+
+def _clips(root: Path, csv_path: Path, split: str, keywords: dict[str, list[str]]) -> list[Clip]:
     questions: dict[tuple[str, str], list[dict]] = {}
     for row in _rows(csv_path):
         questions.setdefault((row["file_name"], row["question"]), []).append(row)
@@ -65,7 +85,9 @@ def _clips(root: Path, csv_path: Path, split: str) -> list[Clip]:
     for (file_name, question), rows in questions.items():
         for start in range(0, len(rows), ANNOTATORS):  # a question asked twice of one clip: two samples
             number[file_name] += 1
-            clips.append(_clip(root, file_name, question, rows[start:start + ANNOTATORS], number[file_name], split))
+            clip = _clip(root, file_name, question, rows[start:start + ANNOTATORS], number[file_name], split)
+            clips.append(replace(clip, extra=clip.extra | {"keywords": keywords[file_name]}) if keywords.get(file_name)
+                         else clip)
     return clips
 
 
@@ -85,6 +107,24 @@ def _rows(csv_path: Path) -> list[dict]:
     for row in rows:
         row["question"] = row.pop(question_column)
     return [r for r in rows if r["file_name"] and r["question"] and r["answer"]]
+
+
+def keyword_clips(train: Sequence[Clip], per_file: float) -> list[Clip]:
+    """Keyword examples (a tagging objective shared with the questions, ``--keywords``): for each training audio file
+    with keywords, ``round(per_file)`` clips (at least one for any ``per_file`` > 0) asking :data:`KEYWORD_QUESTION`,
+    answered by the keywords (sorted, joined by ", " as a multi-label answer). Ids ``<file>#keywords<k>``."""
+    copies = max(1, round(per_file)) if per_file > 0 else 0
+    first = {}
+    for clip in train:
+        if clip.extra.get("keywords"):
+            first.setdefault(audio_of(clip.id), clip)
+    return [Clip(id=f"{name}{KEYWORD_MARK}{k}", path=clip.path, labels=tuple(clip.extra["keywords"]), split="train",
+                 extra={"question": KEYWORD_QUESTION}) for name, clip in sorted(first.items()) for k in range(1, copies + 1)]
+
+
+def is_keyword_id(clip_id: str) -> bool:
+    """Whether a clip id names a keyword example (:func:`keyword_clips`), not a question of the corpus."""
+    return KEYWORD_MARK in clip_id
 
 
 def audio_of(question_id: str) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..codecs.base import FeatureFrontEnd
 from ..data.augment import is_augmented_id
+from ..data.clotho_aqa import is_keyword_id
 from ..evaluation.blind import BLIND_METHOD, MAJORITY_METHOD, EmptyAudio, majority_answers
 from ..evaluation.records import Record, RunName, cached_records, finish_records, scoring_records
 from ..formats import OutFolder, blind_folder
@@ -54,7 +55,7 @@ def blind_rows(fold: FoldContext, model_dir: Path | None) -> list[Record]:
 def _majority_records(fold: FoldContext, folder: Path) -> list[Record]:
     manifest, examples = fold.manifest, fold.examples
     question = {c.id: c.extra.get("question") or "" for c in manifest.clips}
-    train = [e for e in examples["train"] if not is_augmented_id(e.id)]
+    train = [e for e in examples["train"] if not is_augmented_id(e.id) and not is_keyword_id(e.id)]
     index = {c: i for i, c in enumerate(manifest.classes)}
     scores, chosen = {}, {}
     for split in (s for s in fold.config.eval.splits if examples.get(s)):

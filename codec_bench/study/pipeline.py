@@ -41,6 +41,7 @@ from ..core.finished import disk_guard, mark_done, reusable
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
 from ..data import manifest as manifests
 from ..data.augment import augmented_clips
+from ..data.clotho_aqa import keyword_clips
 from ..data.manifest import Clip, Manifest
 from ..evaluation.records import Record
 from ..formats import CodecCard, OutFolder, RunCard, RunFolder
@@ -96,6 +97,8 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
     codec = make_codec(config.codec.name, **config.codec.options)
     fit_codec(codec, manifest.split("train"), Path(config.cache_folder) / manifest.dataset)
     extra = augmented_clips(manifest.split("train"), config.train.mix, config.train.shift, config.train.seed)
+    if manifest.task == "aqa":  # --keywords: the training audio files' keywords as extra training examples
+        extra += keyword_clips(manifest.split("train"), config.train.keywords)
     codes = encode_tokens(config, manifest, codec, extra)
     if stop_after == "encode":
         return []

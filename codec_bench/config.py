@@ -43,6 +43,10 @@ TASK_DEFAULTS = {  # on top, for one kind of model on one task: the codec and re
     # chosen on the real-audio suite's validation splits (instruments, voices, reverberant instruments): log-mel
     # frames lift the reverberant set, 25 epochs the spoken digits (docs/performance.md, "Real-audio suite")
     ("embedded", "single_label"): {"codec": "logmel", "epochs": 25},
+    # chosen on the validation split of a real-audio AQA set (bench/real_audio_aqa.py): tokens answer like the blind
+    # row; log-mel frames with the question after the audio count, and the keywords lift the presence questions
+    # above chance (docs/performance.md, "Audio question answering on real audio")
+    ("embedded", "aqa"): {"codec": "logmel", "question_position": "after", "keywords": 1.0},
 }
 _KINDS = {"embedded": "the tiny LM", "pretrained": "a pretrained LLM"}
 _TINY = RECIPE_DEFAULTS["embedded"]
@@ -75,7 +79,8 @@ def defaults_text(key: str) -> str:
         if key in values:
             tasks.setdefault((text(values[key]), kind), []).append(task.replace("_", "-"))
     for (value, kind), names in tasks.items():
-        said += f"; {value} for a {' or '.join(names)} dataset with {_KINDS[kind]}"
+        article = "an" if names[0][0] in "aeiou" else "a"
+        said += f"; {value} for {article} {' or '.join(names)} dataset with {_KINDS[kind]}"
     return f"(default: {said})"
 
 

@@ -120,7 +120,7 @@ def test_every_question_answering_run_gets_its_blind_rows_and_their_test(tmp_pat
     blind = next(r for r in records if r["method"] == "baseline_blind_llm")
     llm = next(r for r in records if r["method"] == "llm_scoring")
     assert (blind["codec"], blind["model"]) == (llm["codec"], llm["model"])  # the same LLM and recipe
-    run_dir = next((out / "clotho_aqa").glob("embedded-*"))
+    run_dir = next((out / "clotho_aqa").glob("logmel-*"))  # the tiny LM's AQA default: log-mel frames
     assert (out / "clotho_aqa" / f"blind__{run_dir.name}" / "model").is_dir()
     assert not (out / "clotho_aqa" / f"blind__{run_dir.name}" / "base_model").exists()  # the run's base model
     report = (out / "report.md").read_text()
@@ -180,7 +180,7 @@ def test_keyword_examples_come_from_the_metadata_and_are_trained_never_evaluated
     result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1",
                                  "--no-generation", "--keywords", "1", "--question-position", "after"])
     assert result.exit_code == 0, result.output
-    prompts = next((out / "clotho_aqa").glob("*__full")) / "prompts"
+    prompts = next((out / "clotho_aqa").glob("logmel-*__full")) / "prompts"
     keyword_rows = {s: [r for r in io.JsonlFile(prompts / f"{s}.jsonl") if is_keyword_id(r["id"])] for s in ("train", "test")}
     assert [r["answer_items"] for r in keyword_rows["train"]] == [["birds", "morning"]] and not keyword_rows["test"]
     assert f"Question: {KEYWORD_QUESTION}" in keyword_rows["train"][0]["prompt"]
@@ -192,7 +192,7 @@ def test_a_run_asks_its_questions_after_the_audio_and_keeps_its_model_to_that_re
                "--no-generation", "--no-blind", "--stage", "train"]
     result = runner.invoke(app, [*options, "--question-position", "after"])
     assert result.exit_code == 0, result.output
-    run_dir = next((tmp_path / "out" / "clotho_aqa").glob("*__full"))
+    run_dir = next((tmp_path / "out" / "clotho_aqa").glob("logmel-*__full"))
     prompt = next(iter(io.JsonlFile(run_dir / "prompts" / "train.jsonl")))["prompt"]
     assert prompt.split("<|AUDIO_FEATURES|>")[1].startswith("<|SPEECH_UNDERSTANDING_END|><|TEXT_UNDERSTANDING_START|>Question: ")
     again = runner.invoke(app, [*options, "--question-position", "before"])

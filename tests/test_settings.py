@@ -109,7 +109,9 @@ def test_recipe_defaults_and_help_come_from_one_table(monkeypatch):
     assert epochs in help_of(fields["epochs"])
     assert settings.auto_defaults("some/llm")["epochs"] == 4
     codec = {f.name: f for f in dataclasses.fields(CodecConfig)}["name"]
-    assert "(default: embedded; logmel for a multi-label or single-label dataset with the tiny LM)" in help_of(codec)
+    assert "(default: embedded; logmel for a multi-label or single-label or aqa dataset with the tiny LM)" in help_of(codec)
+    position = "(default: before; after for an aqa dataset with the tiny LM)"
+    assert position in help_of({f.name: f for f in dataclasses.fields(TrainConfig)}["question_position"])
 
 
 def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
@@ -120,6 +122,8 @@ def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
         "train_method": None,
         "train_epochs": None,
         "train_mix": None,
+        "train_question_position": None,
+        "train_keywords": None,
         "model_name": "tiny",
         "codec_dtype": "bfloat16",
     }
@@ -130,6 +134,10 @@ def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
     single = resolve(values, "single_label")  # chosen on the real-audio suite's validation splits
     assert (single.codec.name, single.train.mix, single.train.epochs) == ("logmel", 0.0, 25)
     assert resolve(values | {"model_name": "org/llm"}, "single_label").codec.name == "embedded"
+    aqa = resolve(values, "aqa")  # chosen on the validation split of a real-audio AQA set (bench/real_audio_aqa.py)
+    assert (aqa.codec.name, aqa.train.question_position, aqa.train.keywords, aqa.train.epochs) == ("logmel", "after", 1.0, 15)
+    assert (plain.train.question_position, plain.train.keywords) == ("before", 0.0)
+    assert resolve(values | {"train_keywords": 0.0}, "aqa").train.keywords == 0.0  # a value given is kept
     assert "dtype" not in plain.codec.options  # the embedded codec takes no dtype
     pretrained = resolve(values | {"model_name": "org/llm", "train_bf16": True})
     assert (pretrained.train.method, pretrained.train.epochs, pretrained.model.dtype) == ("lora", 3, "bfloat16")

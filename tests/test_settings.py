@@ -136,6 +136,7 @@ def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
     assert resolve(values | {"model_name": "org/llm"}, "single_label").codec.name == "embedded"
     aqa = resolve(values, "aqa")  # chosen on the validation split of a real-audio AQA set (bench/real_audio_aqa.py)
     assert (aqa.codec.name, aqa.train.question_position, aqa.train.keywords, aqa.train.epochs) == ("logmel", "after", 1.0, 15)
+    assert resolve(values | {"train_learning_rate": None}, "aqa").train.learning_rate == 3e-4
     assert (plain.train.question_position, plain.train.keywords) == ("before", 0.0)
     assert resolve(values | {"train_keywords": 0.0}, "aqa").train.keywords == 0.0  # a value given is kept
     assert "dtype" not in plain.codec.options  # the embedded codec takes no dtype

@@ -33,8 +33,6 @@ import argparse
 import csv
 import json
 import math
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -237,24 +235,8 @@ def build(out: Path, seed: int, tiny: bool) -> None:
 # ---------------------------------------------------------------- running and tabulating
 
 
-def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str) -> None:
-    """One `python -m codec_bench.cli run clotho_aqa` per set, one after the other; the wall time of each is printed."""
-    for name in names:
-        cmd = [sys.executable, "-m", "codec_bench.cli", "run", "clotho_aqa", "--root", str(sets_dir / name),
-               "--out", str(runs / name), "--quiet", *shlex.split(extra)]
-        begin = time.perf_counter()
-        done = subprocess.run(cmd, check=False)
-        print(f"{name}: exit {done.returncode}, {time.perf_counter() - begin:.0f} s  ({shlex.join(cmd[1:])})", flush=True)
-
-
 LLM, BLIND, MAJORITY = "llm_scoring", "baseline_blind_llm", "baseline_majority_by_form"
 FORMS = ("yes", "no", "how many", "which")  # the yes/no questions split by their true answer
-
-
-def percent(value: float | None, interval: list[float] | None = None) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{100 * value:.1f}" + (f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]" if interval else "")
 
 
 def p_text(p: float) -> str:
@@ -300,9 +282,9 @@ def set_rows(results: Path, tag: str, name: str, split: str) -> list[str]:
         forms = by_form(results.parent / records[method]["predictions"]) if method in records else {}
         test = next((c["test"] for c in checks if c["llm"] == LLM and c["reference"] == BLIND), None)
         paired = f"{test['difference']:+.1f} ({p_text(test['p'])})" if method == LLM and test and test["p"] is not None else ""
-        cells = [percent(accuracy.get("mean"), accuracy.get("ci")),
-                 *(percent(metrics.get(m, {}).get("mean")) for m in ("yes_no_accuracy", "open_accuracy")),
-                 *(percent(forms.get(f)) for f in FORMS), paired]
+        cells = [suite.percent(accuracy.get("mean"), accuracy.get("ci")),
+                 *(suite.percent(metrics.get(m, {}).get("mean")) for m in ("yes_no_accuracy", "open_accuracy")),
+                 *(suite.percent(forms.get(f)) for f in FORMS), paired]
         lines.append(f"| {name} ({n} q.) | {tag} | {method} | " + " | ".join(cells) + " |")
     return lines
 
@@ -337,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     build(args.out, args.seed, args.tiny)
     tags = args.tag or ["default"]
     if args.run:
-        run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args)
+        suite.run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args, dataset="clotho_aqa")
     if args.table:
         print(write_table(args.table, tags, args.sets.split(","), args.split))
 

@@ -238,12 +238,11 @@ def room_rows(seed: int, rows: list[Row], audio: list[np.ndarray]) -> list[np.nd
     return out
 
 
-def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str) -> None:
-    """One `python -m codec_bench.cli run csv` per set of the suite, one after the other; the wall time of each is printed."""
+def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str, dataset: str = "csv") -> None:
+    """One `python -m codec_bench.cli run DATASET` per set, one after the other; the wall time of each is printed."""
     for name in names:
-        out = runs / name
-        cmd = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(sets_dir / name), "--out", str(out),
-               "--quiet", *shlex.split(extra)]
+        cmd = [sys.executable, "-m", "codec_bench.cli", "run", dataset, "--root", str(sets_dir / name),
+               "--out", str(runs / name), "--quiet", *shlex.split(extra)]
         begin = time.perf_counter()
         done = subprocess.run(cmd, check=False)
         print(f"{name}: exit {done.returncode}, {time.perf_counter() - begin:.0f} s  ({shlex.join(cmd[1:])})", flush=True)

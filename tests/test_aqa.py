@@ -115,6 +115,7 @@ def test_every_question_answering_run_gets_its_blind_rows_and_their_test(tmp_pat
     result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1",
                                  "--no-generation"])
     assert result.exit_code == 0, result.output
+    assert "--keywords 1: no training audio file has keywords" in result.output  # the default, said when it has none
     records = io.read_json(out / "results.json")["records"]
     assert {r["method"] for r in records} == {"llm_scoring", "baseline_blind_llm", "baseline_majority_by_form"}
     blind = next(r for r in records if r["method"] == "baseline_blind_llm")

@@ -41,7 +41,7 @@ from ..core.finished import disk_guard, mark_done, reusable
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
 from ..data import manifest as manifests
 from ..data.augment import augmented_clips
-from ..data.clotho_aqa import keyword_clips
+from ..data.clotho_aqa import METADATA_FILE, keyword_clips
 from ..data.manifest import Clip, Manifest
 from ..evaluation.records import Record
 from ..formats import CodecCard, OutFolder, RunCard, RunFolder
@@ -98,7 +98,11 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
     fit_codec(codec, manifest.split("train"), Path(config.cache_folder) / manifest.dataset)
     extra = augmented_clips(manifest.split("train"), config.train.mix, config.train.shift, config.train.seed)
     if manifest.task == "aqa":  # --keywords: the training audio files' keywords as extra training examples
-        extra += keyword_clips(manifest.split("train"), config.train.keywords)
+        keywords = keyword_clips(manifest.split("train"), config.train.keywords)
+        if config.train.keywords and not keywords:
+            ui.say(f"--keywords {config.train.keywords:g}: no training audio file has keywords (file_name,keywords in "
+                   f"{METADATA_FILE} beside the question CSVs), so no keyword examples are trained")
+        extra += keywords
     codes = encode_tokens(config, manifest, codec, extra)
     if stop_after == "encode":
         return []

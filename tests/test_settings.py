@@ -105,13 +105,16 @@ def test_recipe_defaults_and_help_come_from_one_table(monkeypatch):
     assert {k: fields[k].default for k in RECIPE_DEFAULTS["embedded"]} == RECIPE_DEFAULTS["embedded"]
     assert "(default: 15 for the tiny LM, 3 otherwise;" in help_of(fields["epochs"])
     monkeypatch.setitem(RECIPE_DEFAULTS["pretrained"], "epochs", 4)
-    epochs = "(default: 15 for the tiny LM, 4 otherwise; 25 for a single-label dataset with the tiny LM)"
+    epochs = ("(default: 15 for the tiny LM, 4 otherwise; 25 for a single-label dataset with the tiny LM; 30 for an "
+              "aqa dataset with the tiny LM)")
     assert epochs in help_of(fields["epochs"])
     assert settings.auto_defaults("some/llm")["epochs"] == 4
     codec = {f.name: f for f in dataclasses.fields(CodecConfig)}["name"]
     assert "(default: embedded; logmel for a multi-label or single-label or aqa dataset with the tiny LM)" in help_of(codec)
     position = "(default: before; after for an aqa dataset with the tiny LM)"
     assert position in help_of({f.name: f for f in dataclasses.fields(TrainConfig)}["question_position"])
+    patch = {f.name: f for f in dataclasses.fields(CodecConfig)}["patch"]
+    assert "(default: 1; 4 for an aqa dataset with the tiny LM)" in help_of(patch)
 
 
 def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
@@ -135,8 +138,13 @@ def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
     assert (single.codec.name, single.train.mix, single.train.epochs) == ("logmel", 0.0, 25)
     assert resolve(values | {"model_name": "org/llm"}, "single_label").codec.name == "embedded"
     aqa = resolve(values, "aqa")  # chosen on the validation split of a real-audio AQA set (bench/real_audio_aqa.py)
-    assert (aqa.codec.name, aqa.train.question_position, aqa.train.keywords, aqa.train.epochs) == ("logmel", "after", 1.0, 15)
+    assert (aqa.codec.name, aqa.codec.patch, aqa.train.question_position, aqa.train.keywords, aqa.train.epochs) == (
+        "logmel", 4, "after", 1.0, 30)
     assert resolve(values | {"train_learning_rate": None}, "aqa").train.learning_rate == 3e-4
+    assert (plain.codec.patch, multi.codec.patch, single.codec.patch) == (1, 1, 1)
+    assert resolve(values | {"codec_patch": 2}, "aqa").codec.patch == 2  # a value given is kept
+    tokens = resolve(values | {"codec_name": "embedded", "codec_bpe": 64}, "aqa")  # BPE merges unpatched tokens
+    assert (tokens.codec.patch, tokens.codec.bpe) == (1, 64)
     assert (plain.train.question_position, plain.train.keywords) == ("before", 0.0)
     assert resolve(values | {"train_keywords": 0.0}, "aqa").train.keywords == 0.0  # a value given is kept
     assert "dtype" not in plain.codec.options  # the embedded codec takes no dtype

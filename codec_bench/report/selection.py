@@ -182,7 +182,7 @@ def selection_lines(choices: list[dict], out: str | Path) -> tuple[list[str], li
         fold = f" fold {c['fold']}" if c["fold"] else ""
         where = f"{c['dataset']}{fold}, {c['codec']}, {c['model']}"
         if c["chosen"] is not None:
-            said.append(f"{where}: {c['grid']} chose [bold]{c['chosen']}[/] on validation ({c['metric']} "
+            said.append(f"{where}: chose [bold]{c['chosen']}[/] of grid {c['grid']} on validation ({c['metric']} "
                         f"{_percent(c['validation'], False)} %, of {len(c['candidates'])} recipes)")
         missing = c.get("missing") or []
         if missing:

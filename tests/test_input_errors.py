@@ -65,6 +65,10 @@ def test_question_rows_without_an_answer_are_dropped_with_a_count_naming_the_fir
     assert "row 2 (birds a.wav: " in warning and "row 3 (" in warning and "row 5 (" in warning and ", ..." in warning
     first = [c for c in manifest.clips if c.id == "birds a.wav#q1"][0]
     assert len(first.extra["answers"]) == 1  # the question keeps the one answer it has
+    lines[1] = "birds a.wav,Is it a bird, or not?,yes,yes"  # an unquoted comma would shift the answer: refused
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(CodecBenchError, match=r"row 2 \(birds a.wav\) has 5 fields, the header 4; quote a question"):
+        load(root)
 
 
 # --- settings --------------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def _keywords(path: Path) -> dict[str, list[str]]:
             raise CodecBenchError(
                 f"{path}: row {number} ({row['file_name']}) has {len(row) - 1 + len(row[None])} fields, the header "
                 f"{len(row) - 1}; separate a file's keywords with ';' as Clotho does ({row['file_name']},"
-                f"{';'.join([row['keywords'], *row[None]])}) or quote them")
+                f"{';'.join([row['keywords'], *row[None]])})")
         words = [w.strip().lower() for w in (row["keywords"] or "").split(";")]
         out[row["file_name"]] = list(dict.fromkeys(w for w in words if w))
     return out
@@ -115,7 +115,10 @@ def _rows(csv_path: Path) -> list[dict]:
         header = f.readline()
     question_column = "QuestionText" if "QuestionText" in header else "question"
     rows = read_table(csv_path, ["file_name", question_column, "answer"])
-    for row in rows:
+    for number, row in enumerate(rows, 2):
+        if row.get(None):  # an unquoted comma in a question: its answer would be read from the wrong field
+            raise CodecBenchError(f"{csv_path}: row {number} ({row['file_name']}) has {len(row) - 1 + len(row[None])} "
+                                  f"fields, the header {len(row) - 1}; quote a question or answer that holds a comma")
         row["question"] = row.pop(question_column)
     empty = [(number, r) for number, r in enumerate(rows, 2) if not (r["file_name"] and r["question"] and r["answer"])]
     if empty:

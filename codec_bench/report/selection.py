@@ -7,7 +7,9 @@ validation records only: the label-scoring run's headline metric (``evaluation.m
 micro-F1, ...), the mean over seeds; ties go to the lower validation loss (the kept epoch's, ``choices
 ["validation_loss"]``), then the cheaper recipe (:func:`recipe_cost`), then the grid's order. The chosen recipe's
 records (every split and method, every seed) are reported as ``<model>/<grid>-chosen`` with ``choices["recipe"]``
-naming it; the other recipes' records are left out, so the tables and tests compare chosen against chosen.
+naming it; the other recipes' records are left out, so the tables and tests compare chosen against chosen. A grid
+whose validation records are missing is not chosen: its recipes' records are kept, each under its own name, and the
+console says why and how to rebuild them (:func:`selection_lines`), as it says each choice made.
 
 A tiny input and output (the test figures are never read; the chosen recipe's test record is the one kept)::
 

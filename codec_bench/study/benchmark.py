@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import Callable
 
 from .. import __version__, data
 from ..config import EMBEDDED_MODEL
@@ -153,7 +154,7 @@ def check_study(study: StudyConfig, config_path: str | Path) -> list[str]:
     return problems
 
 
-def _fold_task(study: StudyConfig, cell: Cell, config_path: str | Path, note) -> str | None:
+def _fold_task(study: StudyConfig, cell: Cell, config_path: str | Path, note: Callable[[str], None]) -> str | None:
     """The task of a cell's dataset fold, read as the cell reads it; None (and a noted problem) when it does not read."""
     entry = study.datasets[cell.dataset]
     where = f"{config_path}: dataset {entry.name}"

@@ -154,8 +154,8 @@ def test_dry_run_checks_roots_layouts_and_recipes_one_line_each(tmp_path):
     empty.mkdir()
     study = tmp_path / "study.yaml"
 
-    def dry_run(datasets: list, recipes: list):
-        study.write_text(yaml.safe_dump({"datasets": datasets, "recipes": recipes}), encoding="utf-8")
+    def dry_run(datasets: list, recipes: list, models: tuple = ("tiny",)):
+        study.write_text(yaml.safe_dump({"datasets": datasets, "recipes": recipes, "models": list(models)}), encoding="utf-8")
         result = runner.invoke(app, ["benchmark", str(study), "--dry-run"])
         return result, [" ".join(line.split()) for line in result.output.split(f"{study}: ")[1:]]
 
@@ -168,9 +168,12 @@ def test_dry_run_checks_roots_layouts_and_recipes_one_line_each(tmp_path):
                      f"dataset csv: {empty / 'metadata.csv'}: metadata.csv not found; create it with columns "
                      "path,label[,split]. (`codec-bench datasets` shows the expected layout)"]
     assert "esc50-official-fold5__embedded__tiny-llama__plain__seed0" in result.output  # the cells are still listed
-    result, lines = dry_run([{"name": "csv", "root": str(good)}], [{"name": "plain"}, {"name": "mixed", "mix": 1.0}])
-    assert result.exit_code != 0 and len(lines) == 1
-    assert lines[0].startswith("recipe mixed on csv: --mix 1: mixtures unite labels, which only multi-label datasets allow")
+    result, lines = dry_run([{"name": "csv", "root": str(good)}], [{"name": "plain"}, {"name": "mixed", "mix": 1.0}],
+                            ("tiny", str(tmp_path / "no-model")))
+    assert result.exit_code != 0 and "found 2 problems" in str(result.exception)
+    assert lines[-1].startswith("recipe mixed on csv: --mix 1: mixtures unite labels, which only multi-label datasets allow")
+    assert f"{tmp_path / 'no-model'}: no such folder ({study}: model); pass an existing local model folder" in " ".join(
+        result.output.split())
     result, lines = dry_run([{"name": "csv", "root": str(good)}], [{"name": "plain"}])
     assert result.exit_code == 0, result.output
     assert lines == ["roots, layouts and settings checked; nothing to fix"]

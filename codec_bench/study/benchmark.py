@@ -123,9 +123,10 @@ def dry_run(study: StudyConfig, config_path: str | Path) -> None:
 
 
 def check_study(study: StudyConfig, config_path: str | Path) -> list[str]:
-    """What can be checked without a model, one line per problem (each once): the model folders, the tracker, and
-    per dataset fold its root, layout and metadata (read into a manifest as a cell reads it) and the recipes' rules
-    that depend on its task. A hub mirror is not fetched nor a generated corpus generated, so neither is checked."""
+    """What can be checked without a model, one line per problem (each once): the model and codec model folders, the
+    tracker, and per dataset fold its root, layout and metadata (read into a manifest as a cell reads it) and the
+    recipes' rules that depend on its task. A hub mirror is not fetched nor a generated corpus generated, so neither
+    is checked."""
     problems: list[str] = []
 
     def note(line: str) -> None:
@@ -133,6 +134,8 @@ def check_study(study: StudyConfig, config_path: str | Path) -> list[str]:
             problems.append(line)
 
     checks = [partial(check_reference, m.name, f"{config_path}: model") for m in study.models if m.name != EMBEDDED_MODEL]
+    checks += [partial(check_reference, c.options["model_id"], f"{config_path}: codec {c.name} model_id")
+               for c in study.codecs if "model_id" in c.options]
     for check in checks + [partial(check_tracker, study.report_to)]:
         try:
             check()

@@ -76,11 +76,12 @@ def _keywords(path: Path) -> dict[str, list[str]]:
         return {}
     out = {}
     for number, row in enumerate(read_table(path, ["file_name", "keywords"]), 2):  # line 1 is the header
-        if row.get(None):
+        extra = _extra_fields(row)
+        if extra:
             raise CodecBenchError(
                 f"{path}: row {number} ({row['file_name']}) has {len(row) - 1 + len(row[None])} fields, the header "
                 f"{len(row) - 1}; separate a file's keywords with ';' as Clotho does ({row['file_name']},"
-                f"{';'.join([row['keywords'], *row[None]])})")
+                f"{';'.join([row['keywords'], *extra])})")
         words = [w.strip().lower() for w in (row["keywords"] or "").split(";")]
         out[row["file_name"]] = list(dict.fromkeys(w for w in words if w))
     return out
@@ -116,7 +117,7 @@ def _rows(csv_path: Path) -> list[dict]:
     question_column = "QuestionText" if "QuestionText" in header else "question"
     rows = read_table(csv_path, ["file_name", question_column, "answer"])
     for number, row in enumerate(rows, 2):
-        if row.get(None):  # an unquoted comma in a question: its answer would be read from the wrong field
+        if _extra_fields(row):  # an unquoted comma in a question: its answer would be read from the wrong field
             raise CodecBenchError(f"{csv_path}: row {number} ({row['file_name']}) has {len(row) - 1 + len(row[None])} "
                                   f"fields, the header {len(row) - 1}; quote a question or answer that holds a comma")
         row["question"] = row.pop(question_column)
@@ -126,6 +127,12 @@ def _rows(csv_path: Path) -> list[dict]:
         ui.warn(f"{csv_path}: {len(empty)} of {len(rows)} rows left out, each without a file name, question or answer "
                 f"(no vote to count): {named}{', ...' if len(empty) > 3 else ''}")
     return [r for r in rows if r["file_name"] and r["question"] and r["answer"]]
+
+
+def _extra_fields(row: dict) -> list[str]:
+    """The non-empty fields of a CSV row beyond its header's (``csv.DictReader`` keeps them under None); empty ones
+    (trailing commas) are harmless."""
+    return [field for field in row.get(None) or [] if field.strip()]
 
 
 def keyword_clips(train: Sequence[Clip], per_file: float) -> list[Clip]:

@@ -214,10 +214,12 @@ BENCHMARK_OPTIONS = {"study_": StudyConfig, "runs_": Runs}
 @settings_options(BENCHMARK_OPTIONS, exclude=("study_probes", "study_zero_shot", "study_report_to", "study_fidelity",
                                                 "study_fidelity_clips", "runs_stage", "runs_tune"))
 def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x codecs x models x recipes (see configs/)."),
-              dry_run: bool = typer.Option(False, "--dry-run", help="Check the config and list the cells, run nothing."),
+              dry_run: bool = typer.Option(False, "--dry-run", help="Check the config, the datasets' roots and layouts "
+                                           "and the settings (no model loaded), list the cells, run nothing."),
               quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
     """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report."""
     from .core import ui
+    from .study.benchmark import dry_run as dry_run_check
     from .study.benchmark import run_study
     from .study.plan import cell_name, load_study, study_cells
 
@@ -228,6 +230,7 @@ def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x co
     if dry_run:
         for cell in study_cells(study):
             console.print(cell_name(study, cell))
+        dry_run_check(study, config)  # roots, layouts and settings: one line per problem
         return
     _quiet_libraries()
     folder = run_study(config, out, seed_list, engine)

@@ -315,7 +315,7 @@ def resolve(values: dict, task: str | None = None) -> RunConfig:
     model and, given the corpus's ``task``, by task (:func:`auto_defaults`); ``--bf16`` also loads the LLM in
     bfloat16; the codec gets the options its constructor takes among ``model_id``, ``dtype``, ``max_seconds`` and
     ``offline``. Pure: the same values and task give the same settings."""
-    from .codecs import CODECS, options_of
+    from .codecs import CODECS, is_front_end, options_of
 
     parts = split_options(values, RUN_SECTIONS)
     model = ModelConfig(**parts["model_"])
@@ -325,7 +325,12 @@ def resolve(values: dict, task: str | None = None) -> RunConfig:
     train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts["train_"].items()})
     given = parts["codec_"]
     patch = given.get("patch") or (1 if given.get("bpe") else defaults["patch"])  # bpe reads unpatched tokens
-    codec = CodecConfig(**(given | {"name": given.get("name") or defaults["codec"], "patch": patch}))
+    name = given.get("name") or defaults["codec"]
+    if given.get("bpe") and not given.get("name") and name in CODECS and is_front_end(name):
+        raise CodecBenchError(f"--bpe {given['bpe']}: merges codec units, but the default codec of a "
+                              f"{str(task).replace('_', '-')} dataset with {_KINDS[model_kind(model.name)]} is {name} "
+                              "(continuous features, no units); pass --codec embedded (or another token codec) with --bpe")
+    codec = CodecConfig(**(given | {"name": name, "patch": patch}))
     flags = {"dtype": codec.dtype, "max_seconds": codec.max_seconds, "model_id": codec.model_id,
              "offline": True if model.offline else None}
     accepted = options_of(codec.name) if codec.name in CODECS else {}

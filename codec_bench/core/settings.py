@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import re
 import types
 import typing
 from pathlib import Path
@@ -106,8 +107,8 @@ def check_folder(path: str | Path | None, where: str) -> None:
 
 def from_mapping(cls: type, raw: Any, where: str, skip: Iterable[str] = ()) -> dict:
     """The keyword arguments of ``cls`` found in ``raw`` (a YAML mapping), checked: every key a field of ``cls``
-    that a study file may set, every value of the field's type (ints accepted for floats, strings for paths), among
-    its choices and within its bounds. Keys in ``skip`` are left to the caller."""
+    that a study file may set, every value of the field's type (ints and numeric text such as ``1e-3`` accepted for
+    floats, strings for paths), among its choices and within its bounds. Keys in ``skip`` are left to the caller."""
     if not isinstance(raw, dict):
         raise CodecBenchError(f"{where}: expected a mapping, got {type(raw).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)}
@@ -147,6 +148,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         return items if origin is list else tuple(items)
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str) and is_number(value):
+        return float(value)  # YAML 1.1 reads 1e-3 (no dot) as text; the command line reads it as the number meant
     if annotation is Path and isinstance(value, (str, Path)):
         return Path(value)
     if annotation is str and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -155,6 +158,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if expected is typing.Any or (isinstance(value, expected) and not (expected is int and isinstance(value, bool))):
         return value
     raise CodecBenchError(f"{where} must be {getattr(expected, '__name__', expected)}, got {value!r}")
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` is a finite number as written in a file (``1e-3``, ``3E-4``, ``.5``; not ``nan`` or ``inf``)."""
+    return re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", text) is not None
 
 
 def cli_options(cls: type, prefix: str = "") -> list[inspect.Parameter]:

@@ -11,7 +11,8 @@
   [uncertain: re-exported copies rename it]; ``confidence`` is optional. ``clotho_aqa_metadata.csv`` (optional):
   ``file_name, keywords`` with the clip's Freesound keywords separated by ``;`` as in Clotho's own metadata
   [uncertain: columns not re-read here]; read into ``extra["keywords"]`` for the keyword examples
-  (:func:`keyword_clips`, ``--keywords``).
+  (:func:`keyword_clips`, ``--keywords``). A row with more fields than the header (keywords split by commas) is
+  refused in one line naming the row (docs/input-errors.md).
 - Samples: one clip per question asked of a clip, with its three annotators' answers (the paper: 6 questions
   per clip, 2 meant for "yes", 2 for "no", 2 for single words, each answered by 3 different annotators):
   ``extra = {"question": ..., "answers": [the 3 answers in file order], "confidences": [...]}``, answers
@@ -22,7 +23,8 @@
   gives back the audio file a question is asked of (the report resamples an audio file's questions together).
 - Protocol ``official``: ``clotho_aqa_train.csv`` -> train, ``_val`` -> validation, ``_test`` -> test. Task
   ``aqa`` (yes/no and open single-word answers); the class list is every majority answer seen. A listed
-  audio file missing from ``audio_files/`` is skipped and counted.
+  audio file missing from ``audio_files/`` is skipped and counted; a CSV row with an empty answer is left out, with
+  a warning that counts such rows and names the first few.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from ..core import ui
+from ..core.errors import CodecBenchError
 from .common import check_protocol, keep_existing, read_table, require
 from .manifest import Clip, DatasetSpec, Manifest, finalize
 
@@ -66,11 +70,18 @@ def load(root: Path, protocol: str = "official", fold: str | None = None) -> Man
 
 
 def _keywords(path: Path) -> dict[str, list[str]]:
-    """file name -> its keywords (lower-cased, stripped, in file order, each once); empty without the file."""
+    """file name -> its keywords (lower-cased, stripped, in file order, each once); empty without the file. A row
+    with more fields than the header (keywords separated by commas, not ``;``) is refused, naming the row."""
     if not path.is_file():
         return {}
     out = {}
-    for row in read_table(path, ["file_name", "keywords"]):
+    for number, row in enumerate(read_table(path, ["file_name", "keywords"]), 2):  # line 1 is the header
+        extra = _extra_fields(row)
+        if extra:
+            raise CodecBenchError(
+                f"{path}: row {number} ({row['file_name']}) has {len(row) - 1 + len(row[None])} fields, the header "
+                f"{len(row) - 1}; separate a file's keywords with ';' as Clotho does ({row['file_name']},"
+                f"{';'.join([row['keywords'], *extra])})")
         words = [w.strip().lower() for w in (row["keywords"] or "").split(";")]
         out[row["file_name"]] = list(dict.fromkeys(w for w in words if w))
     return out
@@ -99,14 +110,29 @@ def _clip(root: Path, file_name: str, question: str, rows: list[dict], n: int, s
 
 
 def _rows(csv_path: Path) -> list[dict]:
-    """The CSV's rows with ``question`` set; rows without an answer are left out (no vote to count)."""
+    """The CSV's rows with ``question`` set; rows without a file name, question or answer are left out (no vote to
+    count), with one warning that counts them and names the first few."""
     with open(csv_path, encoding="utf-8-sig") as f:
         header = f.readline()
     question_column = "QuestionText" if "QuestionText" in header else "question"
     rows = read_table(csv_path, ["file_name", question_column, "answer"])
-    for row in rows:
+    for number, row in enumerate(rows, 2):
+        if _extra_fields(row):  # an unquoted comma in a question: its answer would be read from the wrong field
+            raise CodecBenchError(f"{csv_path}: row {number} ({row['file_name']}) has {len(row) - 1 + len(row[None])} "
+                                  f"fields, the header {len(row) - 1}; quote a question or answer that holds a comma")
         row["question"] = row.pop(question_column)
+    empty = [(number, r) for number, r in enumerate(rows, 2) if not (r["file_name"] and r["question"] and r["answer"])]
+    if empty:
+        named = ", ".join(f"row {n} ({r['file_name'] or 'no file'}: {r['question'] or 'no question'!r})" for n, r in empty[:3])
+        ui.warn(f"{csv_path}: {len(empty)} of {len(rows)} rows left out, each without a file name, question or answer "
+                f"(no vote to count): {named}{', ...' if len(empty) > 3 else ''}")
     return [r for r in rows if r["file_name"] and r["question"] and r["answer"]]
+
+
+def _extra_fields(row: dict) -> list[str]:
+    """The non-empty fields of a CSV row beyond its header's (``csv.DictReader`` keeps them under None); empty ones
+    (trailing commas) are harmless."""
+    return [field for field in row.get(None) or [] if field.strip()]
 
 
 def keyword_clips(train: Sequence[Clip], per_file: float) -> list[Clip]:

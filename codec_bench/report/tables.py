@@ -277,7 +277,8 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
         sections.insert(1, ("Recipes chosen on validation", "Each grid's recipe with the best validation figure (the "
                             "label-scoring headline, the mean over seeds; ties: the lower validation loss, then the "
                             "cheaper recipe), per dataset, fold, codec and model; the tables above show the chosen "
-                            "recipe's test figures only (<model>/<grid>-chosen), never chosen on test.\n\n"
+                            "recipe's test figures only (<model>/<grid>-chosen), never chosen on test; a grid without validation "
+                            "records is not chosen and its recipes' rows are shown unchosen, each under its own name.\n\n"
                             + selection_markdown(list(selection))))
     costs = cost_section(aggregated, list(records), split)
     if costs:

@@ -6,6 +6,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from ..core import ui
 from ..core.errors import CodecBenchError
 from ..core.io import write_text
 from ..core.parallel import build_lock
@@ -17,7 +18,7 @@ from .fidelity import CodecFidelity, collect_fidelity, fidelity_figure, fidelity
 from .figures import FIGURE_PREFIXES, confusion_figures, radar_plot, reliability_figures, save_figure
 from .html import write_html_report
 from .results import collect_records, load_results
-from .selection import grids_of, select_records
+from .selection import grids_of, select_records, selection_lines
 from .significance import analyse
 from .tables import report_sections
 
@@ -85,6 +86,11 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
         found = collect_records(folder)
         found.records, choices = select_records(found.records, grids_of(folder))
         chosen += choices
+        said, warnings = selection_lines(choices, folder)
+        for line in said:
+            ui.say(line)
+        for line in warnings:
+            ui.warn(line)
         for r in found.records:
             r = replace(r, predictions=os.path.relpath(folder / r.predictions, out))
             records.append(replace(r, model=f"{r.model}{SOURCE_MARK}{names[folder]}") if compare else r)

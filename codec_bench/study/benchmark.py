@@ -15,8 +15,9 @@ import time
 from dataclasses import asdict
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import Callable
 
-from .. import __version__
+from .. import __version__, data
 from ..config import EMBEDDED_MODEL
 from ..core import io, ui
 from ..core.errors import CodecBenchError
@@ -26,6 +27,7 @@ from ..llm.tracking import check_tracker
 from ..loading import check_reference
 from .engines import ENGINES
 from .grid import write_grids
+from .inputs import check_recipe
 from .plan import Cell, StudyConfig, cell_config, cell_name, load_study, result_path, study_cells
 
 
@@ -106,6 +108,71 @@ def git_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def dry_run(study: StudyConfig, config_path: str | Path) -> None:
+    """``benchmark --dry-run``: every check a cell makes before a model is loaded (``check_study``), each problem on
+    one warning line; raises, counting them, when there is any."""
+    problems = check_study(study, config_path)
+    for line in problems:
+        ui.warn(line)
+    if problems:
+        raise CodecBenchError(f"{config_path}: --dry-run found {len(problems)} problem{'s' if len(problems) > 1 else ''} "
+                              "(above, one per line); fix them before the study runs")
+    ui.say(f"{config_path}: roots, layouts and settings checked; nothing to fix")
+
+
+def check_study(study: StudyConfig, config_path: str | Path) -> list[str]:
+    """What can be checked without a model, one line per problem (each once): the model and codec model folders, the
+    tracker, and per dataset fold its root, layout and metadata (read into a manifest as a cell reads it) and the
+    recipes' rules that depend on its task. A hub mirror is not fetched nor a generated corpus generated, so neither
+    is checked."""
+    problems: list[str] = []
+
+    def note(line: str) -> None:
+        if line not in problems:
+            problems.append(line)
+
+    checks = [partial(check_reference, m.name, f"{config_path}: model") for m in study.models if m.name != EMBEDDED_MODEL]
+    checks += [partial(check_reference, c.options["model_id"], f"{config_path}: codec {c.name} model_id")
+               for c in study.codecs if "model_id" in c.options]
+    for check in checks + [partial(check_tracker, study.report_to)]:
+        try:
+            check()
+        except CodecBenchError as err:
+            note(str(err))
+    tasks: dict[tuple, str | None] = {}
+    for cell in study_cells(study):
+        entry = study.datasets[cell.dataset]
+        if entry.source != "local" or not data.DATASETS[entry.name].needs_root:
+            continue
+        if (cell.dataset, cell.fold) not in tasks:
+            tasks[cell.dataset, cell.fold] = _fold_task(study, cell, config_path, note)
+        task = tasks[cell.dataset, cell.fold]
+        try:
+            if task is not None:
+                check_recipe(cell_config(study, cell), task)
+        except CodecBenchError as err:
+            note(f"{config_path}: recipe {study.recipes[cell.recipe].name} on {entry.name}: {err}")
+    return problems
+
+
+def _fold_task(study: StudyConfig, cell: Cell, config_path: str | Path, note: Callable[[str], None]) -> str | None:
+    """The task of a cell's dataset fold, read as the cell reads it; None (and a noted problem) when it does not read."""
+    entry = study.datasets[cell.dataset]
+    where = f"{config_path}: dataset {entry.name}"
+    if entry.root is None or not Path(entry.root).is_dir():
+        note(f"{where}: root {entry.root} is not a folder; set its `root` to the unpacked corpus (`codec-bench datasets` "
+             "shows each corpus's layout)")
+        return None
+    try:
+        manifest = data.load_manifests(entry.name, entry.root, cell.protocol, [cell.fold], "local", dict(entry.options))[0]
+    except (CodecBenchError, OSError) as err:
+        first = (str(err).strip().splitlines() or [""])[0].removesuffix(" Expected:")
+        note(f"{where}{f' fold {cell.fold}' if cell.fold is not None else ''}: {first} (`codec-bench datasets` shows "
+             "the expected layout)")
+        return None
+    return manifest.task
 
 
 def run_study(config_path: str | Path, out: str | Path | None = None, seeds: list[int] | None = None,

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..config import EMBEDDED_MODEL, TrainConfig
 from ..core.errors import CodecBenchError
+from ..core.settings import is_number
 from ..formats import GridsFile, OutFolder
 
 SHORT = {"learning_rate": "lr", "epochs": "ep", "lora_rank": "rank", "lora_alpha": "alpha", "batch_size": "bs",
@@ -42,6 +43,8 @@ def value_text(value: Any) -> str:
     """A value as a recipe name shows it: ``0.001``, ``10``, ``lora``, ``true``."""
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, str) and is_number(value):  # 1e-3 in a study file (YAML 1.1 text) names what 1.0e-3 names
+        value = float(value)
     return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 

@@ -28,10 +28,16 @@ def check_run(config: RunConfig) -> list[Manifest]:
     check_tracker(config.report_to)
     manifests = data.load_manifests(config.dataset, config.root, config.protocol, config.folds, config.source,
                                     config.dataset_options, config.out)
-    if config.train.mix and manifests and manifests[0].task != "multi_label":
-        raise CodecBenchError(f"--mix {config.train.mix:g}: mixtures unite labels, which only multi-label datasets allow "
-                              f"({config.dataset} is {manifests[0].task}); use --shift for time-shifted copies")
+    if manifests:
+        check_recipe(config, manifests[0].task)
     return manifests
+
+
+def check_recipe(config: RunConfig, task: str) -> None:
+    """The recipe's rules that depend on the corpus's task: mixtures unite labels (multi-label only)."""
+    if config.train.mix and task != "multi_label":
+        raise CodecBenchError(f"--mix {config.train.mix:g}: mixtures unite labels, which only multi-label datasets allow "
+                              f"({config.dataset} is {task}); use --shift for time-shifted copies")
 
 
 def _tune_help() -> str:

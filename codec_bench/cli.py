@@ -300,7 +300,7 @@ def leaderboard(folders: List[Path] = typer.Argument(..., metavar="DIR...", help
 
     check_folder(out, "--out")
     paths = join(folders, out, split)
-    console.print(f"leaderboard: {paths['md']} (and {paths['html'].name}, {paths['csv'].name} beside it)")
+    console.print(f"leaderboard: {paths['md']} (and {paths['html'].name}, {paths['csv'].name} beside it)", soft_wrap=True)
 
 
 def main() -> None:

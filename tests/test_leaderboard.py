@@ -146,7 +146,7 @@ def test_the_command_joins_two_study_folders_with_tie_marks_and_cost_columns(two
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((tmp_path / "board" / "leaderboard.csv").open()))
     llm = [r for r in rows if r["method"] == "llm_scoring"]
-    assert len(llm) == 2 and {r["source"] for r in rows} == {p.parent.name for p in two_studies}
+    assert len(llm) == 2 and {r["source"] for r in rows} == {f"{p.parent.name}/out" for p in two_studies}
     assert {r["mark"] for r in rows} <= {"best", "tied", "below", "untested"} and rows[0]["mark"] == "best"
     assert all(r["test"] for r in rows[1:]) and all(r["p_holm"] for r in rows[1:])  # every row tested on the shared clips
     assert all(r["n_clips"] == "16" and r["ci_low"] for r in rows)

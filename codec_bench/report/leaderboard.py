@@ -35,7 +35,6 @@ from .html import html_page, markdown_to_html
 from .results import collect_records
 from .selection import grids_of, select_records
 from .significance import ALPHA, add_intervals, group_key, holm_adjusted, load_units, paired_headline_test
-from .write import source_names
 
 MARKS = {"best": "★", "tied": "≈", "below": "▽", "untested": "?"}
 COST_COLUMNS = {"bitrate_bps": ("bits/s", 0), "tokens_per_second": ("tokens/s", 1), "positions_per_second": ("positions/s", 1),
@@ -87,6 +86,17 @@ def cell_versions(folder: Path) -> list[str]:
             seen[f"codec-bench {v.get('codec_bench', '?')} (git {(cell.git_revision or '?')[:10]}), torch "
                  f"{v.get('torch', '?')}, transformers {v.get('transformers', '?')}"] = None
     return list(seen)
+
+
+def source_names(folders: list[Path]) -> dict[Path, str]:
+    """Each folder's name in the leaderboard: the fewest last parts of its path that tell it from the others
+    (``lab-a/out`` and ``lab-b/out``)."""
+    parts = [folder.resolve().parts for folder in folders]
+    for depth in range(1, max(map(len, parts)) + 1):
+        names = ["/".join(p[-depth:]) for p in parts]
+        if len(set(names)) == len(names):
+            return dict(zip(folders, names))
+    return {folder: str(folder) for folder in folders}
 
 
 def check_joinable(sources: list[Source], split: str) -> None:

@@ -120,7 +120,7 @@ def test_leaderboard_cannot_tell_on_other_clips_and_refuses_another_protocol_in_
         leaderboard([a, b], tmp_path / "refused")
     message = str(err.value)
     assert "\n" not in message and "differ in protocol for pets ('official' vs 'fold-wise')" in message
-    assert str(a) in message and str(b) in message and not (tmp_path / "refused" / "leaderboard.md").exists()
+    assert str(a) in message and str(b) in message and not (tmp_path / "refused").exists()
 
 
 # --- end to end: two tiny studies, joined by the command --------------------------------------------------------

@@ -68,8 +68,8 @@ def read_source(folder: Path, name: str, out: Path) -> Source:
     if not records:
         raise CodecBenchError(f"{folder}: no finished results here (no run folders, no {RESULTS}); give a study's or run's "
                               "output folder (OUT of `codec-bench benchmark` or `run`)")
-    renamed = [replace(r, model=f"{r.model}{SOURCE_MARK}{name}", predictions=os.path.relpath(folder / r.predictions, out))
-               for r in records]
+    renamed = [replace(r, model=f"{r.model}{SOURCE_MARK}{name}",
+                       predictions=r.predictions and os.path.relpath(folder / r.predictions, out)) for r in records]
     return Source(name, folder, renamed, found.classes, origin, cell_versions(folder))
 
 
@@ -141,9 +141,9 @@ def leaderboard(folders: list[str | Path], out: str | Path, split: str = "test")
     if len(set(f.resolve() for f in folders)) != len(folders):
         raise CodecBenchError("a folder is given twice; give each study folder once")
     names = source_names(folders)
-    out.mkdir(parents=True, exist_ok=True)
     sources = [read_source(folder, names[folder], out) for folder in folders]
     check_joinable(sources, split)
+    out.mkdir(parents=True, exist_ok=True)
     records = [r.to_json() for s in sources for r in s.records if r.split == split]
     if not records:
         raise CodecBenchError(f"{', '.join(map(str, folders))}: no results on split {split!r}; choose another --split")

@@ -290,7 +290,7 @@ def report(results: List[Path] = typer.Argument(..., help="Output folders of run
 
 
 @app.command()
-def leaderboard(folders: List[Path] = typer.Argument(..., metavar="DIR...", help="Study (or run) output folders to join."),
+def leaderboard(folders: List[Path] = typer.Argument(..., metavar="DIR", help="Study (or run) output folders to join."),
                 out: Path = typer.Option(..., "--out", help="Where to write leaderboard.md, .html and .csv."),
                 split: str = typer.Option("test", "--split", help="The split ranked.")) -> None:
     """Join study folders into one leaderboard: per dataset, codecs x models ranked with 95 % intervals, ties with the

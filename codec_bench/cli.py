@@ -292,6 +292,20 @@ def report(results: List[Path] = typer.Argument(..., help="Output folders of run
     _print_summary(paths["report"])
 
 
+@app.command()
+def leaderboard(folders: List[Path] = typer.Argument(..., metavar="DIR", help="Study (or run) output folders to join."),
+                out: Path = typer.Option(..., "--out", help="Where to write leaderboard.md, .html and .csv."),
+                split: str = typer.Option("test", "--split", help="The split ranked.")) -> None:
+    """Join study folders into one leaderboard: per dataset, codecs x models ranked with 95 % intervals, ties with the
+    best marked (paired tests on the shared clips, Holm-corrected), each codec's cost columns; Markdown, one-file HTML
+    and CSV. Folders that ran a dataset under another protocol, metric or classes are refused, in one line."""
+    from .report.leaderboard import leaderboard as join
+
+    check_folder(out, "--out")
+    paths = join(folders, out, split)
+    console.print(f"leaderboard: {paths['md']} (and {paths['html'].name}, {paths['csv'].name} beside it)", soft_wrap=True)
+
+
 def main() -> None:
     try:
         app()

@@ -116,3 +116,24 @@ def test_the_report_puts_fidelity_and_bitrate_beside_accuracy(smoke_run):
         assert f"- {codec}: not decodable (continuous frames, not codes: there is nothing to decode)" in section
     assert "![fidelity](fidelity.png)" in report and (out / "fidelity.png").stat().st_size > 10_000
     assert 'alt="fidelity"' in (out / "report.html").read_text()
+
+
+def test_the_report_shows_each_token_codecs_codebook_utilisation_and_entropy(smoke_run):
+    _, study, out = smoke_run
+    report = (out / "report.md").read_text()
+    section = report.split("## Accuracy against cost")[1].split("\n## ")[0]
+    streams = section.split("| utilisation per codebook % |")[1]
+    rows = {line.split(" | ")[1]: line.strip("| ").split(" | ") for line in streams.splitlines()[2:] if line.startswith("| ")}
+    books = {"xcodec2": 1, "encodec": 1, "dac": 2, "mimi": 2, "mimi-sum": 2, "xcodec": 1}
+    assert set(rows) == set(books)  # the continuous front-ends have no codebooks
+    for codec, cells in rows.items():  # dataset, codec, tokens/s, positions/s, bits/s, utilisation, entropy, clips
+        utilisation = [float(u) for u in cells[5].split(" · ")]
+        entropy = [float(h) for h in cells[6].split(" (of ")[0].split(" · ")]
+        assert len(utilisation) == len(entropy) == books[codec] and all(0 < u <= 100 for u in utilisation), cells
+        most = float(cells[6].split(" (of ")[1].rstrip(")"))
+        assert all(0 <= h <= most for h in entropy) and cells[7] == "40"  # every clip of the 20/10/10 smoke task
+    assert rows["mimi"][5:7] == rows["mimi-sum"][5:7]  # the same codes, read two ways: counted once
+    assert rows["xcodec2"][2] == "50.0" and rows["dac"][2] == "200.0"  # 50 x 1 and 100 x 2 codes per second
+    costs = next(r["costs"] for r in io.read_json(out / "results.json")["records"]
+                 if r["codec"] == "dac" and r["method"] == "llm_scoring" and r["split"] == "test")
+    assert len(costs["codebook_utilisation"]) == len(costs["codebook_entropy_bits"]) == 2 and costs["tokens_per_second"] == 200

@@ -64,12 +64,16 @@ def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str 
                                          selection) + list(extra_sections):
         body += ([f"<h2>{html.escape(heading)}</h2>"] if heading else []) + [markdown_to_html(text)]
     body += ["<h2>Figures</h2>"] + [_figure(stem, png) for stem, png in images.items()]
-    page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    path = out_dir / "report.html"
+    write_text(path, html_page(title, body))
+    return path
+
+
+def html_page(title: str, body: list[str]) -> str:
+    """A whole self-contained page: ``body`` (HTML fragments, in order) with the inline CSS, no script, no link."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
-    path = out_dir / "report.html"
-    write_text(path, page)
-    return path
 
 
 def _figure(stem: str, png: bytes) -> str:

@@ -30,7 +30,7 @@ from ..llm.encoder import embeds_audio, prompt_encoder
 from ..llm.model import for_inference, load_trained
 from ..llm.tracking import log_metrics
 from ..prompts import Example
-from .costs import run_costs
+from .costs import run_costs, stream_usage
 from .fold import FoldContext
 from .stale import set_aside
 from .train_stage import tracked_name
@@ -72,7 +72,9 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> 
     trained = TrainDone.from_file(RunFolder(model_dir.parent).train_done)
     chosen = trained.choices() | ({"scoring": choice.method} if choice else {})
     evaluated = [e for s in splits for e in examples[s]]
-    costs = run_costs(fold.codec, encoder, evaluated, config.codec, trained, scoring_seconds, len(evaluated))
+    corpus = [c.id for s in ("train", *splits) for c in manifest.split(s)]  # the training and evaluated clips
+    usage = stream_usage(fold.codec, fold.codes, config.cache_folder, manifest.dataset, config.codec.max_seconds, corpus)
+    costs = run_costs(fold.codec, encoder, evaluated, config.codec, trained, scoring_seconds, len(evaluated), usage)
     for record in records:
         record.choices = chosen | record.choices
         record.costs = costs

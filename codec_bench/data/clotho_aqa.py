@@ -62,7 +62,8 @@ WORDING = frozenset("""
     should shall may might must has have had any some someone somebody anyone anybody something anything you your
     i we they he she me us them in on of at to from by with for about and or but not no yes which what who whom where
     when how also still just now hear heard hearing hears listen listening sound sounds sounding audio recording clip
-    say says said saying spoken speak speaks speaking play plays played playing present audible background
+    say says said saying spoken speak speaks speaking play plays played playing present audible background contain
+    contains containing include includes including
 """.split())
 
 

@@ -118,3 +118,40 @@ def test_gpu_sh_runs_its_benches_at_their_tiny_size(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
     summary = (tmp_path / "summary.txt").read_text()
     assert all(heading in summary for heading in THROUGH_GPU_SH.values()), summary
+
+
+def test_the_varied_aqa_sets_ask_3_to_8_right_questions_and_hold_their_test_voices_out():
+    """bench/real_audio_aqa.py's varied sets: every answer follows from the clip's items (presence, how many, which of
+    two, first and last word), 3 to 8 different questions per clip; the test speakers' accents and voice variants are
+    never those of training or validation."""
+    import re
+
+    import numpy as np
+
+    aqa = aqa_script()
+    rng = np.random.default_rng(0)
+    sizes = set()
+    for k in range(200):
+        name = aqa.VARIED_SETS[k % 2]
+        plan = aqa.Plan("train", k, aqa.draw_items(name, rng))
+        present = [i.name for i in plan.items]
+        asked = aqa.varied_questions(plan, name, rng)
+        sizes.add(len(asked))
+        assert len({q for q, _ in asked}) == len(asked) and 1 <= len(present) <= 4
+        for question, answer in asked:
+            named = [n for n in (*aqa.INSTRUMENTS, *aqa.OTHER_WORDS) if re.search(rf"\b{n}\b", question)]
+            if answer in ("yes", "no"):
+                assert len(named) == 1 and (named[0] in present) == (answer == "yes"), (question, answer, present)
+            elif question.startswith("How many"):
+                assert answer == aqa.COUNTS[len(present)]
+            elif named:  # which of two: the one present
+                assert len(named) == 2 and answer in named and answer in present and set(named) - {answer} - set(present)
+            else:  # which word comes first or last
+                assert answer == present[0 if "first" in question else -1], (question, answer, present)
+    assert sizes == set(range(3, 9))
+    people = aqa.heldout_speakers(22, (20, 6, 6))
+    voices = {split: [p.voice.split("+") for p in people[split]] for split in ("train", "validation", "test")}
+    heard = [v for split in ("train", "validation") for v in voices[split]]
+    assert len({"+".join(v) for v in heard}) == 26 and len(voices["test"]) == 6
+    assert not {a for a, _ in voices["test"]} & {a for a, _ in heard}
+    assert not {v for _, v in voices["test"]} & {v for _, v in heard}

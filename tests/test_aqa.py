@@ -280,3 +280,13 @@ def test_a_run_with_question_tags_trains_them_and_evaluates_the_questions_only(t
     assert {r["method"] for r in records} == {"llm_scoring", "baseline_blind_llm", "baseline_majority_by_form"}
     assert {r["n_clips"] for r in records if r["split"] == "test"} == {2}  # the test questions, no tag example
     assert io.read_json(run_dir / "model" / "train_done.json")["config"]["question_tags"] == 1.0
+
+
+def test_question_tags_say_so_when_no_training_question_names_what_is_heard(tmp_path):
+    root = tagged_corpus(tmp_path / "corpus")
+    only_no = [["a.wav", "Is there a harp playing?", "no", "yes"]] * 3 + [["a.wav", "How many instruments?", "two", "yes"]] * 3
+    speech._csv(root / "clotho_aqa_train.csv", ["file_name", "QuestionText", "answer", "confidence"], only_no)
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(tmp_path / "out"), "--stage", "encode",
+                                 "--question-tags", "2"])
+    assert result.exit_code == 0, result.output
+    assert "--question-tags 2: no training question names what is heard" in " ".join(result.output.split())

@@ -56,7 +56,7 @@ KEYWORD_MARK = "#keywords"  # a keyword example's clip id: <audio file>#keywords
 TAG_QUESTION = "What can be heard?"  # the question of a question-tag example (tag_clips)
 TAG_MARK = "#tags"  # a question-tag example's clip id: <audio file>#tags<k>
 YES, NO = "yes", "no"
-# words that phrase a question rather than name what is heard: function words, and the verbs and nouns of listening
+# words that phrase a question rather than name what is heard: function words, and the words of listening and containing
 WORDING = frozenset("""
     a an the this that these those there here it its is are was were am be been being do does did can could will would
     should shall may might must has have had any some someone somebody anyone anybody something anything you your

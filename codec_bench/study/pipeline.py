@@ -102,7 +102,11 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
         if config.train.keywords and not keywords:
             ui.say(f"--keywords {config.train.keywords:g}: no training audio file has keywords (file_name,keywords in "
                    f"{METADATA_FILE} beside the question CSVs), so no keyword examples are trained")
-        extra += keywords + tag_clips(manifest.split("train"), config.train.question_tags)  # tags the questions name
+        tags = tag_clips(manifest.split("train"), config.train.question_tags)  # what the training questions say is heard
+        if config.train.question_tags and not tags:
+            ui.say(f"--question-tags {config.train.question_tags:g}: no training question names what is heard (none "
+                   "answered yes, no open answer named in its question), so no tag examples are trained")
+        extra += keywords + tags
     codes = encode_tokens(config, manifest, codec, extra)
     if stop_after == "encode":
         return []

@@ -511,6 +511,8 @@ def main(argv: list[str] | None = None) -> None:
     build(args.out, args.seed, args.tiny)
     tags = args.tag or ["default"]
     recipes = [recipe_of(r) for r in args.recipe] if args.recipe else [(tags[0], "")]
+    if len({name for name, _ in recipes}) < len(recipes):  # two recipes would share a run folder
+        raise SystemExit(f"error: --recipe names {[name for name, _ in recipes]}: give each recipe once, with its own name")
     seeds = f" --seeds {args.seeds}" if args.seeds else ""
     if args.run:
         for name, options in recipes:

@@ -225,12 +225,13 @@ def check_tools() -> str:
     return fluidsynth
 
 
-def render(fluidsynth: str, midi: bytes, workdir: Path) -> np.ndarray:
-    """Render a MIDI file with FluidSynth (reverb and chorus off) to a mono float array at RENDER_RATE."""
+def render(fluidsynth: str, midi: bytes, workdir: Path, soundfont: Path = SOUNDFONT) -> np.ndarray:
+    """Render a MIDI file with FluidSynth (reverb and chorus off) and ``soundfont`` to a mono float array at
+    RENDER_RATE."""
     mid, wav = workdir / "phrases.mid", workdir / "phrases.wav"
     mid.write_bytes(midi)
     cmd = [fluidsynth, "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(RENDER_RATE), "-O", "float",
-           "-T", "wav", "-F", str(wav), str(SOUNDFONT), str(mid)]
+           "-T", "wav", "-F", str(wav), str(soundfont), str(mid)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not wav.is_file():
         raise SystemExit(f"error: fluidsynth failed ({done.returncode}): {done.stderr.strip()[-500:]}")
@@ -260,8 +261,9 @@ def db(x: float) -> float:
     return float(20 * np.log10(max(x, 1e-12)))
 
 
-def render_mixes(clips: list[Clip], seconds: float, fluidsynth: str) -> list[np.ndarray]:
-    """Render every stem (one FluidSynth call per instrument) and mix each clip; fills ``clip.stem_rms_db``."""
+def render_mixes(clips: list[Clip], seconds: float, fluidsynth: str, soundfont: Path = SOUNDFONT) -> list[np.ndarray]:
+    """Render every stem (one FluidSynth call per instrument, from ``soundfont``) and mix each clip; fills
+    ``clip.stem_rms_db``."""
     slot_s = seconds + GAP_S
     mixes = [np.zeros(round(seconds * SAMPLE_RATE), np.float32) for _ in clips]
     rms_by_slot: dict[tuple[int, int], float] = {}
@@ -269,7 +271,7 @@ def render_mixes(clips: list[Clip], seconds: float, fluidsynth: str) -> list[np.
         for i, inst in enumerate(INSTRUMENTS):
             uses = [(c, clip.instruments.index(i)) for c, clip in enumerate(clips) if i in clip.instruments]
             midi = phrases_midi(inst.program, [clips[c].phrases[k] for c, k in uses], slot_s, seconds)
-            stems = cut_stems(render(fluidsynth, midi, Path(tmp)), len(uses), slot_s, seconds)
+            stems = cut_stems(render(fluidsynth, midi, Path(tmp), soundfont), len(uses), slot_s, seconds)
             for (c, k), stem in zip(uses, stems):
                 rms = float(np.sqrt(np.mean(stem.astype(np.float64) ** 2)))
                 if db(rms) < STEM_FLOOR_DB:

@@ -129,6 +129,12 @@ class TrainConfig:
                               "audio file, each asking which keywords describe the sound and answered by the file's "
                               "keywords (clotho_aqa_metadata.csv): a tagging objective shared with the questions, trained, "
                               f"never evaluated; 0: none {defaults_text('keywords')}.", cli_default=None, minimum=0)
+    # off until 3 seeds on the validation splits of the real-audio AQA sets choose it (docs/aqa-without-keywords.md)
+    question_tags: float = setting(0.0, "Question answering without keywords: tag examples per training audio file, "
+                                   "each asking what can be heard and answered by what the file's training questions "
+                                   "say is heard (the subject of each question answered yes, each open answer named in "
+                                   "its question; data.clotho_aqa.question_tags): the keyword examples' tagging "
+                                   "objective from the questions alone, trained, never evaluated; 0: none.", minimum=0)
     select_by: str = setting("loss", "Which epoch's checkpoint is kept: loss (lowest validation loss) or metric (highest "
                              "validation accuracy, or micro-F1 for multi-label, by label scoring after every epoch; ties: "
                              "the lower validation loss).", choices=SELECTIONS)

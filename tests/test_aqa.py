@@ -223,3 +223,70 @@ def test_question_answering_on_a_llasa_layout_model_with_lora(tmp_path):
         assert (folder / "model" / "adapter_config.json").is_file() and not (folder / "base_model").exists()
     report = (out / "report.md").read_text()
     assert any(x.startswith("**clotho_aqa**: llm_scoring (") and "baseline_blind_llm (" in x for x in report.splitlines())
+
+
+TAGGED = {  # split -> audio file -> its (question, answer) pairs: a hand-made question file
+    "train": {"a.wav": [("Is there a flute playing?", "yes"), ("Is there a harp playing?", "no"),
+                        ("Can you hear a French horn?", "yes"), ("Which instrument plays, the flute or the harp?", "flute"),
+                        ("How many instruments are playing?", "two"), ("Does someone say apple?", "yes")],
+              "b.wav": [("Is there a harp playing?", "no"), ("What is making noise?", "car")]},
+    "val": {"c.wav": [("Is there a cello playing?", "yes"), ("Is there a flute playing?", "no")]},
+    "test": {"d.wav": [("Is a marimba present?", "yes"), ("Which plays, the harp or the cello?", "harp")]},
+}
+
+
+def tagged_corpus(root):
+    """The Clotho-AQA layout of :data:`TAGGED`: three identical annotator rows per question."""
+    for split, files in TAGGED.items():
+        rows = [[f, q, a, "yes"] for f, asked in files.items() for q, a in asked for _ in range(3)]
+        speech._csv(root / f"clotho_aqa_{split}.csv", ["file_name", "QuestionText", "answer", "confidence"], rows)
+        for f in files:
+            speech.audio(root / "audio_files" / f)
+    return root
+
+
+def test_question_tags_are_what_the_training_questions_say_is_heard(tmp_path):
+    """``question_tags``: the subject of each question answered yes and each open answer named in its question, per
+    training audio file; "no" answers, counts and answers the question does not name give none; validation and test
+    questions are never read, even when passed."""
+    from codec_bench.data.clotho_aqa import TAG_QUESTION, is_keyword_id, load, question_tags, tag_clips
+
+    manifest = load(tagged_corpus(tmp_path / "corpus"))
+    expected = {"a.wav": ["flute", "french horn", "apple"]}
+    assert question_tags(manifest.split("train")) == expected
+    assert question_tags(manifest.clips) == expected  # the other splits' clips are ignored
+    extra = tag_clips(manifest.split("train"), 2)
+    assert [(c.id, c.labels, c.split, c.extra["question"]) for c in extra] == [
+        (f"a.wav#tags{k}", ("flute", "french horn", "apple"), "train", TAG_QUESTION) for k in (1, 2)]
+    assert extra[0].path == next(c.path for c in manifest.clips if c.id.startswith("a.wav#q"))
+    assert tag_clips(manifest.split("train"), 0) == [] and len(tag_clips(manifest.split("train"), 0.2)) == 1
+    assert all(is_keyword_id(c.id) for c in extra) and not is_keyword_id("a.wav#q1")
+
+
+def test_a_run_with_question_tags_trains_them_and_evaluates_the_questions_only(tmp_path):
+    from codec_bench.data.clotho_aqa import TAG_QUESTION
+
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(tagged_corpus(tmp_path / "corpus")), "--out", str(out),
+                                 "--epochs", "1", "--no-generation", "--question-tags", "1"])
+    assert result.exit_code == 0, result.output
+    run_dir = next((out / "clotho_aqa").glob("logmel-*__full"))
+    rows = {s: list(io.JsonlFile(run_dir / "prompts" / f"{s}.jsonl")) for s in ("train", "validation", "test")}
+    tagged = [r for r in rows["train"] if "#tags" in r["id"]]
+    assert [(r["id"], r["answer_items"]) for r in tagged] == [("a.wav#tags1", ["apple", "flute", "french horn"])]
+    assert f"Question: {TAG_QUESTION}" in tagged[0]["prompt"]
+    assert not any("#tags" in r["id"] for s in ("validation", "test") for r in rows[s])
+    records = io.read_json(out / "results.json")["records"]
+    assert {r["method"] for r in records} == {"llm_scoring", "baseline_blind_llm", "baseline_majority_by_form"}
+    assert {r["n_clips"] for r in records if r["split"] == "test"} == {2}  # the test questions, no tag example
+    assert io.read_json(run_dir / "model" / "train_done.json")["config"]["question_tags"] == 1.0
+
+
+def test_question_tags_say_so_when_no_training_question_names_what_is_heard(tmp_path):
+    root = tagged_corpus(tmp_path / "corpus")
+    only_no = [["a.wav", "Is there a harp playing?", "no", "yes"]] * 3 + [["a.wav", "How many instruments?", "two", "yes"]] * 3
+    speech._csv(root / "clotho_aqa_train.csv", ["file_name", "QuestionText", "answer", "confidence"], only_no)
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(tmp_path / "out"), "--stage", "encode",
+                                 "--question-tags", "2"])
+    assert result.exit_code == 0, result.output
+    assert "--question-tags 2: no training question names what is heard" in " ".join(result.output.split())

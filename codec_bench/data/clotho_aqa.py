@@ -12,7 +12,8 @@
   ``file_name, keywords`` with the clip's Freesound keywords separated by ``;`` as in Clotho's own metadata
   [uncertain: columns not re-read here]; read into ``extra["keywords"]`` for the keyword examples
   (:func:`keyword_clips`, ``--keywords``). A row with more fields than the header (keywords split by commas) is
-  refused in one line naming the row (docs/input-errors.md).
+  refused in one line naming the row (docs/input-errors.md). Without the file, :func:`tag_clips` derives tagging
+  examples from the training questions themselves (``question_tags``).
 - Samples: one clip per question asked of a clip, with its three annotators' answers (the paper: 6 questions
   per clip, 2 meant for "yes", 2 for "no", 2 for single words, each answered by 3 different annotators):
   ``extra = {"question": ..., "answers": [the 3 answers in file order], "confidences": [...]}``, answers
@@ -29,6 +30,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -55,6 +57,18 @@ LAYOUT = """ROOT/                          (Zenodo 6473207, audio_files.zip unpa
 METADATA_FILE = "clotho_aqa_metadata.csv"
 KEYWORD_QUESTION = "Which keywords describe the sound?"  # the question of a keyword example
 KEYWORD_MARK = "#keywords"  # a keyword example's clip id: <audio file>#keywords<k>
+TAG_QUESTION = "What can be heard?"  # the question of a question-tag example (tag_clips)
+TAG_MARK = "#tags"  # a question-tag example's clip id: <audio file>#tags<k>
+YES, NO = "yes", "no"
+# words that phrase a question rather than name what is heard: function words, and the words of listening and containing
+WORDING = frozenset("""
+    a an the this that these those there here it its is are was were am be been being do does did can could will would
+    should shall may might must has have had any some someone somebody anyone anybody something anything you your
+    i we they he she me us them in on of at to from by with for about and or but not no yes which what who whom where
+    when how also still just now hear heard hearing hears listen listening sound sounds sounding audio recording clip
+    say says said saying spoken speak speaks speaking play plays played playing present audible background contain
+    contains containing include includes including
+""".split())
 
 
 def load(root: Path, protocol: str = "official", fold: str | None = None) -> Manifest:
@@ -148,9 +162,52 @@ def keyword_clips(train: Sequence[Clip], per_file: float) -> list[Clip]:
                  extra={"question": KEYWORD_QUESTION}) for name, clip in sorted(first.items()) for k in range(1, copies + 1)]
 
 
+def question_tags(train: Sequence[Clip]) -> dict[str, list[str]]:
+    """Audio file -> what its training questions say is heard (``question_tags``), from the training split only
+    (clips of other splits are ignored): the subject of each question answered "yes" (its words outside
+    :data:`WORDING`, in order: "Is there a flute playing?" -> "flute", "Are birds chirping?" -> "birds chirping"),
+    and each open answer whose words all occur in its own question ("Which plays, the flute or the harp?" -> "flute").
+    Each tag once, in the order first met; a question answered "no" tells what is absent and gives none."""
+    tags: dict[str, list[str]] = {}
+    for clip in (c for c in train if c.split == "train" and c.extra.get("question")):
+        tag = _tag(clip.extra["question"], clip.labels[0])
+        found = tags.setdefault(audio_of(clip.id), [])
+        if tag and tag not in found:
+            found.append(tag)
+    return {name: found for name, found in tags.items() if found}
+
+
+def _tag(question: str, answer: str) -> str | None:
+    """What one answered question says is heard (:func:`question_tags`), or None."""
+    words = _words(question)
+    if answer == YES:
+        return " ".join(w for w in words if w not in WORDING) or None
+    said = _words(answer)
+    return answer if answer != NO and said and set(said) <= set(words) - WORDING else None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def tag_clips(train: Sequence[Clip], per_file: float) -> list[Clip]:
+    """Question-tag examples (``question_tags``, the tagging objective of :func:`keyword_clips` for a corpus without
+    keywords): for each training audio file with :func:`question_tags`, ``round(per_file)`` clips (at least one for
+    any ``per_file`` > 0) asking :data:`TAG_QUESTION`, answered by the tags (sorted, joined by ", " as a multi-label
+    answer). Ids ``<file>#tags<k>``; trained, never evaluated."""
+    copies = max(1, round(per_file)) if per_file > 0 else 0
+    if not copies:
+        return []
+    path = {audio_of(c.id): c.path for c in train}
+    return [Clip(id=f"{name}{TAG_MARK}{k}", path=path[name], labels=tuple(tags), split="train",
+                 extra={"question": TAG_QUESTION})
+            for name, tags in sorted(question_tags(train).items()) for k in range(1, copies + 1)]
+
+
 def is_keyword_id(clip_id: str) -> bool:
-    """Whether a clip id names a keyword example (:func:`keyword_clips`), not a question of the corpus."""
-    return KEYWORD_MARK in clip_id
+    """Whether a clip id names a tagging example, trained and never evaluated (a keyword example,
+    :func:`keyword_clips`, or a question-tag example, :func:`tag_clips`), not a question of the corpus."""
+    return KEYWORD_MARK in clip_id or TAG_MARK in clip_id
 
 
 def audio_of(question_id: str) -> str:

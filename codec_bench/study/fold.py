@@ -17,7 +17,7 @@ from ..core import io, ui
 from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, rebuild, reusable
 from ..core.parallel import build_lock, is_main_process, wait_for_everyone
-from ..data.clotho_aqa import KEYWORD_QUESTION
+from ..data.clotho_aqa import KEYWORD_QUESTION, TAG_QUESTION, question_tags
 from ..data.manifest import Manifest
 from ..formats import RunFolder, UnitMerges
 from ..llm.encoder import codec_vocabulary
@@ -129,6 +129,8 @@ def base_model(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_di
                 if config.train.keywords and manifest.task == "aqa":  # the keyword examples' question and answers
                     train = manifest.split("train")[:5000]
                     corpus += [KEYWORD_QUESTION] + [", ".join(c.extra.get("keywords", ())) for c in train]
+                if config.train.question_tags and manifest.task == "aqa":  # the question-tag examples' question and answers
+                    corpus += [TAG_QUESTION] + [", ".join(tags) for tags in question_tags(manifest.split("train")).values()]
                 with io.atomic_path(folder) as tmp:
                     build_tiny_llm(tmp, codec_vocabulary(codec), corpus, seed=config.train.seed, sizes=config.model.tiny_sizes)
                     mark_done(tmp / "done.json", files_in(tmp), model="embedded tiny Llama")

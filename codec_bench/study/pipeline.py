@@ -41,7 +41,7 @@ from ..core.finished import disk_guard, mark_done, reusable
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
 from ..data import manifest as manifests
 from ..data.augment import augmented_clips
-from ..data.clotho_aqa import METADATA_FILE, keyword_clips
+from ..data.clotho_aqa import METADATA_FILE, keyword_clips, tag_clips
 from ..data.manifest import Clip, Manifest
 from ..evaluation.records import Record
 from ..formats import CodecCard, OutFolder, RunCard, RunFolder
@@ -102,7 +102,11 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
         if config.train.keywords and not keywords:
             ui.say(f"--keywords {config.train.keywords:g}: no training audio file has keywords (file_name,keywords in "
                    f"{METADATA_FILE} beside the question CSVs), so no keyword examples are trained")
-        extra += keywords
+        tags = tag_clips(manifest.split("train"), config.train.question_tags)  # what the training questions say is heard
+        if config.train.question_tags and not tags:
+            ui.say(f"--question-tags {config.train.question_tags:g}: no training question names what is heard (none "
+                   "answered yes, no open answer named in its question), so no tag examples are trained")
+        extra += keywords + tags
     codes = encode_tokens(config, manifest, codec, extra)
     if stop_after == "encode":
         return []

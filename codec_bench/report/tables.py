@@ -111,6 +111,10 @@ def clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
         folds = sorted({r["n_folds"] for r in mine})
         seeds = sorted({r.get("n_seeds", 1) for r in mine})
         text = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]} (differs between runs)"
+        unseen = next((r for r in mine if "unseen_answer_rate" in r["metrics"]), None)  # question answering
+        if unseen is not None:
+            count = round(unseen["metrics"]["unseen_answer_rate"]["mean"] * unseen["n_clips"])
+            text += f" ({count} of them with an answer no training question has: never a candidate, scored wrong)"
         lines.append(f"- **{dataset}**: {text} {split} clips over {'/'.join(map(str, folds))} fold(s) "
                      f"× {'/'.join(map(str, seeds))} seed(s)")
     return lines

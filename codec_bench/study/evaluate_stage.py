@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..codecs.cache import TokenCache
 from ..config import RunConfig, codec_label
 from ..core import ui
@@ -116,12 +118,16 @@ def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> li
     features = {clip_id: vector[:, 0].copy() for clip_id, vector in cache.load(c.id for c in manifest.clips)[0].items()}
     by_split = {s: [c for c in manifest.split(s) if c.id in features] for s in manifests.SPLITS}
     train_labels = {c.id: c.labels for c in by_split["train"]}
+    train = {c.id: features[c.id] for c in by_split["train"]}
+    validation = {c.id: features[c.id] for c in by_split["validation"]}  # chooses C; test never does
+    predict, choice = baseline.fit_on_validation(manifest.task, manifest.classes, train, train_labels, validation,
+                                                 [c.labels for c in by_split["validation"]])
     scores, examples = {}, {}
     for split in config.eval.splits:
         if by_split.get(split):
-            train = {c.id: features[c.id] for c in by_split["train"]}
-            scores[split] = baseline.fit_predict(manifest.task, manifest.classes, train, train_labels,
-                                                 {c.id: features[c.id] for c in by_split[split]})
+            scores[split] = predict(np.stack([features[c.id] for c in by_split[split]]))
             examples[split] = [Example(c.id, "", tuple(sorted(c.labels))) for c in by_split[split]]
     records = scoring_records(manifest, scores, examples, folder, RunName("none", "logmel-logreg", baseline.METHOD), config.out)
+    for record in records:
+        record.choices = choice.choices() | record.choices
     return finish_records(folder, records)

@@ -2,14 +2,16 @@
 
     python bench/real_audio_aqa.py OUT [--seed 22]          # build the three sets under OUT/<set>/ (a few minutes)
     python bench/real_audio_aqa.py OUT --tiny               # a few clips per set, in seconds: checks that it runs
-    python bench/real_audio_aqa.py OUT --run RUNS [--tag logmel] [--args "--codec logmel"] [--sets voice-words,...]
+    python bench/real_audio_aqa.py OUT --run RUNS [--tag logmel] [--args "--codec logmel"] [--sets voice-words,...] [--test]
     python bench/real_audio_aqa.py OUT --table RUNS --tag a --tag b [--split validation]   # docs/performance.md
 
 Why: an AQA model can look good while answering from the question alone. These sets have exact answers that only
 the audio holds, and every run gets the blind rows (``baseline_blind_llm``: the same LLM and recipe with the audio
 slot empty; ``baseline_majority_by_form``), so the table says whether the default answers from the audio. Built
 only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng sox``),
-deterministic given ``--seed``. Choose on the validation splits; the test splits are for the report only.
+deterministic given ``--seed``. Choose on the validation splits; the test splits are for the report only: ``--run``
+evaluates and reports validation only (``codec-bench run --splits validation``) unless ``--test`` is given, which,
+once the choice is made, evaluates the test split with the models already trained.
 
 Each set is a folder in the official Clotho-AQA layout (``audio_files/*.wav``, ``clotho_aqa_{train,val,test}.csv``
 with ``file_name, QuestionText, answer, confidence``, three annotator rows per question, all three giving the exact
@@ -310,6 +312,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tag", action="append", help="the run's name (default: default); with --table, repeatable")
     p.add_argument("--split", default="validation", choices=("validation", "test"), help="with --table: the split shown")
     p.add_argument("--args", default="", help="extra `codec-bench run` options, e.g. \"--codec logmel\"")
+    p.add_argument("--test", action="store_true", help="with --run: evaluate the test split too (only once the choice is "
+                   "made; without it the runs evaluate and report validation only)")
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated sets to run or tabulate")
     return p.parse_args(argv)
 
@@ -319,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     build(args.out, args.seed, args.tiny)
     tags = args.tag or ["default"]
     if args.run:
-        suite.run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args, dataset="clotho_aqa")
+        suite.run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args, dataset="clotho_aqa", test=args.test)
     if args.table:
         print(write_table(args.table, tags, args.sets.split(","), args.split))
 

@@ -2,7 +2,7 @@
 
     python bench/real_audio_suite.py OUT [--seed 19]      # build the four sets under OUT/<set>/ (~1 min)
     python bench/real_audio_suite.py OUT --tiny           # a few clips per set, in seconds: checks that it runs
-    python bench/real_audio_suite.py OUT --run RUNS [--tag old] [--args "--codec logmel"] [--sets voices,...]
+    python bench/real_audio_suite.py OUT --run RUNS [--tag old] [--args "--codec logmel"] [--sets voices,...] [--test]
     python bench/real_audio_suite.py OUT --table RUNS --tag old [--tag new --hide-test new]  # docs/performance.md
 
 Why: the defaults were once chosen on the demo's generated data, and that choice did not carry to real audio. These
@@ -10,7 +10,9 @@ sets are real audio (sampled instruments, a speech synthesiser's voices, sox's r
 built only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng sox``),
 deterministic given ``--seed``. Each is a folder in the project's ``csv`` layout (metadata.csv, instruction.txt,
 audio/<split>/*.wav, 16 kHz mono), small enough for one ``codec-bench run csv`` with the defaults in a few minutes
-on one core. Choose on the validation splits; the test splits are for the report only.
+on one core. Choose on the validation splits; the test splits are for the report only: ``--run`` evaluates and
+reports validation only (``codec-bench run --splits validation``) unless ``--test`` is given, which, once the choice
+is made, evaluates the test split with the models already trained.
 
 The sets:
 
@@ -238,11 +240,13 @@ def room_rows(seed: int, rows: list[Row], audio: list[np.ndarray]) -> list[np.nd
     return out
 
 
-def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str, dataset: str = "csv") -> None:
-    """One `python -m codec_bench.cli run DATASET` per set, one after the other; the wall time of each is printed."""
+def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str, dataset: str = "csv", test: bool = False) -> None:
+    """One `python -m codec_bench.cli run DATASET` per set, one after the other; the wall time of each is printed.
+    Validation figures only (``--splits validation``: what choosing may read) unless ``test``: once the choice is
+    made, the same command with ``test`` evaluates the test split with the models already trained."""
     for name in names:
         cmd = [sys.executable, "-m", "codec_bench.cli", "run", dataset, "--root", str(sets_dir / name),
-               "--out", str(runs / name), "--quiet", *shlex.split(extra)]
+               "--out", str(runs / name), "--quiet", "--splits", "all" if test else "validation", *shlex.split(extra)]
         begin = time.perf_counter()
         done = subprocess.run(cmd, check=False)
         print(f"{name}: exit {done.returncode}, {time.perf_counter() - begin:.0f} s  ({shlex.join(cmd[1:])})", flush=True)
@@ -266,13 +270,14 @@ def set_rows(results: Path, tag: str, name: str, hide_test: bool = False) -> lis
     content = json.loads(results.read_text(encoding="utf-8"))
     test = {a["method"]: a for a in content["aggregated"] if a["split"] == "test"}
     validation = {r["method"]: r for r in content["records"] if r["split"] == "validation"}
-    task = next(iter(test.values()))["task"]
+    task = content["records"][0]["task"]
+    hide_test = hide_test or not test  # a run that chose on validation: test not evaluated
     sizes = {r["split"]: r["n_clips"] for r in content["records"] if r["method"] == "llm_scoring"}
     lines = []
     for metric in METRICS[task]:
         cells = [percent(test[m]["metrics"].get(metric, {}).get("mean"), test[m]["metrics"].get(metric, {}).get("ci"))
                  if m in test else "–" for m in ROWS]
-        cells = ["(not read)"] * len(ROWS) if hide_test else cells
+        cells = ["(not read)"] * len(ROWS) if hide_test else cells  # hidden, or never evaluated
         cells += [percent(validation[m]["metrics"].get(metric)) if m in validation else "–" for m in ROWS]
         label = f"{name} ({sizes.get('test', '?')} / {sizes.get('validation', '?')})"
         lines.append(f"| {label} | {metric} | {tag} | " + " | ".join(cells) + " |")
@@ -331,6 +336,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tag", action="append", help="the run's name (default: old); with --table, repeatable")
     p.add_argument("--hide-test", action="append", default=[], help="with --table: show no test figures for this tag")
     p.add_argument("--args", default="", help="extra `codec-bench run` options, e.g. \"--codec logmel\"")
+    p.add_argument("--test", action="store_true", help="with --run: evaluate the test split too (only once the choice is "
+                   "made; without it the runs evaluate and report validation only)")
     p.add_argument("--sets", default=",".join(INSTRUCTIONS), help="comma-separated sets to run")
     return p.parse_args(argv)
 
@@ -340,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     build(args.out, args.seed, args.tiny)
     tags = args.tag or ["old"]
     if args.run:
-        run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args)
+        run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args, test=args.test)
     if args.table:
         print(write_table(args.table, tags, args.sets.split(","), tuple(args.hide_test)))
 

@@ -199,17 +199,44 @@ def test_a_grid_study_reports_the_recipe_chosen_on_validation_and_test_labels_ch
     assert test_labels[0] != test_labels[1] and sorted(test_labels[0]) == sorted(test_labels[1])  # the evaluation saw them
 
 
-def test_run_tune_on_a_csv_folder(tmp_path):
+def _no_test_figure(out, output: str) -> None:
+    """A choosing run's results, report and console: validation figures only, and test never evaluated."""
+    results = io.read_json(out / "results.json")
+    assert {r["split"] for r in results["records"]} == {"validation"}
+    assert {r["split"] for r in results["aggregated"]} == {"validation"}
+    assert not list(out.glob("csv/**/test_*_predictions.jsonl"))  # not computed, not only hidden
+    for text in ((out / "report.md").read_text(), (out / "report.html").read_text(), output):
+        flat = " ".join(text.split())
+        assert "Validation figures only" in flat and "on the test split" not in flat and "(test)" not in flat
+    assert "on the validation split" in (out / "report.md").read_text()
+
+
+def test_run_tune_on_a_csv_folder_chooses_on_validation_only_then_tests_the_choice(tmp_path):
     root = _csv_folder(tmp_path / "data")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation",
-                                 "--tune", "--batch-size", "8", "--codec", "embedded"])
+    command = ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation", "--tune",
+               "--batch-size", "8", "--codec", "embedded"]
+    result = runner.invoke(app, command, env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     runs = sorted(p.name.split("__")[-1] for p in (out / "csv").glob("embedded-*__tiny-llama__tune-*"))
     assert runs == ["tune-lr0.001-ep1", "tune-lr0.001-ep2", "tune-lr0.003-ep1", "tune-lr0.003-ep2"]
+    chosen = io.read_json(out / "results.json")["selection"]
+    _no_test_figure(out, result.output)
+    # the same command with --splits all: the trained models reused, the same choice, now with its test figures
+    markers = {p: p.stat().st_mtime_ns for p in (out / "csv").glob("*/model/train_done.json")}
+    again = runner.invoke(app, command + ["--splits", "all"])
+    assert again.exit_code == 0, again.output
+    assert len(markers) == 4 and all(p.stat().st_mtime_ns == t for p, t in markers.items())
     results = io.read_json(out / "results.json")
+    assert results["selection"] == chosen
     assert results["selection"][0]["chosen"] in runs and len(results["selection"][0]["candidates"]) == 4
     assert {r["model"] for r in results["records"] if r["method"] == "llm_scoring"} == {"tiny-llama/tune-chosen"}
+    assert {r["split"] for r in results["records"]} == {"validation", "test"}
+    assert "on the test split" in (out / "report.md").read_text()
+    # choosing again hides test once more, although its records are on disk
+    hidden = runner.invoke(app, command, env={"COLUMNS": "300"})
+    assert hidden.exit_code == 0, hidden.output
+    assert {r["split"] for r in io.read_json(out / "results.json")["records"]} == {"validation"}
     wrong = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--tune", "--lr", "1e-3"])
     assert wrong.exit_code != 0 and "drop --lr" in str(wrong.exception)
 

@@ -112,7 +112,8 @@ def run_probes(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Map
     """Probe records (``probe_{linear,knn}_{codec,llm}``) on the evaluated splits, trained on the training split;
     cached in ``folder/records.json`` (built once, under a lock: the recipes of one codec and model share it)."""
     folder = Path(folder)
-    return cached_records(folder, "probe rows", lambda: _probe_records(rows, manifest, codec, codes, examples, folder))
+    return cached_records(folder, "probe rows", lambda: _probe_records(rows, manifest, codec, codes, examples, folder),
+                          [s for s in rows.splits if examples.get(s)])
 
 
 def _probe_records(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
@@ -151,7 +152,8 @@ def zero_shot_records(rows: BaseRows, manifest: Manifest, codec: TokenCodec, cod
     """The base LLM, not fine-tuned, scored like the fine-tuned one (method ``zero_shot``); cached in
     ``folder/records.json`` (built once, under a lock)."""
     folder = Path(folder)
-    return cached_records(folder, "zero-shot rows", lambda: _zero_shot(rows, manifest, codec, codes, examples, folder))
+    return cached_records(folder, "zero-shot rows", lambda: _zero_shot(rows, manifest, codec, codes, examples, folder),
+                          [s for s in rows.splits if examples.get(s)])
 
 
 def _zero_shot(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],

@@ -55,20 +55,29 @@ class Predictions:
     probabilities: np.ndarray | None = None
 
 
-def finished_records(folder: Path, what: str) -> list[Record] | None:
+def finished_records(folder: Path, what: str, splits: Sequence[str] | None = None) -> list[Record] | None:
     """The records of ``folder`` when its done-marker vouches for them and every prediction file beside them;
-    None (with a one-line message if something was there) when they must be computed again."""
+    None (with a one-line message if something was there) when they must be computed again. ``splits``: the splits
+    wanted; records that lack one (written by a validation-only run, ``EvalConfig.splits``) are computed again, and
+    only the wanted splits' records are returned."""
     files = RecordsFolder(folder)
-    if reusable(files.done, what, files.records):
-        return RecordsFile.from_file(files.records).records
-    return None
+    if not reusable(files.done, what, files.records):
+        return None
+    records = RecordsFile.from_file(files.records).records
+    if splits is None:
+        return records
+    if not set(splits) <= {r.split for r in records}:
+        return None
+    return [r for r in records if r.split in splits]
 
 
-def cached_records(folder: Path, what: str, build: Callable[[], list[Record]]) -> list[Record]:
+def cached_records(folder: Path, what: str, build: Callable[[], list[Record]],
+                   splits: Sequence[str] | None = None) -> list[Record]:
     """The records of ``folder``, built once by ``build()`` (which ends with :func:`finish_records`) under a lock:
-    processes that need the same rows (the recipes of one codec and model, the folds' baseline) wait and reuse them."""
+    processes that need the same rows (the recipes of one codec and model, the folds' baseline) wait and reuse them.
+    ``splits``: as :func:`finished_records`."""
     with build_lock(folder, what):
-        found = finished_records(folder, what)
+        found = finished_records(folder, what, splits)
         return found if found is not None else build()
 
 

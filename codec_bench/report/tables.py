@@ -237,6 +237,11 @@ def continuous_note(aggregated: list[dict]) -> str:
             "with it (the spectrogram-input baseline), not codec tokens.\n")
 
 
+VALIDATION_ONLY = ("**Validation figures only** (a run that chooses: `--splits validation`, the default of `--tune`): "
+                   "no test figure is read, written here or shown. Rerun the same command with `--splits all` to evaluate "
+                   "the test split with the models already trained.")
+
+
 def report_sections(aggregated: list[dict], per_class: dict[str, dict], statistics: dict, failed_cells: list[dict] = (),
                     skipped_files: list[str | Path] = (), split: str = "test", records: list[dict] = (),
                     selection: list[dict] = ()) -> list[tuple[str, str]]:
@@ -250,6 +255,8 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
              f"bootstrap interval [low, high] over the {split} clips ({boot['resamples']} resamples, seed {boot['seed']}; "
              "single-label clips drawn within their class, multi-label clips whole, question answering's audio clips "
              "whole with all their questions; drawn within each fold, the mean taken over folds and seeds).")
+    if split == "validation":
+        intro = VALIDATION_ONLY + "\n\n" + intro
     losses = reference_lines(statistics["reference_checks"])
     checks = ("\n" + "\n\n".join(losses) + "\n") if losses else ""
     sections = [
@@ -281,7 +288,7 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
         sections.insert(1, ("Recipes chosen on validation", "Each grid's recipe with the best validation figure (the "
                             "label-scoring headline, the mean over seeds; ties: the lower validation loss, then the "
                             "cheaper recipe), per dataset, fold, codec and model; the tables above show the chosen "
-                            "recipe's test figures only (<model>/<grid>-chosen), never chosen on test.\n\n"
+                            f"recipe's {split} figures only (<model>/<grid>-chosen), never chosen on test.\n\n"
                             + selection_markdown(list(selection))))
     costs = cost_section(aggregated, list(records), split)
     if costs:

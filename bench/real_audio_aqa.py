@@ -8,10 +8,10 @@
 Why: an AQA model can look good while answering from the question alone. These sets have exact answers that only
 the audio holds, and every run gets the blind rows (``baseline_blind_llm``: the same LLM and recipe with the audio
 slot empty; ``baseline_majority_by_form``), so the table says whether the default answers from the audio. Built
-only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng sox``),
-deterministic given ``--seed``. Choose on the validation splits; the test splits are for the report only: ``--run``
-evaluates and reports validation only (``codec-bench run --splits validation``) unless ``--test`` is given, which,
-once the choice is made, evaluates the test split with the models already trained.
+only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm timgm6mb-soundfont
+espeak-ng sox``), deterministic given ``--seed``. Choose on the validation splits; the test splits are for the
+report only: ``--run`` evaluates and reports validation only (``codec-bench run --splits validation``) unless
+``--test`` is given, which, once the choice is made, evaluates the test split with the models already trained.
 
 Each set is a folder in the official Clotho-AQA layout (``audio_files/*.wav``, ``clotho_aqa_{train,val,test}.csv``
 with ``file_name, QuestionText, answer, confidence``, three annotator rows per question, all three giving the exact
@@ -21,7 +21,8 @@ question alone cannot tell), "how many" (``two`` or ``three``) and "which of two
 not, in random order).
 
 - ``instrument-mix``: 2 or 3 of the 8 FluidR3 GM instruments of ``bench/rendered_instruments.py`` (Frank Wen, MIT),
-  each its own random phrase, mixed at -6..0 dB.
+  each its own random phrase, mixed at -6..0 dB; the test split's from the TimGM6mb soundfont (another sample
+  library, ``rendered_instruments.SOUNDFONTS``).
 - ``voice-words``: 2 or 3 different words of :data:`WORDS` (words and digits) one after the other, each by a
   speaker of the split (espeak-ng English accents x voice variants with their own speed and pitch, as in
   ``bench/real_audio_suite.py``); speakers are disjoint across splits.
@@ -53,7 +54,7 @@ SPLITS = ri.SPLITS
 CSV_NAMES = {"train": "clotho_aqa_train.csv", "validation": "clotho_aqa_val.csv", "test": "clotho_aqa_test.csv"}
 RATE = ri.SAMPLE_RATE
 SECONDS = 3.0
-VERSION = 2  # 2: clotho_aqa_metadata.csv with each clip's items as its keywords
+VERSION = 3  # 2: clotho_aqa_metadata.csv with each clip's items as its keywords; 3: test instruments from TimGM6mb
 WORDS = ("apple", "river", "yellow", "window", "zero", "four", "seven", "nine")  # no count word: "two" answers a count
 INSTRUMENTS = tuple(i.label for i in ri.INSTRUMENTS)
 COUNTS = {2: "two", 3: "three"}

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # as bench/rendered_instruments.py reads it
+SOUNDFONTS = (Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), Path("/usr/share/sounds/sf2/TimGM6mb.sf2"))  # train, test
 # script -> (arguments after --tiny, with {tmp} for a fresh folder; the first line of its table)
 SCRIPTS = {
     "bootstrap.py": ([], "| test set | metric | 1000 replicates, codec-bench |"),
@@ -60,8 +60,8 @@ def test_no_bench_module_shadows_the_standard_library():
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_bench_script_runs_at_its_tiny_size(script, tmp_path):
-    if script in SOUNDFONT_SCRIPTS and (shutil.which("fluidsynth") is None or not SOUNDFONT.is_file()):
-        pytest.skip(f"needs fluidsynth and {SOUNDFONT} (apt-get install -y fluidsynth fluid-soundfont-gm)")
+    if script in SOUNDFONT_SCRIPTS and (shutil.which("fluidsynth") is None or not all(p.is_file() for p in SOUNDFONTS)):
+        pytest.skip("needs fluidsynth and two soundfonts (apt-get install -y fluidsynth fluid-soundfont-gm timgm6mb-soundfont)")
     if script in ("real_audio_suite.py", "real_audio_aqa.py") and not (shutil.which("espeak-ng") and shutil.which("sox")):
         pytest.skip("needs espeak-ng and sox (apt-get install -y espeak-ng sox)")
     arguments, table = SCRIPTS[script]
@@ -80,3 +80,31 @@ def test_gpu_sh_runs_its_benches_at_their_tiny_size(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
     summary = (tmp_path / "summary.txt").read_text()
     assert all(heading in summary for heading in THROUGH_GPU_SH.values()), summary
+
+
+def _bench_module(name: str):
+    sys.path.insert(0, str(BENCH))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_the_suite_holds_its_test_sources_out_and_validates_on_100_clips_or_more(tmp_path):
+    """The instruments' test split from another soundfont; voices whose accents and variants never cross a split;
+    at least 100 validation clips per set at the full size."""
+    ri, suite = _bench_module("rendered_instruments"), _bench_module("real_audio_suite")
+    assert ri.SOUNDFONTS["train"] == ri.SOUNDFONTS["validation"] != ri.SOUNDFONTS["test"]
+    assert ri.SIZES["validation"][0] >= 100
+    full = suite.FULL
+    validation = {"instruments": full["instrument_clips"][1] * len(ri.INSTRUMENTS),
+                  "voices": full["speakers"][1] * full["takes"][1] * len(suite.DIGITS), "digit-pairs": full["pairs"][1]}
+    assert min(validation.values()) >= 100, validation
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng (apt-get install -y espeak-ng)")
+    people = suite.speakers(19, full["speakers"])
+    assert [len(people[s]) for s in suite.SPLITS] == list(full["speakers"])
+    accents = {s: {p.voice.split("+")[0] for p in people[s]} for s in suite.SPLITS}
+    variants = {s: {p.voice.split("+")[1] for p in people[s]} for s in suite.SPLITS}
+    for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        assert not accents[a] & accents[b] and not variants[a] & variants[b], (a, b)

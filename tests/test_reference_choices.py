@@ -83,3 +83,13 @@ def test_the_baseline_records_its_c_and_test_labels_change_no_choice(tmp_path):
     assert [r.choices for r in dealt] == [r.choices for r in records]
     assert [r.metrics for r in dealt if r.split == "validation"] == [r.metrics for r in records if r.split == "validation"]
     assert [r.metrics for r in dealt if r.split == "test"] != [r.metrics for r in records if r.split == "test"]
+
+
+def test_the_report_shows_each_reference_rows_choice():
+    from codec_bench.report.tables import choices_markdown
+
+    row = {"dataset": "d", "codec": "none", "model": "logmel-logreg", "method": "baseline_logmel_logreg", "fold": None,
+           "seed": 0, "split": "test", "choices": tuning.GridChoice("C", 0.1, {"0.1": 0.8333, "1": 0.5}, "accuracy").choices()}
+    knn = row | {"method": "probe_knn_codec", "choices": tuning.GridChoice("k", 10, {}, "accuracy").choices()}
+    table = choices_markdown([row, knn])
+    assert "| C = 0.1 (validation 83.3) |" in table and "| k = 10 (default) |" in table

@@ -82,13 +82,14 @@ def markdown_table(aggregated: list[dict], split: str = "test") -> str:
 
 def choices_markdown(records: list[dict], split: str = "test") -> str:
     """One row per run, fold and seed: what it chose on validation (the kept epoch of those evaluated and by which
-    figure; for multi-label tasks the per-label scoring method and the decision rule). Empty when nothing chose."""
+    figure; for multi-label tasks the per-label scoring method and the decision rule; for a reference row its C or k
+    with its validation figure, ``evaluation.tuning``). Empty when nothing chose."""
     rows = sorted((r for r in records if r["split"] == split and r.get("choices") and r["method"] != "llm_generation"),
                   key=lambda r: (r["dataset"], r["codec"], r["model"], r["method"], str(r.get("fold")), r.get("seed", 0)))
     if not rows:
         return ""
-    lines = ["| dataset | codec | model | method | fold | seed | kept epoch | multi-label scoring | decision rule |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | codec | model | method | fold | seed | kept epoch | multi-label scoring | decision rule | C or k |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         c = r["choices"]
         epoch = "–"
@@ -96,8 +97,18 @@ def choices_markdown(records: list[dict], split: str = "test") -> str:
             epoch = f"{c['best_epoch']:g} of {c.get('epochs', '?')} (validation {c.get('selected_by', 'loss')}"
             epoch += ", stopped early)" if c.get("stopped_early") else ")"
         lines.append(f"| {r['dataset']} | {r['codec']} | {r['model']} | {r['method']} | {r.get('fold') or '–'} | "
-                     f"{r.get('seed', 0)} | {epoch} | {c.get('scoring', '–')} | {c.get('decision_rule', '–')} |")
+                     f"{r.get('seed', 0)} | {epoch} | {c.get('scoring', '–')} | {c.get('decision_rule', '–')} | "
+                     f"{_reference_setting(c)} |")
     return "\n".join(lines) + "\n"
+
+
+def _reference_setting(choices: dict) -> str:
+    """``C = 0.1 (validation 83.3)``: a reference row's setting chosen on validation (``tuning.GridChoice``), or –."""
+    for name in ("C", "k"):
+        if name in choices:
+            figure = (choices.get(f"{name}_validation") or {}).get(f"{choices[name]:g}")
+            return f"{name} = {choices[name]:g}" + (f" (validation {100 * figure:.1f})" if figure is not None else " (default)")
+    return "–"
 
 
 def clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:

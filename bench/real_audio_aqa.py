@@ -2,7 +2,7 @@
 
     python bench/real_audio_aqa.py OUT [--seed 22]          # build the five sets under OUT/<set>/ (a few minutes)
     python bench/real_audio_aqa.py OUT --tiny               # a few clips per set, in seconds: checks that it runs
-    python bench/real_audio_aqa.py OUT --run RUNS [--tag logmel] [--args "--codec logmel"] [--sets voice-words,...]
+    python bench/real_audio_aqa.py OUT --run RUNS [--tag logmel] [--args "--codec logmel"] [--sets voice-words,...] [--test]
     python bench/real_audio_aqa.py OUT --table RUNS --tag a --tag b [--split validation]   # docs/performance.md
     python bench/real_audio_aqa.py OUT --run RUNS --recipe NAME=ARGS ... --seeds 0,1,2     # candidates x seeds x sets
     python bench/real_audio_aqa.py OUT --choose RUNS --recipe NAME ... [--seeds 0,1,2]    # per seed, and the choice
@@ -10,8 +10,10 @@
 Why: an AQA model can look good while answering from the question alone. These sets have exact answers that only
 the audio holds, and every run gets the blind rows (``baseline_blind_llm``: the same LLM and recipe with the audio
 slot empty; ``baseline_majority_by_form``), so the table says whether the default answers from the audio. Built
-only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng sox``),
-deterministic given ``--seed``. Choose on the validation splits; the test splits are for the report only.
+only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm timgm6mb-soundfont
+espeak-ng sox``), deterministic given ``--seed``. Choose on the validation splits; the test splits are for the
+report only: ``--run`` evaluates and reports validation only (``codec-bench run --splits validation``) unless
+``--test`` is given, which, once the choice is made, evaluates the test split with the models already trained.
 
 Each set is a folder in the official Clotho-AQA layout (``audio_files/*.wav``, ``clotho_aqa_{train,val,test}.csv``
 with ``file_name, QuestionText, answer, confidence``, three annotator rows per question, all three giving the exact
@@ -21,7 +23,8 @@ answer is "no" (same wording, so the question alone cannot tell), "how many" (``
 named items" (one plays, one does not, in random order); 600 / 150 / 150 clips.
 
 - ``instrument-mix``: 2 or 3 of the 8 FluidR3 GM instruments of ``bench/rendered_instruments.py`` (Frank Wen, MIT),
-  each its own random phrase, mixed at -6..0 dB.
+  each its own random phrase, mixed at -6..0 dB; the test split's from the TimGM6mb soundfont (another sample
+  library, ``rendered_instruments.SOUNDFONTS``).
 - ``voice-words``: 2 or 3 different words of :data:`WORDS` (words and digits) one after the other, each by a
   speaker of the split (espeak-ng English accents x voice variants with their own speed and pitch, as in
   ``bench/real_audio_suite.py``); speakers are disjoint across splits.
@@ -68,7 +71,8 @@ CSV_NAMES = {"train": "clotho_aqa_train.csv", "validation": "clotho_aqa_val.csv"
 RATE = ri.SAMPLE_RATE
 SECONDS = 3.0
 VARIED_SECONDS = 4.0
-VERSION = 3  # 2: clotho_aqa_metadata.csv with each clip's items as its keywords; 3: the two varied sets
+VERSION = 3  # 2: clotho_aqa_metadata.csv with each clip's items as its keywords; 3: the two varied sets, test
+#              instruments from TimGM6mb
 WORDS = ("apple", "river", "yellow", "window", "zero", "four", "seven", "nine")  # no count word: "two" answers a count
 OTHER_WORDS = ("garden", "pencil", "orange", "silver", "thunder", "basket", "monkey", "candle")  # no count, no order word
 INSTRUMENTS = tuple(i.label for i in ri.INSTRUMENTS)
@@ -76,7 +80,7 @@ COUNTS = {1: "one", 2: "two", 3: "three", 4: "four"}
 ANNOTATORS = 3
 FULL = {"clips": (600, 150, 150), "speakers": (20, 6, 6), "varied_clips": (500, 120, 150)}
 TINY = {"clips": (6, 3, 3), "speakers": (2, 1, 1), "varied_clips": (6, 3, 3)}
-OTHER_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # instruments-other-font's test split
+OTHER_FONT = ri.TEST_SOUNDFONT  # the test split of every instrument set
 OTHER_FONT_APT = "apt-get install -y timgm6mb-soundfont"
 QUESTIONS_PER_CLIP = (3, 8)  # varied sets: drawn per clip, both ends included
 # varied sets: the wordings of each kind of question, one drawn per question
@@ -205,11 +209,11 @@ def plan_set(set_name: str, seed: int, clips: tuple[int, int, int]) -> tuple[lis
 # ---------------------------------------------------------------- audio
 
 
-def instrument_audio(plans: list[Plan], rngs: dict[str, np.random.Generator], fluidsynth: str, seconds: float = SECONDS,
-                     fonts: dict[str, Path] | None = None) -> list[np.ndarray]:
+def instrument_audio(plans: list[Plan], rngs: dict[str, np.random.Generator], fluidsynth: str,
+                     seconds: float = SECONDS) -> list[np.ndarray]:
     """Each clip's instruments mixed (``rendered_instruments.render_mixes``: one FluidSynth call per instrument and
-    soundfont), at -20 dBFS RMS; silence for a clip without instruments. ``fonts``: split -> its soundfont (default
-    FluidR3 GM for every split)."""
+    soundfont; the test split from another soundfont, ``rendered_instruments.SOUNDFONTS``), at -20 dBFS RMS; silence
+    for a clip without instruments."""
     silent = np.zeros(round(seconds * RATE), np.float32)
     clips, where = [], []
     for k, plan in enumerate(plans):
@@ -221,13 +225,8 @@ def instrument_audio(plans: list[Plan], rngs: dict[str, np.random.Generator], fl
             clips.append(ri.Clip(plan.split, plan.index, chosen, gains, phrases))
             where.append(k)
     out = [silent] * len(plans)
-    font_of = {split: (fonts or {}).get(split, ri.SOUNDFONT) for split in SPLITS}
-    for font in dict.fromkeys(font_of.values()):  # each soundfont once, in split order
-        rendered = [j for j, clip in enumerate(clips) if font_of[clip.split] == font]
-        if rendered:
-            mixes = ri.render_mixes([clips[j] for j in rendered], seconds, fluidsynth, font)
-            for j, mix in zip(rendered, mixes):
-                out[where[j]] = suite.at_rms(mix, -20)
+    for j, mix in zip(where, ri.render_mixes(clips, seconds, fluidsynth) if clips else []):
+        out[j] = suite.at_rms(mix, -20)
     return out
 
 
@@ -326,7 +325,7 @@ def build(out: Path, seed: int, tiny: bool) -> None:
         plans, rngs = plan_set(name, seed, sizes["varied_clips" if name in VARIED_SETS else "clips"])
         by_split = dict(zip(SPLITS, rngs))
         if name == "instruments-other-font":
-            audio = instrument_audio(plans, by_split, fluidsynth, VARIED_SECONDS, {"test": OTHER_FONT})
+            audio = instrument_audio(plans, by_split, fluidsynth, VARIED_SECONDS)
         elif name == "words-other-voices":
             audio = voice_audio(plans, by_split, heldout, VARIED_SECONDS)
         else:
@@ -496,6 +495,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tag", action="append", help="the run's name (default: default); with --table, repeatable")
     p.add_argument("--split", default="validation", choices=("validation", "test"), help="with --table: the split shown")
     p.add_argument("--args", default="", help="extra `codec-bench run` options, e.g. \"--codec logmel\"")
+    p.add_argument("--test", action="store_true", help="with --run: evaluate the test split too (only once the choice is "
+                   "made; without it the runs evaluate and report validation only)")
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated sets to run or tabulate")
     p.add_argument("--recipe", action="append", help="a candidate NAME=\"codec-bench run options\" (repeatable, simplest "
                    "first): --run runs each into RUN/<name>/<set> (after --args); --choose tabulates them by name")
@@ -517,7 +518,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.run:
         for name, options in recipes:
             suite.run_sets(args.out, args.run / name, args.sets.split(","), f"{args.args} {options}{seeds}",
-                           dataset="clotho_aqa")
+                           dataset="clotho_aqa", test=args.test)
     if args.table:
         print(write_table(args.table, tags, args.sets.split(","), args.split))
     if args.choose:

@@ -2,26 +2,34 @@
 
     python bench/real_audio_suite.py OUT [--seed 19]      # build the four sets under OUT/<set>/ (~1 min)
     python bench/real_audio_suite.py OUT --tiny           # a few clips per set, in seconds: checks that it runs
-    python bench/real_audio_suite.py OUT --run RUNS [--tag old] [--args "--codec logmel"] [--sets voices,...]
+    python bench/real_audio_suite.py OUT --run RUNS [--tag old] [--args "--codec logmel"] [--sets voices,...] [--test]
     python bench/real_audio_suite.py OUT --table RUNS --tag old [--tag new --hide-test new]  # docs/performance.md
 
 Why: the defaults were once chosen on the demo's generated data, and that choice did not carry to real audio. These
 sets are real audio (sampled instruments, a speech synthesiser's voices, sox's reverberation) with exact labels,
-built only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng sox``),
+built only from what a Debian machine installs (``apt-get install -y fluidsynth fluid-soundfont-gm timgm6mb-soundfont
+espeak-ng sox``),
 deterministic given ``--seed``. Each is a folder in the project's ``csv`` layout (metadata.csv, instruction.txt,
 audio/<split>/*.wav, 16 kHz mono), small enough for one ``codec-bench run csv`` with the defaults in a few minutes
-on one core. Choose on the validation splits; the test splits are for the report only.
+on one core. Choose on the validation splits; the test splits are for the report only: ``--run`` evaluates and
+reports validation only (``codec-bench run --splits validation``) unless ``--test`` is given, which, once the choice
+is made, evaluates the test split with the models already trained.
 
 The sets:
 
-- ``instruments``: single-label, 8 instruments of the FluidR3 GM soundfont (Frank Wen, MIT), one random phrase
-  per 2 s clip, rendered by the functions of ``bench/rendered_instruments.py``. Each split draws its phrases from
-  its own random stream, so no test phrase is heard in training.
+- ``instruments``: single-label, 8 instruments, one random phrase per 2 s clip, rendered by the functions of
+  ``bench/rendered_instruments.py``: training and validation from the FluidR3 GM soundfont (Frank Wen, MIT), test
+  from the TimGM6mb soundfont (Tim Brechbill, GPL-2), another sample library: the test figure measures a change of
+  source. Each split draws its phrases from its own random stream, so no test phrase is heard in training.
 - ``voices``: single-label spoken digits "zero".."nine", espeak-ng (GPL-3) English accents x voice variants, each
-  speaker with its own speed and pitch; speakers are held out: the test speakers are never in training, the
-  validation speakers in neither.
+  speaker with its own speed and pitch; speakers are held out, and so are their accents and variants: each split
+  has accents and variants of its own (``speakers``), so no test speaker shares an accent or a variant with a
+  training or validation speaker.
 - ``digit-pairs``: multi-label, two different digits by two different speakers of the split, overlapping
   (second onset 0.25..0.7 s after the first, gains -6..0 dB), same speaker split as ``voices``.
+
+Every set's validation split holds at least 100 clips at the full size (104, 100, 100, 104), so that one clip
+moves a validation figure by 1 point or less.
 - ``instruments-room``: the ``instruments`` clips played in a room (sox ``reverb``, reverberance 40..90 %, room
   scale 40..100 %, pre-delay 0..30 ms, per clip) plus noise at an SNR of 20, 10 or 5 dB. The reverberation is
   the real acoustic condition; the noise is synthetic pink noise (no recorded noise is installable here).
@@ -41,6 +49,7 @@ import time
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import soundfile as sf
@@ -51,7 +60,7 @@ import rendered_instruments as ri  # a sibling script, not a package
 
 SPLITS = ri.SPLITS
 RATE = ri.SAMPLE_RATE
-VERSION = 1
+VERSION = 2  # 2: test instruments from TimGM6mb, accents and variants held out by split, >= 100 validation clips
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5", "adam", "Alex", "Alicia",
@@ -65,7 +74,8 @@ INSTRUCTIONS = {
     "instruments-room": "Which instrument plays in this clip? Answer with its name.",
 }
 # clips per split: instruments per class, speakers per split and takes per digit, pair clips per split
-FULL = {"instrument_clips": (30, 6, 10), "speakers": (16, 4, 8), "takes": (2, 1, 1), "pairs": (240, 40, 80)}
+FULL = {"instrument_clips": (30, 13, 10), "speakers": (16, 10, 8), "takes": (2, 1, 1), "pairs": (240, 100, 80)}
+ACCENTS_PER_SPLIT = (3, 2, 2)  # of the 7 ACCENTS; the variants are dealt in proportion (``speakers``)
 TINY = {"instrument_clips": (2, 1, 1), "speakers": (2, 1, 1), "takes": (1, 1, 1), "pairs": (8, 4, 4)}
 
 
@@ -122,10 +132,12 @@ def instrument_rows(seed: int, per_class: tuple[int, int, int], seconds: float =
     slot_s = seconds + ri.GAP_S
     with tempfile.TemporaryDirectory(prefix="suite-instruments-") as tmp:
         for i, inst in enumerate(ri.INSTRUMENTS):
-            uses = [k for k, p in enumerate(plan) if p[1] == i]
-            midi = ri.phrases_midi(inst.program, [plan[k][2] for k in uses], slot_s, seconds)
-            for k, stem in zip(uses, ri.cut_stems(ri.render(fluidsynth, midi, Path(tmp)), len(uses), slot_s, seconds)):
-                audio[k] = at_rms(stem, -20 + plan[k][3])
+            for soundfont in dict.fromkeys(ri.SOUNDFONTS.values()):  # the test split from another sample library
+                uses = [k for k, p in enumerate(plan) if p[1] == i and ri.SOUNDFONTS[p[0]] == soundfont]
+                midi = ri.phrases_midi(inst.program, [plan[k][2] for k in uses], slot_s, seconds)
+                rendered = ri.render(fluidsynth, midi, Path(tmp), soundfont)
+                for k, stem in zip(uses, ri.cut_stems(rendered, len(uses), slot_s, seconds)):
+                    audio[k] = at_rms(stem, -20 + plan[k][3])
     counters = {s: 0 for s in SPLITS}
     rows = []
     for split, i, _, _ in plan:
@@ -137,16 +149,32 @@ def instrument_rows(seed: int, per_class: tuple[int, int, int], seconds: float =
 # ---------------------------------------------------------------- b, c. voices
 
 
+def held_out(names: Sequence[str], sizes: Sequence[int], rng: np.random.Generator) -> dict[str, list[str]]:
+    """``names`` shuffled and dealt to the splits, ``sizes[j]`` to the j-th: no name in two splits."""
+    order = [names[k] for k in rng.permutation(len(names))]
+    bounds = np.cumsum((0, *sizes))
+    return {s: order[bounds[j]:bounds[j + 1]] for j, s in enumerate(SPLITS)}
+
+
 def speakers(seed: int, counts: tuple[int, int, int]) -> dict[str, list[Speaker]]:
-    """Disjoint speakers per split: an accent x variant each (never repeated), with its own speed and pitch."""
+    """Disjoint speakers per split, each an accent x variant with its own speed and pitch. Accents and variants
+    are held out too: each split draws its speakers from accents (``ACCENTS_PER_SPLIT``) and variants (dealt in the
+    same proportion) that no other split has, so a test voice shares neither its accent nor its variant with any
+    voice of training or validation."""
     if shutil.which("espeak-ng") is None:
         raise SystemExit("error: espeak-ng not found; install it with `apt-get install -y espeak-ng`")
     rng = np.random.default_rng([seed, 2])
-    combos = [f"{a}+{v}" for a in ACCENTS for v in VARIANTS]
-    picked = rng.choice(len(combos), size=sum(counts), replace=False)
-    people = [Speaker(combos[k], int(rng.integers(130, 200)), int(rng.integers(25, 75))) for k in picked]
-    bounds = np.cumsum((0,) + counts)
-    return {s: people[bounds[j]:bounds[j + 1]] for j, s in enumerate(SPLITS)}
+    accents = held_out(ACCENTS, ACCENTS_PER_SPLIT, rng)
+    share = [round(len(VARIANTS) * n / len(ACCENTS)) for n in ACCENTS_PER_SPLIT[1:]]
+    variants = held_out(VARIANTS, (len(VARIANTS) - sum(share), *share), rng)
+    people = {}
+    for split, n in zip(SPLITS, counts):
+        combos = [f"{a}+{v}" for a in accents[split] for v in variants[split]]
+        if n > len(combos):
+            raise SystemExit(f"error: {n} {split} speakers asked for, but its accents and variants make {len(combos)}")
+        picked = rng.choice(len(combos), size=n, replace=False)
+        people[split] = [Speaker(combos[k], int(rng.integers(130, 200)), int(rng.integers(25, 75))) for k in picked]
+    return people
 
 
 def say(speaker: Speaker, word: str, rng: np.random.Generator, workdir: Path) -> np.ndarray:
@@ -238,11 +266,13 @@ def room_rows(seed: int, rows: list[Row], audio: list[np.ndarray]) -> list[np.nd
     return out
 
 
-def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str, dataset: str = "csv") -> None:
-    """One `python -m codec_bench.cli run DATASET` per set, one after the other; the wall time of each is printed."""
+def run_sets(sets_dir: Path, runs: Path, names: list[str], extra: str, dataset: str = "csv", test: bool = False) -> None:
+    """One `python -m codec_bench.cli run DATASET` per set, one after the other; the wall time of each is printed.
+    Validation figures only (``--splits validation``: what choosing may read) unless ``test``: once the choice is
+    made, the same command with ``test`` evaluates the test split with the models already trained."""
     for name in names:
         cmd = [sys.executable, "-m", "codec_bench.cli", "run", dataset, "--root", str(sets_dir / name),
-               "--out", str(runs / name), "--quiet", *shlex.split(extra)]
+               "--out", str(runs / name), "--quiet", "--splits", "all" if test else "validation", *shlex.split(extra)]
         begin = time.perf_counter()
         done = subprocess.run(cmd, check=False)
         print(f"{name}: exit {done.returncode}, {time.perf_counter() - begin:.0f} s  ({shlex.join(cmd[1:])})", flush=True)
@@ -266,13 +296,14 @@ def set_rows(results: Path, tag: str, name: str, hide_test: bool = False) -> lis
     content = json.loads(results.read_text(encoding="utf-8"))
     test = {a["method"]: a for a in content["aggregated"] if a["split"] == "test"}
     validation = {r["method"]: r for r in content["records"] if r["split"] == "validation"}
-    task = next(iter(test.values()))["task"]
+    task = content["records"][0]["task"]
+    hide_test = hide_test or not test  # a run that chose on validation: test not evaluated
     sizes = {r["split"]: r["n_clips"] for r in content["records"] if r["method"] == "llm_scoring"}
     lines = []
     for metric in METRICS[task]:
         cells = [percent(test[m]["metrics"].get(metric, {}).get("mean"), test[m]["metrics"].get(metric, {}).get("ci"))
                  if m in test else "–" for m in ROWS]
-        cells = ["(not read)"] * len(ROWS) if hide_test else cells
+        cells = ["(not read)"] * len(ROWS) if hide_test else cells  # hidden, or never evaluated
         cells += [percent(validation[m]["metrics"].get(metric)) if m in validation else "–" for m in ROWS]
         label = f"{name} ({sizes.get('test', '?')} / {sizes.get('validation', '?')})"
         lines.append(f"| {label} | {metric} | {tag} | " + " | ".join(cells) + " |")
@@ -331,6 +362,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tag", action="append", help="the run's name (default: old); with --table, repeatable")
     p.add_argument("--hide-test", action="append", default=[], help="with --table: show no test figures for this tag")
     p.add_argument("--args", default="", help="extra `codec-bench run` options, e.g. \"--codec logmel\"")
+    p.add_argument("--test", action="store_true", help="with --run: evaluate the test split too (only once the choice is "
+                   "made; without it the runs evaluate and report validation only)")
     p.add_argument("--sets", default=",".join(INSTRUCTIONS), help="comma-separated sets to run")
     return p.parse_args(argv)
 
@@ -340,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     build(args.out, args.seed, args.tiny)
     tags = args.tag or ["old"]
     if args.run:
-        run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args)
+        run_sets(args.out, args.run / tags[0], args.sets.split(","), args.args, test=args.test)
     if args.table:
         print(write_table(args.table, tags, args.sets.split(","), tuple(args.hide_test)))
 

@@ -1,13 +1,15 @@
 """A small real-audio multi-label instrument-tagging set, rendered from sampled acoustic instruments.
 
-    python bench/rendered_instruments.py OUT_DIR [--train 300] [--validation 50] [--test 50] [--seed 7] [--seconds 3]
+    python bench/rendered_instruments.py OUT_DIR [--train 300] [--validation 100] [--test 50] [--seed 7] [--seconds 3]
     codec-bench run csv --root OUT_DIR --out runs-rendered   # the multi-label pipeline, like any `csv` dataset
     python bench/rendered_instruments.py OUT_DIR --tiny      # 8/4/4 clips of 1 s: checks that the script runs
 
 Why: the multi-label pipeline needs a check on real recorded timbres that no test or default was tuned on. The
 instruments here are the sampled acoustic instruments of the FluidR3 General-MIDI soundfont (Frank Wen, MIT
 license; Debian package ``fluid-soundfont-gm``), played by FluidSynth, so the audio is real instrument samples
-while the labels are exact by construction.
+while the labels are exact by construction. The test split is rendered from another sample library, the TimGM6mb
+General-MIDI soundfont (Tim Brechbill, GPL-2; Debian package ``timgm6mb-soundfont``): the same instruments recorded
+elsewhere, so a test figure measures a change of source, as a user's recordings never come from the training library.
 
 What it builds: each clip is ``--seconds`` long, 16 kHz mono 16-bit WAV, and holds 2 or 3 distinct instruments
 out of 8 (piano, guitar, violin, cello, trumpet, clarinet, flute, marimba). Each instrument plays its own random
@@ -16,7 +18,8 @@ some chords on piano and strummed chords on guitar, a random start offset). Ever
 stem, the stem is brought to a common RMS, then given a random gain of -6..0 dB; the mix is peak-normalised to
 -1 dBFS. Reverb and chorus are off, and phrases of one instrument are rendered in one FluidSynth call, separated
 by silence and an all-sound-off, then cut apart, so nothing leaks from one clip into the next. Splits use their
-own random draws (deterministic given ``--seed``), and every instrument appears at least a few times in each.
+own random draws (deterministic given ``--seed``), and every instrument appears at least a few times in each;
+``SOUNDFONTS`` names the soundfont of each split (written into settings.json).
 
 Output (the layout of the project's ``csv`` dataset)::
 
@@ -26,8 +29,8 @@ Output (the layout of the project's ``csv`` dataset)::
     OUT_DIR/clips.json        per clip: instruments, gains (dB), stem RMS before mixing (dBFS)
     OUT_DIR/audio/<split>/<nnnnn>.wav
 
-Needs ``fluidsynth`` and the soundfont: ``apt-get install -y fluidsynth fluid-soundfont-gm``. 300/50/50 clips of
-3 s take about 20 s on two cores (8 FluidSynth calls, one per instrument).
+Needs ``fluidsynth`` and the soundfonts: ``apt-get install -y fluidsynth fluid-soundfont-gm timgm6mb-soundfont``.
+300/50/50 clips of 3 s took about 20 s on two cores (one FluidSynth call per instrument and soundfont).
 """
 
 from __future__ import annotations
@@ -48,11 +51,13 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-APT = "apt-get install -y fluidsynth fluid-soundfont-gm"
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # training and validation
+TEST_SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # test: another sample library, a change of source
+SOUNDFONTS = {"train": SOUNDFONT, "validation": SOUNDFONT, "test": TEST_SOUNDFONT}
+APT = "apt-get install -y fluidsynth fluid-soundfont-gm timgm6mb-soundfont"
 INSTRUCTION = "Which instruments play in this clip? Answer with their names, separated by commas."
 SPLITS = ("train", "validation", "test")
-SIZES = {"train": (300, 8), "validation": (50, 4), "test": (50, 4), "seconds": (3.0, 1.0)}  # (default, with --tiny)
+SIZES = {"train": (300, 8), "validation": (100, 4), "test": (50, 4), "seconds": (3.0, 1.0)}  # (default, with --tiny)
 SAMPLE_RATE = 16_000
 RENDER_RATE = 44_100  # rendered at 44.1 kHz and resampled: FluidSynth's own interpolation aliases at 16 kHz
 GAP_S = 2.0  # silence between two phrases in one rendering (after an all-sound-off)
@@ -60,7 +65,7 @@ TICKS_PER_S = 960  # 480 ticks per beat at the default 120 bpm
 # a stem quieter than this (RMS, dBFS, before mixing) stops the build: a silent render. At render gain 0.5 stems sit
 # around -30..-38 dBFS (piano is the quietest preset); a sparse soft piano phrase can reach -49.
 STEM_FLOOR_DB = -60.0
-VERSION = 1
+VERSION = 2  # 2: the test split from TEST_SOUNDFONT, 100 validation clips by default
 
 
 @dataclass(frozen=True)
@@ -219,14 +224,15 @@ def phrases_midi(program: int, phrases: list[list[Note]], slot_s: float, seconds
 
 def check_tools() -> str:
     fluidsynth = shutil.which("fluidsynth")
-    if fluidsynth is None or not SOUNDFONT.is_file():
-        missing = "fluidsynth" if fluidsynth is None else str(SOUNDFONT)
-        raise SystemExit(f"error: {missing} not found; install it with `{APT}` (sudo if not root)")
+    missing = [str(p) for p in dict.fromkeys(SOUNDFONTS.values()) if not p.is_file()]
+    if fluidsynth is None or missing:
+        what = "fluidsynth" if fluidsynth is None else " and ".join(missing)
+        raise SystemExit(f"error: {what} not found; install it with `{APT}` (sudo if not root)")
     return fluidsynth
 
 
 def render(fluidsynth: str, midi: bytes, workdir: Path, soundfont: Path = SOUNDFONT) -> np.ndarray:
-    """Render a MIDI file with FluidSynth (reverb and chorus off) and ``soundfont`` to a mono float array at
+    """Render a MIDI file with FluidSynth from ``soundfont`` (reverb and chorus off) to a mono float array at
     RENDER_RATE."""
     mid, wav = workdir / "phrases.mid", workdir / "phrases.wav"
     mid.write_bytes(midi)
@@ -261,15 +267,20 @@ def db(x: float) -> float:
     return float(20 * np.log10(max(x, 1e-12)))
 
 
-def render_mixes(clips: list[Clip], seconds: float, fluidsynth: str, soundfont: Path = SOUNDFONT) -> list[np.ndarray]:
-    """Render every stem (one FluidSynth call per instrument, from ``soundfont``) and mix each clip; fills
-    ``clip.stem_rms_db``."""
+def render_mixes(clips: list[Clip], seconds: float, fluidsynth: str,
+                 soundfonts: dict[str, Path] = SOUNDFONTS) -> list[np.ndarray]:
+    """Render every stem (one FluidSynth call per instrument and soundfont, each split from its ``soundfonts``
+    entry) and mix each clip; fills ``clip.stem_rms_db``."""
     slot_s = seconds + GAP_S
     mixes = [np.zeros(round(seconds * SAMPLE_RATE), np.float32) for _ in clips]
     rms_by_slot: dict[tuple[int, int], float] = {}
     with tempfile.TemporaryDirectory(prefix="rendered-instruments-") as tmp:
-        for i, inst in enumerate(INSTRUMENTS):
-            uses = [(c, clip.instruments.index(i)) for c, clip in enumerate(clips) if i in clip.instruments]
+        fonts = list(dict.fromkeys(soundfonts[clip.split] for clip in clips))
+        for (i, inst), soundfont in ((pair, font) for pair in enumerate(INSTRUMENTS) for font in fonts):
+            uses = [(c, clip.instruments.index(i)) for c, clip in enumerate(clips)
+                    if i in clip.instruments and soundfonts[clip.split] == soundfont]
+            if not uses:
+                continue
             midi = phrases_midi(inst.program, [clips[c].phrases[k] for c, k in uses], slot_s, seconds)
             stems = cut_stems(render(fluidsynth, midi, Path(tmp), soundfont), len(uses), slot_s, seconds)
             for (c, k), stem in zip(uses, stems):
@@ -310,7 +321,8 @@ def summary(clips: list[Clip], seconds_taken: float) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Render a multi-label instrument-tagging set with FluidSynth (FluidR3 GM).")
+    p = argparse.ArgumentParser(description="Render a multi-label instrument-tagging set with FluidSynth (FluidR3 GM; "
+                                "the test split from TimGM6mb).")
     p.add_argument("out", type=Path, help="output folder")
     for name, (full, tiny) in SIZES.items():
         p.add_argument(f"--{name}", type=type(full), help=f"{'seconds per clip' if name == 'seconds' else 'clips'} "
@@ -328,7 +340,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = {"version": VERSION, "train": args.train, "validation": args.validation, "test": args.test,
-                "seed": args.seed, "seconds": args.seconds, "sample_rate": SAMPLE_RATE, "soundfont": SOUNDFONT.name}
+                "seed": args.seed, "seconds": args.seconds, "sample_rate": SAMPLE_RATE,
+                "soundfonts": {split: font.name for split, font in SOUNDFONTS.items()}}
     out: Path = args.out
     meta, stored = out / "metadata.csv", out / "settings.json"
     if meta.is_file():

@@ -128,7 +128,7 @@ def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench data
         write_grids(config.out, {TUNE_GRID: recipes}, "validation", merge=True)
     if runs.stage == "all" and int(os.environ.get("RANK", 0)) == 0:
         with ui.stage("report", show=False):
-            paths = report_folders([config.out])
+            paths = report_folders([config.out], hide_test="test" not in config.eval.evaluated())
         _print_summary(paths["report"])
     ui.say(ui.timings())
 

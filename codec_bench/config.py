@@ -21,6 +21,7 @@ TRACKERS = ("none", "tensorboard", "wandb", "mlflow")
 SELECTIONS = ("loss", "metric")  # which validation figure picks the kept checkpoint
 QUESTION_POSITIONS = ("before", "after")  # question answering: the question before the audio or after it
 STAGES = ("encode", "train", "all")  # where `run --stage` stops
+HELD_OUT = ("auto", "validation", "all")  # `run --splits`: the held-out splits evaluated and reported
 
 
 def _codec_names() -> list[str]:
@@ -220,9 +221,16 @@ class EvalConfig:
 
     PANEL = "Evaluation"
 
-    splits: tuple[str, ...] = setting(("validation", "test"), "Splits evaluated.", cli=False, yaml=False)
+    splits: str = setting("auto", "Held-out splits evaluated and reported: validation (for choosing: no test figure is "
+                          "computed, written or shown; rerun the same command with --splits all to evaluate test, reusing "
+                          "the trained models), all (validation and test) or auto (validation with --tune, else all).",
+                          choices=HELD_OUT, yaml=False)
     generation: bool = setting(True, "Also evaluate by greedy generation (exact match).")
     generation_batch_size: int = setting(16, "Prompts per generation batch.", cli=False, minimum=1)
+
+    def evaluated(self) -> tuple[str, ...]:
+        """The held-out splits evaluated: ``("validation",)`` under ``splits: validation``, else validation and test."""
+        return ("validation",) if self.splits == "validation" else ("validation", "test")
 
 
 @dataclass(kw_only=True)

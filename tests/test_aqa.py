@@ -290,3 +290,50 @@ def test_question_tags_say_so_when_no_training_question_names_what_is_heard(tmp_
                                  "--question-tags", "2"])
     assert result.exit_code == 0, result.output
     assert "--question-tags 2: no training question names what is heard" in " ".join(result.output.split())
+
+
+def _unseen_answer_corpus(root):
+    """The fake Clotho-AQA with one more test question whose answer ("zebra") no training question has."""
+    root = speech.clotho_aqa(root)
+    with open(root / "clotho_aqa_test.csv", "a", encoding="utf-8") as f:
+        f.write("park.wav,What animal is it?,zebra,yes\npark.wav,What animal is it?,zebra,yes\n"
+                "park.wav,What animal is it?,horse,yes\n")
+    return root
+
+
+def test_an_answer_unseen_in_training_is_no_candidate_is_scored_wrong_and_counted(tmp_path):
+    from codec_bench.data import manifest as manifests
+    from codec_bench.data.clotho_aqa import load
+    from codec_bench.evaluation.records import RunName, scoring_records
+    from codec_bench.prompts import Example
+
+    manifest = load(_unseen_answer_corpus(tmp_path / "corpus"))
+    assert "zebra" not in manifest.classes and set(manifest.classes) == {"yes", "car"}  # the training answers only
+    assert manifest.unseen_answers == {"validation": 0, "test": 1} and "zebra" in manifest.dropped_classes
+    assert any("1 of 3 test questions have an answer no training question has" in w
+               for w in manifests.coverage_warnings(manifest))
+    assert manifests.load(manifests.save(manifest, tmp_path / "m")).unseen_answers == manifest.unseen_answers
+    test = manifest.split("test")
+    examples = {"test": [Example(c.id, "", c.labels) for c in test]}
+    first = np.zeros((len(test), len(manifest.classes)))
+    first[:, 0] = 1.0  # every question answered with the first candidate: an all-zero truth row would match it
+    [record] = scoring_records(manifest, {"test": first}, examples, tmp_path, RunName("c", "m", "llm_scoring"), tmp_path)
+    right = sum(c.labels[0] == manifest.classes[0] for c in test)
+    assert record.metrics["accuracy"] == pytest.approx(right / len(test))
+    assert record.metrics["unseen_answer_rate"] == pytest.approx(1 / 3)
+
+
+def test_a_question_answering_run_reports_its_unseen_answers(tmp_path):
+    root = _unseen_answer_corpus(tmp_path / "corpus")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(root), "--out", str(out), "--epochs", "1",
+                                 "--no-generation", "--no-blind", "--keywords", "0"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "1 of 3 test questions have an answer no training question has" in " ".join(result.output.split())
+    [test] = [r for r in io.read_json(out / "results.json")["records"] if r["split"] == "test"]
+    assert test["metrics"]["unseen_answer_rate"] == pytest.approx(1 / 3)
+    predicted = [row["prediction"][0] for row in io.read_jsonl(out / test["predictions"])]
+    assert "zebra" not in predicted and "zebra" not in io.read_jsonl(out / test["predictions"])[0]["probabilities"]
+    report = " ".join((out / "report.md").read_text().split())
+    assert "3 test clips over 1 fold(s) × 1 seed(s)" not in report
+    assert "(1 of them with an answer no training question has: never a candidate, scored wrong)" in report

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # as bench/rendered_instruments.py reads it
+SOUNDFONTS = (Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), Path("/usr/share/sounds/sf2/TimGM6mb.sf2"))  # train, test
 # script -> (arguments after --tiny, with {tmp} for a fresh folder; the first line of its table, or the lines of its tables)
 SCRIPTS = {
     "bootstrap.py": ([], "| test set | metric | 1000 replicates, codec-bench |"),
@@ -35,7 +35,6 @@ SCRIPTS = {
                            "Chosen on validation: ")),
 }
 SOUNDFONT_SCRIPTS = ("rendered_instruments.py", "real_audio_suite.py", "real_audio_aqa.py")
-OTHER_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # real_audio_aqa.py's held-out test soundfont
 THROUGH_GPU_SH = {"encode.py": "XCodec2 encode:", "train_step.py": "Training step:", "score.py": "Scoring:"}
 
 
@@ -63,12 +62,10 @@ def test_no_bench_module_shadows_the_standard_library():
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_bench_script_runs_at_its_tiny_size(script, tmp_path):
-    if script in SOUNDFONT_SCRIPTS and (shutil.which("fluidsynth") is None or not SOUNDFONT.is_file()):
-        pytest.skip(f"needs fluidsynth and {SOUNDFONT} (apt-get install -y fluidsynth fluid-soundfont-gm)")
+    if script in SOUNDFONT_SCRIPTS and (shutil.which("fluidsynth") is None or not all(p.is_file() for p in SOUNDFONTS)):
+        pytest.skip("needs fluidsynth and two soundfonts (apt-get install -y fluidsynth fluid-soundfont-gm timgm6mb-soundfont)")
     if script in ("real_audio_suite.py", "real_audio_aqa.py") and not (shutil.which("espeak-ng") and shutil.which("sox")):
         pytest.skip("needs espeak-ng and sox (apt-get install -y espeak-ng sox)")
-    if script == "real_audio_aqa.py" and not OTHER_FONT.is_file():
-        pytest.skip(f"needs {OTHER_FONT} (apt-get install -y timgm6mb-soundfont)")
     arguments, tables = SCRIPTS[script]
     done = run([sys.executable, f"bench/{script}", "--tiny", *(a.format(tmp=tmp_path) for a in arguments)])
     assert done.returncode == 0, done.stderr[-3000:]
@@ -155,3 +152,31 @@ def test_the_varied_aqa_sets_ask_3_to_8_right_questions_and_hold_their_test_voic
     assert len({"+".join(v) for v in heard}) == 26 and len(voices["test"]) == 6
     assert not {a for a, _ in voices["test"]} & {a for a, _ in heard}
     assert not {v for _, v in voices["test"]} & {v for _, v in heard}
+
+
+def _bench_module(name: str):
+    sys.path.insert(0, str(BENCH))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_the_suite_holds_its_test_sources_out_and_validates_on_100_clips_or_more(tmp_path):
+    """The instruments' test split from another soundfont; voices whose accents and variants never cross a split;
+    at least 100 validation clips per set at the full size."""
+    ri, suite = _bench_module("rendered_instruments"), _bench_module("real_audio_suite")
+    assert ri.SOUNDFONTS["train"] == ri.SOUNDFONTS["validation"] != ri.SOUNDFONTS["test"]
+    assert ri.SIZES["validation"][0] >= 100
+    full = suite.FULL
+    validation = {"instruments": full["instrument_clips"][1] * len(ri.INSTRUMENTS),
+                  "voices": full["speakers"][1] * full["takes"][1] * len(suite.DIGITS), "digit-pairs": full["pairs"][1]}
+    assert min(validation.values()) >= 100, validation
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng (apt-get install -y espeak-ng)")
+    people = suite.speakers(19, full["speakers"])
+    assert [len(people[s]) for s in suite.SPLITS] == list(full["speakers"])
+    accents = {s: {p.voice.split("+")[0] for p in people[s]} for s in suite.SPLITS}
+    variants = {s: {p.voice.split("+")[1] for p in people[s]} for s in suite.SPLITS}
+    for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        assert not accents[a] & accents[b] and not variants[a] & variants[b], (a, b)

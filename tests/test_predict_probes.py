@@ -1,6 +1,7 @@
 """``predict`` on a finished tiny run, the probe and zero-shot reference rows, and the probes on hand-made data."""
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.data import manifest as manifests
 from codec_bench.evaluation.probes import BaseRows, knn, linear_probe, run_probes, zero_shot_records
+from codec_bench.evaluation.tuning import C_GRID, K_GRID
 from codec_bench.study.fold import base_model
 from codec_bench.study.pipeline import encode_tokens, run, write_prompts
 from codec_bench.study.predict import format_table, predict
@@ -83,6 +85,15 @@ def test_probe_records_cover_every_method_and_split(tiny_run, run_inputs):
         assert (config.out / record.predictions).is_file()
     assert {r.model for r in records if r.method.endswith("_codec")} == {"none"}
     assert run_probes(rows, manifest, codec, codes, examples, run_dir / "probes") == records  # cached
+    # C and k chosen on validation, recorded; test answers dealt otherwise (one class for all) change no choice
+    for record in records:
+        setting, grid = ("C", C_GRID) if "_linear_" in record.method else ("k", K_GRID)
+        assert record.choices[setting] in grid and list(record.choices[f"{setting}_validation"]) == [f"{v:g}" for v in grid]
+        assert record.choices[f"{setting}_chosen_by"] == "validation accuracy"
+    relabelled = dict(examples) | {"test": [replace(e, answer_items=(manifest.classes[0],)) for e in examples["test"]]}
+    again = run_probes(rows, manifest, codec, codes, relabelled, run_dir / "probes-relabelled")
+    assert [r.choices for r in again] == [r.choices for r in records]
+    assert [r.metrics for r in again if r.split == "validation"] == [r.metrics for r in records if r.split == "validation"]
 
 
 def test_zero_shot_records_score_the_base_model(tiny_run, run_inputs):

@@ -15,8 +15,10 @@ from codec_bench.core import io
 from codec_bench.core.errors import CodecBenchError
 from codec_bench.formats import GridsFile, Record
 from codec_bench.report import selection
+from codec_bench.report import write as report_write
 from codec_bench.report.selection import choose, select_records
 from codec_bench.study import benchmark, grid, plan
+from codec_bench.testing import permutation
 
 runner = CliRunner()
 
@@ -140,16 +142,13 @@ def _csv_folder(root, n=24):
     return root
 
 
-def _permute_test_labels(root):
-    lines = (root / "metadata.csv").read_text().splitlines()
-    test = [i for i, line in enumerate(lines) if line.endswith(",test")]
-    labels = [lines[i].split(",")[1] for i in test]
-    rotated = labels[1:] + labels[:1]
-    assert rotated != labels
-    for i, label in zip(test, rotated):
-        path, _, split = lines[i].split(",")
-        lines[i] = f"{path},{label},{split}"
-    (root / "metadata.csv").write_text("\n".join(lines) + "\n")
+def _odd_test_split(root):
+    """One more test clip (a dog bark): 5 test clips, 3 to 2, so that dealing the labels otherwise changes the balance
+    and every test accuracy (p becomes 1 - p, never itself on an odd count)."""
+    write_wave(root / "dog_bark" / "extra.wav", seconds=0.3, freq=900, seed=99)
+    with open(root / "metadata.csv", "a") as f:
+        f.write("dog_bark/extra.wav,dog bark,test\n")
+    return root
 
 
 def _grid_study(folder, root):
@@ -168,8 +167,8 @@ def _run_choices(out) -> dict:
     return {p.parent.parent.name: [r["choices"] for r in io.read_json(p)] for p in sorted(out.glob("csv*/*/eval/records.json"))}
 
 
-def test_a_grid_study_reports_the_recipe_chosen_on_validation_and_test_labels_change_no_choice(tmp_path):
-    root = _csv_folder(tmp_path / "data")
+def test_a_grid_study_reports_the_recipe_chosen_on_validation_and_test_labels_change_no_choice(tmp_path, monkeypatch):
+    root = _odd_test_split(_csv_folder(tmp_path / "data"))
     out = benchmark.run_study(_grid_study(tmp_path, root))
     results = io.read_json(out / "results.json")
     recipes = [f"g-lr{lr}-ep{ep}" for lr in ("0.001", "0.003") for ep in (1, 2)]
@@ -186,30 +185,70 @@ def test_a_grid_study_reports_the_recipe_chosen_on_validation_and_test_labels_ch
     report = (out / "report.md").read_text()
     assert "## Recipes chosen on validation" in report and all(r in report for r in recipes) and "✓" in report
     assert "Recipes chosen on validation" in (out / "report.html").read_text()
-    # the same study with the test split's labels permuted: every choice the same, on every run and in the report
-    _permute_test_labels(root)
+    # the same study with every test label dealt otherwise (the balance changed): every choice the same, on every run
+    # and in the report
+    before, after = permutation.relabel_csv_test(root)
+    assert before != after
     permuted = benchmark.run_study(_grid_study(tmp_path / "permuted", root))
     assert _run_choices(permuted) == _run_choices(out) and len(_run_choices(out)) == 4
     again = io.read_json(permuted / "results.json")
     assert again["selection"] == results["selection"]
     assert [r["choices"] for r in again["records"]] == [r["choices"] for r in results["records"]]
+    assert permutation.differences(permutation.choices_under(out), permutation.choices_under(permuted)) == []
     test_labels = [[row["labels"] for row in io.read_jsonl(folder / r["predictions"])]
                    for folder, found in ((out, results), (permuted, again))
                    for r in found["records"] if r["split"] == "test" and r["method"] == "llm_scoring"]
-    assert test_labels[0] != test_labels[1] and sorted(test_labels[0]) == sorted(test_labels[1])  # the evaluation saw them
+    assert all(a != b for a, b in zip(test_labels[0], test_labels[1]))  # the evaluation read every dealt label
+    # a selector that reads test (the grid's recipe chosen on the test figures) fails the same check
+    honest = selection.select_records
+
+    def leaky(records, grids):
+        swapped = [replace(r, split={"test": "validation", "validation": "test"}.get(r.split, r.split)) for r in records]
+        return honest(swapped, grids)
+    monkeypatch.setattr(report_write, "select_records", leaky)
+    for folder in (out, permuted):
+        report_write.report_folders([folder])
+    assert "selection" in permutation.differences(permutation.choices_under(out), permutation.choices_under(permuted))
 
 
-def test_run_tune_on_a_csv_folder(tmp_path):
+def _no_test_figure(out, output: str) -> None:
+    """A choosing run's results, report and console: validation figures only, and test never evaluated."""
+    results = io.read_json(out / "results.json")
+    assert {r["split"] for r in results["records"]} == {"validation"}
+    assert {r["split"] for r in results["aggregated"]} == {"validation"}
+    assert not list(out.glob("csv/**/test_*_predictions.jsonl"))  # not computed, not only hidden
+    for text in ((out / "report.md").read_text(), (out / "report.html").read_text(), output):
+        flat = " ".join(text.split())
+        assert "Validation figures only" in flat and "on the test split" not in flat and "(test)" not in flat
+    assert "on the validation split" in (out / "report.md").read_text()
+
+
+def test_run_tune_on_a_csv_folder_chooses_on_validation_only_then_tests_the_choice(tmp_path):
     root = _csv_folder(tmp_path / "data")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation",
-                                 "--tune", "--batch-size", "8", "--codec", "embedded"])
+    command = ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation", "--tune",
+               "--batch-size", "8", "--codec", "embedded"]
+    result = runner.invoke(app, command, env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     runs = sorted(p.name.split("__")[-1] for p in (out / "csv").glob("embedded-*__tiny-llama__tune-*"))
     assert runs == ["tune-lr0.001-ep1", "tune-lr0.001-ep2", "tune-lr0.003-ep1", "tune-lr0.003-ep2"]
+    chosen = io.read_json(out / "results.json")["selection"]
+    _no_test_figure(out, result.output)
+    # the same command with --splits all: the trained models reused, the same choice, now with its test figures
+    markers = {p: p.stat().st_mtime_ns for p in (out / "csv").glob("*/model/train_done.json")}
+    again = runner.invoke(app, command + ["--splits", "all"])
+    assert again.exit_code == 0, again.output
+    assert len(markers) == 4 and all(p.stat().st_mtime_ns == t for p, t in markers.items())
     results = io.read_json(out / "results.json")
+    assert results["selection"] == chosen
     assert results["selection"][0]["chosen"] in runs and len(results["selection"][0]["candidates"]) == 4
     assert {r["model"] for r in results["records"] if r["method"] == "llm_scoring"} == {"tiny-llama/tune-chosen"}
+    assert {r["split"] for r in results["records"]} == {"validation", "test"}
+    assert "on the test split" in (out / "report.md").read_text()
+    # choosing again hides test once more, although its records are on disk
+    hidden = runner.invoke(app, command, env={"COLUMNS": "300"})
+    assert hidden.exit_code == 0, hidden.output
+    assert {r["split"] for r in io.read_json(out / "results.json")["records"]} == {"validation"}
     wrong = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--tune", "--lr", "1e-3"])
     assert wrong.exit_code != 0 and "drop --lr" in str(wrong.exception)
 

@@ -23,7 +23,8 @@
   order]. Clip id = ``{file_name}#q{n}``, n = the sample's 1-based order for that file in its CSV; ``audio_of``
   gives back the audio file a question is asked of (the report resamples an audio file's questions together).
 - Protocol ``official``: ``clotho_aqa_train.csv`` -> train, ``_val`` -> validation, ``_test`` -> test. Task
-  ``aqa`` (yes/no and open single-word answers); the class list is every majority answer seen. A listed
+  ``aqa`` (yes/no and open single-word answers); the class list is every majority answer of the training split
+  (``manifest.finalize``: a held-out answer outside it is never a candidate, scored wrong and counted). A listed
   audio file missing from ``audio_files/`` is skipped and counted; a CSV row with an empty answer is left out, with
   a warning that counts such rows and names the first few.
 """

@@ -65,6 +65,8 @@ class Manifest:
     fold: str | None = None
     skipped: list[dict] = field(default_factory=list)  # {"path": ..., "reason": ...}
     dropped_classes: list[str] = field(default_factory=list)  # labels with no training clip: never candidates
+    # question answering: per held-out split, the questions whose answer no training question has (scored wrong)
+    unseen_answers: dict[str, int] = field(default_factory=dict)
 
     def split(self, name: str) -> list[Clip]:
         return [c for c in self.clips if c.split == name]
@@ -86,6 +88,7 @@ class Manifest:
             "dataset": self.dataset, "task": self.task, "domain": self.domain, "instruction": self.instruction,
             "classes": self.classes, "protocol": self.protocol, "fold": self.fold,
             "counts": self.counts(), "skipped": self.skipped, "dropped_classes": self.dropped_classes,
+            "unseen_answers": self.unseen_answers,
         }
 
 
@@ -96,7 +99,10 @@ def finalize(manifest: Manifest) -> Manifest:
     - ``classes`` defaults to the sorted labels seen anywhere;
     - validation/test clips whose labels never occur in training are dropped and counted in ``skipped``
       (single-label), or lose those labels (multi-label), since no model can learn them; such labels are no
-      candidates either (listed in ``dropped_classes``; audio question answering keeps its answer vocabulary).
+      candidates either (listed in ``dropped_classes``);
+    - audio question answering keeps its questions, but its answer vocabulary (the candidates, and the words the tiny
+      LM's tokenizer is built from) is the training split's answers only: a held-out question whose answer no
+      training question has is scored wrong, and counted per split in ``unseen_answers``.
     """
     if manifest.task not in TASKS or manifest.domain not in DOMAINS:
         raise CodecBenchError(f"{manifest.dataset}: task {manifest.task!r} must be one of {', '.join(TASKS)} and domain "
@@ -116,9 +122,11 @@ def finalize(manifest: Manifest) -> Manifest:
     if not manifest.classes:
         manifest.classes = sorted({l for c in manifest.clips for l in c.labels})
     manifest.clips = [c for c in (_drop_unseen(c, train_labels, manifest) for c in manifest.clips) if c is not None]
-    if manifest.task != "aqa":
-        manifest.dropped_classes = [c for c in manifest.classes if c not in train_labels]
-        manifest.classes = [c for c in manifest.classes if c in train_labels]
+    manifest.dropped_classes = [c for c in manifest.classes if c not in train_labels]
+    manifest.classes = [c for c in manifest.classes if c in train_labels]
+    if manifest.task == "aqa":
+        manifest.unseen_answers = {s: sum(c.labels[0] not in train_labels for c in manifest.split(s))
+                                   for s in ("validation", "test")}
     return manifest
 
 
@@ -140,6 +148,10 @@ def coverage_warnings(manifest: Manifest) -> list[str]:
         warnings.append(f"{len(manifest.dropped_classes)} labels have no training clip and are not candidates: "
                         f"{_some(manifest.dropped_classes)}")
     if manifest.task == "aqa":
+        unseen = [f"{n} of {len(manifest.split(s))} {s}" for s, n in manifest.unseen_answers.items() if n]
+        if unseen:
+            warnings.append(f"{' and '.join(unseen)} questions have an answer no training question has: never a candidate, "
+                            "scored wrong")
         return warnings
     for split in ("validation", "test"):
         seen = {l for c in manifest.split(split) for l in c.labels}
@@ -189,7 +201,7 @@ def load(folder: str | Path) -> Manifest:
     return Manifest(
         dataset=info["dataset"], task=info["task"], domain=info["domain"], instruction=info["instruction"],
         classes=info["classes"], clips=clips, protocol=info["protocol"], fold=info["fold"], skipped=info["skipped"],
-        dropped_classes=info.get("dropped_classes", []),
+        dropped_classes=info.get("dropped_classes", []), unseen_answers=info.get("unseen_answers", {}),
     )
 
 

@@ -11,7 +11,8 @@ Two kinds of clip vectors, each probed two ways:
   row measures random features.
 
 Probes: ``linear`` (standardised logistic regression, one per label for multi-label; ``baseline.fit_predict``)
-and ``knn`` (cosine k-nearest-neighbour vote fractions). Methods are named ``probe_<probe>_<vectors>``.
+and ``knn`` (cosine k-nearest-neighbour vote fractions), the regression's ``C`` and the vote's ``k`` chosen on the
+validation split (``tuning``, in each row's ``choices``). Methods are named ``probe_<probe>_<vectors>``.
 ``zero_shot_records`` scores the base LLM exactly like the fine-tuned one (method ``zero_shot``).
 Both cache their records in ``folder/records.json``, like the baseline row (``study.evaluate_stage.run_baseline``),
 and take what they read beyond the data as one :class:`BaseRows` (not the run's whole settings).
@@ -33,7 +34,7 @@ from ..llm import vocab
 from ..llm.encoder import PromptEncoder
 from ..llm.model import for_inference, load_llm
 from ..prompts import Example
-from . import baseline
+from . import baseline, tuning
 from .metrics import label_matrix
 from .records import Record, RunName, cached_records, finish_records, label_scores, scoring_records
 
@@ -64,12 +65,12 @@ def llm_hidden_states(model, encoder: PromptEncoder, examples: Sequence[Example]
 
 
 def linear_probe(train_x: np.ndarray, train_labels: Sequence[Sequence[str]], eval_x: np.ndarray, task: str,
-                 classes: Sequence[str], seed: int = 0) -> np.ndarray:
-    """``(n_eval, n_classes)`` probabilities of standardised logistic regression (one-vs-rest for multi-label)
-    fitted on ``train_x: (n_train, dim)`` with each row's labels."""
+                 classes: Sequence[str], seed: int = 0, C: float = 1.0) -> np.ndarray:
+    """``(n_eval, n_classes)`` probabilities of standardised logistic regression (one-vs-rest for multi-label, inverse
+    regularisation ``C``) fitted on ``train_x: (n_train, dim)`` with each row's labels."""
     train = {str(i): x for i, x in enumerate(train_x)}
     labels = {str(i): list(l) for i, l in enumerate(train_labels)}
-    return baseline.fit_predict(task, classes, train, labels, {str(i): x for i, x in enumerate(eval_x)}, seed)
+    return baseline.fit_predict(task, classes, train, labels, {str(i): x for i, x in enumerate(eval_x)}, seed, C)
 
 
 def knn(train_x: np.ndarray, train_labels: Sequence[Sequence[str]], eval_x: np.ndarray, task: str,
@@ -84,6 +85,9 @@ def knn(train_x: np.ndarray, train_labels: Sequence[Sequence[str]], eval_x: np.n
 
 
 PROBES: dict[str, Callable[..., np.ndarray]] = {"linear": linear_probe, "knn": knn}
+# each probe's setting chosen on the validation split (``tuning``): its name, grid and default without validation
+PROBE_SETTINGS: dict[str, tuple[str, tuple, float | int]] = {"linear": ("C", tuning.C_GRID, 1.0),
+                                                             "knn": ("k", tuning.K_GRID, 10)}
 
 
 @dataclass(frozen=True)
@@ -108,28 +112,38 @@ def run_probes(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Map
     """Probe records (``probe_{linear,knn}_{codec,llm}``) on the evaluated splits, trained on the training split;
     cached in ``folder/records.json`` (built once, under a lock: the recipes of one codec and model share it)."""
     folder = Path(folder)
-    return cached_records(folder, "probe rows", lambda: _probe_records(rows, manifest, codec, codes, examples, folder))
+    return cached_records(folder, "probe rows", lambda: _probe_records(rows, manifest, codec, codes, examples, folder),
+                          [s for s in rows.splits if examples.get(s)])
 
 
 def _probe_records(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
                    examples: dict[str, Sequence[Example]], folder: Path) -> list[Record]:
     splits = [s for s in rows.splits if examples.get(s)]
+    read = [s for s in dict.fromkeys(["train", "validation"] + splits) if examples.get(s)]  # validation chooses C and k
     model, encoder = _base_llm(rows, codec, codes)
     table = speech_token_embeddings(model, encoder) if codec.needs_token_embeddings() else None
     vectors = {
-        "codec": {s: np.stack([codec.probe_vector(codes[e.id], table) for e in examples[s]]) for s in ["train"] + splits},
-        "llm": {s: llm_hidden_states(model, encoder, examples[s]) for s in ["train"] + splits},
+        "codec": {s: np.stack([codec.probe_vector(codes[e.id], table) for e in examples[s]]) for s in read},
+        "llm": {s: llm_hidden_states(model, encoder, examples[s]) for s in read},
     }
     del model, table
     train_labels = [e.answer_items for e in examples["train"]]
+    validation_labels = [e.answer_items for e in examples["validation"]] if "validation" in read else []
     llm_name = rows.model_name + "/base"
-    records: list[dict] = []
+    records: list[Record] = []
     for source, x in vectors.items():
         for name, probe in PROBES.items():
-            scores = {s: probe(x["train"], train_labels, x[s], manifest.task, manifest.classes) for s in splits}
+            def fitted(value, split: str, probe=probe, x=x, setting=PROBE_SETTINGS[name][0]) -> np.ndarray:
+                return probe(x["train"], train_labels, x[split], manifest.task, manifest.classes, **{setting: value})
+            choice = tuning.choose(*PROBE_SETTINGS[name], lambda value: fitted(value, "validation"), validation_labels,
+                                   manifest.task, manifest.classes)
+            scores = {s: fitted(choice.value, s) for s in splits}
             run = RunName(rows.codec_name, "none" if source == "codec" else llm_name, f"probe_{name}_{source}", rows.seed)
             split_examples = {s: examples[s] for s in splits}
-            records += scoring_records(manifest, scores, split_examples, folder, run, rows.out)
+            found = scoring_records(manifest, scores, split_examples, folder, run, rows.out)
+            for record in found:
+                record.choices = choice.choices() | record.choices
+            records += found
     return finish_records(folder, records)
 
 
@@ -138,7 +152,8 @@ def zero_shot_records(rows: BaseRows, manifest: Manifest, codec: TokenCodec, cod
     """The base LLM, not fine-tuned, scored like the fine-tuned one (method ``zero_shot``); cached in
     ``folder/records.json`` (built once, under a lock)."""
     folder = Path(folder)
-    return cached_records(folder, "zero-shot rows", lambda: _zero_shot(rows, manifest, codec, codes, examples, folder))
+    return cached_records(folder, "zero-shot rows", lambda: _zero_shot(rows, manifest, codec, codes, examples, folder),
+                          [s for s in rows.splits if examples.get(s)])
 
 
 def _zero_shot(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],

@@ -55,20 +55,29 @@ class Predictions:
     probabilities: np.ndarray | None = None
 
 
-def finished_records(folder: Path, what: str) -> list[Record] | None:
+def finished_records(folder: Path, what: str, splits: Sequence[str] | None = None) -> list[Record] | None:
     """The records of ``folder`` when its done-marker vouches for them and every prediction file beside them;
-    None (with a one-line message if something was there) when they must be computed again."""
+    None (with a one-line message if something was there) when they must be computed again. ``splits``: the splits
+    wanted; records that lack one (written by a validation-only run, ``EvalConfig.splits``) are computed again, and
+    only the wanted splits' records are returned."""
     files = RecordsFolder(folder)
-    if reusable(files.done, what, files.records):
-        return RecordsFile.from_file(files.records).records
-    return None
+    if not reusable(files.done, what, files.records):
+        return None
+    records = RecordsFile.from_file(files.records).records
+    if splits is None:
+        return records
+    if not set(splits) <= {r.split for r in records}:
+        return None
+    return [r for r in records if r.split in splits]
 
 
-def cached_records(folder: Path, what: str, build: Callable[[], list[Record]]) -> list[Record]:
+def cached_records(folder: Path, what: str, build: Callable[[], list[Record]],
+                   splits: Sequence[str] | None = None) -> list[Record]:
     """The records of ``folder``, built once by ``build()`` (which ends with :func:`finish_records`) under a lock:
-    processes that need the same rows (the recipes of one codec and model, the folds' baseline) wait and reuse them."""
+    processes that need the same rows (the recipes of one codec and model, the folds' baseline) wait and reuse them.
+    ``splits``: as :func:`finished_records`."""
     with build_lock(folder, what):
-        found = finished_records(folder, what)
+        found = finished_records(folder, what, splits)
         return found if found is not None else build()
 
 
@@ -163,7 +172,7 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
             predictions = [[c for c, on in zip(manifest.classes, row) if on] for row in predicted]
         else:
             predicted = probabilities.argmax(1)
-            metrics = single_label_metrics(truth.argmax(1), predicted, len(manifest.classes))
+            metrics = single_label_metrics(class_indices(labels[split], manifest.classes), predicted, len(manifest.classes))
             predictions = [[manifest.classes[i]] for i in predicted]
         records.append(
             _record(
@@ -192,12 +201,19 @@ def generation_record(manifest: Manifest, split: str, examples: Sequence[Example
         metrics = {k: v for k, v in multi_label_metrics(truth, predicted, predicted).items() if k != "map"}
         metrics["exact_match"] = float(np.mean([set(a) == set(l) for a, l in zip(answers, labels)]))
     else:
-        truth = np.array([index[l[0]] for l in labels])
+        truth = class_indices(labels, manifest.classes)
         predicted = np.array([index[a[0]] if ok and len(a) == 1 else len(index) for a, ok in zip(answers, valid)])
         metrics = single_label_metrics(truth, predicted, len(manifest.classes))
     metrics["invalid_rate"] = float(1 - np.mean(valid))
     return _record(manifest, split, replace(run, method="llm_generation"), metrics,
                    Predictions(examples, labels, [list(a) for a in answers]), folder, out)
+
+
+def class_indices(labels: Sequence[Sequence[str]], classes: Sequence[str]) -> np.ndarray:
+    """``(n,) int``: each example's (first) label's index in ``classes``, -1 for a label outside them (a question's
+    answer no training question has: no prediction equals it, so it is scored wrong)."""
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index.get(l[0], -1) if l else -1 for l in labels], dtype=int)
 
 
 def _prediction_rows(classes: list[str], predictions: Predictions) -> Iterator[dict]:
@@ -217,6 +233,8 @@ def _record(manifest: Manifest, split: str, run: RunName, metrics: dict, predict
         annotators = {c.id: c.extra.get("answers") or list(c.labels) for c in manifest.clips}
         metrics = metrics | aqa_metrics([l[0] for l in predictions.labels], [p[0] if p else "" for p in predictions.predicted],
                                         [annotators.get(e.id, []) for e in predictions.examples])
+        known = set(manifest.classes)  # the training answers: a question answered otherwise can never be right
+        metrics["unseen_answer_rate"] = float(np.mean([l[0] not in known for l in predictions.labels]))
     headline = HEADLINE[manifest.task] if HEADLINE[manifest.task] in metrics else next(iter(metrics))
     if manifest.task == "multi_label" and run.method == "llm_generation":
         headline = "micro_f1"

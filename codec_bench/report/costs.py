@@ -153,7 +153,7 @@ def cost_section(aggregated: list[dict], records: list[dict], split: str = "test
     points = cost_points(aggregated, list(records), split)
     if not points:
         return ""
-    return ("The fine-tuned LLM's label-scoring headline on the test split against what its codec costs: LLM audio "
+    return (f"The fine-tuned LLM's label-scoring headline on the {split} split against what its codec costs: LLM audio "
             "positions per second of audio (after patching: `-p<k>` reads k frames as one position; after acoustic BPE, "
             "`-bpe<n>` with n merged units: measured on the evaluated clips) and the codes' "
             "bitrate (frame rate x codebooks x log2 codebook size; none for continuous front-ends). ★: on the "

@@ -197,7 +197,7 @@ def confusion_figures(records: list[dict], out_dir: str | Path,
     return figures
 
 
-def reliability_figures(calibration: dict[str, dict]) -> dict[str, Figure]:
+def reliability_figures(calibration: dict[str, dict], split: str = "test") -> dict[str, Figure]:
     """File stem (``reliability_<dataset>``) -> the reliability diagram of a single-label dataset: accuracy against
     mean confidence per confidence bin, one line per run (``significance.calibration``), the diagonal for a
     calibrated model, and the clips per bin below."""
@@ -215,7 +215,7 @@ def reliability_figures(calibration: dict[str, dict]) -> dict[str, Figure]:
         curve.set_xlim(0, 1)
         curve.set_ylim(0, 1)
         curve.set_ylabel("accuracy")
-        curve.set_title(f"{dataset}: reliability of label scoring (test)")
+        curve.set_title(f"{dataset}: reliability of label scoring ({split})")
         curve.legend(loc="upper left", fontsize=8)
         counts.set_xlabel("confidence of the top label")
         counts.set_ylabel("clips")

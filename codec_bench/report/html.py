@@ -56,7 +56,7 @@ def write_html_report(aggregated: list[dict], records: list[dict], out_dir: str 
     if figures is None:
         images = {"radar": png_bytes(radar_figure(aggregated, split))}
         images |= {stem: png_bytes(fig) for stem, fig in confusion_figures(records, out_dir, classes_by_dataset).items()}
-        images |= {stem: png_bytes(fig) for stem, fig in reliability_figures(statistics["calibration"]).items()}
+        images |= {stem: png_bytes(fig) for stem, fig in reliability_figures(statistics["calibration"], split).items()}
     else:
         images = {stem: Path(path).read_bytes() for stem, path in figures.items()}
     body = [f"<h1>{html.escape(title)}</h1>"]

@@ -82,13 +82,14 @@ def markdown_table(aggregated: list[dict], split: str = "test") -> str:
 
 def choices_markdown(records: list[dict], split: str = "test") -> str:
     """One row per run, fold and seed: what it chose on validation (the kept epoch of those evaluated and by which
-    figure; for multi-label tasks the per-label scoring method and the decision rule). Empty when nothing chose."""
+    figure; for multi-label tasks the per-label scoring method and the decision rule; for a reference row its C or k
+    with its validation figure, ``evaluation.tuning``). Empty when nothing chose."""
     rows = sorted((r for r in records if r["split"] == split and r.get("choices") and r["method"] != "llm_generation"),
                   key=lambda r: (r["dataset"], r["codec"], r["model"], r["method"], str(r.get("fold")), r.get("seed", 0)))
     if not rows:
         return ""
-    lines = ["| dataset | codec | model | method | fold | seed | kept epoch | multi-label scoring | decision rule |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | codec | model | method | fold | seed | kept epoch | multi-label scoring | decision rule | C or k |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         c = r["choices"]
         epoch = "–"
@@ -96,8 +97,18 @@ def choices_markdown(records: list[dict], split: str = "test") -> str:
             epoch = f"{c['best_epoch']:g} of {c.get('epochs', '?')} (validation {c.get('selected_by', 'loss')}"
             epoch += ", stopped early)" if c.get("stopped_early") else ")"
         lines.append(f"| {r['dataset']} | {r['codec']} | {r['model']} | {r['method']} | {r.get('fold') or '–'} | "
-                     f"{r.get('seed', 0)} | {epoch} | {c.get('scoring', '–')} | {c.get('decision_rule', '–')} |")
+                     f"{r.get('seed', 0)} | {epoch} | {c.get('scoring', '–')} | {c.get('decision_rule', '–')} | "
+                     f"{_reference_setting(c)} |")
     return "\n".join(lines) + "\n"
+
+
+def _reference_setting(choices: dict) -> str:
+    """``C = 0.1 (validation 83.3)``: a reference row's setting chosen on validation (``tuning.GridChoice``), or –."""
+    for name in ("C", "k"):
+        if name in choices:
+            figure = (choices.get(f"{name}_validation") or {}).get(f"{choices[name]:g}")
+            return f"{name} = {choices[name]:g}" + (f" (validation {100 * figure:.1f})" if figure is not None else " (default)")
+    return "–"
 
 
 def clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
@@ -111,6 +122,10 @@ def clip_counts(aggregated: list[dict], split: str = "test") -> list[str]:
         folds = sorted({r["n_folds"] for r in mine})
         seeds = sorted({r.get("n_seeds", 1) for r in mine})
         text = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]} (differs between runs)"
+        unseen = next((r for r in mine if "unseen_answer_rate" in r["metrics"]), None)  # question answering
+        if unseen is not None:
+            count = round(unseen["metrics"]["unseen_answer_rate"]["mean"] * unseen["n_clips"])
+            text += f" ({count} of them with an answer no training question has: never a candidate, scored wrong)"
         lines.append(f"- **{dataset}**: {text} {split} clips over {'/'.join(map(str, folds))} fold(s) "
                      f"× {'/'.join(map(str, seeds))} seed(s)")
     return lines
@@ -233,6 +248,11 @@ def continuous_note(aggregated: list[dict]) -> str:
             "with it (the spectrogram-input baseline), not codec tokens.\n")
 
 
+VALIDATION_ONLY = ("**Validation figures only** (a run that chooses: `--splits validation`, the default of `--tune`): "
+                   "no test figure is read, written here or shown. Rerun the same command with `--splits all` to evaluate "
+                   "the test split with the models already trained.")
+
+
 def report_sections(aggregated: list[dict], per_class: dict[str, dict], statistics: dict, failed_cells: list[dict] = (),
                     skipped_files: list[str | Path] = (), split: str = "test", records: list[dict] = (),
                     selection: list[dict] = ()) -> list[tuple[str, str]]:
@@ -246,6 +266,8 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
              f"bootstrap interval [low, high] over the {split} clips ({boot['resamples']} resamples, seed {boot['seed']}; "
              "single-label clips drawn within their class, multi-label clips whole, question answering's audio clips "
              "whole with all their questions; drawn within each fold, the mean taken over folds and seeds).")
+    if split == "validation":
+        intro = VALIDATION_ONLY + "\n\n" + intro
     losses = reference_lines(statistics["reference_checks"])
     checks = ("\n" + "\n\n".join(losses) + "\n") if losses else ""
     sections = [
@@ -277,8 +299,9 @@ def report_sections(aggregated: list[dict], per_class: dict[str, dict], statisti
         sections.insert(1, ("Recipes chosen on validation", "Each grid's recipe with the best validation figure (the "
                             "label-scoring headline, the mean over seeds; ties: the lower validation loss, then the "
                             "cheaper recipe), per dataset, fold, codec and model; the tables above show the chosen "
-                            "recipe's test figures only (<model>/<grid>-chosen), never chosen on test; a grid without validation "
-                            "records is not chosen and its recipes' rows are shown unchosen, each under its own name.\n\n"
+                            f"recipe's {split} figures only (<model>/<grid>-chosen), never chosen on test; a grid without "
+                            "validation records is not chosen and its recipes' rows are shown unchosen, each under its "
+                            "own name.\n\n"
                             + selection_markdown(list(selection))))
     costs = cost_section(aggregated, list(records), split)
     if costs:

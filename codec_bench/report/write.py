@@ -25,7 +25,7 @@ from .tables import report_sections
 
 def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = (),
-                 selection: list[dict] = (), fidelity: list[CodecFidelity] = ()) -> dict[str, Path]:
+                 selection: list[dict] = (), fidelity: list[CodecFidelity] = (), split: str = "test") -> dict[str, Path]:
     """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png,
     reliability_<dataset>.png, when records carry costs, costs.png (``costs``) and, with ``fidelity``
     (``fidelity.collect_fidelity``), fidelity.png into ``out_dir``; results.json holds the records, the aggregated
@@ -37,46 +37,50 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
     from ``load_results`` and are listed under "Failed cells"; ``selection``: the recipes chosen on validation
     (``selection.choose``), in results.json and the report's grid table. Returns ``{"results", "report", "html",
     "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
+    ``split``: the split the tables, figures and tests read (``validation`` for a report that shows no test figure).
     """
     out_dir = Path(out_dir)
     typed, records = list(records), [r.to_json() for r in records]
     aggregated = aggregate(records)
-    statistics = analyse(records, aggregated, out_dir, classes_by_dataset)
+    statistics = analyse(records, aggregated, out_dir, classes_by_dataset, split)
     paths = {"results": out_dir / RESULTS, "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
     ResultsFile(typed, aggregated, statistics, list(failed_cells), list(selection)).to_file(paths["results"])
-    radar_plot(aggregated, paths["radar"])
+    radar_plot(aggregated, paths["radar"], split)
     for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
-    for stem, figure in reliability_figures(statistics["calibration"]).items():
+    for stem, figure in reliability_figures(statistics["calibration"], split).items():
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
-    points = cost_points(aggregated, records)
+    points = cost_points(aggregated, records, split)
     if points:
         paths["costs"] = save_figure(cost_figure(points), out_dir / "costs.png")
-    figure = fidelity_figure(aggregated, list(fidelity))
+    figure = fidelity_figure(aggregated, list(fidelity), split)
     if figure is not None:
         paths["fidelity"] = save_figure(figure, out_dir / "fidelity.png")
-    extra = fidelity_sections(aggregated, list(fidelity))
-    per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset)
+    extra = fidelity_sections(aggregated, list(fidelity), split)
+    per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset, split)
     text = ["# codec-bench results", ""]
-    for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, records=records,
-                                         selection=selection) + extra:
+    for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, split,
+                                         records=records, selection=selection) + extra:
         text += ([f"## {heading}", ""] if heading else []) + [body]
     figures = {stem: path for stem, path in paths.items()
                if stem in ("radar", "costs", "fidelity") or stem.startswith(FIGURE_PREFIXES)}
     text += ["## Figures", ""] + [f"![{stem}]({path.name})\n" for stem, path in figures.items()]
     write_text(paths["report"], "\n".join(text))
     paths["html"] = write_html_report(aggregated, records, out_dir, statistics, classes_by_dataset, failed_cells=failed_cells,
-                                      skipped_files=skipped_files, figures=figures, per_class=per_class,
+                                      skipped_files=skipped_files, figures=figures, per_class=per_class, split=split,
                                       selection=selection, extra_sections=extra)
     return paths
 
 
-def report_folders(folders: list[str | Path], out: str | Path | None = None, compare: bool = False) -> dict[str, Path]:
+def report_folders(folders: list[str | Path], out: str | Path | None = None, compare: bool = False,
+                   hide_test: bool = False) -> dict[str, Path]:
     """The report over everything finished under ``folders`` (run, demo or study output folders; a study's failed
     cells are listed), written into ``out`` (default: the first folder); prediction paths are made relative to it.
     ``compare``: keep every folder's runs apart (their model named ``<model> @ <folder>``) and compare the folders'
     runs with each other. A folder whose ``grids.json`` selects on validation reports each grid's chosen recipe only
-    (``selection``). Two processes finishing together write it in turn (a file lock)."""
+    (``selection``). ``hide_test``: leave every test record out and report the validation split (a choosing run:
+    results.json, report.md, report.html and the console hold no test figure). Two processes finishing together write
+    it in turn (a file lock)."""
     out = Path(out or folders[0])
     if compare and len(folders) < 2:
         raise CodecBenchError("--compare needs two or more folders (codec-bench report A B --compare)")
@@ -92,6 +96,8 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
         for line in warnings:
             ui.warn(line)
         for r in found.records:
+            if hide_test and r.split == "test":
+                continue
             r = replace(r, predictions=os.path.relpath(folder / r.predictions, out))
             records.append(replace(r, model=f"{r.model}{SOURCE_MARK}{names[folder]}") if compare else r)
         classes |= found.classes
@@ -105,7 +111,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
         raise CodecBenchError(f"{', '.join(map(str, folders))}: no finished results here; run `codec-bench run`, `demo` "
                               "or `benchmark` first")
     with build_lock(out / "report.md", "report", beside=False):  # no lock files among the user's report files
-        return write_report(records, out, classes, failed, skipped, chosen, fidelity)
+        return write_report(records, out, classes, failed, skipped, chosen, fidelity, "validation" if hide_test else "test")
 
 
 def source_names(folders: list[Path]) -> dict[Path, str]:

@@ -49,7 +49,8 @@ def blind_rows(fold: FoldContext, model_dir: Path | None) -> list[Record]:
         return []
     records = evaluate_model(blind_fold(fold), model_dir, method=BLIND_METHOD)
     folder = OutFolder(Path(fold.config.out)).baseline(fold.manifest.name).path
-    return records + cached_records(folder, "majority answers", lambda: _majority_records(fold, folder))
+    splits = [s for s in fold.config.eval.evaluated() if fold.examples.get(s)]
+    return records + cached_records(folder, "majority answers", lambda: _majority_records(fold, folder), splits)
 
 
 def _majority_records(fold: FoldContext, folder: Path) -> list[Record]:
@@ -58,7 +59,7 @@ def _majority_records(fold: FoldContext, folder: Path) -> list[Record]:
     train = [e for e in examples["train"] if not is_augmented_id(e.id) and not is_keyword_id(e.id)]
     index = {c: i for i, c in enumerate(manifest.classes)}
     scores, chosen = {}, {}
-    for split in (s for s in fold.config.eval.splits if examples.get(s)):
+    for split in (s for s in fold.config.eval.evaluated() if examples.get(s)):
         chosen[split] = list(examples[split])
         answers = majority_answers([question[e.id] for e in train], [e.answer_items[0] for e in train],
                                    [question[e.id] for e in chosen[split]])

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..codecs.cache import TokenCache
 from ..config import RunConfig, codec_label
 from ..core import ui
@@ -40,7 +42,7 @@ def evaluate_model(fold: FoldContext, model_dir: Path, method: str = "llm_scorin
     """Score (and generate) on the held-out splits; write predictions and records to ``<run>/eval`` (one progress
     line); ``method``: the label-scoring records' method (the blind row's is its own)."""
     folder, config = RunFolder(fold.run_dir).eval.path, fold.config
-    found = finished_records(folder, "evaluation")
+    found = finished_records(folder, "evaluation", [s for s in config.eval.evaluated() if fold.examples.get(s)])
     if found is not None:
         return found
     with ui.stage("evaluate", unit="clips"):
@@ -59,7 +61,7 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> 
     encoder = prompt_encoder(tokenizer, fold.codec, fold.codes, config.codec.codebooks, config.codec.patch, fold.units)
     run = RunName(fold.codec_name, f"{fold.model_name}/{config.train.name or config.train.method}", method,
                   config.train.seed)
-    splits = [s for s in config.eval.splits if examples.get(s)]
+    splits = [s for s in config.eval.evaluated() if examples.get(s)]
     started = time.perf_counter()
     scores, choice = label_scores(model, encoder, examples, splits, manifest, folder, questions=fold.asks_questions)
     scoring_seconds = time.perf_counter() - started
@@ -92,7 +94,7 @@ def reference_rows(fold: FoldContext) -> list[Record]:
     from ..evaluation import probes
 
     rows = BaseRows(fold.base_model(), fold.model_name, codec_label(codec, config.codec.label), config.model.dtype,
-                    config.model.offline, config.model.add_speech_tokens, config.train.seed, tuple(config.eval.splits),
+                    config.model.offline, config.model.add_speech_tokens, config.train.seed, config.eval.evaluated(),
                     Path(config.out))
     shared = f"{codec.cache_key()}__{fold.model_name}"
     inputs = (fold.manifest, codec, fold.codes, fold.examples)
@@ -109,7 +111,8 @@ def run_baseline(config: RunConfig, manifest: Manifest, folder: Path) -> list[Re
     dataset (``baseline.LogMelStats``), shared by every fold and run."""
     cache = TokenCache(config.cache_folder, manifest.dataset, baseline.LogMelStats(), config.codec.max_seconds)
     set_aside(config.out, manifest.dataset, None, cache.changed(manifest.clips))
-    return cached_records(folder, "baseline", lambda: _baseline_records(config, manifest, folder))
+    splits = [s for s in config.eval.evaluated() if manifest.split(s)]
+    return cached_records(folder, "baseline", lambda: _baseline_records(config, manifest, folder), splits)
 
 
 def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> list[Record]:
@@ -118,12 +121,16 @@ def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> li
     features = {clip_id: vector[:, 0].copy() for clip_id, vector in cache.load(c.id for c in manifest.clips)[0].items()}
     by_split = {s: [c for c in manifest.split(s) if c.id in features] for s in manifests.SPLITS}
     train_labels = {c.id: c.labels for c in by_split["train"]}
+    train = {c.id: features[c.id] for c in by_split["train"]}
+    validation = {c.id: features[c.id] for c in by_split["validation"]}  # chooses C; test never does
+    predict, choice = baseline.fit_on_validation(manifest.task, manifest.classes, train, train_labels, validation,
+                                                 [c.labels for c in by_split["validation"]])
     scores, examples = {}, {}
-    for split in config.eval.splits:
+    for split in config.eval.evaluated():
         if by_split.get(split):
-            train = {c.id: features[c.id] for c in by_split["train"]}
-            scores[split] = baseline.fit_predict(manifest.task, manifest.classes, train, train_labels,
-                                                 {c.id: features[c.id] for c in by_split[split]})
+            scores[split] = predict(np.stack([features[c.id] for c in by_split[split]]))
             examples[split] = [Example(c.id, "", tuple(sorted(c.labels))) for c in by_split[split]]
     records = scoring_records(manifest, scores, examples, folder, RunName("none", "logmel-logreg", baseline.METHOD), config.out)
+    for record in records:
+        record.choices = choice.choices() | record.choices
     return finish_records(folder, records)

@@ -85,7 +85,8 @@ def tune_help() -> str:
                           for key, values in grid.items())
     return (f"Train a small grid of recipes and report the one with the best validation figure (never test): the tiny "
             f"LM over {words(TUNE_GRIDS['embedded'])} (epochs as multiples of --epochs); a pretrained LLM over "
-            f"{words(TUNE_GRIDS['pretrained'])}. Each recipe gets a run folder of its own (tune-...).")
+            f"{words(TUNE_GRIDS['pretrained'])}. Each recipe gets a run folder of its own (tune-...). Validation figures "
+            "only unless --splits all: rerun with it, once the choice is made, to evaluate the chosen recipe on test.")
 
 
 def candidates(recipes: list[TrainConfig]) -> list[dict]:

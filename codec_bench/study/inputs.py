@@ -62,9 +62,12 @@ def settle(values: dict, tune: bool = False) -> tuple[RunConfig, list[Manifest]]
     """Command-line values -> the run's settings and its folds' manifests, every input checked: the settings left to
     "auto" take the model's defaults, then, once the corpus is read, its task's (``config.resolve``); a change the
     task brings is announced in one line (and a codec it brings checked). ``tune``: the learning rate is chosen on
-    validation (``Runs.tune``), so none may be given."""
+    validation (``Runs.tune``), so none may be given, and the held-out splits left to "auto" are validation only
+    (a choosing run shows no test figure; ``EvalConfig.splits``)."""
     if tune and values.get("train_learning_rate") is not None:
         raise CodecBenchError("--tune chooses the learning rate on validation; drop --lr")
+    if values.get("eval_splits", "auto") == "auto":
+        values = values | {"eval_splits": "validation" if tune else "all"}
     config = resolve(values)
     manifests = check_run(config)
     if not manifests:

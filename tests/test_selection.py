@@ -210,8 +210,8 @@ def test_run_tune_on_a_csv_folder(tmp_path):
     results = io.read_json(out / "results.json")
     assert results["selection"][0]["chosen"] in runs and len(results["selection"][0]["candidates"]) == 4
     assert {r["model"] for r in results["records"] if r["method"] == "llm_scoring"} == {"tiny-llama/tune-chosen"}
-    wrong = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--tune", "--lr", "1e-3"])
-    assert wrong.exit_code != 0 and "drop --lr" in str(wrong.exception)
+    wrong = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--tune", "--learning-rate", "1e-3"])
+    assert wrong.exit_code != 0 and "drop --learning-rate" in str(wrong.exception)
 
 
 def test_tune_grid_is_in_the_help():

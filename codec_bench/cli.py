@@ -203,8 +203,8 @@ def _print_settings(config: RunConfig, title: str | None = None) -> None:
 
 
 # encode fills a cache: no training, evaluation, tracking or reading (codebooks, patch, bpe) option
-ENCODE_EXCLUDE = tuple(f.name for f in dataclasses.fields(SharedSettings)) + (
-    "codebooks", "patch", "bpe", "add_speech_tokens", "model_dtype")
+ENCODE_EXCLUDE = tuple(f.name for f in dataclasses.fields(SharedSettings) if f.name != "cache_root") + (
+    "codebooks", "patch", "bpe", "add_speech_tokens", "model_dtype", "codec_label", "model_label")
 
 
 @app.command()
@@ -214,6 +214,7 @@ def encode(dataset: str = typer.Argument(..., help="Dataset name."), quiet: bool
     """Fill the token cache (a token codec) or the feature cache (a front-end such as logmel) only, resumable: the
     codec `run` would use for this --model and dataset, or --codec. Under torchrun / `accelerate launch` each process
     encodes its share."""
+    from .codecs import is_front_end
     from .core import ui
     from .study.inputs import settle
 
@@ -223,7 +224,8 @@ def encode(dataset: str = typer.Argument(..., help="Dataset name."), quiet: bool
     from .study import pipeline
 
     pipeline.run(config, stop_after="encode", loaded=loaded)
-    ui.say(ui.timings())
+    kind = "feature cache (a front-end's frames)" if is_front_end(config.codec.name) else "token cache"
+    ui.say(f"{kind} of {config.codec.name} for {dataset} filled in {config.cache_folder}; {ui.timings()}")
 
 
 @app.command("datasets")

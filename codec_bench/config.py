@@ -126,8 +126,7 @@ class TrainConfig:
 
     PANEL = "Training"
 
-    name: str | None = setting(None, "Recipe name in results and run folders (default: the method).", key="recipe",
-                               cli=False)
+    name: str | None = setting(None, "Recipe name in results and run folders (default: the method).", key="recipe")
     method: str = setting(_TINY["method"], lambda: f"Fine-tuning method {defaults_text('method')}.",
                           choices=("full", "lora"), cli_default=None)
     epochs: float = setting(_TINY["epochs"], lambda: f"Training epochs {defaults_text('epochs')}.", cli_default=None,
@@ -198,7 +197,7 @@ class CodecConfig:
                                       minimum=0)
     max_seconds: float | None = setting(30.0, "Clips longer than this many seconds are cut before encoding (a count is "
                                         "printed).", above=0)
-    label: str | None = setting(None, "The codec's name in results (default: its name).", key="codec_label", cli=False)
+    label: str | None = setting(None, "The codec's name in results (default: its name).", key="codec_label")
     codebooks: str = setting("interleave", "Several codebooks per frame: interleave (one speech token each) or sum (one "
                              "position per frame, their token embeddings summed).", choices=CODEBOOK_MODES)
     patch: int = setting(OTHER_DEFAULTS["patch"], lambda: "Consecutive frames read as one LLM position: their "
@@ -242,7 +241,7 @@ class ModelConfig:
     add_speech_tokens: bool = setting(False, "Add <|s_N|> and marker rows to an LLM whose tokenizer lacks them (any "
                                       "causal LM).")
     label: str | None = setting(None, "The model's name in results (default: the last part of its name).",
-                                key="model_label", cli=False)
+                                key="model_label")
 
 
 @dataclass
@@ -277,6 +276,8 @@ class SharedSettings:
     report_to: str = setting("none", "Experiment tracking of training losses and evaluation metrics, named by the run "
                              "folder: none, tensorboard (event files in <run>/tensorboard), wandb or mlflow (their own "
                              "settings from the environment).", choices=TRACKERS, panel="Output")
+    cache_root: Path | None = setting(None, "Token and feature cache folder (default OUT/cache).", folder=True,
+                                      panel="Output")
 
 
 @dataclass(kw_only=True)
@@ -301,7 +302,7 @@ class Output:
 
     PANEL = "Output"
 
-    out: Path = setting(Path("runs"), "Output folder: manifests, token cache, runs, report.", folder=True)
+    out: Path = setting(Path("runs"), "Output folder: manifests, token and feature caches, runs, report.", folder=True)
 
 
 @dataclass(kw_only=True)
@@ -312,7 +313,6 @@ class RunConfig(SharedSettings, DatasetLocation, Output):
 
     dataset: str = setting(help="Dataset name (`codec-bench datasets`): the argument of `run`, a study's `datasets` "
                            "entry's `name`.", cli=False, yaml=False)
-    cache_root: Path | None = setting(None, "Token and feature cache folder (default OUT/cache).", folder=True)
     dataset_options: dict = setting(help="Options of the dataset's loader (a study's `datasets` entry's `options`).",
                                     factory=dict, cli=False, yaml=False)
     codec: CodecConfig = dataclasses.field(default_factory=CodecConfig)  # the parts: settings of their own

@@ -8,7 +8,7 @@
 (frames per LLM position) only when it is not 1 and ``bpe`` (merged units, ``<run>/unit-merges.json``) only when not
 0, so a card of a run without them reads and writes as before they existed. ``settings``: every setting of the run by
 its one name, its value and where it came from (built-in default, model default, task default, study file, command
-line); empty in cards written before it existed.
+line); absent from cards written before it existed.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ class RunCard:
 
     def to_json(self) -> dict:
         return {"dataset": self.dataset, "task": self.task, "instruction": self.instruction, "classes": list(self.classes),
-                "codec": self.codec.to_json(), "model": self.model, "recipe": self.recipe, "seed": self.seed,
-                "settings": self.settings}
+                "codec": self.codec.to_json(), "model": self.model, "recipe": self.recipe, "seed": self.seed} | (
+                    {"settings": self.settings} if self.settings else {})
 
     def to_file(self, path: str | Path) -> None:
         io.write_json(path, self.to_json())

@@ -74,6 +74,7 @@ class StudyConfig(SharedSettings):
     seeds: list[int] = setting(help="Training seeds; every cell runs once per seed.", factory=lambda: [0], cli=False,
                                minimum=0)
     generation: bool = setting(EvalConfig.generation, "Also evaluate by greedy generation (exact match).")
+    generation_batch_size: int = setting(EvalConfig.generation_batch_size, "Prompts per generation batch.", minimum=1)
     engine: str = setting("serial", "How cells run: serial (default), ray or submitit (cells as independent jobs; default: "
                           "the study's `engine`).", choices=_engine_names, noun="engine", cli_default=None)
     engine_options: dict = setting(help="Options of the engine (see study.engines).", factory=dict, cli=False)
@@ -277,10 +278,12 @@ def cell_config(study: StudyConfig, cell: Cell, task: str | None = None) -> RunC
     root = entry.root
     if root is None and not data.DATASETS[entry.name].needs_root:  # generated data lives with the study
         root = Path(study.out) / "data" / entry.name
-    cell_values = {"dataset": entry.name, "out": Path(study.out), "root": root, "protocol": cell.protocol, "seed": cell.seed}
+    cell_values = {"dataset": entry.name, "out": Path(study.out), "root": root}
     layers = [(BUILT_IN, cell_values)] + [(source, _flat(given, cell)) for source, given in study.given.items()]
     fold = {"folds": None if cell.fold is None else [cell.fold]}  # the cell's own fold, of the listed ones or all
     layers.append((STUDY_FILE if entry.folds else BUILT_IN, fold))
+    seeds_from = [source for source, given in study.given.items() if "seeds" in given.get("top", {})]
+    layers.append((seeds_from[-1] if seeds_from else BUILT_IN, {"seed": cell.seed}))  # the cell's own seed
     return resolve(layers, task or static_task(entry.name))
 
 

@@ -142,6 +142,8 @@ def test_a_question_answering_study_with_blind_false_trains_no_blind_row(tmp_pat
     assert card["settings"]["blind"] == {"value": False, "source": "study file"}
     assert card["settings"]["epochs"] == {"value": 1.0, "source": "study file"}
     assert card["settings"]["codec"] == {"value": "logmel", "source": "task default"}  # as `run` defaults it
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Settings" in report and "`blind False (study file)`" in report and "`codec logmel (task default)`" in report
 
 
 def test_run_dry_run_shows_a_pretrained_llms_own_codec_and_lora_without_loading_anything(tmp_path):

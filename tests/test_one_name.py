@@ -241,3 +241,15 @@ def test_the_settings_reference_is_up_to_date():
     committed = Path(__file__).resolve().parents[1] / PATH
     assert committed.read_text(encoding="utf-8") == settings_reference(), "run `python -m codec_bench.reference`"
     assert "| `codec_dtype` | `--codec-dtype` | `codecs` entry `dtype` |" in committed.read_text(encoding="utf-8")
+
+
+def test_encode_fills_the_cache_run_would_use_and_calls_a_feature_cache_so(tmp_path):
+    from test_pipeline import _csv_folder
+
+    root = _csv_folder(tmp_path / "data")
+    result = runner.invoke(app, ["encode", "csv", "--root", str(root), "--out", str(tmp_path / "out")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "feature cache (a front-end's frames) of logmel for csv filled in" in said  # the tiny LM's single-label default
+    result = runner.invoke(app, ["encode", "csv", "--root", str(root), "--out", str(tmp_path / "out"), "--codec", "embedded"])
+    assert result.exit_code == 0 and "token cache of embedded for csv" in " ".join(result.output.split())

@@ -166,7 +166,9 @@ def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench data
     runs = Runs(**parts["runs"])
     values = {key: value for key, value in settings.items() if key not in ("seeds", "tune", "stage")} | {"dataset": dataset}
     if dry_run:
-        _print_settings(resolve_only(values))
+        config = resolve_only(values)
+        _print_settings(config)
+        console.print(f"seeds {runs.seeds or [config.train.seed]}, tune {runs.tune}, stage {runs.stage}")
         return
     config, loaded = settle(values, runs.tune)  # every input error before torch is imported
     _quiet_libraries()

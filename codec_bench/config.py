@@ -1,6 +1,8 @@
 """Settings of a run and of a study: one dataclass per stage, the single source of every setting's name, type,
-default, choices and help (``core.settings.setting``). The command line's options (``cli``) and the study YAML's
-checks (``study.benchmark``) are derived from these fields. Also the naming rules derived from the settings (how a
+default, choices and help (``core.settings.setting``), each under one name, its key (the flag is the key with dashes).
+The command line's options (``cli``), the study YAML's checks (``study.plan``) and the settings reference
+(``reference``) are derived from these fields; :func:`resolve` gives every entry point the same defaults
+(:func:`defaults_for`) and says where each value came from. Also the naming rules derived from the settings (how a
 codec, a model and a recipe are named in folders, results and reports). Light: no torch, so that the command line
 checks its inputs before anything heavy is imported.
 """

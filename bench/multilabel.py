@@ -50,7 +50,8 @@ def run_option(dataset: str, root: Path, out: Path, name: str, generation: bool,
     folder = out / name
     if not (folder / "results.json").is_file():
         command = [sys.executable, "-m", "codec_bench.cli", "run", dataset, "--root", str(root), "--out", str(folder),
-                   "--cache", str(out / "cache"), "--quiet", *OPTIONS[name], *extra] + ([] if generation else ["--no-generation"])
+                   "--cache-root", str(out / "cache"), "--quiet", *OPTIONS[name], *extra]
+        command += [] if generation else ["--no-generation"]
         subprocess.run(command, check=True, cwd=ROOT)
     return folder
 

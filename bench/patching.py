@@ -48,7 +48,7 @@ def recipe(task: str, tiny: bool) -> list[str]:
     if task not in DEMO_TRAIN:  # a suite set: its task's own defaults
         return []
     train = DEMO_TRAIN[task]
-    return ["--method", train.method, "--epochs", f"{train.epochs:g}", "--lr", f"{train.learning_rate:g}",
+    return ["--method", train.method, "--epochs", f"{train.epochs:g}", "--learning-rate", f"{train.learning_rate:g}",
             "--batch-size", str(train.batch_size)]
 
 
@@ -61,7 +61,7 @@ def run_one(task: str, root: Path, out: Path, codec: str, reading: str, tiny: bo
     folder = out / task / f"{codec}-{reading}"
     if not (folder / "results.json").is_file():
         command = [sys.executable, "-m", "codec_bench.cli", "run", "csv", "--root", str(root), "--out", str(folder),
-                   "--cache", str(out / "cache" / task), "--quiet", "--codec", codec, *reading_options(reading),
+                   "--cache-root", str(out / "cache" / task), "--quiet", "--codec", codec, *reading_options(reading),
                    "--mix", "0", "--no-generation", *recipe(task, tiny)]
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder.parent / f"{folder.name}.log", "w") as log:  # the run's own summary, kept out of the table

@@ -1,11 +1,14 @@
 """Command line: each command maps its options onto a config and calls one public function; no logic here.
 
 The options of ``run``, ``encode``, ``prepare`` and ``benchmark`` are the command-line fields of the settings'
-dataclasses (``config``, ``study.plan``): their flags, help, defaults, bounds and help panels are written there once
-(``settings_options``)."""
+dataclasses (``config``, ``study.plan``): their flags (each setting's one name, the study file's key with dashes),
+help, defaults, bounds and help panels are written there once (``settings_options``); a command receives only the
+settings given on its command line, and ``config.resolve`` gives the rest their defaults. A flag renamed to its
+setting's one name stops with one line naming the new flag (``config.RENAMED_FLAGS``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import os
@@ -19,39 +22,86 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import RUN_SECTIONS, CodecConfig, DatasetLocation, ModelConfig, Output, RunConfig, TrainConfig
+from . import __version__
+from .config import (
+    RENAMED_FLAGS,
+    CodecConfig,
+    DatasetLocation,
+    EvalConfig,
+    ModelConfig,
+    Output,
+    RunConfig,
+    SharedSettings,
+    TrainConfig,
+)
 from .core.errors import CodecBenchError
-from .core.settings import check_folder, cli_options, split_options
+from .core.settings import check_folder, cli_options, key_of, split_options
 from .study.inputs import Runs
 from .study.plan import StudyConfig
 
 app = typer.Typer(help="Classify audio with a speech LLM over neural-codec tokens: encode, prompt, fine-tune, score, report.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console()
 
 PANELS = (None, "Data", "Codec", "Model", "Training", "Evaluation", "Output")  # the groups of `--help`, in this order
 QUIET = typer.Option(False, "--quiet", "-q", help="Warnings, errors and the results only (for scripts).",
                      rich_help_panel="Output")
-VERBOSE = typer.Option(False, "--verbose", "-v", rich_help_panel="Output",
-                       help="Also the training log (always written to <run>/train_log.jsonl) and details.")
+VERBOSE = typer.Option(False, "--verbose", "-v", rich_help_panel="Output", help="More detail.")
+VERBOSE_TRAINING = typer.Option(False, "--verbose", "-v", rich_help_panel="Output",
+                                help="Also the training log (always written to <run>/train_log.jsonl) and details.")
+DRY_RUN = typer.Option(False, "--dry-run", rich_help_panel="Output", help="Print every resolved setting with its source "
+                       "(built-in default, model default, task default, study file, command line) and stop: no data read, "
+                       "no model loaded.")
 
 
-def settings_options(sections: dict[str, type], exclude: tuple[str, ...] = ()):
-    """Give a command the command-line fields of ``sections`` (prefix -> settings dataclass) as options, except the
-    parameters named in ``exclude``: flags, help, defaults and help panels come from the dataclasses
-    (``core.settings``); the command receives them as one dict ``settings``."""
+def _version(value: bool) -> None:
+    if value:
+        print(f"codec-bench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                              help="Print the version and exit.")) -> None:
+    """Classify audio with a speech LLM over neural-codec tokens: encode, prompt, fine-tune, score, report."""
+
+
+def settings_options(sections: list[type], exclude: tuple[str, ...] = ()):
+    """Give a command the command-line fields of ``sections`` (settings dataclasses) as options, except the settings
+    named in ``exclude``: flags, help, defaults and help panels come from the dataclasses (``core.settings``). The
+    command receives, as one dict ``settings`` (setting key -> value), only the settings given on the command line,
+    so that ``config.resolve`` knows which to default and where each value came from. A renamed flag
+    (``RENAMED_FLAGS``) is a hidden option that stops with one line naming the new one."""
     def decorate(func):
         own = [p for p in inspect.signature(func).parameters.values() if p.name != "settings"]
         hints = typing.get_type_hints(func)
         own = [p.replace(annotation=hints[p.name]) for p in own]
-        derived = [p for prefix, cls in sections.items() for p in cli_options(cls, prefix) if p.name not in exclude]
+        derived = [p for cls in sections for p in cli_options(cls) if p.name not in exclude]
+        flags = {p.default.param_decls[0].split("/")[0] for p in derived}
+        renamed = [inspect.Parameter(f"renamed_{old[2:].replace('-', '_')}", inspect.Parameter.KEYWORD_ONLY,
+                                     annotation=Optional[str], default=typer.Option(None, old, hidden=True))
+                   for old, new in RENAMED_FLAGS.items() if new in flags]
 
         @functools.wraps(func)
-        def command(**values):
+        def command(context: typer.Context, **values):
+            for parameter in renamed:
+                if values.pop(parameter.name) is not None:
+                    old = parameter.default.param_decls[0]
+                    raise CodecBenchError(f"{old} is now {RENAMED_FLAGS[old]} (each setting has one name, its study-file "
+                                          "key with dashes; docs/settings.md)")
+            given = {p.name for p in derived
+                     if getattr(context.get_parameter_source(p.name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")}
             settings = {p.name: values.pop(p.name) for p in derived}
-            return func(settings=settings, **values)
+            return func(settings=checked({key: value for key, value in settings.items() if key in given}), **values)
 
-        ordered = sorted(own + derived, key=lambda p: PANELS.index(getattr(p.default, "rich_help_panel", None)))
+        def checked(given: dict) -> dict:
+            """The given values parsed and checked against their fields' choices and bounds, by key again."""
+            parts = split_options(given, dict(enumerate(sections)))
+            return {key_of(field): parts[i][field.name] for i, cls in enumerate(sections)
+                    for field in dataclasses.fields(cls) if field.name in parts[i]}
+
+        ordered = sorted(own + derived, key=lambda p: PANELS.index(getattr(p.default, "rich_help_panel", None))) + renamed
+        ordered = [inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)] + ordered
         command.__signature__ = inspect.Signature([p.replace(kind=p.KEYWORD_ONLY) for p in ordered])
         command.__annotations__ = {p.name: p.annotation for p in ordered}
         del command.__wrapped__  # typer reads the signature above, not the wrapped function's
@@ -80,7 +130,7 @@ def _print_summary(report: Path) -> None:
 @app.command()
 def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Output folder."),
          quick: bool = typer.Option(False, "--quick", help="A smaller, faster demo (for smoke tests)."),
-         quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+         quiet: bool = QUIET, verbose: bool = VERBOSE_TRAINING) -> None:
     """Run the whole pipeline offline on generated data (embedded codec + tiny LM) and print the results table."""
     from .core import ui
 
@@ -96,22 +146,31 @@ def demo(out: Path = typer.Option(Path("codec-bench-demo"), "--out", help="Outpu
     ui.say(f"{ui.timings()}; {paths['seconds']:.0f} s in all")
 
 
-RUN_OPTIONS = RUN_SECTIONS | {"runs_": Runs}
+RUN_OPTIONS = [RunConfig, CodecConfig, ModelConfig, TrainConfig, EvalConfig, Runs]
 
 
 @app.command()
 @settings_options(RUN_OPTIONS)
 def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench datasets`), e.g. esc50, csv, instruments."),
-        quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
+        dry_run: bool = DRY_RUN, quiet: bool = QUIET, verbose: bool = VERBOSE_TRAINING,
+        settings: dict | None = None) -> None:
     """Run manifest -> tokens -> prompts -> training -> evaluation -> report on one dataset (every fold; with --seeds,
     every fold once per training seed, the report's mean ± std and intervals taken over folds and seeds)."""
     from .core import ui
     from .study.grid import TUNE_GRID, tune_recipes, write_grids
+    from .study.inputs import dry_run as resolve_only
     from .study.inputs import settle
 
     ui.set_verbosity(quiet, verbose)
-    runs = Runs(**split_options(settings, {"runs_": Runs})["runs_"])
-    config, loaded = settle(settings | {"dataset": dataset}, runs.tune)  # every input error before torch is imported
+    parts = split_options(settings, {"runs": Runs, "run": RunConfig})
+    runs = Runs(**parts["runs"])
+    values = {key: value for key, value in settings.items() if key not in ("seeds", "tune", "stage")} | {"dataset": dataset}
+    if dry_run:
+        config = resolve_only(values)
+        _print_settings(config)
+        console.print(f"seeds {runs.seeds or [config.train.seed]}, tune {runs.tune}, stage {runs.stage}")
+        return
+    config, loaded = settle(values, runs.tune)  # every input error before torch is imported
     _quiet_libraries()
     from .report.write import report_folders
     from .study import pipeline
@@ -133,15 +192,31 @@ def run(dataset: str = typer.Argument(..., help="Dataset name (`codec-bench data
     ui.say(ui.timings())
 
 
-ENCODE_OPTIONS = {"": RunConfig, "codec_": CodecConfig, "model_": ModelConfig}
+def _print_settings(config: RunConfig, title: str | None = None) -> None:
+    """Every setting of a run, its value and its source, as a table."""
+    from .config import settings_table
+
+    table = Table(title=title or f"{config.dataset}: resolved settings", show_edge=False)
+    for column in ("setting", "value", "source"):
+        table.add_column(column, overflow="fold")
+    for key, row in settings_table(config).items():
+        table.add_row(key, str(row["value"]), row["source"])
+    console.print(table)
+
+
+# encode fills a cache: no training, evaluation, tracking or reading (codebooks, patch, bpe) option
+ENCODE_EXCLUDE = tuple(f.name for f in dataclasses.fields(SharedSettings) if f.name != "cache_root") + (
+    "codebooks", "patch", "bpe", "add_speech_tokens", "model_dtype", "codec_label", "model_label")
 
 
 @app.command()
-@settings_options(ENCODE_OPTIONS, exclude=("probes", "zero_shot", "fidelity", "fidelity_clips", "model_name",
-                                             "model_add_speech_tokens"))
+@settings_options([RunConfig, CodecConfig, ModelConfig], exclude=ENCODE_EXCLUDE)
 def encode(dataset: str = typer.Argument(..., help="Dataset name."), quiet: bool = QUIET, verbose: bool = VERBOSE,
            settings: dict | None = None) -> None:
-    """Fill the token cache only (resumable). Under torchrun / `accelerate launch` each process encodes its share."""
+    """Fill the token cache (a token codec) or the feature cache (a front-end such as logmel) only, resumable: the
+    codec `run` would use for this --model and dataset, or --codec. Under torchrun / `accelerate launch` each process
+    encodes its share."""
+    from .codecs import is_front_end
     from .core import ui
     from .study.inputs import settle
 
@@ -151,14 +226,17 @@ def encode(dataset: str = typer.Argument(..., help="Dataset name."), quiet: bool
     from .study import pipeline
 
     pipeline.run(config, stop_after="encode", loaded=loaded)
-    ui.say(ui.timings())
+    kind = "feature cache (a front-end's frames)" if is_front_end(config.codec.name) else "token cache"
+    ui.say(f"{kind} of {config.codec.name} for {dataset} filled in {config.cache_folder}; {ui.timings()}")
 
 
 @app.command("datasets")
-def list_datasets() -> None:
+def list_datasets(quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """List the registered datasets: domain, task, classes, split protocols and expected layout."""
+    from .core import ui
     from .data import DATASETS
 
+    ui.set_verbosity(quiet, verbose)
     table = Table(show_lines=True)
     for column in (
         "name",
@@ -177,16 +255,19 @@ def list_datasets() -> None:
 
 
 @app.command()
-@settings_options({"": DatasetLocation, "output_": Output})
-def prepare(dataset: str = typer.Argument(..., help="Dataset name."), settings: dict | None = None) -> None:
+@settings_options([DatasetLocation, Output])
+def prepare(dataset: str = typer.Argument(..., help="Dataset name."), quiet: bool = QUIET, verbose: bool = VERBOSE,
+            settings: dict | None = None) -> None:
     """Validate a corpus layout (or fetch its hub mirror) and write its manifest with per-split and per-class counts."""
     from . import data
+    from .core import ui
     from .data import manifest as manifests
 
-    parts = split_options(settings, {"": DatasetLocation, "output_": Output})
-    where, out = DatasetLocation(**parts[""]), Output(**parts["output_"]).out
+    ui.set_verbosity(quiet, verbose)
+    parts = split_options(settings, {"where": DatasetLocation, "output": Output})
+    where, out = DatasetLocation(**parts["where"]), Output(**parts["output"]).out
     if where.folds and len(where.folds) > 1:
-        raise CodecBenchError(f"prepare writes the manifest of one fold; give one --fold, not {len(where.folds)}")
+        raise CodecBenchError(f"prepare writes the manifest of one fold; give one --folds, not {len(where.folds)}")
     if where.source == "hub":
         from .data.hub import load_mirror
 
@@ -207,45 +288,48 @@ def prepare(dataset: str = typer.Argument(..., help="Dataset name."), settings: 
     console.print(f"manifest written to {folder}")
 
 
-BENCHMARK_OPTIONS = {"study_": StudyConfig, "runs_": Runs}
-
-
 @app.command()
-@settings_options(BENCHMARK_OPTIONS, exclude=("study_probes", "study_zero_shot", "study_report_to", "study_fidelity",
-                                                "study_fidelity_clips", "runs_stage", "runs_tune"))
+@settings_options([StudyConfig, Runs], exclude=("stage", "tune"))
 def benchmark(config: Path = typer.Argument(..., help="Study YAML: datasets x codecs x models x recipes (see configs/)."),
-              dry_run: bool = typer.Option(False, "--dry-run", help="Check the config, the datasets' roots and layouts "
-                                           "and the settings (no model loaded), list the cells, run nothing."),
-              quiet: bool = QUIET, verbose: bool = VERBOSE, settings: dict | None = None) -> None:
-    """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report."""
+              dry_run: bool = typer.Option(False, "--dry-run", help="Print every cell's settings with their sources, "
+                                           "check the config, the datasets' roots and layouts and the options (no model "
+                                           "loaded), run nothing."),
+              quiet: bool = QUIET, verbose: bool = VERBOSE_TRAINING, settings: dict | None = None) -> None:
+    """Run a whole study, every fold of every dataset x codec x model x recipe (x seed), resumably, then the report.
+    Its options override the study file's settings."""
     from .core import ui
     from .study.benchmark import dry_run as dry_run_check
     from .study.benchmark import run_study
-    from .study.plan import cell_name, load_study, study_cells
+    from .study.plan import cell_config, cell_name, check_engine_options, load_study, study_cells
 
     ui.set_verbosity(quiet, verbose)
-    parts = split_options(settings, BENCHMARK_OPTIONS)
-    out, engine, seed_list = parts["study_"]["out"], parts["study_"]["engine"], parts["runs_"]["seeds"]
-    study = load_study(config, out, seed_list, engine)  # every config error before torch is imported
+    study_settings = split_options(settings, {"study": StudyConfig})["study"]
+    out, engine = study_settings.pop("out", None), study_settings.pop("engine", None)
+    seed_list = split_options(settings, {"runs": Runs})["runs"].get("seeds")
+    study = load_study(config, out, seed_list, engine, study_settings)  # every config error before torch is imported
     if dry_run:
+        check_engine_options(study)
         for cell in study_cells(study):
-            console.print(cell_name(study, cell))
+            _print_settings(cell_config(study, cell), cell_name(study, cell))
         dry_run_check(study, config)  # roots, layouts and settings: one line per problem
         return
     _quiet_libraries()
-    folder = run_study(config, out, seed_list, engine)
+    folder = run_study(config, out, seed_list, engine, study_settings)
     _print_summary(folder / "report.md")
 
 
 @app.command("tiny-models")
 def tiny_models(
     folder: Path = typer.Argument(Path("runs/tiny-models"), metavar="DIR", help="Where to write one sub-folder per model."),
+    quiet: bool = QUIET, verbose: bool = VERBOSE,
 ) -> None:
     """Write tiny random-weight models of the real codec and LLM classes (XCodec2, EnCodec, DAC, Mimi, X-Codec; a
     Llasa-layout Llama and a Qwen2 without speech tokens) for smoke-testing studies offline on a CPU, e.g. then
     `codec-bench benchmark configs/codec-comparison-smoke.yaml`. Their numbers mean nothing; existing ones are kept."""
+    from .core import ui
     from .testing.tiny_models import write_tiny_models
 
+    ui.set_verbosity(quiet, verbose)
     _quiet_libraries()
     paths = write_tiny_models(folder)
     table = Table(title=f"tiny random-weight models in {folder}")
@@ -260,10 +344,14 @@ def tiny_models(
 def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset>/<run>/ with run.json and model/)."),
             inputs: List[Path] = typer.Argument(..., help="Audio files or folders of audio files."),
             top_k: int = typer.Option(5, "--top-k", help="Labels to show per file."),
-            as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """Top-k labels with probabilities for new audio, from a trained run."""
+            as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+            quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+    """Top-k labels with probabilities for new audio, from a trained run (its settings from its run.json)."""
     import json
 
+    from .core import ui
+
+    ui.set_verbosity(quiet, verbose)
     from .study.predict import format_table
     from .study.predict import predict as predict_files
 
@@ -281,12 +369,15 @@ def predict(run_dir: Path = typer.Argument(..., help="A run folder (OUT/<dataset
 def report(results: List[Path] = typer.Argument(..., help="Output folders of runs (OUT of `run` / `demo`)."),
            out: Optional[Path] = typer.Option(None, "--out", help="Where to write the report (default: the first folder)."),
            compare: bool = typer.Option(False, "--compare", help="Keep the folders' runs apart (named '<model> @ <folder>') "
-                                        "and test them against each other, e.g. runs of two studies.")) -> None:
+                                        "and test them against each other, e.g. runs of two studies."),
+           quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Aggregate finished runs (folds and seeds -> mean ± std and 95 % bootstrap intervals) into results.json, report.md,
     report.html (self-contained), radar, confusion and reliability plots, per-class F1, calibration and a comparison of
     runs with paired significance tests (exact McNemar / paired bootstrap, Holm-corrected over datasets)."""
+    from .core import ui
     from .report.write import report_folders
 
+    ui.set_verbosity(quiet, verbose)
     check_folder(out, "--out")
     paths = report_folders(results, out, compare)
     _print_summary(paths["report"])

@@ -1,18 +1,22 @@
 """Settings of a run and of a study: one dataclass per stage, the single source of every setting's name, type,
-default, choices and help (``core.settings.setting``). The command line's options (``cli``) and the study YAML's
-checks (``study.benchmark``) are derived from these fields. Also the naming rules derived from the settings (how a
+default, choices and help (``core.settings.setting``), each under one name, its key (the flag is the key with dashes).
+The command line's options (``cli``), the study YAML's checks (``study.plan``) and the settings reference
+(``reference``) are derived from these fields; :func:`resolve` gives every entry point the same defaults
+(:func:`defaults_for`) and says where each value came from. Also the naming rules derived from the settings (how a
 codec, a model and a recipe are named in folders, results and reports). Light: no torch, so that the command line
 checks its inputs before anything heavy is imported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .core.errors import CodecBenchError
-from .core.settings import setting, split_options
+from .core.settings import is_setting, key_of, setting
 
 EMBEDDED_MODEL = "tiny"
 CODEBOOK_MODES = ("interleave", "sum")  # several codebooks: one token each, or one position per frame
@@ -52,6 +56,10 @@ TASK_DEFAULTS = {  # on top, for one kind of model on one task: the codec and re
     ("embedded", "aqa"): {"codec": "logmel", "patch": 4, "question_position": "after", "keywords": 1.0,
                           "learning_rate": 3e-4, "epochs": 30},
 }
+# a pretrained LLM reads the tokens of the codec it was trained with: a model whose name (its last part, for a hub id or
+# a folder) starts with a key here defaults to that codec; any other pretrained LLM to the built-in default codec,
+# which it has never seen either way (give --codec)
+MODEL_CODECS = {"llasa": "xcodec2"}
 _KINDS = {"embedded": "the tiny LM", "pretrained": "a pretrained LLM"}
 _TINY = RECIPE_DEFAULTS["embedded"]
 
@@ -61,11 +69,34 @@ def model_kind(model_name: str) -> str:
     return "embedded" if model_name == EMBEDDED_MODEL else "pretrained"
 
 
-def auto_defaults(model_name: str, task: str | None = None) -> dict:
-    """What the command line's "auto" settings (codec, method, epochs, learning rate, mix) mean for this model and,
-    once the corpus is read, its task."""
+BUILT_IN, MODEL_DEFAULT, TASK_DEFAULT = "built-in default", "model default", "task default"  # where a value comes from
+STUDY_FILE, COMMAND_LINE = "study file", "command line"
+TUNE = "run --tune"  # --tune evaluates validation only unless --splits says otherwise
+
+
+def model_codec(model_name: str) -> str | None:
+    """The codec a pretrained LLM was trained with (:data:`MODEL_CODECS`), else None."""
+    last = Path(str(model_name).rstrip("/")).name.lower()
+    return next((codec for prefix, codec in MODEL_CODECS.items() if last.startswith(prefix)), None)
+
+
+def defaults_for(model_name: str, task: str | None = None) -> dict[str, tuple[Any, str]]:
+    """The one source of the defaults that depend on the model and the task, for every entry point (``run``,
+    ``encode``, study cells, ``--tune``): setting key -> (value, source). A pretrained LLM takes the LoRA recipe
+    (``RECIPE_DEFAULTS``) and the codec it was trained with (:func:`model_codec`); then, once the corpus's task is
+    known, ``TASK_DEFAULTS`` for its kind of model."""
     kind = model_kind(model_name)
-    return OTHER_DEFAULTS | RECIPE_DEFAULTS[kind] | TASK_DEFAULTS.get((kind, task), {})
+    values = {key: (value, BUILT_IN) for key, value in (OTHER_DEFAULTS | RECIPE_DEFAULTS["embedded"]).items()}
+    if kind == "pretrained":
+        values |= {key: (value, MODEL_DEFAULT) for key, value in RECIPE_DEFAULTS["pretrained"].items()}
+        if model_codec(model_name):
+            values["codec"] = (model_codec(model_name), MODEL_DEFAULT)
+    return values | {key: (value, TASK_DEFAULT) for key, value in TASK_DEFAULTS.get((kind, task), {}).items()}
+
+
+def auto_defaults(model_name: str, task: str | None = None) -> dict:
+    """:func:`defaults_for` without the sources: what the "auto" settings mean for this model and task."""
+    return {key: value for key, (value, _) in defaults_for(model_name, task).items()}
 
 
 def defaults_text(key: str) -> str:
@@ -76,6 +107,9 @@ def defaults_text(key: str) -> str:
 
     if key in _TINY:
         said = f"{text(_TINY[key])} for {_KINDS['embedded']}, {text(RECIPE_DEFAULTS['pretrained'][key])} otherwise"
+    elif key == "codec":
+        said = text(OTHER_DEFAULTS[key]) + "".join(f"; {codec} for a {prefix.title()} model" for prefix, codec in
+                                                   MODEL_CODECS.items())
     else:
         said = text(OTHER_DEFAULTS[key])
     tasks: dict[tuple[str, str], list[str]] = {}  # (value, kind) -> the tasks that take it, said once
@@ -96,21 +130,21 @@ class TrainConfig:
 
     PANEL = "Training"
 
-    name: str | None = setting(None, "Recipe name in results and run folders (default: the method).", cli=False)
+    name: str | None = setting(None, "Recipe name in results and run folders (default: the method).", key="recipe")
     method: str = setting(_TINY["method"], lambda: f"Fine-tuning method {defaults_text('method')}.",
                           choices=("full", "lora"), cli_default=None)
     epochs: float = setting(_TINY["epochs"], lambda: f"Training epochs {defaults_text('epochs')}.", cli_default=None,
                             above=0)
     learning_rate: float = setting(_TINY["learning_rate"], lambda: f"Peak learning rate {defaults_text('learning_rate')}.",
-                                   flag="--lr", cli_default=None, above=0)
+                                   cli_default=None, above=0)
     batch_size: int = setting(16, "Training batch size per process (the effective batch is x grad-accum x processes).",
                               minimum=1)
     grad_accum: int = setting(1, "Gradient accumulation steps.", minimum=1)
-    warmup_ratio: float = setting(0.1, "Share of the steps spent warming the learning rate up.", cli=False, minimum=0,
+    warmup_ratio: float = setting(0.1, "Share of the steps spent warming the learning rate up.", minimum=0,
                                   maximum=1)
-    weight_decay: float = setting(0.01, "AdamW weight decay.", cli=False, minimum=0)
-    lora_rank: int = setting(16, "LoRA rank.", cli=False, minimum=1)
-    lora_alpha: int = setting(32, "LoRA alpha.", cli=False, minimum=1)
+    weight_decay: float = setting(0.01, "AdamW weight decay.", minimum=0)
+    lora_rank: int = setting(16, "LoRA rank (method lora).", minimum=1)
+    lora_alpha: int = setting(32, "LoRA alpha (method lora).", minimum=1)
     bf16: bool = setting(False, "Train and evaluate the LLM in bfloat16 (GPU).")
     gradient_checkpointing: bool = setting(False, "Trade compute for memory when training.")
     label_questions: bool = setting(False, "Multi-label: also train a yes/no question \"<label>?\" per label, every "
@@ -141,15 +175,16 @@ class TrainConfig:
                              "the lower validation loss).", choices=SELECTIONS)
     patience: int | None = setting(None, "Stop training after this many epochs without a better validation loss or "
                                    "metric (whichever --select-by names); default: train every epoch.", minimum=1)
-    seed: int = setting(0, "Training seed.", yaml=False, minimum=0)  # a study's seeds come from `seeds`
-    num_workers: int = setting(0, "DataLoader workers building training batches.", cli=False, minimum=0)
-    max_steps: int = setting(-1, "Stop after this many optimizer steps (-1: train for `epochs`).", cli=False, minimum=-1)
+    seed: int = setting(0, "Training seed (a study: its `seeds`; several on the command line: --seeds).", yaml=False,
+                       minimum=0)  # a study's seeds come from `seeds`
+    num_workers: int = setting(0, "DataLoader workers building training batches.", minimum=0)
+    max_steps: int = setting(-1, "Stop after this many optimizer steps (-1: train for --epochs).", minimum=-1)
 
 
 @dataclass
 class CodecConfig:
-    """Which codec and how. ``options`` go to its constructor (``codecs.options_of`` lists them); on the command line
-    ``model_id``, ``dtype`` and ``max_seconds`` are given to the codecs that take them (``resolve``). ``label``: its
+    """Which codec and how. ``options`` go to its constructor (``codecs.options_of`` lists them); ``model`` (its
+    ``model_id``), ``dtype`` and ``max_seconds`` are given to the codecs that take them (``resolve``). ``label``: its
     name in results, reports and study cell files (default: the codec name, plus its precision when not float32);
     two entries of one codec with other options need distinct labels (``encodec-1.5kbps``, ``encodec-6kbps``)."""
 
@@ -157,20 +192,22 @@ class CodecConfig:
 
     name: str = setting(OTHER_DEFAULTS["codec"], lambda: "Codec: embedded (CPU, fitted on the training split), xcodec2, "
                         "encodec, dac, mimi, xcodec; or a continuous front-end read through a trained projector: logmel, "
-                        f"xcodec2-latents {defaults_text('codec')}.", choices=_codec_names, noun="codec", flag="--codec",
+                        f"xcodec2-latents {defaults_text('codec')}.", choices=_codec_names, noun="codec", key="codec",
                         cli_default=None)
-    options: dict = setting(help="Options of the codec's constructor.", factory=dict, cli=False)
-    model_id: str | None = setting(None, "Codec checkpoint: hub id or local folder (codecs with a model_id option; each "
-                                   "has its default).", flag="--codec-model", yaml=False)  # a study sets options
+    options: dict = setting(help="Other options of the codec's constructor (`codecs.options_of`), e.g. bandwidth, "
+                            "num_quantizers.", factory=dict, key="codec_options", cli=False)
+    model: str | None = setting(None, "Codec checkpoint: hub id or local folder (codecs with a model_id option; each "
+                                "has its default).", key="codec_model")
     dtype: str = setting("float32", "Codec precision, for codecs with a dtype option: float32 (exact), bfloat16 (faster, "
                          "changes codes) or, XCodec2 only, tf32; speed and agreement in docs/performance.md.",
-                         flag="--codec-dtype", yaml=False)
-    batch_size: int = setting(16, "Clips per codec batch.", flag="--encode-batch-size", minimum=1)
+                         key="codec_dtype")
+    batch_size: int = setting(16, "Clips per codec batch.", key="codec_batch_size", minimum=1)
     num_workers: int | None = setting(None, "DataLoader workers decoding audio for the codec (default: min(4, cores - 1) "
-                                      "with a GPU, 0 without; never more than the cores).", flag="--workers", minimum=0)
+                                      "with a GPU, 0 without; never more than the cores).", key="codec_num_workers",
+                                      minimum=0)
     max_seconds: float | None = setting(30.0, "Clips longer than this many seconds are cut before encoding (a count is "
                                         "printed).", above=0)
-    label: str | None = setting(None, "The codec's name in results (default: its name).", cli=False)
+    label: str | None = setting(None, "The codec's name in results (default: its name).", key="codec_label")
     codebooks: str = setting("interleave", "Several codebooks per frame: interleave (one speech token each) or sum (one "
                              "position per frame, their token embeddings summed).", choices=CODEBOOK_MODES)
     patch: int = setting(OTHER_DEFAULTS["patch"], lambda: "Consecutive frames read as one LLM position: their "
@@ -204,15 +241,17 @@ class ModelConfig:
     PANEL = "Model"
 
     name: str = setting(EMBEDDED_MODEL, "tiny (embedded LM trained from scratch) or a hub id / local folder, e.g. "
-                        "HKUSTAudio/Llasa-1B-Multilingual.", flag="--model")
-    dtype: str = setting("auto", "Weights' dtype when loaded (--bf16 sets bfloat16).",
-                         choices=("auto", "float32", "bfloat16", "float16"), cli=False)
+                        "HKUSTAudio/Llasa-1B-Multilingual.", key="model")
+    dtype: str = setting("auto", "The LLM's weights' dtype when loaded (default: bfloat16 with --bf16, else auto).",
+                         choices=("auto", "float32", "bfloat16", "float16"), key="model_dtype")
     offline: bool | None = setting(None, "Never contact the hub; ids must be in the local cache (or pass folders).",
                                    cli_default=False)
-    tiny_sizes: dict | None = setting(None, "Sizes of the embedded tiny LM (LlamaConfig fields).", cli=False)
+    tiny_sizes: dict | None = setting(None, "Sizes of the embedded tiny LM (LlamaConfig fields, e.g. hidden_size, "
+                                      "num_hidden_layers).", cli=False)
     add_speech_tokens: bool = setting(False, "Add <|s_N|> and marker rows to an LLM whose tokenizer lacks them (any "
                                       "causal LM).")
-    label: str | None = setting(None, "The model's name in results (default: the last part of its name).", cli=False)
+    label: str | None = setting(None, "The model's name in results (default: the last part of its name).",
+                                key="model_label")
 
 
 @dataclass
@@ -226,7 +265,7 @@ class EvalConfig:
                           "the trained models), all (validation and test) or auto (validation with --tune, else all).",
                           choices=HELD_OUT, yaml=False)
     generation: bool = setting(True, "Also evaluate by greedy generation (exact match).")
-    generation_batch_size: int = setting(16, "Prompts per generation batch.", cli=False, minimum=1)
+    generation_batch_size: int = setting(16, "Prompts per generation batch.", minimum=1)
 
     def evaluated(self) -> tuple[str, ...]:
         """The held-out splits evaluated: ``("validation",)`` under ``splits: validation``, else validation and test."""
@@ -240,7 +279,7 @@ class SharedSettings:
 
     PANEL = "Evaluation"
 
-    baseline: bool = setting(True, "Add the log-mel logistic-regression reference row.", cli=False)
+    baseline: bool = setting(True, "Add the log-mel logistic-regression reference row.")
     probes: bool = setting(False, "Add linear-probe and kNN rows on codec vectors and base-LLM hidden states (ARCH's "
                            "protocol).")
     zero_shot: bool = setting(False, "Add the base LLM scored without fine-tuning.")
@@ -254,6 +293,8 @@ class SharedSettings:
     report_to: str = setting("none", "Experiment tracking of training losses and evaluation metrics, named by the run "
                              "folder: none, tensorboard (event files in <run>/tensorboard), wandb or mlflow (their own "
                              "settings from the environment).", choices=TRACKERS, panel="Output")
+    cache_root: Path | None = setting(None, "Token and feature cache folder (default OUT/cache).", folder=True,
+                                      panel="Output")
 
 
 @dataclass(kw_only=True)
@@ -267,7 +308,7 @@ class DatasetLocation:
                                 "datasets`; not needed for generated data or a hub mirror).")
     protocol: str | None = setting(None, "Split protocol (default: the dataset's first; see `codec-bench datasets`).")
     folds: list[str] | None = setting(None, "Folds to run (repeat the option; default: every fold of the protocol; "
-                                      "`prepare` writes one, default the first).", flag="--fold")
+                                      "`prepare` writes one, default the first).")
     source: str = setting("local", "local (official layout under the root) or hub (the known Hugging Face mirror).",
                           choices=SOURCES)
 
@@ -278,7 +319,7 @@ class Output:
 
     PANEL = "Output"
 
-    out: Path = setting(Path("runs"), "Output folder: manifests, token cache, runs, report.", folder=True)
+    out: Path = setting(Path("runs"), "Output folder: manifests, token and feature caches, runs, report.", folder=True)
 
 
 @dataclass(kw_only=True)
@@ -287,13 +328,15 @@ class RunConfig(SharedSettings, DatasetLocation, Output):
 
     PANEL = "Output"
 
-    dataset: str
-    cache_root: Path | None = setting(None, "Token cache folder (default OUT/cache).", flag="--cache", folder=True)
-    codec: CodecConfig = setting(factory=CodecConfig, cli=False)
-    model: ModelConfig = setting(factory=ModelConfig, cli=False)
-    train: TrainConfig = setting(factory=TrainConfig, cli=False)
-    eval: EvalConfig = setting(factory=EvalConfig, cli=False)
-    dataset_options: dict = setting(help="Options of the dataset's loader.", factory=dict, cli=False)
+    dataset: str = setting(help="Dataset name (`codec-bench datasets`): the argument of `run`, a study's `datasets` "
+                           "entry's `name`.", cli=False, yaml=False)
+    dataset_options: dict = setting(help="Options of the dataset's loader (a study's `datasets` entry's `options`).",
+                                    factory=dict, cli=False, yaml=False)
+    codec: CodecConfig = dataclasses.field(default_factory=CodecConfig)  # the parts: settings of their own
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    sources: dict = dataclasses.field(default_factory=dict, compare=False)  # setting key -> where its value came from
 
     @property
     def run_name(self) -> str:
@@ -320,36 +363,93 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-RUN_SECTIONS = {"": RunConfig, "codec_": CodecConfig, "model_": ModelConfig, "train_": TrainConfig, "eval_": EvalConfig}
+# flags renamed to their setting's one name (the study file's key with dashes): each stops with one line naming the new one
+RENAMED_FLAGS = {"--lr": "--learning-rate", "--fold": "--folds", "--workers": "--codec-num-workers",
+                 "--encode-batch-size": "--codec-batch-size", "--cache": "--cache-root"}
+RUN_PARTS = {"": RunConfig, "codec": CodecConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}
 
 
-def resolve(values: dict, task: str | None = None) -> RunConfig:
-    """Command-line values (keyed as ``RUN_SECTIONS`` prefixes them, checked by ``core.settings.split_options``) ->
-    RunConfig. The settings left to "auto" (None: codec, patch, method, epochs, learning rate, mix) take their defaults by
-    model and, given the corpus's ``task``, by task (:func:`auto_defaults`); ``--bf16`` also loads the LLM in
-    bfloat16; the codec gets the options its constructor takes among ``model_id``, ``dtype``, ``max_seconds`` and
-    ``offline``. Pure: the same values and task give the same settings."""
+def run_settings() -> dict[str, tuple[str, dataclasses.Field]]:
+    """Every setting of a run by its one name (:func:`core.settings.key_of`): key -> (part of RunConfig, field)."""
+    found = {}
+    for part, cls in RUN_PARTS.items():
+        for field in dataclasses.fields(cls):
+            if is_setting(field):
+                found[key_of(field)] = (part, field)
+    return found
+
+
+def _default(field: dataclasses.Field) -> Any:
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default
+
+
+def resolve(layers: list[tuple[str, dict]], task: str | None = None) -> RunConfig:
+    """The one resolution of a run's settings, for every entry point: ``layers`` are (source, {setting key: value})
+    pairs, later ones winning (a study file, then the command line); a setting none gives takes its default for the
+    model and, given the corpus's ``task``, for the task (:func:`defaults_for`), else its field's default. Also:
+    ``bf16`` loads the LLM in bfloat16 unless ``model_dtype`` is given; ``bpe`` reads unpatched tokens (patch 1) unless
+    ``patch`` is given; the codec gets the options its constructor takes among ``codec_model`` (its ``model_id``),
+    ``codec_dtype``, ``max_seconds`` and ``offline``. ``RunConfig.sources`` says where each value came from. Pure: the
+    same layers and task give the same settings."""
     from .codecs import CODECS, is_front_end, options_of
 
-    parts = split_options(values, RUN_SECTIONS)
-    model = ModelConfig(**parts["model_"])
-    if parts["train_"].get("bf16"):
-        model.dtype = "bfloat16"
-    defaults = auto_defaults(model.name, task)
-    train = TrainConfig(**{k: defaults[k] if v is None and k in defaults else v for k, v in parts["train_"].items()})
-    given = parts["codec_"]
-    patch = given.get("patch") or (1 if given.get("bpe") else defaults["patch"])  # bpe reads unpatched tokens
-    name = given.get("name") or defaults["codec"]
-    if given.get("bpe") and not given.get("name") and name in CODECS and is_front_end(name):
-        raise CodecBenchError(f"--bpe {given['bpe']}: merges codec units, but the default codec of a "
-                              f"{str(task).replace('_', '-')} dataset with {_KINDS[model_kind(model.name)]} is {name} "
-                              "(continuous features, no units); pass --codec embedded (or another token codec) with --bpe")
-    codec = CodecConfig(**(given | {"name": name, "patch": patch}))
-    flags = {"dtype": codec.dtype, "max_seconds": codec.max_seconds, "model_id": codec.model_id,
+    given, sources = {}, {}
+    for source, values in layers:
+        for key, value in values.items():
+            if value is not None or key not in _AUTO:  # None on the command line: "decided by the model and task"
+                given[key], sources[key] = value, source
+    defaults = defaults_for(given.get("model", EMBEDDED_MODEL), task)
+    if "bf16" in given and given["bf16"] and "model_dtype" not in given:
+        defaults["model_dtype"] = ("bfloat16", sources["bf16"])
+    if given.get("bpe") and "patch" not in given:  # acoustic BPE merges unpatched tokens
+        defaults["patch"] = (1, sources["bpe"])
+    parts: dict[str, dict] = {part: {} for part in RUN_PARTS}
+    for key, (part, field) in run_settings().items():
+        if key in given:
+            value = given[key]
+        elif key in defaults:
+            value, sources[key] = defaults[key]
+        else:
+            value, sources[key] = _default(field), BUILT_IN
+        parts[part][field.name] = value
+    codec_name, bpe = parts["codec"]["name"], parts["codec"]["bpe"]
+    if bpe and "codec" not in given and codec_name in CODECS and is_front_end(codec_name):
+        raise CodecBenchError(f"--bpe {bpe}: merges codec units, but the default codec of a "
+                              f"{str(task).replace('_', '-')} dataset with {_KINDS[model_kind(parts['model']['name'])]} is "
+                              f"{codec_name} (continuous features, no units); pass --codec embedded (or another token codec) "
+                              "with --bpe")
+    codec = CodecConfig(**parts["codec"])
+    model = ModelConfig(**parts["model"])
+    flags = {"dtype": codec.dtype, "max_seconds": codec.max_seconds, "model_id": codec.model,
              "offline": True if model.offline else None}
     accepted = options_of(codec.name) if codec.name in CODECS else {}
-    codec.options = {key: value for key, value in flags.items() if key in accepted and value is not None}
-    return RunConfig(**parts[""], codec=codec, model=model, train=train, eval=EvalConfig(**parts["eval_"]))
+    codec.options = dict(codec.options) | {k: v for k, v in flags.items() if k in accepted and v is not None}
+    return RunConfig(**parts[""], codec=codec, model=model, train=TrainConfig(**parts["train"]),
+                     eval=EvalConfig(**parts["eval"]), sources=sources)
+
+
+_AUTO = {key for key, (_, field) in run_settings().items() if field.metadata.get("cli_default") is None}
+
+
+def settings_table(config: RunConfig) -> dict[str, dict]:
+    """Every setting of a run with its value and where it came from: key -> {"value", "source"} (JSON values), as
+    ``--dry-run`` prints it and ``run.json`` keeps it."""
+    parts = {"": config, "codec": config.codec, "model": config.model, "train": config.train, "eval": config.eval}
+    table = {}
+    for key, (part, field) in run_settings().items():
+        value = getattr(parts[part], field.name)
+        table[key] = {"value": _json_value(value), "source": config.sources.get(key, BUILT_IN)}
+    return table
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return value
 
 
 # --- names derived from the settings -------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def datasets_page() -> str:
     lines = [GENERATED, "", "# Datasets", "",
              "Every corpus in the registry (`codec_bench.data.DATASETS`), in the order `codec-bench datasets` lists them. "
              "Unpack a corpus, then `codec-bench prepare NAME --root DIR` checks its layout and prints per-split counts; "
-             "the first protocol is the default (`--protocol` picks another, `--fold` some folds). "
+             "the first protocol is the default (`--protocol` picks another, `--folds` some folds). "
              "Your own audio needs no code: see [Your own data](your-data.md).", "",
              "| name | domain | task | classes | protocols |", "|---|---|---|---|---|"]
     for name, spec in sorted(DATASETS.items()):

@@ -203,8 +203,8 @@ def test_a_run_asks_its_questions_after_the_audio_and_keeps_its_model_to_that_re
 def test_question_answering_on_a_llasa_layout_model_with_lora(tmp_path):
     """The AQA path of the README's GPU recipe (``--model <Llasa> --method lora``) on a tiny Llama whose tokenizer has
     Llasa's markers and ``<|s_N|>`` strings, given as a model folder: the blind row starts from the same folder with the
-    same adapter recipe. 256 speech tokens for the embedded codec: Llasa's 65,536 with XCodec2 are run by
-    ``test_pipeline`` (their tokenizer takes ~7 s per load, too slow to repeat here)."""
+    same adapter recipe. 256 speech tokens for the embedded codec (given: a Llasa model defaults to XCodec2, whose
+    65,536 tokens are run by ``test_pipeline``; their tokenizer takes ~7 s per load, too slow to repeat here)."""
     from conftest import CORPUS, TINY_LM
 
     from codec_bench.llm.model import build_tiny_llm
@@ -212,7 +212,8 @@ def test_question_answering_on_a_llasa_layout_model_with_lora(tmp_path):
     lm = build_tiny_llm(tmp_path / "llasa-tiny", 256, CORPUS, sizes=TINY_LM, text_vocab_size=300)
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", "clotho_aqa", "--root", str(speech.clotho_aqa(tmp_path / "corpus")), "--out",
-                                 str(out), "--model", str(lm), "--method", "lora", "--epochs", "1", "--no-generation"])
+                                 str(out), "--model", str(lm), "--codec", "embedded", "--method", "lora", "--epochs", "1",
+                                 "--no-generation"])
     assert result.exit_code == 0, result.output
     records = io.read_json(out / "results.json")["records"]
     assert {(r["method"], r["model"]) for r in records if r["split"] == "test"} == {

@@ -43,7 +43,7 @@ def test_every_registered_corpus_is_covered():
 def test_run_with_the_embedded_default(name, tmp_path):
     root = CORPORA[name](tmp_path / "corpus")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", name, "--root", str(root), "--out", str(out), "--fold", "1", "--epochs", "1",
+    result = runner.invoke(app, ["run", name, "--root", str(root), "--out", str(out), "--folds", "1", "--epochs", "1",
                                  "--no-generation"] if _has_folds(name) else
                            ["run", name, "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation"])
     assert result.exit_code == 0, result.output

@@ -66,7 +66,7 @@ def rank_logs(log_dir: Path, rank: int, name: str = "stdout.log") -> str:
 
 
 def test_two_process_encode_equals_one_process_and_reruns_encode_nothing(corpus, tmp_path):
-    encode = ["encode", "csv", "--root", str(corpus), "--codec", "embedded", "--workers", "0"]
+    encode = ["encode", "csv", "--root", str(corpus), "--codec", "embedded", "--codec-num-workers", "0"]
     finish(cli(*encode, "--out", str(tmp_path / "one")))
     finish(cli(*encode, "--out", str(tmp_path / "two"), processes=2))
     ids = cache_ids_per_shard(tmp_path / "two")

@@ -249,8 +249,8 @@ def test_run_tune_on_a_csv_folder_chooses_on_validation_only_then_tests_the_choi
     hidden = runner.invoke(app, command, env={"COLUMNS": "300"})
     assert hidden.exit_code == 0, hidden.output
     assert {r["split"] for r in io.read_json(out / "results.json")["records"]} == {"validation"}
-    wrong = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--tune", "--lr", "1e-3"])
-    assert wrong.exit_code != 0 and "drop --lr" in str(wrong.exception)
+    wrong = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--tune", "--learning-rate", "1e-3"])
+    assert wrong.exit_code != 0 and "drop --learning-rate" in str(wrong.exception)
 
 
 def test_tune_grid_is_in_the_help():

@@ -29,14 +29,14 @@ def _error(result) -> str:
 @pytest.mark.parametrize("flags, message", [
     (["--epochs", "-1"], "--epochs -1: must be more than 0"),
     (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
-    (["--lr", "0"], "--lr 0: must be more than 0"),
+    (["--learning-rate", "0"], "--learning-rate 0: must be more than 0"),
     (["--grad-accum", "0"], "--grad-accum 0: must be at least 1"),
     (["--mix", "-1"], "--mix -1: must be at least 0"),
     (["--shift", "-0.5"], "--shift -0.5: must be at least 0"),
     (["--patience", "0"], "--patience 0: must be at least 1"),
     (["--max-seconds", "0"], "--max-seconds 0: must be more than 0"),
-    (["--workers", "-2"], "--workers -2: must be at least 0"),
-    (["--encode-batch-size", "0"], "--encode-batch-size 0: must be at least 1"),
+    (["--codec-num-workers", "-2"], "--codec-num-workers -2: must be at least 0"),
+    (["--codec-batch-size", "0"], "--codec-batch-size 0: must be at least 1"),
 ])
 def test_a_number_out_of_bounds_on_the_command_line_is_one_line_before_any_work(tmp_path, flags, message):
     root = _csv_folder(tmp_path / "data")
@@ -110,7 +110,8 @@ def test_recipe_defaults_and_help_come_from_one_table(monkeypatch):
     assert epochs in help_of(fields["epochs"])
     assert settings.auto_defaults("some/llm")["epochs"] == 4
     codec = {f.name: f for f in dataclasses.fields(CodecConfig)}["name"]
-    assert "(default: embedded; logmel for a multi-label or single-label or aqa dataset with the tiny LM)" in help_of(codec)
+    assert ("(default: embedded; xcodec2 for a Llasa model; logmel for a multi-label or single-label or aqa dataset with "
+            "the tiny LM)") in help_of(codec)
     position = "(default: before; after for an aqa dataset with the tiny LM)"
     assert position in help_of({f.name: f for f in dataclasses.fields(TrainConfig)}["question_position"])
     patch = {f.name: f for f in dataclasses.fields(CodecConfig)}["patch"]
@@ -118,38 +119,44 @@ def test_recipe_defaults_and_help_come_from_one_table(monkeypatch):
 
 
 def test_resolve_is_pure_and_applies_the_task_defaults(tmp_path):
-    values = {
-        "dataset": "csv",
-        "out": tmp_path,
-        "codec_name": None,
-        "train_method": None,
-        "train_epochs": None,
-        "train_mix": None,
-        "train_question_position": None,
-        "train_keywords": None,
-        "model_name": "tiny",
-        "codec_dtype": "bfloat16",
-    }
-    plain, multi = resolve(values), resolve(values, "multi_label")
-    assert resolve(values) == plain  # nothing in values changed
+    values = {"dataset": "csv", "out": tmp_path, "model": "tiny", "codec_dtype": "bfloat16"}
+
+    def resolved(changes: dict | None = None, task: str | None = None) -> RunConfig:
+        return resolve([("command line", values | (changes or {}))], task)
+
+    plain, multi = resolved(), resolved(task="multi_label")
+    assert resolved() == plain  # nothing in values changed
     assert (plain.codec.name, plain.train.mix, plain.train.epochs) == ("embedded", 0.0, 15)
     assert (multi.codec.name, multi.train.mix) == ("logmel", 3.0)
-    single = resolve(values, "single_label")  # chosen on the real-audio suite's validation splits
+    assert multi.sources["codec"] == "task default" and plain.sources["codec"] == "built-in default"
+    assert plain.sources["codec_dtype"] == "command line"
+    single = resolved(task="single_label")  # chosen on the real-audio suite's validation splits
     assert (single.codec.name, single.train.mix, single.train.epochs) == ("logmel", 0.0, 25)
-    assert resolve(values | {"model_name": "org/llm"}, "single_label").codec.name == "embedded"
-    aqa = resolve(values, "aqa")  # chosen on the validation split of a real-audio AQA set (bench/real_audio_aqa.py)
+    assert resolved({"model": "org/llm"}, "single_label").codec.name == "embedded"
+    aqa = resolved(task="aqa")  # chosen on the validation split of a real-audio AQA set (bench/real_audio_aqa.py)
     assert (aqa.codec.name, aqa.codec.patch, aqa.train.question_position, aqa.train.keywords, aqa.train.epochs) == (
         "logmel", 4, "after", 1.0, 30)
-    assert resolve(values | {"train_learning_rate": None}, "aqa").train.learning_rate == 3e-4
+    assert aqa.train.learning_rate == 3e-4
     assert (plain.codec.patch, multi.codec.patch, single.codec.patch) == (1, 1, 1)
-    assert resolve(values | {"codec_patch": 2}, "aqa").codec.patch == 2  # a value given is kept
-    tokens = resolve(values | {"codec_name": "embedded", "codec_bpe": 64}, "aqa")  # BPE merges unpatched tokens
+    assert resolved({"patch": 2}, "aqa").codec.patch == 2  # a value given is kept
+    tokens = resolved({"codec": "embedded", "bpe": 64}, "aqa")  # BPE merges unpatched tokens
     assert (tokens.codec.patch, tokens.codec.bpe) == (1, 64)
     assert (plain.train.question_position, plain.train.keywords) == ("before", 0.0)
-    assert resolve(values | {"train_keywords": 0.0}, "aqa").train.keywords == 0.0  # a value given is kept
+    assert resolved({"keywords": 0.0}, "aqa").train.keywords == 0.0  # a value given is kept
     assert "dtype" not in plain.codec.options  # the embedded codec takes no dtype
-    pretrained = resolve(values | {"model_name": "org/llm", "train_bf16": True})
+    pretrained = resolved({"model": "org/llm", "bf16": True})
     assert (pretrained.train.method, pretrained.train.epochs, pretrained.model.dtype) == ("lora", 3, "bfloat16")
+    assert pretrained.sources["method"] == "model default"
+
+
+def test_a_pretrained_llm_defaults_to_the_codec_it_was_trained_with():
+    llasa = resolve([("command line", {"dataset": "esc50", "model": "HKUSTAudio/Llasa-1B-Multilingual"})], "single_label")
+    assert (llasa.codec.name, llasa.train.method, llasa.sources["codec"]) == ("xcodec2", "lora", "model default")
+    assert settings.model_codec("/models/llasa-3b/") == "xcodec2" and settings.model_codec("Qwen/Qwen2.5-0.5B") is None
+    other = resolve([("command line", {"dataset": "esc50", "model": "Qwen/Qwen2.5-0.5B"})], "single_label")
+    assert (other.codec.name, other.sources["codec"]) == ("embedded", "built-in default")  # documented rule
+    given = resolve([("command line", {"dataset": "esc50", "model": "HKUSTAudio/Llasa-1B", "codec": "encodec"})])
+    assert (given.codec.name, given.sources["codec"]) == ("encodec", "command line")
 
 
 def test_a_run_and_a_study_dataset_share_the_location_fields():

@@ -94,7 +94,7 @@ def out_of_memory(name: str, clips: int, seconds: float, doing: str = "encoding"
     torch.cuda.empty_cache()
     length = f" of {seconds:.1f} s" if seconds else ""
     return CodecBenchError(f"out of GPU memory {doing} {clips} clips{length} with {name}; pass a smaller "
-                           f"--encode-batch-size (for example {max(1, clips // 2)})")
+                           f"--codec-batch-size (for example {max(1, clips // 2)})")
 
 
 def _tf32_flags() -> tuple:

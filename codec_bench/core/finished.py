@@ -131,7 +131,7 @@ def os_error_message(err: BaseException) -> str | None:
         free = shutil.disk_usage(_existing(where)).free
         return f"{where}: no space left on the device ({_size(free)} free); free some space or use a larger disk and rerun"
     if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{err.filename}: {err.strerror.lower()}; pass an --out (or --cache) folder this user can write to"
+        return f"{err.filename}: {err.strerror.lower()}; pass an --out (or --cache-root) folder this user can write to"
     return None
 
 

@@ -85,7 +85,7 @@ def usable_workers(requested: int | None) -> int:
 
         return max(0, min(4, cores - 1)) if torch.cuda.is_available() else 0
     if requested > cores:
-        _say(f"--workers {requested} is more than the {cores} cores here; using {cores}")
+        _say(f"--codec-num-workers {requested} is more than the {cores} cores here; using {cores}")
     return max(0, min(requested, cores))
 
 

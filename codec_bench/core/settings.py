@@ -1,7 +1,7 @@
 """Dataclass fields as the single source of a setting's name, type, default, choices, bounds and help.
 
 A field made with :func:`setting` carries its help text, its allowed values, its numeric bounds and its command-line
-flag in its metadata. From there, with nothing typed twice:
+key (its one name, the flag with underscores) in its metadata. From there, with nothing typed twice:
 
 - :func:`from_mapping` checks a YAML mapping against a dataclass: unknown keys (with a "did you mean"), wrong types,
   values outside the choices or the bounds are one-line errors that say where (:func:`build` also builds the
@@ -31,7 +31,7 @@ _MISSING = dataclasses.MISSING
 
 
 def setting(default: Any = _MISSING, help: str | Callable[[], str] = "", *,
-            choices: Iterable | Callable[[], Iterable] | None = None, flag: str | None = None, cli: bool = True,
+            choices: Iterable | Callable[[], Iterable] | None = None, key: str | None = None, cli: bool = True,
             yaml: bool = True, factory: Callable[[], Any] | None = None, cli_default: Any = _MISSING,
             minimum: float | None = None, above: float | None = None, maximum: float | None = None,
             parse: Callable[[str], Any] | None = None, folder: bool = False, noun: str | None = None,
@@ -39,17 +39,30 @@ def setting(default: Any = _MISSING, help: str | Callable[[], str] = "", *,
     """A dataclass field with its ``help`` (text, or a function returning it, e.g. built from a table of defaults),
     ``choices`` (values, or a function returning them; ``noun`` names them in errors: "unknown codec"), numeric
     bounds (``minimum`` and ``maximum`` inclusive, ``above`` exclusive; None always allowed where the type allows
-    it), command-line ``flag`` (default ``--<name>``; ``cli=False``: not on the command line; ``yaml=False``: not in
-    a study file), ``cli_default`` (when the command line's default differs, e.g. ``None`` for "decided by the
+    it), ``key``: the setting's one name across a run's settings where the field's own name would be ambiguous
+    (``codec`` for the codec's ``name``, ``codec_dtype`` for its ``dtype``; default the field's name): its
+    command-line flag is ``--<key>`` with dashes and a study file writes it as the field's name inside its entry
+    (``codecs: [{name: ..., dtype: ...}]``); ``cli=False``: not on the command line; ``yaml=False``: not in a study
+    file), ``cli_default`` (when the command line's default differs, e.g. ``None`` for "decided by the
     model"), ``parse`` (the command line gives text that this function turns into the value, e.g. ``--seeds 3``),
     ``folder`` (a path that must be a folder when it exists) and ``panel`` (its group in ``--help``; default the
     class's ``PANEL``)."""
-    metadata = {"help": help, "choices": choices, "flag": flag, "cli": cli, "yaml": yaml, "cli_default": cli_default,
+    metadata = {"help": help, "choices": choices, "key": key, "cli": cli, "yaml": yaml, "cli_default": cli_default,
                 "minimum": minimum, "above": above, "maximum": maximum, "parse": parse, "folder": folder, "noun": noun,
                 "panel": panel}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def is_setting(field: dataclasses.Field) -> bool:
+    """Whether a dataclass field was made with :func:`setting` (a run's parts, e.g. ``RunConfig.codec``, are not)."""
+    return "cli" in field.metadata
+
+
+def key_of(field: dataclasses.Field) -> str:
+    """A setting's one name: its ``key``, else the field's name (a flag is this with dashes: :func:`flag_of`)."""
+    return field.metadata.get("key") or field.name
 
 
 def choices_of(field: dataclasses.Field) -> list | None:
@@ -165,8 +178,8 @@ def is_number(text: str) -> bool:
     return re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", text) is not None
 
 
-def cli_options(cls: type, prefix: str = "") -> list[inspect.Parameter]:
-    """One keyword parameter per command-line field of ``cls``, named ``<prefix><field>``, its default a
+def cli_options(cls: type) -> list[inspect.Parameter]:
+    """One keyword parameter per command-line field of ``cls``, named by its key (:func:`key_of`), its default a
     ``typer.Option`` with the field's flag, help, help panel and default (booleans as ``--x/--no-x``)."""
     import typer
 
@@ -185,14 +198,14 @@ def cli_options(cls: type, prefix: str = "") -> list[inspect.Parameter]:
         choices = choices_of(field)
         help_text = help_of(field) + (f" Choices: {', '.join(map(str, choices))}." if choices else "")
         option = typer.Option(default, flag, help=help_text, rich_help_panel=panel_of(cls, field))
-        parameters.append(inspect.Parameter(prefix + field.name, inspect.Parameter.KEYWORD_ONLY, default=option,
+        parameters.append(inspect.Parameter(key_of(field), inspect.Parameter.KEYWORD_ONLY, default=option,
                                             annotation=_cli_type(annotation, default)))
     return parameters
 
 
 def flag_of(field: dataclasses.Field) -> str:
-    """A field's command-line flag: its own, else ``--<name>`` with dashes."""
-    return field.metadata.get("flag") or f"--{field.name.replace('_', '-')}"
+    """A setting's command-line flag: ``--<key>`` with dashes (the one name a study file writes with underscores)."""
+    return f"--{key_of(field).replace('_', '-')}"
 
 
 def panel_of(cls: type, field: dataclasses.Field) -> str | None:
@@ -215,16 +228,16 @@ def _cli_type(annotation: Any, default: Any) -> Any:
 
 
 def split_options(values: dict, classes: dict[str, type]) -> dict[str, dict]:
-    """Command-line values keyed ``<prefix><field>`` -> ``{prefix: {field: value}}`` for each ``prefix: class``; text
-    of a field with ``parse`` is parsed, and a value outside the field's choices or bounds is the same one-line error
-    a study file gets (typer checks neither)."""
-    out: dict[str, dict] = {prefix: {} for prefix in classes}
-    for prefix, cls in classes.items():
+    """Command-line values keyed by setting key -> ``{part: {field: value}}`` for each ``part: class``; text of a
+    field with ``parse`` is parsed, and a value outside the field's choices or bounds is the same one-line error a
+    study file gets (typer checks neither)."""
+    out: dict[str, dict] = {part: {} for part in classes}
+    for part, cls in classes.items():
         for field in dataclasses.fields(cls):
-            if prefix + field.name in values:
-                value = values[prefix + field.name]
+            if is_setting(field) and key_of(field) in values:
+                value = values[key_of(field)]
                 if field.metadata.get("parse") and isinstance(value, str):
                     value = field.metadata["parse"](value)
                 check_value(field, value, flag_of(field), "value", flag_of(field))
-                out[prefix][field.name] = value
+                out[part][field.name] = value
     return out

@@ -152,7 +152,7 @@ def fold_number(fold: str | int | None, num_folds: int, dataset: str) -> int:
         return 1
     if str(fold).isdigit() and 1 <= int(fold) <= num_folds:
         return int(fold)
-    raise CodecBenchError(f"{dataset}: fold {fold!r} is not one of 1..{num_folds}; pass --fold with one of those")
+    raise CodecBenchError(f"{dataset}: fold {fold!r} is not one of 1..{num_folds}; pass --folds with one of those")
 
 
 def kfold_split(fold_of: Mapping[Hashable, int], test_fold: int, num_folds: int, protocol: str,

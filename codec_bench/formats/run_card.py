@@ -2,11 +2,13 @@
 
     {"dataset", "task", "instruction", "classes",
      "codec": {"name", "options", "max_seconds", "key", "codebooks", "patch", "bpe", ["state": "codec.safetensors"]},
-     "model", "recipe", "seed"}
+     "model", "recipe", "seed", "settings": {key: {"value", "source"}}}
 
 ``state`` is there only for a codec fitted on the training split (its state is saved beside the card); ``patch``
 (frames per LLM position) only when it is not 1 and ``bpe`` (merged units, ``<run>/unit-merges.json``) only when not
-0, so a card of a run without them reads and writes as before they existed.
+0, so a card of a run without them reads and writes as before they existed. ``settings``: every setting of the run by
+its one name, its value and where it came from (built-in default, model default, task default, study file, command
+line); absent from cards written before it existed.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class CodecCard:
 @dataclass
 class RunCard:
     """``run.json``: the dataset, task, instruction and classes a run was trained for, its codec, model, recipe
-    and training seed."""
+    and training seed, and every setting with its source."""
 
     dataset: str
     task: str
@@ -59,10 +61,12 @@ class RunCard:
     model: str
     recipe: str
     seed: int = 0
+    settings: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"dataset": self.dataset, "task": self.task, "instruction": self.instruction, "classes": list(self.classes),
-                "codec": self.codec.to_json(), "model": self.model, "recipe": self.recipe, "seed": self.seed}
+                "codec": self.codec.to_json(), "model": self.model, "recipe": self.recipe, "seed": self.seed} | (
+                    {"settings": self.settings} if self.settings else {})
 
     def to_file(self, path: str | Path) -> None:
         io.write_json(path, self.to_json())
@@ -70,7 +74,8 @@ class RunCard:
     @classmethod
     def from_json(cls, card: dict) -> RunCard:
         return cls(card["dataset"], card["task"], card["instruction"], list(card["classes"]),
-                   CodecCard.from_json(card["codec"]), card.get("model", ""), card.get("recipe", ""), card.get("seed", 0))
+                   CodecCard.from_json(card["codec"]), card.get("model", ""), card.get("recipe", ""), card.get("seed", 0),
+                   card.get("settings") or {})
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunCard:

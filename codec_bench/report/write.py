@@ -6,12 +6,13 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from ..config import BUILT_IN
 from ..core import ui
 from ..core.errors import CodecBenchError
 from ..core.io import write_text
 from ..core.parallel import build_lock
-from ..formats import OutFolder, Record, ResultsFile
-from ..formats.layout import RESULTS
+from ..formats import OutFolder, Record, ResultsFile, RunCard
+from ..formats.layout import RESULTS, RUN_CARD
 from .aggregate import SOURCE_MARK, aggregate, per_class_f1_by_dataset
 from .costs import cost_figure, cost_points
 from .fidelity import CodecFidelity, collect_fidelity, fidelity_figure, fidelity_sections
@@ -25,7 +26,8 @@ from .tables import report_sections
 
 def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = (),
-                 selection: list[dict] = (), fidelity: list[CodecFidelity] = (), split: str = "test") -> dict[str, Path]:
+                 selection: list[dict] = (), fidelity: list[CodecFidelity] = (), split: str = "test",
+                 settings: list[tuple[str, dict]] = ()) -> dict[str, Path]:
     """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png,
     reliability_<dataset>.png, when records carry costs, costs.png (``costs``) and, with ``fidelity``
     (``fidelity.collect_fidelity``), fidelity.png into ``out_dir``; results.json holds the records, the aggregated
@@ -35,9 +37,11 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
     Prediction paths in the records are relative to ``out_dir``. The tables, figures and statistics read the
     records as the JSON rows ``results.json`` holds (``Record.to_json``). ``failed_cells`` and ``skipped_files`` come
     from ``load_results`` and are listed under "Failed cells"; ``selection``: the recipes chosen on validation
-    (``selection.choose``), in results.json and the report's grid table. Returns ``{"results", "report", "html",
-    "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
-    ``split``: the split the tables, figures and tests read (``validation`` for a report that shows no test figure).
+    (``selection.choose``), in results.json and the report's grid table. ``split``: the split the tables, figures and
+    tests read (``validation`` for a report that shows no test figure). ``settings``: (run, its run.json settings)
+    pairs, for the section of settings that are not built-in defaults (:func:`settings_sections`). Returns
+    ``{"results", "report", "html", "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset``
+    uses the sorted labels seen.
     """
     out_dir = Path(out_dir)
     typed, records = list(records), [r.to_json() for r in records]
@@ -56,7 +60,7 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
     figure = fidelity_figure(aggregated, list(fidelity), split)
     if figure is not None:
         paths["fidelity"] = save_figure(figure, out_dir / "fidelity.png")
-    extra = fidelity_sections(aggregated, list(fidelity), split)
+    extra = fidelity_sections(aggregated, list(fidelity), split) + settings_sections(list(settings))
     per_class = per_class_f1_by_dataset(records, out_dir, classes_by_dataset, split)
     text = ["# codec-bench results", ""]
     for heading, body in report_sections(aggregated, per_class, statistics, failed_cells, skipped_files, split,
@@ -85,7 +89,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
     if compare and len(folders) < 2:
         raise CodecBenchError("--compare needs two or more folders (codec-bench report A B --compare)")
     names = source_names(list(map(Path, folders)))
-    records, classes, failed, skipped, chosen, fidelity = [], {}, [], [], [], []
+    records, classes, failed, skipped, chosen, fidelity, settings = [], {}, [], [], [], [], []
     for folder in map(Path, folders):
         found = collect_records(folder)
         found.records, choices = select_records(found.records, grids_of(folder))
@@ -102,6 +106,8 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
             records.append(replace(r, model=f"{r.model}{SOURCE_MARK}{names[folder]}") if compare else r)
         classes |= found.classes
         fidelity += collect_fidelity(folder)
+        settings += [(f"{card.parent.parent.name}/{card.parent.name}", RunCard.from_file(card).settings)
+                     for card in sorted(folder.glob(f"*/*/{RUN_CARD}"))]
         skipped += found.skipped_files
         if OutFolder(folder).results.is_dir():
             loaded = load_results(OutFolder(folder).results)
@@ -111,7 +117,23 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
         raise CodecBenchError(f"{', '.join(map(str, folders))}: no finished results here; run `codec-bench run`, `demo` "
                               "or `benchmark` first")
     with build_lock(out / "report.md", "report", beside=False):  # no lock files among the user's report files
-        return write_report(records, out, classes, failed, skipped, chosen, fidelity, "validation" if hide_test else "test")
+        return write_report(records, out, classes, failed, skipped, chosen, fidelity,
+                            "validation" if hide_test else "test", settings)
+
+
+def settings_sections(settings: list[tuple[str, dict]]) -> list[tuple[str, str]]:
+    """The report's "Settings" section: per run, each setting that is not its built-in default, its value and where it
+    came from (``config.settings_table``, kept in run.json, which holds all of them); none for runs without."""
+    lines = []
+    for run, table in settings:
+        given = [f"{key} {row['value']} ({row['source']})" for key, row in table.items() if row["source"] != BUILT_IN]
+        if given:
+            lines.append(f"- `{run}`: " + ", ".join(f"`{text}`" for text in given))
+    if not lines:
+        return []
+    return [("Settings", "Each run's settings that are not built-in defaults, and where each came from (built-in "
+                         "default, model default, task default, study file, command line); every setting is in the run's "
+                         "run.json.\n\n" + "\n".join(lines))]
 
 
 def source_names(folders: list[Path]) -> dict[Path, str]:

@@ -28,15 +28,20 @@ from ..loading import check_reference
 from .engines import ENGINES
 from .grid import write_grids
 from .inputs import check_recipe
-from .plan import Cell, StudyConfig, cell_config, cell_name, load_study, result_path, study_cells
+from .plan import Cell, StudyConfig, cell_config, cell_name, load_study, result_path, run_cell_name, study_cells
 
 
 def run_cell(study: StudyConfig, cell: Cell) -> list[dict]:
-    """Run one cell through the pipeline (manifest, tokens, prompts, training, evaluation); returns its records."""
+    """Run one cell through the pipeline (manifest, tokens, prompts, training, evaluation); returns its records. Its
+    settings take the defaults of the corpus's task as read; where the cell's name was given by other defaults (a
+    corpus whose task only its labels tell), the name's wins, so the result file names what ran."""
     config = cell_config(study, cell)
     from . import pipeline  # heavy (torch, transformers): only where a cell runs
 
     manifest = pipeline.manifests_for(config)[0]
+    by_task = cell_config(study, cell, manifest.task)
+    if run_cell_name(by_task, cell) == run_cell_name(config, cell):
+        config = by_task
     pipeline.save_manifest(config, manifest)
     return pipeline.run_fold(config, manifest)
 
@@ -75,8 +80,9 @@ def execute_cell(study: StudyConfig, cell: Cell) -> dict:
 
 
 def describe(study: StudyConfig, cell: Cell) -> dict:
-    """The cell as its result file names it."""
-    entry, codec = study.datasets[cell.dataset], study.codecs[cell.codec]
+    """The cell as its result file names it, with its resolved settings."""
+    entry, config = study.datasets[cell.dataset], cell_config(study, cell)
+    codec = config.codec
     return {
         "name": cell_name(study, cell),
         "dataset": entry.name,
@@ -85,8 +91,8 @@ def describe(study: StudyConfig, cell: Cell) -> dict:
         "source": entry.source,
         "codec": codec.name,
         "codec_options": codec.options,
-        "model": study.models[cell.model].name,
-        "recipe": {k: v for k, v in asdict(study.recipes[cell.recipe]).items() if k != "seed"},
+        "model": config.model.name,
+        "recipe": {k: v for k, v in asdict(config.train).items() if k != "seed"},
         "seed": cell.seed,
     }
 
@@ -134,8 +140,7 @@ def check_study(study: StudyConfig, config_path: str | Path) -> list[str]:
             problems.append(line)
 
     checks = [partial(check_reference, m.name, f"{config_path}: model") for m in study.models if m.name != EMBEDDED_MODEL]
-    checks += [partial(check_reference, c.options["model_id"], f"{config_path}: codec {c.name} model_id")
-               for c in study.codecs if "model_id" in c.options]
+    checks += [partial(check_reference, c.model, f"{config_path}: codec {c.name} model") for c in study.codecs if c.model]
     for check in checks + [partial(check_tracker, study.report_to)]:
         try:
             check()
@@ -176,9 +181,10 @@ def _fold_task(study: StudyConfig, cell: Cell, config_path: str | Path, note: Ca
 
 
 def run_study(config_path: str | Path, out: str | Path | None = None, seeds: list[int] | None = None,
-              engine: str | None = None) -> Path:
-    """Run every unfinished cell of the study, then write the report over OUT; returns OUT."""
-    study = load_study(config_path, out, seeds, engine)
+              engine: str | None = None, overrides: dict | None = None) -> Path:
+    """Run every unfinished cell of the study, then write the report over OUT; returns OUT. ``overrides``: the
+    command line's top-level settings (``plan.load_study``)."""
+    study = load_study(config_path, out, seeds, engine, overrides)
     for model in study.models:  # a model folder that does not exist fails now, not in every cell
         if model.name != EMBEDDED_MODEL:
             check_reference(model.name, f"{config_path}: model")

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..core import ui
 from ..core.errors import CodecBenchError
+from ..core.settings import did_you_mean
 
 Job = tuple[str, Any]  # (cell name, cell): what ``run_fn`` takes is the cell
 RunFn = Callable[[Any], dict]
@@ -89,6 +90,37 @@ def _import_engine(name: str):
         extra = ENGINE_EXTRAS.get(name, name)
         raise CodecBenchError(f"engine {name} needs `pip install 'codec-bench[{extra}]'` (or `pip install -e \".[{extra}]\"` "
                               "in a checkout; or use engine: serial)") from None
+
+
+def accepted_options(engine: str) -> set[str] | None:
+    """The ``engine_options`` an engine takes, read from the engine itself (None: takes none; an engine not installed
+    raises its install hint): ray's ``ray.init`` keywords plus the cell sizes; submitit's AutoExecutor parameters,
+    ``slurm_*`` / ``local_*`` ones and ``cluster``."""
+    if engine == "serial":
+        return set()
+    module = _import_engine(engine)
+    if engine == "ray":
+        import inspect
+
+        named = [p.name for p in inspect.signature(module.init).parameters.values() if p.kind != p.VAR_KEYWORD]
+        return set(named) | {"gpus_per_cell", "cpus_per_cell"}
+    from submitit.local.local import LocalExecutor
+    from submitit.slurm.slurm import SlurmExecutor
+
+    return ({"cluster"} | module.AutoExecutor._valid_parameters() | {f"slurm_{k}" for k in SlurmExecutor._valid_parameters()}
+            | {f"local_{k}" for k in LocalExecutor._valid_parameters()})
+
+
+def check_options(engine: str, options: dict, where: str) -> None:
+    """One line for an ``engine_options`` key the engine does not take, with a "did you mean"."""
+    accepted = accepted_options(engine)
+    for key in options:
+        if key not in accepted:
+            if not accepted:
+                raise CodecBenchError(f"{where}: engine {engine} takes no engine_options; drop {key!r}")
+            raise CodecBenchError(f"{where}: engine {engine} does not take engine_options {key!r}; "
+                                  f"{did_you_mean(key, sorted(accepted))}it takes "
+                                  f"{', '.join(sorted(accepted))}")
 
 
 ENGINES: dict[str, Callable[[list[Job], RunFn, dict, Path], None]] = {

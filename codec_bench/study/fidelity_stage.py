@@ -5,7 +5,7 @@ score the audio against the input, at the codec's sample rate; written to ``OUT/
 The sample: ``fidelity_clips`` test clips (one per audio file), drawn without replacement by a generator seeded by
 the fold's name, so every codec is scored on the same clips. The reference is the clip's audio as the codec read
 it (resampled to its rate, cut to ``max_seconds``); the decoded audio is cut to its length. Batches of
-``--encode-batch-size`` clips sorted by length; each finished batch is appended to ``clips.partial.jsonl``, so a
+``--codec-batch-size`` clips sorted by length; each finished batch is appended to ``clips.partial.jsonl``, so a
 stopped stage resumes after its last batch. A codec that cannot decode gets a summary that says why, no numbers.
 """
 

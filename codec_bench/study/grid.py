@@ -19,7 +19,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import EMBEDDED_MODEL, TrainConfig
+from ..config import TrainConfig, model_kind
 from ..core.errors import CodecBenchError
 from ..core.settings import is_number
 from ..formats import GridsFile, OutFolder
@@ -63,10 +63,6 @@ def expand_grid(entry: dict) -> list[dict]:
         suffix = "-".join(f"{SHORT.get(key, key + '-')}{value_text(value)}" for key, value in combination.items())
         expanded.append(entry | combination | {"name": f"{entry['name']}-{suffix}"})
     return expanded
-
-
-def model_kind(model_name: str) -> str:
-    return "embedded" if model_name == EMBEDDED_MODEL else "pretrained"
 
 
 def tune_recipes(train: TrainConfig, model_name: str) -> list[TrainConfig]:

@@ -8,13 +8,25 @@ from dataclasses import dataclass
 
 from .. import data
 from ..codecs import check_codec
-from ..config import EMBEDDED_MODEL, STAGES, RunConfig, parse_seeds, resolve
+from ..config import (
+    COMMAND_LINE,
+    EMBEDDED_MODEL,
+    STAGES,
+    TASK_DEFAULT,
+    TUNE,
+    RunConfig,
+    parse_seeds,
+    resolve,
+    run_settings,
+    settings_table,
+)
 from ..core import ui
 from ..core.errors import CodecBenchError
-from ..core.settings import setting
+from ..core.settings import fail, flag_of, setting
 from ..data.manifest import Manifest
 from ..llm.tracking import check_tracker
 from ..loading import check_reference
+from .plan import static_task
 
 
 def check_run(config: RunConfig) -> list[Manifest]:
@@ -59,30 +71,46 @@ class Runs:
 
 
 def settle(values: dict, tune: bool = False) -> tuple[RunConfig, list[Manifest]]:
-    """Command-line values -> the run's settings and its folds' manifests, every input checked: the settings left to
-    "auto" take the model's defaults, then, once the corpus is read, its task's (``config.resolve``); a change the
-    task brings is announced in one line (and a codec it brings checked). ``tune``: the learning rate is chosen on
-    validation (``Runs.tune``), so none may be given, and the held-out splits left to "auto" are validation only
-    (a choosing run shows no test figure; ``EvalConfig.splits``)."""
-    if tune and values.get("train_learning_rate") is not None:
-        raise CodecBenchError("--tune chooses the learning rate on validation; drop --lr")
-    if values.get("eval_splits", "auto") == "auto":
-        values = values | {"eval_splits": "validation" if tune else "all"}
-    config = resolve(values)
+    """Command-line values (setting key -> value, only those given) -> the run's settings and its folds' manifests,
+    every input checked: the settings not given take the model's defaults, then, once the corpus is read, its
+    task's (``config.resolve``); every setting a task default changed is announced in one line (and a codec it brings
+    checked). ``tune``: the learning rate is chosen on validation (``Runs.tune``), so none may be given, and the
+    held-out splits left to "auto" are validation only (a choosing run shows no test figure; ``EvalConfig.splits``)."""
+    if tune and values.get("learning_rate") is not None:
+        raise CodecBenchError("--tune chooses the learning rate on validation; drop --learning-rate")
+    if values.get("splits") == "auto":
+        values = {k: v for k, v in values.items() if k != "splits"}
+    layers = ([(TUNE, {"splits": "validation"})] if tune else []) + [(COMMAND_LINE, values)]
+    config = resolve(layers)
     manifests = check_run(config)
     if not manifests:
         return config, manifests
     task = manifests[0].task
-    resolved = resolve(values, task)
-    changed = {}
+    resolved = resolve(layers, task)
     if resolved.codec.name != config.codec.name:
-        changed["codec"] = (resolved.codec.name, config.codec.name)
         check_codec(resolved.codec.name, resolved.codec.options)
-    for key in ("epochs", "mix"):  # the recipe settings a task default may change
-        if getattr(resolved.train, key) != getattr(config.train, key):
-            changed[key] = (f"{getattr(resolved.train, key):g}", f"{getattr(config.train, key):g}")
+    before, after = settings_table(config), settings_table(resolved)
+    changed = {key: (after[key]["value"], before[key]["value"]) for key in after
+               if after[key]["source"] == TASK_DEFAULT and after[key]["value"] != before[key]["value"]}
     if changed:
-        ui.say(f"{task.replace('_', '-')} dataset with the {config.model.name} LM: "
-               f"{' '.join(f'--{k} {new}' for k, (new, _) in changed.items())} by default (measured best there, "
-               f"docs/performance.md); give {' '.join(f'--{k} {old}' for k, (_, old) in changed.items())} to override")
+        flags = run_settings()
+        new = " ".join(f"{flag_of(flags[key][1])} {_text(value)}" for key, (value, _) in changed.items())
+        old = " ".join(f"{flag_of(flags[key][1])} {_text(value)}" for key, (_, value) in changed.items())
+        ui.say(f"{task.replace('_', '-')} dataset with the {config.model.name} LM: {new} by default (measured best there, "
+               f"docs/performance.md); give {old} to override")
     return resolved, manifests
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def dry_run(values: dict) -> RunConfig:
+    """``run --dry-run``: the settings the command line resolves to, without reading the corpus or loading a model;
+    the task defaults apply where the dataset's spec fixes its task (a CSV corpus's comes from its labels)."""
+    dataset = values["dataset"]
+    if dataset not in data.DATASETS:
+        fail("run", "dataset", dataset, sorted(data.DATASETS))
+    config = resolve([(COMMAND_LINE, values)], static_task(dataset))
+    check_codec(config.codec.name, config.codec.options)
+    return config

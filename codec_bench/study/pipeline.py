@@ -35,7 +35,7 @@ from ..codecs.base import ClipEncoder
 from ..codecs.cache import TokenCache
 from ..codecs.cached_codes import CachedCodes
 from ..codecs.fit import fit_codec
-from ..config import RunConfig, model_label, reading_tag
+from ..config import RunConfig, model_label, reading_tag, settings_table
 from ..core import io, ui
 from ..core.finished import disk_guard, mark_done, reusable
 from ..core.parallel import build_lock, is_main_process, run_folder_lock, wait_for_everyone
@@ -131,7 +131,8 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
 
 def write_run_card(config: RunConfig, manifest: Manifest, codec: ClipEncoder, run_dir: Path) -> None:
     """``run.json``: what ``predict`` needs to use this run on new audio (codec, its fitted state, classes,
-    instruction, task). A fitted codec's state is copied next to it."""
+    instruction, task) and every setting with its source (``config.settings_table``). A fitted codec's state is copied
+    next to it."""
     files = RunFolder(run_dir)
     coding = CodecCard(codec.name, config.codec.options, config.codec.max_seconds, codec.cache_key(), config.codec.codebooks,
                        state=files.codec_state.name if codec.needs_fit else None, patch=config.codec.patch,
@@ -140,7 +141,7 @@ def write_run_card(config: RunConfig, manifest: Manifest, codec: ClipEncoder, ru
         with io.atomic_path(files.codec_state) as tmp:
             codec.save(tmp)
     RunCard(manifest.dataset, manifest.task, manifest.instruction, manifest.classes, coding, config.model.name,
-            config.run_name, config.train.seed).to_file(files.run_card)
+            config.run_name, config.train.seed, settings_table(config)).to_file(files.run_card)
 
 
 def clip_example(manifest: Manifest, clip: Clip, question_position: str = "before") -> Example:

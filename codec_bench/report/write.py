@@ -11,6 +11,7 @@ from ..core.io import write_text
 from ..core.parallel import build_lock
 from ..formats import OutFolder, Record, ResultsFile
 from ..formats.layout import RESULTS
+from ..formats.results import git_revision, runtime_versions
 from .aggregate import SOURCE_MARK, aggregate, per_class_f1_by_dataset
 from .costs import cost_figure, cost_points
 from .fidelity import CodecFidelity, collect_fidelity, fidelity_figure, fidelity_sections
@@ -24,7 +25,8 @@ from .tables import report_sections
 
 def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = (),
-                 selection: list[dict] = (), fidelity: list[CodecFidelity] = ()) -> dict[str, Path]:
+                 selection: list[dict] = (), fidelity: list[CodecFidelity] = (), runs: dict[str, dict] | None = None
+                 ) -> dict[str, Path]:
     """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png,
     reliability_<dataset>.png, when records carry costs, costs.png (``costs``) and, with ``fidelity``
     (``fidelity.collect_fidelity``), fidelity.png into ``out_dir``; results.json holds the records, the aggregated
@@ -34,7 +36,8 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
     Prediction paths in the records are relative to ``out_dir``. The tables, figures and statistics read the
     records as the JSON rows ``results.json`` holds (``Record.to_json``). ``failed_cells`` and ``skipped_files`` come
     from ``load_results`` and are listed under "Failed cells"; ``selection``: the recipes chosen on validation
-    (``selection.choose``), in results.json and the report's grid table. Returns ``{"results", "report", "html",
+    (``selection.choose``), in results.json and the report's grid table; ``runs``: each records folder's settings
+    and versions (relative to ``out_dir``), in results.json. Returns ``{"results", "report", "html",
     "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted labels seen.
     """
     out_dir = Path(out_dir)
@@ -42,7 +45,8 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
     aggregated = aggregate(records)
     statistics = analyse(records, aggregated, out_dir, classes_by_dataset)
     paths = {"results": out_dir / RESULTS, "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
-    ResultsFile(typed, aggregated, statistics, list(failed_cells), list(selection)).to_file(paths["results"])
+    ResultsFile(typed, aggregated, statistics, list(failed_cells), list(selection), dict(runs or {}), runtime_versions(),
+                git_revision()).to_file(paths["results"])
     radar_plot(aggregated, paths["radar"])
     for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
@@ -80,7 +84,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
     if compare and len(folders) < 2:
         raise CodecBenchError("--compare needs two or more folders (codec-bench report A B --compare)")
     names = source_names(list(map(Path, folders)))
-    records, classes, failed, skipped, chosen, fidelity = [], {}, [], [], [], []
+    records, classes, failed, skipped, chosen, fidelity, runs = [], {}, [], [], [], [], {}
     for folder in map(Path, folders):
         found = collect_records(folder)
         found.records, choices = select_records(found.records, grids_of(folder))
@@ -89,6 +93,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
             r = replace(r, predictions=os.path.relpath(folder / r.predictions, out))
             records.append(replace(r, model=f"{r.model}{SOURCE_MARK}{names[folder]}") if compare else r)
         classes |= found.classes
+        runs |= {Path(os.path.relpath(path, out)).as_posix(): run for path, run in found.runs.items()}
         fidelity += collect_fidelity(folder)
         skipped += found.skipped_files
         if OutFolder(folder).results.is_dir():
@@ -99,7 +104,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
         raise CodecBenchError(f"{', '.join(map(str, folders))}: no finished results here; run `codec-bench run`, `demo` "
                               "or `benchmark` first")
     with build_lock(out / "report.md", "report", beside=False):  # no lock files among the user's report files
-        return write_report(records, out, classes, failed, skipped, chosen, fidelity)
+        return write_report(records, out, classes, failed, skipped, chosen, fidelity, runs)
 
 
 def source_names(folders: list[Path]) -> dict[Path, str]:

@@ -76,7 +76,7 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> 
     for record in records:
         record.choices = chosen | record.choices
         record.costs = costs
-    return finish_records(folder, records)
+    return finish_records(folder, records, config)
 
 
 def reference_rows(fold: FoldContext) -> list[Record]:
@@ -124,4 +124,4 @@ def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> li
                                                  {c.id: features[c.id] for c in by_split[split]})
             examples[split] = [Example(c.id, "", tuple(sorted(c.labels))) for c in by_split[split]]
     records = scoring_records(manifest, scores, examples, folder, RunName("none", "logmel-logreg", baseline.METHOD), config.out)
-    return finish_records(folder, records)
+    return finish_records(folder, records, config)

@@ -24,13 +24,20 @@ from codec_bench.prompts import Example
 
 
 def average_precision(truth: np.ndarray, score: np.ndarray) -> float:
-    """Area under the precision-recall steps, one step per distinct score (ties move together)."""
+    """Area under the precision-recall steps, one step per distinct score (ties move together), summed from the
+    lowest score up (scikit-learn's order: the same float to the bit with scikit-learn 1.9)."""
     order = np.argsort(-score, kind="stable")
     truth, score = truth[order], score[order]
     last_of_tie = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]
     hits = np.cumsum(truth)[last_of_tie]
-    precision, recall = hits / (last_of_tie + 1), hits / truth.sum()
-    return float(np.sum(np.diff(np.r_[0, recall]) * precision))
+    precision, recall = hits / (last_of_tie + 1), hits / hits[-1]
+    return float(np.sum((np.diff(np.r_[0, recall]) * precision)[::-1]))
+
+
+def same(again: dict, reported: dict) -> bool:
+    """Every metric equal; mAP to 1e-12 (a float sum whose order other AP implementations may change)."""
+    return set(again) == set(reported) and all(
+        again[k] == pytest.approx(v, rel=1e-12, abs=0) if k == "map" else again[k] == v for k, v in reported.items())
 
 
 def f1(tp, fp, fn):
@@ -124,9 +131,7 @@ def test_rescoring_the_predictions_file_gives_every_reported_metric(tmp_path, ta
         if "probabilities" in rows[0]:
             assert list(rows[0]["probabilities"]) == classes  # every candidate's probability
         again = rescore(rows, task, classes)
-        assert set(again) == set(record.metrics), record.method
-        for name, value in record.metrics.items():
-            assert again[name] == value, (record.split, record.method, name)  # exactly, not approximately
+        assert same(again, record.metrics), (record.split, record.method, again, record.metrics)
 
 
 def test_aqa_rows_carry_the_question_its_clip_form_and_answers(tmp_path):
@@ -185,3 +190,32 @@ def test_a_file_that_breaks_its_schema_or_version_is_refused_in_one_line(tmp_pat
     io.write_json(path, content | {"format_version": 7})
     with pytest.raises(FormatVersionError, match=r"format_version 7; this codec-bench reads format_version 1 and 2"):
         RecordsFile.from_file(path)
+
+
+# ---- the model card -------------------------------------------------------------------------------------------------
+
+def read_model_card(path: Path) -> tuple[str, list]:
+    """The model-index of a card as huggingface_hub's own parser reads it: (model name, EvalResult list)."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(path)  # a local file: no network
+    return card.data.model_name, card.data.eval_results
+
+
+def test_a_trained_runs_model_card_carries_its_results_as_model_index(tmp_path):
+    from codec_bench.formats import CodecCard, RunCard
+    from codec_bench.study.evaluate_stage import write_model_card
+
+    records = write_run("multi_label", tmp_path)
+    run_dir = tmp_path / "toy" / "run"
+    RunCard("toy", "multi_label", "What is it?", _manifest("multi_label").classes, CodecCard("embedded", {"codebooks": 2}),
+            "HKUSTAudio/Llasa-1B", "full", 1).to_file(run_dir / "run.json")
+    path = write_model_card(run_dir)
+    assert path == run_dir / "README.md"
+    name, results = read_model_card(path)
+    assert name == "run"
+    expected = {(r.split, r.method, metric, value) for r in records for metric, value in r.metrics.items()}
+    assert {(e.dataset_split, e.metric_config, e.metric_type, e.metric_value) for e in results} == expected
+    assert {(e.task_type, e.dataset_type, e.dataset_config) for e in results} == {("audio-classification", "toy", "official")}
+    text = path.read_text()
+    assert "base_model: HKUSTAudio/Llasa-1B" in text and "| test | llm_scoring | map |" in text

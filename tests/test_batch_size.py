@@ -1,15 +1,16 @@
 """Scores that do not depend on the batch size: greedy generation over left-padded batches of 1, 4 and 16 prompts
 of different lengths gives the same answers and the same per-step log-probabilities (padding is masked and position
-ids follow the real tokens), and label scoring, one clip per forward, gives the same probabilities whichever clips
-are scored together."""
+ids follow the real tokens), for prompt ids and for prompt embeddings (continuous features); and label scoring, one
+clip per forward, gives the same probabilities whichever clips are scored together."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from codec_bench.evaluation.scoring import generate_answers, score_multi_label, score_single_label
-from codec_bench.llm.encoder import PromptEncoder
+from codec_bench.llm.encoder import ContinuousPromptEncoder, PromptEncoder
 from codec_bench.prompts import build_example
 
 BATCH_SIZES = (1, 4, 16)
@@ -43,10 +44,20 @@ def _recorded_generation(model, encoder, examples, batch_size: int):
     return answers, steps
 
 
-def test_generation_does_not_depend_on_the_batch_size(tiny_lm):
+class EmbeddedPrompts(PromptEncoder):
+    """The continuous features' generation inputs (left-padded ``inputs_embeds``), here of the embedded prompt ids."""
+
+    generation_inputs = ContinuousPromptEncoder.generation_inputs
+
+    def prefix(self, model, example):
+        return model.get_input_embeddings()(torch.tensor(self.prompt_ids(example)))
+
+
+@pytest.mark.parametrize("prompts", [PromptEncoder, EmbeddedPrompts])
+def test_generation_does_not_depend_on_the_batch_size(tiny_lm, prompts):
     model, tokenizer = tiny_lm
     audio, examples = _clips()
-    encoder = PromptEncoder(tokenizer, 16, audio)
+    encoder = prompts(tokenizer, 16, audio)
     assert len({len(encoder.prompt_ids(e)) for e in examples}) > 8  # padded batches indeed
     runs = {size: _recorded_generation(model, encoder, examples, size) for size in BATCH_SIZES}
     answers, steps = runs[1]

@@ -4,8 +4,9 @@ split.
 A record (``formats.Record``: dataset, task, domain, protocol, fold, seed, codec, model, method, split, clip
 count, metrics, the headline metric and the path of its ``<split>_<method>_predictions.jsonl``, one row per clip:
 id, labels, prediction, per-class probabilities; for question answering the audio clip, the question's form and
-every annotator's answer: ``formats.predictions``) is what reports read. The probabilities written are the ones
-the metrics were computed from (rounded once to ``PROBABILITY_DIGITS``), so the file re-scores to the record.
+every annotator's answer: ``formats/schemas/prediction-v2.schema.json``) is what reports read. The probabilities
+written are the ones the metrics were computed from (rounded once to ``PROBABILITY_DIGITS``), so the file
+re-scores to the record.
 Multi-label label sets follow a decision rule fitted on the validation split (``decisions``), written next to
 the predictions (``thresholds.json``, ``calibration.json``), where ``predict`` finds it. For multi-label runs,
 :func:`score_multi_label_best` also picks the scoring method by cross-fitted validation micro-F1 (see ``scoring``).

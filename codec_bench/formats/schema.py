@@ -54,9 +54,16 @@ def check(kind: str, content: Any, source: object) -> None:
     from jsonschema.exceptions import best_match
 
     error = best_match(_validator(kind).iter_errors(content))
+    if error is not None:  # numpy scalars (an int64 is no JSON integer to the validator): judge what JSON will hold
+        error = best_match(_validator(kind).iter_errors(json.loads(json.dumps(content, default=_plain))))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
         message = " ".join(error.message.split())
         message = message if len(message) <= 200 else message[:200] + "..."
         raise SchemaError(f"{source}: not a codec-bench {kind} file of format_version {SCHEMA_VERSION} at {where}: "
                           f"{message} (written by another codec-bench? rerun the stage that wrote it)")
+
+
+def _plain(value: Any) -> Any:
+    """What ``core.io`` writes for a value that JSON does not know: numpy scalars and arrays as lists, others as text."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)

@@ -4,9 +4,9 @@ split.
 A record (``formats.Record``: dataset, task, domain, protocol, fold, seed, codec, model, method, split, clip
 count, metrics, the headline metric and the path of its ``<split>_<method>_predictions.jsonl``, one row per clip:
 id, labels, prediction, per-class probabilities; for question answering the audio clip, the question's form and
-every annotator's answer: ``formats/schemas/prediction-v2.schema.json``) is what reports read. The probabilities
-written are the ones the metrics were computed from (rounded once to ``PROBABILITY_DIGITS``), so the file
-re-scores to the record.
+every annotator's answer: ``formats/schemas/prediction-v2.schema.json``) is what reports read. Labels are decided
+on the probabilities as computed; the probabilities are written rounded to ``PROBABILITY_DIGITS`` and mAP is scored
+on them as written, so the file re-scores to the record.
 Multi-label label sets follow a decision rule fitted on the validation split (``decisions``), written next to
 the predictions (``thresholds.json``, ``calibration.json``), where ``predict`` finds it. For multi-label runs,
 :func:`score_multi_label_best` also picks the scoring method by cross-fitted validation micro-F1 (see ``scoring``).
@@ -164,14 +164,17 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
     records = []
     for split, probabilities in scores.items():
         truth = label_matrix(labels[split], manifest.classes)
+        # labels are decided on the probabilities as computed (as ``predict`` decides); the ranking metric (mAP) is
+        # scored on the probabilities as written, so the file re-scores to the record
         if manifest.task == "multi_label":
-            probabilities = np.round(decision.calibrate(probabilities), PROBABILITY_DIGITS)  # as written
+            probabilities = decision.calibrate(probabilities)
             predicted = apply_thresholds(probabilities, decision.thresholds)
-            metrics = multi_label_metrics(truth, probabilities, predicted)
+            written = np.round(probabilities, PROBABILITY_DIGITS)
+            metrics = multi_label_metrics(truth, written, predicted)
             predictions = [[c for c, on in zip(manifest.classes, row) if on] for row in predicted]
         else:
-            probabilities = np.round(probabilities, PROBABILITY_DIGITS)  # as written: the file re-scores to the record
             predicted = probabilities.argmax(1)
+            written = np.round(probabilities, PROBABILITY_DIGITS)
             metrics = single_label_metrics(truth.argmax(1), predicted, len(manifest.classes))
             predictions = [[manifest.classes[i]] for i in predicted]
         records.append(
@@ -180,7 +183,7 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
                 split,
                 run,
                 metrics,
-                Predictions(examples[split], labels[split], predictions, probabilities),
+                Predictions(examples[split], labels[split], predictions, written),
                 folder,
                 out,
             )

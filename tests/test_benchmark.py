@@ -71,7 +71,7 @@ def test_each_cell_writes_one_result_file_and_a_failing_cell_does_not_stop_the_s
         f"{d}-official__embedded__tiny-llama__{r}__seed0" for d in ("csv", "instruments") for r in ("lr1", "lr2")
     ]
     for name, result in results.items():
-        assert result["format_version"] == 1 and set(result["versions"]) == {"python", "torch", "transformers", "codec_bench"}
+        assert result["format_version"] == 2 and set(result["versions"]) == {"python", "torch", "transformers", "codec_bench"}
         if name.startswith("csv"):
             assert result["status"] == "failed" and result["error"].startswith("CodecBenchError: ") and not result["records"]
         else:
@@ -104,7 +104,10 @@ def test_seeds_override_doubles_the_cells_and_engines_dispatch(study, monkeypatc
             run_fn(cell)
 
     monkeypatch.setitem(engines.ENGINES, "fake", fake_engine)
-    monkeypatch.setattr(benchmark, "run_cell", lambda config, cell: [Record.from_json({"seed": cell.seed})])
+    fake = {"dataset": "instruments", "task": "single_label", "domain": "music", "protocol": "official", "fold": None,
+            "codec": "embedded", "model": "tiny-llama/lr1", "method": "llm_scoring", "split": "test", "n_clips": 2,
+            "metrics": {"accuracy": 0.5}, "headline": "accuracy", "predictions": None}
+    monkeypatch.setattr(benchmark, "run_cell", lambda config, cell: [Record.from_json(fake | {"seed": cell.seed})])
     one = plan.study_cells(plan.load_study(path))
     two = plan.study_cells(plan.load_study(path, seeds=[0, 1]))
     assert len(two) == 2 * len(one) == 8

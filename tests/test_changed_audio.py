@@ -22,7 +22,7 @@ def _run(root, out, monkeypatch) -> str:
 
 
 def _test_clips(out) -> set[str]:
-    records = io.read_json(next(out.glob("csv/*__full/eval/records.json")))
+    records = io.read_json(next(out.glob("csv/*__full/eval/records.json")))["records"]
     rows = io.read_jsonl(out / next(r for r in records if r["split"] == "test")["predictions"])
     return {row["id"] for row in rows}
 

@@ -34,7 +34,7 @@ def results(out: Path) -> list:
     """What must not depend on interruptions: every finished record and every prediction row."""
     found = []
     for path in sorted(out.glob("csv/*/records.json")) + sorted(out.glob("csv/*/eval/records.json")):
-        for record in io.read_json(path):
+        for record in io.read_json(path)["records"]:
             found.append((record["method"], record["split"], record["metrics"], io.read_jsonl(out / record["predictions"])))
     return found
 

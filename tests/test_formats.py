@@ -32,16 +32,27 @@ RECORD = Record(dataset="esc50", task="single_label", domain="sound", protocol="
                 choices={"best_epoch": 3})
 
 
+VERSIONS = {"python": "3.11.9", "torch": "2.4.0", "transformers": "5.23.0", "codec_bench": "0.1.0"}
+AGGREGATED = {"dataset": "esc50", "task": "single_label", "domain": "sound", "protocol": "official", "codec": "dac",
+              "model": "tiny/full", "method": "llm_scoring", "split": "test", "headline": "accuracy",
+              "metrics": {"accuracy": {"mean": 0.75, "std": 0.0, "ci": [0.6, 0.875]}}, "n_folds": 1, "folds": ["1"],
+              "n_seeds": 1, "seeds": [2], "n_units": 1, "n_clips": 40,
+              "interval": {"level": 0.95, "resamples": 1000, "seed": 0, "draw": "whole clips", "combined": "mean"}}
+
+
 def old_bytes(tmp_path, content) -> bytes:
     """What the dict-based writers wrote for ``content``."""
     io.write_json(tmp_path / "old.json", content)
     return (tmp_path / "old.json").read_bytes()
 
 
-def test_records_file_round_trip_and_bytes(tmp_path):
-    RecordsFile([RECORD, RECORD]).to_file(tmp_path / "records.json")
-    assert RecordsFile.from_file(tmp_path / "records.json") == RecordsFile([RECORD, RECORD])
-    assert (tmp_path / "records.json").read_bytes() == old_bytes(tmp_path, [RECORD.to_json(), RECORD.to_json()])
+def test_records_file_round_trip_and_version_1_still_reads(tmp_path):
+    written = RecordsFile([RECORD, RECORD], {"dataset": "esc50"}, VERSIONS, "abc")
+    written.to_file(tmp_path / "records.json")
+    assert RecordsFile.from_file(tmp_path / "records.json") == written
+    assert io.read_json(tmp_path / "records.json")["format_version"] == 2
+    io.write_json(tmp_path / "old.json", [RECORD.to_json(), RECORD.to_json()])  # format_version 1: a bare list
+    assert RecordsFile.from_file(tmp_path / "old.json") == RecordsFile([RECORD, RECORD])
 
 
 def test_a_record_written_before_seeds_and_choices_reads_with_their_defaults():
@@ -58,34 +69,42 @@ def test_a_damaged_records_file_raises_value_error(tmp_path):
         RecordsFile.from_file(tmp_path / "records.json")
 
 
-def test_results_file_round_trip_and_bytes(tmp_path):
-    results = ResultsFile([RECORD], [{"dataset": "esc50"}], {"bootstrap": {}}, [{"file": "x", "cell": {}, "error": "e"}])
+def test_results_file_round_trip_and_version_1_still_reads(tmp_path):
+    results = ResultsFile([RECORD], [AGGREGATED], {"bootstrap": {}}, [{"file": "x", "cell": {}, "error": "e"}],
+                          runs={"esc50/run/eval": {"settings": {}, "versions": VERSIONS, "git_revision": None}},
+                          versions=VERSIONS, git_revision="abc")
     results.to_file(tmp_path / "results.json")
     assert ResultsFile.from_file(tmp_path / "results.json") == results
     assert read_results(tmp_path / "results.json") == results
     old = {"format_version": 1, "records": [RECORD.to_json()], "aggregated": [{"dataset": "esc50"}],
            "statistics": {"bootstrap": {}}, "failed_cells": [{"file": "x", "cell": {}, "error": "e"}]}
-    assert (tmp_path / "results.json").read_bytes() == old_bytes(tmp_path, old)
-    chosen = ResultsFile([RECORD], selection=[{"grid": "g", "chosen": "g-lr0.001"}])  # recipes chosen on validation
+    io.write_json(tmp_path / "old.json", old)
+    assert read_results(tmp_path / "old.json") == ResultsFile([RECORD], [{"dataset": "esc50"}], {"bootstrap": {}},
+                                                              [{"file": "x", "cell": {}, "error": "e"}])
+    chosen = ResultsFile([RECORD], selection=[{"grid": "g", "chosen": "g-lr0.001"}], versions=VERSIONS)  # chosen on validation
     chosen.to_file(tmp_path / "chosen.json")
     assert ResultsFile.from_file(tmp_path / "chosen.json") == chosen
 
 
 @pytest.mark.parametrize("status, records, error", [("ok", [RECORD], None), ("failed", [], "RuntimeError: boom")])
-def test_cell_result_round_trip_and_bytes(tmp_path, status, records, error):
+def test_cell_result_round_trip_and_version_1_still_reads(tmp_path, status, records, error):
     cell = CellResult({"name": "c", "seed": 0}, status, records, error, 1.5, {"python": "3.11"}, "abc")
     cell.to_file(tmp_path / "c.json")
     assert CellResult.from_file(tmp_path / "c.json") == cell == read_results(tmp_path / "c.json")
     old = {"format_version": 1, "cell": {"name": "c", "seed": 0}, "status": status, "records": [r.to_json() for r in records],
            "error": error, "wall_seconds": 1.5, "versions": {"python": "3.11"}, "git_revision": "abc"}
-    assert (tmp_path / "c.json").read_bytes() == old_bytes(tmp_path, old)
+    io.write_json(tmp_path / "old.json", old)
+    assert read_results(tmp_path / "old.json") == cell
 
 
-def test_another_results_version_is_refused(tmp_path):
-    io.write_json(tmp_path / "future.json", {"format_version": 2, "records": []})
-    with pytest.raises(FormatVersionError, match="format_version 2") as err:
+def test_another_results_version_is_refused_in_one_line(tmp_path):
+    io.write_json(tmp_path / "future.json", {"format_version": 3, "records": []})
+    with pytest.raises(FormatVersionError, match="format_version 3") as err:
         read_results(tmp_path / "future.json")
-    assert err.value.version == 2
+    assert err.value.version == 3 and "\n" not in str(err.value)
+    io.write_json(tmp_path / "records.json", {"format_version": 3, "records": []})
+    with pytest.raises(FormatVersionError, match="reads format_version 1 and 2"):
+        RecordsFile.from_file(tmp_path / "records.json")
 
 
 @pytest.mark.parametrize("state", [None, "codec.safetensors"])

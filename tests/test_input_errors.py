@@ -116,7 +116,7 @@ def test_tune_says_the_chosen_recipe_and_a_report_without_validation_keeps_the_g
     root = _csv_folder(tmp_path / "data")
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", "csv", "--root", str(root), "--out", str(out), "--epochs", "1", "--no-generation",
-                                 "--tune", "--batch-size", "8", "--codec", "embedded"])
+                                 "--tune", "--batch-size", "8", "--codec", "embedded", "--splits", "all"])
     assert result.exit_code == 0, result.output
     [choice] = io.read_json(out / "results.json")["selection"]
     said = " ".join(result.output.split())

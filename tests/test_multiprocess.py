@@ -96,7 +96,7 @@ def test_ddp_training_matches_one_process_and_only_rank_zero_evaluates(corpus, t
     assert two["best_validation_loss"] == pytest.approx(one["best_validation_loss"], rel=0.10)
     models = list((tmp_path / "two" / "csv").glob("*/model/model.safetensors"))
     assert len(models) == 1  # one model written
-    records = io.read_json(next((tmp_path / "two" / "csv").glob("*/eval/records.json")))
+    records = io.read_json(next((tmp_path / "two" / "csv").glob("*/eval/records.json")))["records"]
     assert {r["split"] for r in records} == {"validation", "test"}
     assert "# codec-bench results" in rank_logs(tmp_path / "logs", 0) and "# codec-bench results" not in rank_logs(
         tmp_path / "logs", 1
@@ -191,7 +191,8 @@ def test_two_identical_runs_on_one_out(corpus, tmp_path):
         failed = outputs[[first.returncode, second.returncode].index(2)]
         assert "run folder in use by another codec-bench job" in " ".join(failed.split()), failed
     finish(cli(*run, "--out", str(tmp_path / "alone")))
-    shared, alone = (io.read_json(next((tmp_path / o / "csv").glob("*__full/eval/records.json"))) for o in ("shared", "alone"))
+    shared, alone = (io.read_json(next((tmp_path / o / "csv").glob("*__full/eval/records.json")))["records"]
+                     for o in ("shared", "alone"))
     assert [r["metrics"] for r in shared] == [r["metrics"] for r in alone]
 
 

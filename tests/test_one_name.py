@@ -42,11 +42,13 @@ CHANGES = {
     "recipe": ("r2", {}), "method": ("lora", {}), "epochs": (2.0, {}), "learning_rate": (5e-3, {}), "batch_size": (3, {}),
     "grad_accum": (2, {}), "warmup_ratio": (0.2, {}), "weight_decay": (0.1, {}), "lora_rank": (4, {}), "lora_alpha": (8, {}),
     "bf16": (True, {}), "gradient_checkpointing": (True, {}), "label_questions": (True, {}), "mix": (1.0, {}),
-    "shift": (1.0, {}), "question_position": ("after", {}), "keywords": (2.0, {}), "select_by": ("metric", {}),
+    "shift": (1.0, {}), "question_position": ("after", {}), "keywords": (2.0, {}), "question_tags": (2.0, {}),
+    "select_by": ("metric", {}),
     "patience": (2, {}), "seed": (3, {}), "num_workers": (1, {}), "max_steps": (5, {}),
     "generation": (False, {}), "generation_batch_size": (4, {}),
 }
-FIXED = {"dataset": "the dataset itself: run's argument, a study's entry name", "splits": "not a setting of either"}
+FIXED = {"dataset": "the dataset itself: run's argument, a study's entry name",
+         "splits": "run only (--splits): a study evaluates both splits"}
 
 
 def _study_place(key: str) -> tuple[str, str]:
@@ -142,6 +144,8 @@ def test_a_question_answering_study_with_blind_false_trains_no_blind_row(tmp_pat
     assert card["settings"]["blind"] == {"value": False, "source": "study file"}
     assert card["settings"]["epochs"] == {"value": 1.0, "source": "study file"}
     assert card["settings"]["codec"] == {"value": "logmel", "source": "task default"}  # as `run` defaults it
+    kept = io.read_json(next((out / "clotho_aqa").glob("*/eval/records.json")))["settings"]
+    assert kept == card["settings"]  # records.json keeps the table run.json keeps
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## Settings" in report and "`blind False (study file)`" in report and "`codec logmel (task default)`" in report
 

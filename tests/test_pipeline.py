@@ -46,6 +46,20 @@ def test_demo_writes_a_report_on_held_out_clips(demo_out):
     assert abs(sum(scored[0]["probabilities"].values()) - 1) < 1e-4
 
 
+def test_demo_runs_have_model_cards_and_predictions_that_rescore_to_their_records(demo_out):
+    from test_results_format import read_model_card, rescore, same
+
+    results = io.read_json(demo_out / "results.json")
+    for run_dir in [p for p in demo_out.glob("*/embedded-*") if (p / "run.json").is_file()]:
+        name, evaluated = read_model_card(run_dir / "README.md")
+        records = io.read_json(run_dir / "eval" / "records.json")["records"]
+        assert name == run_dir.name and len(evaluated) == sum(len(r["metrics"]) for r in records)
+    for record in results["records"]:
+        rows = io.read_jsonl(demo_out / record["predictions"])
+        classes = io.read_json(demo_out / record["dataset"] / "manifest" / "info.json")["classes"]
+        assert same(rescore(rows, record["task"], classes), record["metrics"]), (record["dataset"], record["method"])
+
+
 def test_demo_rerun_resumes_without_recomputing(demo_out):
     done = next((demo_out / "instruments").glob("embedded-*")) / "model" / "train_done.json"
     before = done.stat().st_mtime_ns

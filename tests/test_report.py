@@ -138,7 +138,7 @@ def test_write_report_writes_every_file(tmp_path):
     paths = write_report(typed(records), tmp_path, {"esc50": ["cat", "dog"]})
     assert set(paths) == {"results", "report", "html", "radar", "confusion_esc50_llm_scoring", "reliability_esc50"}
     results = json.loads(paths["results"].read_text())
-    assert results["format_version"] == 1 and results["records"] == [r.to_json() for r in typed(records)]
+    assert results["format_version"] == 2 and results["records"] == [r.to_json() for r in typed(records)]
     assert len(results["aggregated"]) == 2
     assert set(results["statistics"]) == {"bootstrap", "comparisons", "reference_checks", "calibration"}
     report = paths["report"].read_text()
@@ -249,8 +249,8 @@ def test_load_results_reads_cells_lists_failures_and_skips_half_written_files(tm
 
 
 def test_load_results_refuses_another_format_version(tmp_path):
-    write_cell(tmp_path / "results" / "future.json", "ok", [], version=2)
-    with pytest.raises(CodecBenchError, match=r"future\.json.*format_version 2.*reads format_version 1"):
+    write_cell(tmp_path / "results" / "future.json", "ok", [], version=3)
+    with pytest.raises(CodecBenchError, match=r"future\.json.*format_version 3.*reads format_version 1 and 2"):
         load_results(tmp_path)
 
 

@@ -164,7 +164,8 @@ def _grid_study(folder, root):
 
 
 def _run_choices(out) -> dict:
-    return {p.parent.parent.name: [r["choices"] for r in io.read_json(p)] for p in sorted(out.glob("csv*/*/eval/records.json"))}
+    return {p.parent.parent.name: [r["choices"] for r in io.read_json(p)["records"]]
+            for p in sorted(out.glob("csv*/*/eval/records.json"))}
 
 
 def test_a_grid_study_reports_the_recipe_chosen_on_validation_and_test_labels_change_no_choice(tmp_path, monkeypatch):

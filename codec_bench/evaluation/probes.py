@@ -144,7 +144,7 @@ def _probe_records(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes:
             for record in found:
                 record.choices = choice.choices() | record.choices
             records += found
-    return finish_records(folder, records)
+    return finish_records(folder, records, rows)
 
 
 def zero_shot_records(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Mapping[str, np.ndarray],
@@ -163,7 +163,7 @@ def _zero_shot(rows: BaseRows, manifest: Manifest, codec: TokenCodec, codes: Map
     scores, _ = label_scores(model, encoder, examples, splits, manifest, folder)
     run = RunName(rows.codec_name, rows.model_name + "/base", "zero_shot", rows.seed)
     records = scoring_records(manifest, scores, {s: examples[s] for s in splits}, folder, run, rows.out)
-    return finish_records(folder, records)
+    return finish_records(folder, records, rows)
 
 
 def _base_llm(rows: BaseRows, codec: TokenCodec, codes: Mapping[str, np.ndarray]):

@@ -3,10 +3,13 @@ split.
 
 A record (``formats.Record``: dataset, task, domain, protocol, fold, seed, codec, model, method, split, clip
 count, metrics, the headline metric and the path of its ``<split>_<method>_predictions.jsonl``, one row per clip:
-id, labels, prediction, per-class probabilities) is what reports read. Multi-label label sets follow a decision
-rule fitted on the validation split (``decisions``), written next to the predictions (``thresholds.json``,
-``calibration.json``), where ``predict`` finds it. For multi-label runs, :func:`score_multi_label_best` also
-picks the scoring method by cross-fitted validation micro-F1 (see ``scoring``).
+id, labels, prediction, per-class probabilities; for question answering the audio clip, the question's form and
+every annotator's answer: ``formats/schemas/prediction-v2.schema.json``) is what reports read. Labels are decided
+on the probabilities as computed; the probabilities are written rounded to ``PROBABILITY_DIGITS`` and mAP is scored
+on them as written, so the file re-scores to the record.
+Multi-label label sets follow a decision rule fitted on the validation split (``decisions``), written next to
+the predictions (``thresholds.json``, ``calibration.json``), where ``predict`` finds it. For multi-label runs,
+:func:`score_multi_label_best` also picks the scoring method by cross-fitted validation micro-F1 (see ``scoring``).
 """
 
 from __future__ import annotations
@@ -17,19 +20,23 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..config import RunConfig, settings_table
 from ..core import io
 from ..core.errors import CodecBenchError
 from ..core.finished import files_in, mark_done, reusable
 from ..core.parallel import build_lock
 from ..data.augment import is_augmented_id
+from ..data.clotho_aqa import audio_of
 from ..data.manifest import Manifest
 from ..formats import Calibration, DecisionFile, Record, RecordsFile, RecordsFolder, ScoringChoice, Thresholds
+from ..formats.results import git_revision, json_settings, runtime_versions
 from ..prompts import Example
 from . import decisions
-from .metrics import HEADLINE, apply_thresholds, aqa_metrics, label_matrix, multi_label_metrics, single_label_metrics
+from .metrics import HEADLINE, YES_NO, apply_thresholds, aqa_metrics, label_matrix, multi_label_metrics, single_label_metrics
 from .scoring import score_label_questions, score_label_sets, score_multi_label, score_single_label
 
 MAX_LABEL_SETS = 512
+PROBABILITY_DIGITS = 6  # decimals of the probabilities written (and scored): the file stays small
 
 
 @dataclass(frozen=True)
@@ -81,10 +88,13 @@ def cached_records(folder: Path, what: str, build: Callable[[], list[Record]],
         return found if found is not None else build()
 
 
-def finish_records(folder: Path, records: list[Record]) -> list[Record]:
-    """Write ``records.json`` and the done-marker over it and the prediction files; returns ``records``."""
+def finish_records(folder: Path, records: list[Record], settings: object = None) -> list[Record]:
+    """Write ``records.json`` (with ``settings``, the effective settings of the run that made the records: for a run,
+    each with its source as run.json holds them, ``config.settings_table``; the library versions and the git revision)
+    and the done-marker over it and the prediction files; returns ``records``."""
     files = RecordsFolder(folder)
-    RecordsFile(records).to_file(files.records)
+    table = settings_table(settings) if isinstance(settings, RunConfig) else json_settings(settings or {})
+    RecordsFile(records, table, runtime_versions(), git_revision()).to_file(files.records)
     mark_done(files.done, files_in(folder, skip=(files.done.name,)), records=len(records))
     return records
 
@@ -165,13 +175,17 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
     records = []
     for split, probabilities in scores.items():
         truth = label_matrix(labels[split], manifest.classes)
+        # labels are decided on the probabilities as computed (as ``predict`` decides); the ranking metric (mAP) is
+        # scored on the probabilities as written, so the file re-scores to the record
         if manifest.task == "multi_label":
             probabilities = decision.calibrate(probabilities)
             predicted = apply_thresholds(probabilities, decision.thresholds)
-            metrics = multi_label_metrics(truth, probabilities, predicted)
+            written = np.round(probabilities, PROBABILITY_DIGITS)
+            metrics = multi_label_metrics(truth, written, predicted)
             predictions = [[c for c, on in zip(manifest.classes, row) if on] for row in predicted]
         else:
             predicted = probabilities.argmax(1)
+            written = np.round(probabilities, PROBABILITY_DIGITS)
             metrics = single_label_metrics(class_indices(labels[split], manifest.classes), predicted, len(manifest.classes))
             predictions = [[manifest.classes[i]] for i in predicted]
         records.append(
@@ -180,7 +194,7 @@ def scoring_records(manifest: Manifest, scores: dict[str, np.ndarray], examples:
                 split,
                 run,
                 metrics,
-                Predictions(examples[split], labels[split], predictions, probabilities),
+                Predictions(examples[split], labels[split], predictions, written),
                 folder,
                 out,
             )
@@ -216,19 +230,24 @@ def class_indices(labels: Sequence[Sequence[str]], classes: Sequence[str]) -> np
     return np.array([index.get(l[0], -1) if l else -1 for l in labels], dtype=int)
 
 
-def _prediction_rows(classes: list[str], predictions: Predictions) -> Iterator[dict]:
-    """One row per clip (streamed): id, labels, prediction and, for scoring, the probability of every class."""
+def _prediction_rows(manifest: Manifest, predictions: Predictions) -> Iterator[dict]:
+    """One row per clip (streamed): id, labels, prediction and, for scoring, the probability of every class (already
+    rounded); question answering adds the audio clip, the question's form and every annotator's answer."""
+    annotators = {c.id: c.extra.get("answers") or list(c.labels) for c in manifest.clips} if manifest.task == "aqa" else {}
     for i, example in enumerate(predictions.examples):
         row = {"id": example.id, "labels": list(predictions.labels[i]), "prediction": list(predictions.predicted[i])}
         if predictions.probabilities is not None:
-            row["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, predictions.probabilities[i])}
+            row["probabilities"] = {c: float(p) for c, p in zip(manifest.classes, predictions.probabilities[i])}
+        if manifest.task == "aqa":
+            row |= {"clip": audio_of(example.id), "form": "yes_no" if row["labels"][0] in YES_NO else "open",
+                    "answers": list(annotators.get(example.id, []))}
         yield row
 
 
 def _record(manifest: Manifest, split: str, run: RunName, metrics: dict, predictions: Predictions, folder: Path,
             out: Path) -> Record:
     path = RecordsFolder(folder).predictions(split, run.method)
-    io.write_jsonl(path, _prediction_rows(manifest.classes, predictions))
+    io.write_jsonl(path, _prediction_rows(manifest, predictions))
     if manifest.task == "aqa":
         annotators = {c.id: c.extra.get("answers") or list(c.labels) for c in manifest.clips}
         metrics = metrics | aqa_metrics([l[0] for l in predictions.labels], [p[0] if p else "" for p in predictions.predicted],

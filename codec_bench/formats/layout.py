@@ -4,6 +4,7 @@ for a path and never spell a file name themselves.
     OUT/<name>/manifest/{clips.jsonl,info.json}                      (:attr:`OutFolder.manifest`)
     OUT/<name>/<run>/                                                (:class:`RunFolder`)
         run.json, codec.safetensors                                  (the run card and a fitted codec's state)
+        README.md                                                    (the model card, ``formats.model_card``)
         prompts/{train,validation,test}.jsonl,done.json
         base_model/ (the embedded tiny LM), checkpoints/, tensorboard/, train_log.jsonl
         model/ (+ train_done.json)
@@ -27,6 +28,7 @@ from pathlib import Path
 
 DONE = "done.json"  # the done-marker of a folder (``core.finished``)
 RUN_CARD = "run.json"
+MODEL_CARD = "README.md"  # a trained run's Hugging Face model card (``formats.model_card``)
 CODEC_STATE = "codec.safetensors"
 UNIT_MERGES = "unit-merges.json"  # a run's acoustic-BPE merges (``formats.unit_merges``)
 TRAIN_DONE = "train_done.json"
@@ -91,6 +93,10 @@ class RunFolder:
     @property
     def run_card(self) -> Path:
         return self.path / RUN_CARD
+
+    @property
+    def model_card(self) -> Path:
+        return self.path / MODEL_CARD
 
     @property
     def codec_state(self) -> Path:

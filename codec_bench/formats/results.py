@@ -2,23 +2,66 @@
 study's per-cell result files ``OUT/results/<cell>.json``, with their format version.
 
 A record is one evaluated run on one split of one fold, a JSON object with the same keys as :class:`Record`'s
-fields. ``records.json`` is a list of them; ``results.json`` and a cell file are JSON objects with
-``format_version`` (:data:`RESULTS_FORMAT_VERSION`) and ``records``: a report's adds ``aggregated``, ``statistics``
-and ``failed_cells`` (and ``selection`` when recipes were chosen on validation); a cell's adds ``cell``, ``status``
-("ok" or "failed"), ``error``, ``wall_seconds``, ``versions`` and ``git_revision``. Each class writes its file with
-``to_file`` and reads it with ``from_file``.
+fields. Every file is a JSON object with ``format_version`` (:data:`RESULTS_FORMAT_VERSION`) and ``records``:
+``records.json`` adds the run's effective ``settings``, the library ``versions`` and the ``git_revision`` that
+produced them; a report's ``results.json`` adds ``aggregated`` (one row per figure: split, metrics with mean, std
+and 95 % interval, clips, folds and seeds), ``statistics``, ``failed_cells``, ``runs`` (each records folder's
+settings and versions), the report writer's ``versions`` and ``git_revision`` (and ``selection`` when recipes were
+chosen on validation); a cell's adds ``cell``, ``status`` ("ok" or "failed"), ``error``, ``wall_seconds``,
+``versions`` and ``git_revision``. Each class writes its file with ``to_file`` and reads it with ``from_file``;
+both check the content against the shipped JSON Schema (``schema``). Files of format_version 1 (``records.json``
+then a bare list; no settings, versions or runs) still read; another version is refused in one line.
 """
 
 from __future__ import annotations
 
+import platform
+import subprocess
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..core import io
 from ..core.errors import CodecBenchError
+from . import schema
 
-RESULTS_FORMAT_VERSION = 1  # of results.json and of a study's per-cell files OUT/results/*.json
+RESULTS_FORMAT_VERSION = schema.SCHEMA_VERSION  # of records.json, results.json and a study's cell files
+READABLE_VERSIONS = (1, RESULTS_FORMAT_VERSION)  # 1: before the schema (read with defaults, not validated)
+
+
+def runtime_versions() -> dict[str, str | None]:
+    """The versions results depend on: Python, torch, transformers, codec-bench (None for one not installed)."""
+    found = {}
+    for name in ("torch", "transformers"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return {"python": platform.python_version(), **found, "codec_bench": __version__}
+
+
+@lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    """``git rev-parse HEAD`` of the folder holding the codec_bench package, or None outside a checkout."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def json_settings(value: Any) -> Any:
+    """Settings (dataclasses, paths, tuples) as plain JSON values: ``asdict`` of a dataclass, paths as strings."""
+    if hasattr(value, "__dataclass_fields__"):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {str(k): json_settings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_settings(v) for v in value]
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 @dataclass
@@ -64,61 +107,92 @@ class Record:
 
 @dataclass
 class RecordsFile:
-    """``records.json``: the records of one folder (a run's ``eval/``, the baseline's, the probe rows')."""
+    """``records.json``: the records of one folder (a run's ``eval/``, the baseline's, the probe rows'), the
+    effective settings of the run that wrote them (empty for rows without one), the library versions and the git
+    revision."""
 
     records: list[Record]
+    settings: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    git_revision: str | None = None
+
+    def to_json(self) -> dict:
+        return {"format_version": RESULTS_FORMAT_VERSION, "records": [r.to_json() for r in self.records],
+                "settings": self.settings, "versions": self.versions or runtime_versions(), "git_revision": self.git_revision}
 
     def to_file(self, path: str | Path) -> None:
-        io.write_json(path, [r.to_json() for r in self.records])
+        content = self.to_json()
+        schema.check("records", content, path)
+        io.write_json(path, content)
 
     @classmethod
     def from_file(cls, path: str | Path) -> RecordsFile:
-        """Raises ``ValueError`` (``json.JSONDecodeError`` among them) for a damaged file."""
-        rows = io.read_json(path)
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ValueError("not a list of records")
-        return cls([Record.from_json(r) for r in rows])
+        """Raises ``ValueError`` (``json.JSONDecodeError`` among them) for a damaged file, :class:`FormatVersionError`
+        for another format version and ``schema.SchemaError`` for a file that breaks its schema."""
+        content = io.read_json(path)
+        if isinstance(content, list):  # format_version 1: a bare list of records
+            if not all(isinstance(r, dict) for r in content):
+                raise ValueError("not a list of records")
+            return cls([Record.from_json(r) for r in content])
+        if not isinstance(content, dict) or "format_version" not in content:
+            raise ValueError("neither a list of records nor an object with a format_version")
+        _check_version(Path(path), content, "records")
+        return cls([Record.from_json(r) for r in content["records"]], content["settings"], content["versions"],
+                   content["git_revision"])
 
 
 class FormatVersionError(CodecBenchError):
     """A results file of another format version (``version``: what it says, None when it says nothing)."""
 
     def __init__(self, path: Path, version: Any):
-        super().__init__(f"{path}: results format_version {version!r}; this codec-bench reads "
-                         f"format_version {RESULTS_FORMAT_VERSION} (upgrade codec-bench or rerun the cell)")
+        super().__init__(f"{path}: results format_version {version!r}; this codec-bench reads format_version "
+                         f"{' and '.join(map(str, READABLE_VERSIONS))} (upgrade codec-bench or rerun the cell)")
         self.version = version
 
 
-def _check_version(path: Path, content: Any) -> dict:
+def _check_version(path: Path, content: Any, kind: str = "results") -> dict:
+    """``content`` of a readable version; the current version's checked against its schema."""
     if not isinstance(content, dict):
         raise FormatVersionError(path, None)
-    if content.get("format_version") != RESULTS_FORMAT_VERSION:
-        raise FormatVersionError(path, content.get("format_version"))
+    version = content.get("format_version")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        raise FormatVersionError(path, version)
+    if version == RESULTS_FORMAT_VERSION:
+        schema.check(kind, content, path)
     return content
 
 
 @dataclass
 class ResultsFile:
-    """A report's ``results.json``: its records, the aggregated rows, the statistics and the failed cells listed."""
+    """A report's ``results.json``: its records, the aggregated rows, the statistics, the failed cells listed, each
+    records folder's settings and versions (``runs``: folder relative to the report -> ``{"settings", "versions",
+    "git_revision"}``) and the versions of the process that wrote it."""
 
     records: list[Record]
     aggregated: list[dict] = field(default_factory=list)
     statistics: dict = field(default_factory=dict)
     failed_cells: list[dict] = field(default_factory=list)
     selection: list[dict] = field(default_factory=list)  # the recipes chosen on validation (``report.selection``)
+    runs: dict[str, dict] = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    git_revision: str | None = None
 
     def to_json(self) -> dict:
-        return {"format_version": RESULTS_FORMAT_VERSION, "records": [r.to_json() for r in self.records],
-                "aggregated": self.aggregated, "statistics": self.statistics, "failed_cells": list(self.failed_cells)} | (
-                {"selection": list(self.selection)} if self.selection else {})
+        return {"format_version": RESULTS_FORMAT_VERSION, "versions": self.versions or runtime_versions(),
+                "git_revision": self.git_revision, "records": [r.to_json() for r in self.records],
+                "aggregated": self.aggregated, "statistics": self.statistics, "failed_cells": list(self.failed_cells),
+                "runs": self.runs} | ({"selection": list(self.selection)} if self.selection else {})
 
     def to_file(self, path: str | Path) -> None:
-        io.write_json(path, self.to_json())
+        content = self.to_json()
+        schema.check("results", content, path)
+        io.write_json(path, content)
 
     @classmethod
     def from_json(cls, content: dict) -> ResultsFile:
         return cls([Record.from_json(r) for r in content["records"]], content.get("aggregated", []),
-                   content.get("statistics", {}), content.get("failed_cells", []), content.get("selection", []))
+                   content.get("statistics", {}), content.get("failed_cells", []), content.get("selection", []),
+                   content.get("runs", {}), content.get("versions", {}), content.get("git_revision"))
 
     @classmethod
     def from_file(cls, path: str | Path) -> ResultsFile:
@@ -143,7 +217,9 @@ class CellResult:
                 "versions": self.versions, "git_revision": self.git_revision}
 
     def to_file(self, path: str | Path) -> None:
-        io.write_json(path, self.to_json())
+        content = self.to_json()
+        schema.check("results", content, path)
+        io.write_json(path, content)
 
     @classmethod
     def from_json(cls, content: dict) -> CellResult:

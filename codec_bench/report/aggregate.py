@@ -19,6 +19,7 @@ from sklearn.metrics import f1_score
 from ..core.errors import CodecBenchError
 from ..core.io import read_jsonl
 from ..evaluation.metrics import HEADLINE, label_matrix, mean_std
+from ..formats import schema
 
 GROUP_KEYS = ("dataset", "task", "domain", "protocol", "codec", "model", "method", "split")
 
@@ -224,7 +225,11 @@ def safe_name(text: str) -> str:
 
 
 def read_predictions(out_dir: Path, record: dict) -> list[dict]:
+    """The rows of a record's predictions file, the first checked against the shipped schema (``formats.schema``)."""
     path = out_dir / record["predictions"]
     if not path.is_file():
         raise CodecBenchError(f"{path}: predictions file named in the results is missing; rerun evaluation")
-    return read_jsonl(path)
+    rows = read_jsonl(path)
+    if rows:
+        schema.check("prediction", rows[0], f"{path} line 1")
+    return rows

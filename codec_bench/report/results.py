@@ -25,12 +25,14 @@ from ..formats import CellResult, OutFolder, Record, RecordsFile, RecordsFolder,
 class LoadedResults:
     """What ``load_results`` / ``collect_records`` read: result records, failed cells (``{"file", "cell",
     "error"}``, the error as one line), the files skipped because they are damaged and (``collect_records``) each
-    dataset's classes."""
+    dataset's classes and each records folder's settings and versions (``runs``: folder -> ``{"settings",
+    "versions", "git_revision"}``)."""
 
     records: list[Record] = field(default_factory=list)
     failed_cells: list[dict] = field(default_factory=list)
     skipped_files: list[Path] = field(default_factory=list)
     classes: dict[str, list[str]] = field(default_factory=dict)
+    runs: dict[Path, dict] = field(default_factory=dict)
 
 
 def collect_records(out: str | Path) -> LoadedResults:
@@ -41,7 +43,10 @@ def collect_records(out: str | Path) -> LoadedResults:
     loaded = LoadedResults()
     for records in folder.records_folders():
         try:
-            loaded.records += RecordsFile.from_file(records.records).records
+            found = RecordsFile.from_file(records.records)
+            loaded.records += found.records
+            loaded.runs[records.path] = {"settings": found.settings, "versions": found.versions,
+                                         "git_revision": found.git_revision}
         except (ValueError, UnicodeDecodeError, TypeError) as err:
             ui.warn(damaged_records_line(records, folder, err))
             loaded.skipped_files.append(records.records)

@@ -13,6 +13,7 @@ from ..core.io import write_text
 from ..core.parallel import build_lock
 from ..formats import OutFolder, Record, ResultsFile, RunCard
 from ..formats.layout import RESULTS, RUN_CARD
+from ..formats.results import git_revision, runtime_versions
 from .aggregate import SOURCE_MARK, aggregate, per_class_f1_by_dataset
 from .costs import cost_figure, cost_points
 from .fidelity import CodecFidelity, collect_fidelity, fidelity_figure, fidelity_sections
@@ -27,7 +28,7 @@ from .tables import report_sections
 def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset: dict[str, list[str]],
                  failed_cells: list[dict] = (), skipped_files: list[str | Path] = (),
                  selection: list[dict] = (), fidelity: list[CodecFidelity] = (), split: str = "test",
-                 settings: list[tuple[str, dict]] = ()) -> dict[str, Path]:
+                 settings: list[tuple[str, dict]] = (), runs: dict[str, dict] | None = None) -> dict[str, Path]:
     """Write results.json, report.md, report.html, radar.png, confusion_<dataset>_<method>.png,
     reliability_<dataset>.png, when records carry costs, costs.png (``costs``) and, with ``fidelity``
     (``fidelity.collect_fidelity``), fidelity.png into ``out_dir``; results.json holds the records, the aggregated
@@ -39,16 +40,18 @@ def write_report(records: list[Record], out_dir: str | Path, classes_by_dataset:
     from ``load_results`` and are listed under "Failed cells"; ``selection``: the recipes chosen on validation
     (``selection.choose``), in results.json and the report's grid table. ``split``: the split the tables, figures and
     tests read (``validation`` for a report that shows no test figure). ``settings``: (run, its run.json settings)
-    pairs, for the section of settings that are not built-in defaults (:func:`settings_sections`). Returns
-    ``{"results", "report", "html", "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset``
-    uses the sorted labels seen.
+    pairs, for the section of settings that are not built-in defaults (:func:`settings_sections`); ``runs``: each
+    records folder's settings and versions (relative to ``out_dir``), in results.json. Returns ``{"results",
+    "report", "html", "radar", <confusion stem>: path}``. A dataset missing from ``classes_by_dataset`` uses the sorted
+    labels seen.
     """
     out_dir = Path(out_dir)
     typed, records = list(records), [r.to_json() for r in records]
     aggregated = aggregate(records)
     statistics = analyse(records, aggregated, out_dir, classes_by_dataset, split)
     paths = {"results": out_dir / RESULTS, "report": out_dir / "report.md", "radar": out_dir / "radar.png"}
-    ResultsFile(typed, aggregated, statistics, list(failed_cells), list(selection)).to_file(paths["results"])
+    ResultsFile(typed, aggregated, statistics, list(failed_cells), list(selection), dict(runs or {}), runtime_versions(),
+                git_revision()).to_file(paths["results"])
     radar_plot(aggregated, paths["radar"], split)
     for stem, figure in confusion_figures(records, out_dir, classes_by_dataset).items():
         paths[stem] = save_figure(figure, out_dir / f"{stem}.png")
@@ -89,7 +92,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
     if compare and len(folders) < 2:
         raise CodecBenchError("--compare needs two or more folders (codec-bench report A B --compare)")
     names = source_names(list(map(Path, folders)))
-    records, classes, failed, skipped, chosen, fidelity, settings = [], {}, [], [], [], [], []
+    records, classes, failed, skipped, chosen, fidelity, settings, runs = [], {}, [], [], [], [], [], {}
     for folder in map(Path, folders):
         found = collect_records(folder)
         found.records, choices = select_records(found.records, grids_of(folder))
@@ -105,6 +108,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
             r = replace(r, predictions=os.path.relpath(folder / r.predictions, out))
             records.append(replace(r, model=f"{r.model}{SOURCE_MARK}{names[folder]}") if compare else r)
         classes |= found.classes
+        runs |= {Path(os.path.relpath(path, out)).as_posix(): run for path, run in found.runs.items()}
         fidelity += collect_fidelity(folder)
         settings += [(f"{card.parent.parent.name}/{card.parent.name}", RunCard.from_file(card).settings)
                      for card in sorted(folder.glob(f"*/*/{RUN_CARD}"))]
@@ -118,7 +122,7 @@ def report_folders(folders: list[str | Path], out: str | Path | None = None, com
                               "or `benchmark` first")
     with build_lock(out / "report.md", "report", beside=False):  # no lock files among the user's report files
         return write_report(records, out, classes, failed, skipped, chosen, fidelity,
-                            "validation" if hide_test else "test", settings)
+                            "validation" if hide_test else "test", settings, runs)
 
 
 def settings_sections(settings: list[tuple[str, dict]]) -> list[tuple[str, str]]:

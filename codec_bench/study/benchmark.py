@@ -9,20 +9,19 @@ Ray tasks or submitit jobs (``engines``). Every name and key of the study file i
 
 from __future__ import annotations
 
-import platform
-import subprocess
 import time
 from dataclasses import asdict
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from .. import __version__, data
+from .. import data
 from ..config import EMBEDDED_MODEL
 from ..core import io, ui
 from ..core.errors import CodecBenchError
 from ..core.parallel import build_lock
 from ..formats import RESULTS_FORMAT_VERSION, CellResult, FormatVersionError
+from ..formats.results import git_revision, runtime_versions
 from ..llm.tracking import check_tracker
 from ..loading import check_reference
 from .engines import ENGINES
@@ -74,7 +73,8 @@ def execute_cell(study: StudyConfig, cell: Cell) -> dict:
         except Exception as err:  # one cell's failure is recorded; the study goes on
             first_line = (str(err).strip().splitlines() or [""])[0]
             result.status, result.error = "failed", f"{type(err).__name__}: {first_line}"
-        result.wall_seconds, result.versions, result.git_revision = round(time.time() - start, 2), versions(), git_revision()
+        result.wall_seconds = round(time.time() - start, 2)
+        result.versions, result.git_revision = runtime_versions(), git_revision()
         result.to_file(path)
     return result.to_json()
 
@@ -95,25 +95,6 @@ def describe(study: StudyConfig, cell: Cell) -> dict:
         "recipe": {k: v for k, v in asdict(config.train).items() if k != "seed"},
         "seed": cell.seed,
     }
-
-
-def versions() -> dict[str, str]:
-    """Library versions that results depend on."""
-    import torch
-    import transformers
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "codec_bench": __version__}
-
-
-@lru_cache(maxsize=1)
-def git_revision() -> str | None:
-    """``git rev-parse HEAD`` of the folder holding the codec_bench package, or None outside a checkout."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def dry_run(study: StudyConfig, config_path: str | Path) -> None:

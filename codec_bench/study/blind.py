@@ -65,4 +65,4 @@ def _majority_records(fold: FoldContext, folder: Path) -> list[Record]:
                                    [question[e.id] for e in chosen[split]])
         scores[split] = np.eye(len(manifest.classes))[[index[a] for a in answers]]
     run = RunName("none", "majority-by-form", MAJORITY_METHOD)
-    return finish_records(folder, scoring_records(manifest, scores, chosen, folder, run, Path(fold.config.out)))
+    return finish_records(folder, scoring_records(manifest, scores, chosen, folder, run, Path(fold.config.out)), fold.config)

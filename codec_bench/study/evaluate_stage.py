@@ -1,6 +1,7 @@
 """The evaluation stage of a fold and the rows a reader compares it with: the fine-tuned model scored (and asked
 to generate) on the held-out splits, the zero-shot and probe rows of its base model, and the log-mel
-logistic-regression baseline. Each writes ``records.json`` with its prediction files under a done-marker."""
+logistic-regression baseline. Each writes ``records.json`` with its prediction files under a done-marker; a trained
+run's evaluation also leaves its model card ``<run>/README.md``."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from ..evaluation.records import (
     scoring_records,
 )
 from ..evaluation.scoring import generate_answers
-from ..formats import RunFolder, TrainDone, reference_folder
+from ..formats import ModelCard, RecordsFile, RunCard, RunFolder, TrainDone, reference_folder
 from ..llm.encoder import embeds_audio, prompt_encoder
 from ..llm.model import for_inference, load_trained
 from ..llm.tracking import log_metrics
@@ -80,7 +81,17 @@ def _evaluate(fold: FoldContext, model_dir: Path, folder: Path, method: str) -> 
     for record in records:
         record.choices = chosen | record.choices
         record.costs = costs
-    return finish_records(folder, records)
+    return finish_records(folder, records, config)
+
+
+def write_model_card(run_dir: Path) -> Path:
+    """``<run>/README.md``: the run's evaluation (``eval/records.json``, with the versions that produced it) as a
+    Hugging Face model card with ``model-index`` metadata (``formats.model_card``); no network. Returns its path."""
+    files = RunFolder(run_dir)
+    evaluated = RecordsFile.from_file(files.eval.records)
+    ModelCard(files.path.name, RunCard.from_file(files.run_card), evaluated.records, evaluated.versions,
+              evaluated.git_revision).to_file(files.model_card)
+    return files.model_card
 
 
 def reference_rows(fold: FoldContext) -> list[Record]:
@@ -133,4 +144,4 @@ def _baseline_records(config: RunConfig, manifest: Manifest, folder: Path) -> li
     records = scoring_records(manifest, scores, examples, folder, RunName("none", "logmel-logreg", baseline.METHOD), config.out)
     for record in records:
         record.choices = choice.choices() | record.choices
-    return finish_records(folder, records)
+    return finish_records(folder, records, config)

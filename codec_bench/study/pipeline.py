@@ -15,6 +15,7 @@ with the corpus beyond the manifest: codes are read lazily from the cache, promp
     OUT/<name>/<run>/prompts/{train,validation,test}.jsonl,done.json  (the audio slot filled from the cache)
     OUT/<name>/<run>/model/ (+ checkpoints/)                       (fine-tuned weights or LoRA adapter, and
                                                                     audio_projector.safetensors for frames)
+    OUT/<name>/<run>/README.md                                     (the model card: results as model-index metadata)
     OUT/<name>/<run>/eval/{records.json,*_predictions.jsonl}
     OUT/<name>/baseline/{records.json,*_predictions.jsonl}           (question answering: the majority answer
                                                                     per question form; the blind LLM in
@@ -47,7 +48,7 @@ from ..evaluation.records import Record
 from ..formats import CodecCard, OutFolder, RunCard, RunFolder
 from ..prompts import Example, ExampleFile, build_example, example_row
 from .blind import blind_rows, train_blind
-from .evaluate_stage import evaluate_model, reference_rows, run_baseline
+from .evaluate_stage import evaluate_model, reference_rows, run_baseline, write_model_card
 from .fidelity_stage import score_fidelity
 from .fold import FoldContext, learn_units, prompt_texts
 from .inputs import check_run
@@ -121,7 +122,9 @@ def _run_fold(config: RunConfig, manifest: Manifest, stop_after: str) -> list[Re
         blind_model = train_blind(fold)  # question answering: the same LLM and recipe, the audio slot empty
         if stop_after == "train" or not is_main_process():
             return []
-        records = evaluate_model(fold, model_dir) + blind_rows(fold, blind_model)
+        records = evaluate_model(fold, model_dir)
+        write_model_card(run_dir)  # README.md: the results as Hugging Face model-index metadata
+        records += blind_rows(fold, blind_model)
     records += reference_rows(fold)
     score_fidelity(fold)  # --fidelity: the codec's decoded audio against its input, beside the records
     if config.baseline and manifest.task != "aqa":  # an audio-only classifier cannot read the question

@@ -167,7 +167,7 @@ def test_dry_run_checks_roots_layouts_and_recipes_one_line_each(tmp_path):
                      "(`codec-bench datasets` shows each corpus's layout)",  # said once, not once per fold
                      f"dataset csv: {empty / 'metadata.csv'}: metadata.csv not found; create it with columns "
                      "path,label[,split]. (`codec-bench datasets` shows the expected layout)"]
-    assert "esc50-official-fold5__embedded__tiny-llama__plain__seed0" in result.output  # the cells are still listed
+    assert "esc50-official-fold5__logmel__tiny-llama__plain__seed0" in result.output  # the cells are still listed
     result, lines = dry_run([{"name": "csv", "root": str(good)}], [{"name": "plain"}, {"name": "mixed", "mix": 1.0}],
                             ("tiny", str(tmp_path / "no-model")))
     assert result.exit_code != 0 and "found 2 problems" in str(result.exception)

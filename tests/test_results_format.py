@@ -71,6 +71,7 @@ def rescore(rows: list[dict], task: str, classes: list[str]) -> dict[str, float]
             if asked:
                 out[f"{form}_accuracy"] = float(np.mean([r["prediction"] == r["labels"] for r in asked]))
         out["any_annotator_accuracy"] = float(np.mean([(r["prediction"] or [""])[0] in r["answers"] for r in rows]))
+        out["unseen_answer_rate"] = float(np.mean([r["labels"][0] not in classes for r in rows]))  # never a candidate
     return out
 
 

@@ -23,6 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from ..formats import RecordsFile
+
 YES_NO = ("yes", "no")
 CHOICE_FILES = ("thresholds.json", "calibration.json", "*_decision.json", "multi_label_scoring.json")
 
@@ -107,7 +109,7 @@ def choices_under(out: Path) -> dict[str, object]:
     found: dict[str, object] = {"selection": json.loads(results.read_text(encoding="utf-8")).get("selection", [])
                                 if results.is_file() else []}
     for path in sorted(out.rglob("records.json")):
-        for r in json.loads(path.read_text(encoding="utf-8")):
+        for r in (record.to_json() for record in RecordsFile.from_file(path).records):
             key = "|".join([str(path.parent.relative_to(out)), r["method"], r["split"], str(r.get("seed"))])
             found[key] = r.get("choices", {})
     for pattern in CHOICE_FILES:

@@ -3,7 +3,7 @@
     python bench/train_throughput.py                      # the demo's instruments task and recipe (~1-2 min)
     python bench/train_throughput.py --task mixtures      # the demo's other task (15 epochs)
     python bench/train_throughput.py --tiny               # 40/10/10 clips, 1 epoch: checks that the bench runs
-    PYTHONPATH=/path/to/old/checkout python bench/train_throughput.py   # the same measurement of other code
+    PYTHONPATH=/path/to/old/tree python bench/train_throughput.py   # the same measurement of other code (b654a4a on)
 
 The demo's data (``codec-bench demo``: generated clips, the embedded codec) are written and encoded first, outside
 the timing; then the training stage of ``codec-bench run`` trains the tiny LM on them with the demo's recipe
@@ -41,10 +41,14 @@ from transformers import Trainer
 
 from codec_bench.config import RunConfig
 from codec_bench.llm import train as train_module
-from codec_bench.llm.batches import LeftPadCollator, PromptDataset
-from codec_bench.study import train_stage
+from codec_bench.study import pipeline
 from codec_bench.study.demo import DEMO_SIZES, DEMO_TRAIN
 from codec_bench.study.pipeline import run
+
+try:
+    from codec_bench.llm.batches import LeftPadCollator, PromptDataset
+except ImportError:  # older code (e.g. b654a4a, the demo's reference commit): both lived in llm.train
+    LeftPadCollator, PromptDataset = train_module.LeftPadCollator, train_module.PromptDataset
 
 TINY_SIZES = {"train": 40, "validation": 10, "test": 10}
 STAGES = ("data", "forward", "backward", "optimizer", "logging", "evaluation", "checkpointing")
@@ -120,17 +124,14 @@ def instrument(watch: Stopwatch) -> None:
             watch.model_config = trainer.model.config
 
     Trainer.train = whole
-    stage = train_stage.train_model
+    stage = pipeline.train_model  # the training stage, as the pipeline calls it
 
-    def whole_stage(fold):
+    def whole_stage(*args, **kwargs):
         start = time.perf_counter()
         try:
-            return stage(fold)
+            return stage(*args, **kwargs)
         finally:
             watch.seconds["stage"] += time.perf_counter() - start
-
-    train_stage.train_model = whole_stage
-    from codec_bench.study import pipeline
 
     pipeline.train_model = whole_stage
 

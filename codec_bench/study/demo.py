@@ -35,7 +35,8 @@ DEMO_TRAIN = {  # chosen on validation (accuracy; micro-F1 and mAP), docs/perfor
 def run_demo(out: str | Path, sizes: dict[str, int] | None = None, train: TrainConfig | None = None,
              processes: int | None = None) -> dict[str, Path]:
     """Run both generated tasks into ``out`` and write the report; returns the report's paths. ``processes``: how
-    many tasks run at once (default: one per core, at most one per task; 1: one after the other, here)."""
+    many tasks run at once (default: one per core, at most one per task; 1: one after the other, here). The other
+    processes are spawned, so a script that calls this needs the usual ``if __name__ == "__main__":`` guard."""
     out = Path(out)
     start = time.time()
     configs = [RunConfig(dataset=task, out=out, root=out / "data" / task, train=train or DEMO_TRAIN[task],

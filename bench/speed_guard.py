@@ -81,6 +81,8 @@ def main() -> None:
     parser.add_argument("--tests-only", action="store_true", help="time the test suite only")
     parser.add_argument("--quick", action="store_true", help="`codec-bench demo --quick` instead of the full demo")
     parser.add_argument("--tiny", action="store_true", help="a trivial command, 2 rounds: checks that the guard runs")
+    parser.add_argument("--keep", default=None, help="write the demo's outputs here, one folder per run, to compare "
+                        "their figures (default: a temporary folder, removed)")
     args = parser.parse_args()
     args.against = args.against or ("HEAD" if args.tiny else "HEAD~1")
     rounds = 2 if args.tiny else max(1, args.rounds)
@@ -92,7 +94,8 @@ def main() -> None:
             for r in range(rounds):
                 order = list(trees) if r % 2 == 0 else list(reversed(trees))  # A B, then B A: drift cancels
                 for label in order:
-                    out = scratch / f"out-{len(seconds)}-{r}-{label.replace(' ', '_').replace('/', '_')}"
+                    kept = Path(args.keep) if args.keep else scratch
+                    out = kept / f"out-{len(seconds)}-{r}-{label.replace(' ', '_').replace('/', '_')}"
                     seconds.setdefault((name, label), []).append(timed(argv, trees[label], out))
                     print(f"{name} | {label} | round {r + 1}: {seconds[(name, label)][-1]:.1f} s", flush=True)
         report(seconds, args.against, rounds)

@@ -25,6 +25,8 @@ SCRIPTS = {
     "decode.py": ([], "| codec | decode s / audio s | x real time |"),
     "embedded.py": ([], "step "),
     "scale.py": (["--out", "{tmp}"], "| clips | stage | seconds | peak RSS (MB) |"),
+    "train_throughput.py": ([], "| share of the matmul rate (training stage) |"),
+    "speed_guard.py": ([], "| import codec_bench | "),
     "multilabel.py": (["{tmp}"], "| option | micro-F1 | mAP |"),
     "patching.py": (["{tmp}"], "| task | codec | reading | positions/s |"),
     "rendered_instruments.py": (["{tmp}/rendered"], "clips train=8 validation=4 test=4 |"),

@@ -64,3 +64,21 @@ def test_collator_left_pads_and_counts_positions():
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1]]
     assert batch["position_ids"].tolist() == [[0, 1, 2], [0, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 5, 6], [-100, -100, 7]]
+
+
+def test_training_on_a_cpu_runs_no_full_garbage_collection(tiny_lm_dir, tmp_path, monkeypatch):
+    """accelerate's ``free_memory()`` at the start of the Trainer's loop runs ``gc.collect()`` before emptying a device
+    cache that a CPU does not have; in a process holding many objects (a test session) that took 0.4-1.1 s a training."""
+    import gc
+
+    from codec_bench.config import TrainConfig
+    from codec_bench.llm.model import load_llm
+    from codec_bench.llm.train import train
+
+    collected, collect = [], gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *args: collected.append(args) or collect(*args))
+    model, tokenizer = load_llm(str(tiny_lm_dir), "float32")
+    encoder = PromptEncoder(tokenizer, 16, {str(i): np.zeros((1, 4), np.int64) for i in range(8)})
+    examples = [build_example(str(i), "Which sound is this?", [["cat"], ["siren"]][i % 2]) for i in range(8)]
+    final = train(model, tokenizer, encoder, examples, examples[:2], tmp_path / "run", TrainConfig(epochs=1, batch_size=4))
+    assert (final / "train_done.json").is_file() and collected == []

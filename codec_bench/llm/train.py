@@ -14,9 +14,11 @@ DeepSpeed through ``accelerate launch``.
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -53,6 +55,14 @@ class AnswerOnlyTrainer(Trainer):
             return LengthGroupedSampler(batch, lengths=dataset.lengths())
         return super()._get_train_sampler(train_dataset)
 
+    def _inner_training_loop(self, *args, **kwargs):
+        """On a CPU the loop's opening ``accelerator.free_memory()`` keeps its resets but skips its full
+        ``gc.collect()``: there is no device cache to empty, and in a process holding many objects (a test session,
+        a notebook) each collection took 0.4-1 s, longer than a tiny training (docs/speed.md)."""
+        if self.accelerator.device.type == "cpu":
+            self.accelerator.free_memory = functools.partial(_without_collecting, self.accelerator.free_memory)
+        return super()._inner_training_loop(*args, **kwargs)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
         if "audio_features" in inputs:  # continuous features: projected into the input embeddings
@@ -68,6 +78,21 @@ class AnswerOnlyTrainer(Trainer):
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes
         return (loss, outputs) if return_outputs else loss
+
+
+def _without_collecting(free_memory: Callable, *objects):
+    with _no_gc_collect():
+        return free_memory(*objects)
+
+
+@contextmanager
+def _no_gc_collect():
+    collect = gc.collect
+    gc.collect = lambda generation=2: 0
+    try:
+        yield
+    finally:
+        gc.collect = collect
 
 
 def train(model, tokenizer, encoder: PromptEncoder, train_examples: Sequence[Example], validation_examples: Sequence[Example],

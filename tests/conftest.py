@@ -47,3 +47,17 @@ def write_wave(
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, data.astype(np.float32), rate)
     return path
+
+
+def write_csv_folder(root: Path, n: int = 24, labels: tuple[str, str] = ("dog bark", "siren")) -> Path:
+    """A single-label CSV corpus (``metadata.csv`` of path,label,split): two classes alternating, 12 training, 6
+    validation and 6 test clips for n = 24; a label's folder is its name with ``_`` for spaces."""
+    rows = ["path,label,split"]
+    for i in range(n):
+        label = labels[i % 2]
+        split = ["train", "train", "train", "train", "validation", "test"][(i // 2) % 6]
+        folder = label.replace(" ", "_")
+        rows.append(f"{folder}/{i}.wav,{label},{split}")
+        write_wave(root / folder / f"{i}.wav", seconds=0.3, freq=300 if label == labels[1] else 900, seed=i)
+    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return root

@@ -9,7 +9,7 @@ from __future__ import annotations
 import _fake_corpora_speech as speech
 import pytest
 import yaml
-from conftest import write_wave
+from conftest import write_csv_folder
 from typer.testing import CliRunner
 
 from codec_bench.cli import app
@@ -23,15 +23,7 @@ runner = CliRunner()
 
 
 def _csv_folder(root, n=24):
-    """A single-label CSV folder: two classes, 12 training, 6 validation and 6 test clips."""
-    rows = ["path,label,split"]
-    for i in range(n):
-        label = ["dog_bark", "siren"][i % 2]
-        split = ["train", "train", "train", "train", "validation", "test"][(i // 2) % 6]
-        rows.append(f"{label}/{i}.wav,{label},{split}")
-        write_wave(root / label / f"{i}.wav", seconds=0.3, freq=300 if label == "siren" else 900, seed=i)
-    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
-    return root
+    return write_csv_folder(root, n, ("dog_bark", "siren"))
 
 
 # --- question answering files ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 import yaml
-from conftest import TINY_LM, write_wave
+from conftest import TINY_LM, write_csv_folder, write_wave
 from typer.testing import CliRunner
 
 from codec_bench.cli import app
@@ -131,15 +131,7 @@ def test_grids_file_round_trip_and_merge(tmp_path):
 # --- end to end -------------------------------------------------------------------------------------------------
 
 def _csv_folder(root, n=24):
-    """Two classes, 12 training, 6 validation and 6 test clips."""
-    rows = ["path,label,split"]
-    for i in range(n):
-        label = ["dog bark", "siren"][i % 2]
-        split = ["train", "train", "train", "train", "validation", "test"][(i // 2) % 6]
-        rows.append(f"{label.replace(' ', '_')}/{i}.wav,{label},{split}")
-        write_wave(root / label.replace(" ", "_") / f"{i}.wav", seconds=0.3, freq=300 if label == "siren" else 900, seed=i)
-    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
-    return root
+    return write_csv_folder(root, n)
 
 
 def _odd_test_split(root):
